@@ -1,0 +1,162 @@
+//! `Builder`: configure and start a runtime.
+
+use crate::runtime::Runtime;
+use crate::scheduler::{self, Config, Hook, Shared};
+use crate::sync::{thread, Arc};
+use crate::Handle;
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+/// Configures a [`Runtime`].
+///
+/// ```
+/// let rt = heist::Runtime::builder()
+///     .worker_threads(2)
+///     .thread_name("my-app-worker")
+///     .build()
+///     .unwrap();
+/// assert_eq!(rt.block_on(rt.spawn(async { 1 + 1 })).unwrap(), 2);
+/// ```
+pub struct Builder {
+    worker_threads: Option<usize>,
+    thread_name: String,
+    thread_stack_size: Option<usize>,
+    on_thread_start: Option<Hook>,
+    on_thread_stop: Option<Hook>,
+    global_queue_interval: u32,
+    lifo_limit: u32,
+    stalled_slot_check: Duration,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl Builder {
+    /// A builder with the defaults: one worker per available core, threads named
+    /// `heist-worker-N`, the injector checked every 61 tasks, 3 next-task-slot polls in a
+    /// row.
+    pub fn new() -> Builder {
+        Builder {
+            worker_threads: None,
+            thread_name: "heist-worker".to_string(),
+            thread_stack_size: None,
+            on_thread_start: None,
+            on_thread_stop: None,
+            global_queue_interval: 61,
+            lifo_limit: 3,
+            stalled_slot_check: Duration::from_millis(1),
+        }
+    }
+
+    /// The number of worker threads (default: `std::thread::available_parallelism`).
+    ///
+    /// # Panics
+    /// If `n` is 0: a runtime without workers could never run a task.
+    #[track_caller]
+    pub fn worker_threads(&mut self, n: usize) -> &mut Self {
+        assert!(n > 0, "Builder::worker_threads: a runtime needs at least 1 worker thread, got 0");
+        self.worker_threads = Some(n);
+        self
+    }
+
+    /// The worker threads' name prefix; each is named `{name}-{index}`.
+    pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Self {
+        self.thread_name = name.into();
+        self
+    }
+
+    /// The worker threads' stack size in bytes (default: std's).
+    pub fn thread_stack_size(&mut self, bytes: usize) -> &mut Self {
+        self.thread_stack_size = Some(bytes);
+        self
+    }
+
+    /// Runs `f` on each worker thread as it starts, before it polls any task.
+    pub fn on_thread_start(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
+        self.on_thread_start = Some(std::sync::Arc::new(f));
+        self
+    }
+
+    /// Runs `f` on each worker thread as it stops, after its last poll.
+    pub fn on_thread_stop(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
+        self.on_thread_stop = Some(std::sync::Arc::new(f));
+        self
+    }
+
+    /// How many tasks a worker runs between two looks at the global queue (default 61).
+    /// Lower is fairer to work spawned from outside; higher favours locality.
+    ///
+    /// # Panics
+    /// If `n` is 0.
+    #[track_caller]
+    pub fn global_queue_interval(&mut self, n: u32) -> &mut Self {
+        assert!(n > 0, "Builder::global_queue_interval must be at least 1");
+        self.global_queue_interval = n;
+        self
+    }
+
+    /// How many times in a row a worker may run the task in its next-task (LIFO) slot
+    /// before that task goes to the back of the queue (default 3). 0 disables the slot:
+    /// every spawn and wake goes to the back of the queue.
+    pub fn lifo_slot_limit(&mut self, n: u32) -> &mut Self {
+        self.lifo_limit = n;
+        self
+    }
+
+    /// Starts the runtime's worker threads.
+    ///
+    /// # Errors
+    /// If the OS refuses to start a thread; workers already started are shut down.
+    pub fn build(&mut self) -> io::Result<Runtime> {
+        let workers = match self.worker_threads {
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        let config = Config {
+            global_queue_interval: self.global_queue_interval,
+            lifo_limit: self.lifo_limit,
+            stalled_slot_check: self.stalled_slot_check,
+            on_thread_start: self.on_thread_start.clone(),
+            on_thread_stop: self.on_thread_stop.clone(),
+        };
+        let queues: Vec<_> = (0..workers).map(|_| crate::queue::LocalQueue::new_fifo()).collect();
+        let stealers = queues.iter().map(|q| q.stealer()).collect();
+        let shared = Arc::new(Shared::new(stealers, config));
+        let mut threads = Vec::with_capacity(workers);
+        for (index, queue) in queues.into_iter().enumerate() {
+            let mut builder = thread::Builder::new().name(format!("{}-{index}", self.thread_name));
+            if let Some(size) = self.thread_stack_size {
+                builder = builder.stack_size(size);
+            }
+            let worker_shared = shared.clone();
+            match builder.spawn(move || scheduler::worker::run(worker_shared, index, queue)) {
+                Ok(thread) => threads.push(thread),
+                Err(e) => {
+                    // Workers never started count as exited.
+                    for _ in index..workers {
+                        shared.worker_exited();
+                    }
+                    drop(Runtime::from_parts(Handle { shared }, threads));
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Runtime::from_parts(Handle { shared }, threads))
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("worker_threads", &self.worker_threads)
+            .field("thread_name", &self.thread_name)
+            .field("thread_stack_size", &self.thread_stack_size)
+            .field("global_queue_interval", &self.global_queue_interval)
+            .field("lifo_slot_limit", &self.lifo_limit)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,147 @@
+//! The thread-local runtime context: which runtime is current on this thread (inside
+//! its workers, `block_on` and `Runtime::enter`), and which worker this thread is.
+
+use crate::handle::Handle;
+use crate::scheduler::worker::WorkerCtx;
+use std::cell::{Cell, RefCell};
+use std::fmt;
+
+struct Context {
+    /// The current runtime, for `Handle::current` and `heist::spawn`.
+    handle: RefCell<Option<Handle>>,
+    /// The worker running on this thread, or null.
+    worker: Cell<*const WorkerCtx>,
+    /// Inside `block_on`.
+    blocking: Cell<bool>,
+}
+
+crate::sync::thread_local! {
+    static CONTEXT: Context = Context {
+        handle: RefCell::new(None),
+        worker: Cell::new(std::ptr::null()),
+        blocking: Cell::new(false),
+    };
+}
+
+/// Returned by [`Handle::try_current`] outside a runtime.
+#[derive(Debug)]
+pub struct TryCurrentError {
+    destroyed: bool,
+}
+
+impl fmt::Display for TryCurrentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.destroyed {
+            f.write_str("the heist runtime context is being torn down on this thread")
+        } else {
+            f.write_str(
+                "there is no heist runtime on this thread: call this from inside a task, \
+                 `Runtime::block_on`, or after `Runtime::enter`",
+            )
+        }
+    }
+}
+
+impl std::error::Error for TryCurrentError {}
+
+/// Runs `f` with the current runtime's handle, without cloning it.
+pub(crate) fn with_current<R>(f: impl FnOnce(&Handle) -> R) -> Result<R, TryCurrentError> {
+    let mut f = Some(f);
+    CONTEXT
+        .try_with(|ctx| {
+            let handle = ctx.handle.borrow();
+            match handle.as_ref() {
+                Some(h) => Ok((f.take().expect("called once"))(h)),
+                None => Err(TryCurrentError { destroyed: false }),
+            }
+        })
+        .unwrap_or(Err(TryCurrentError { destroyed: true }))
+}
+
+/// Runs `f` with this thread's worker, if it is one.
+pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&WorkerCtx>) -> R) -> R {
+    let mut f = Some(f);
+    let mut run = |ptr: *const WorkerCtx| {
+        // SAFETY: the pointer is set by `enter_worker` to a WorkerCtx that outlives the
+        // guard which clears it, and it is only read on this thread.
+        let worker = unsafe { ptr.as_ref() };
+        (f.take().expect("called once"))(worker)
+    };
+    match CONTEXT.try_with(|ctx| ctx.worker.get()) {
+        Ok(ptr) => run(ptr),
+        Err(_) => run(std::ptr::null()),
+    }
+}
+
+/// Makes `handle` current until the guard drops.
+#[must_use = "the runtime stays current only while the guard lives"]
+pub struct EnterGuard {
+    prev: Option<Handle>,
+}
+
+pub(crate) fn enter(handle: Handle) -> EnterGuard {
+    let prev = CONTEXT.with(|ctx| ctx.handle.borrow_mut().replace(handle));
+    EnterGuard { prev }
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let prev = self.prev.take();
+        let _ = CONTEXT.try_with(|ctx| *ctx.handle.borrow_mut() = prev);
+    }
+}
+
+impl fmt::Debug for EnterGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EnterGuard")
+    }
+}
+
+/// Marks this thread as worker `worker` until the guard drops.
+pub(crate) struct WorkerGuard(());
+
+pub(crate) fn enter_worker(worker: &WorkerCtx) -> WorkerGuard {
+    CONTEXT.with(|ctx| ctx.worker.set(worker));
+    WorkerGuard(())
+}
+
+impl Drop for WorkerGuard {
+    fn drop(&mut self) {
+        let _ = CONTEXT.try_with(|ctx| ctx.worker.set(std::ptr::null()));
+    }
+}
+
+/// Marks this thread as inside `block_on` until the guard drops.
+pub(crate) struct BlockingGuard(());
+
+/// Enters `block_on`.
+///
+/// # Panics
+/// On a worker thread (blocking it could deadlock the runtime) and inside another
+/// `block_on`.
+#[track_caller]
+pub(crate) fn enter_blocking() -> BlockingGuard {
+    CONTEXT.with(|ctx| {
+        if !ctx.worker.get().is_null() {
+            panic!(
+                "`block_on` called on a heist worker thread: blocking a worker can deadlock \
+                 the runtime; `.await` the future instead, or use `spawn`"
+            );
+        }
+        if ctx.blocking.replace(true) {
+            panic!("`block_on` called inside `block_on`: `.await` the inner future instead");
+        }
+    });
+    BlockingGuard(())
+}
+
+impl Drop for BlockingGuard {
+    fn drop(&mut self) {
+        let _ = CONTEXT.try_with(|ctx| ctx.blocking.set(false));
+    }
+}
+
+/// True on a worker thread of the runtime whose shared state is at `shared`.
+pub(crate) fn is_worker_of(shared: *const crate::scheduler::Shared) -> bool {
+    with_worker(|w| w.is_some_and(|w| std::ptr::eq(&*w.shared, shared)))
+}

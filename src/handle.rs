@@ -1,0 +1,91 @@
+//! `Handle`: a cloneable reference to a runtime, for spawning from anywhere.
+
+use crate::context::{self, EnterGuard, TryCurrentError};
+use crate::scheduler::Shared;
+use crate::sync::Arc;
+use crate::task::JoinHandle;
+use futures::task::{FutureObj, Spawn, SpawnError};
+use std::fmt;
+use std::future::Future;
+
+/// A handle to a runtime: spawns onto it, and can be sent to other threads.
+///
+/// Handles keep working after the runtime shuts down, but a task spawned then is
+/// cancelled at once (its `JoinHandle` resolves to a cancelled [`JoinError`]).
+///
+/// [`JoinError`]: crate::task::JoinError
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Handle {
+    /// The handle of the runtime this code runs on (inside a task, `block_on`, or after
+    /// [`Runtime::enter`](crate::Runtime::enter)).
+    ///
+    /// # Panics
+    /// Outside a runtime; see [`Handle::try_current`].
+    #[track_caller]
+    pub fn current() -> Handle {
+        match Handle::try_current() {
+            Ok(handle) => handle,
+            Err(e) => panic!("Handle::current: {e}"),
+        }
+    }
+
+    /// The handle of the current runtime, or an error outside one.
+    pub fn try_current() -> Result<Handle, TryCurrentError> {
+        context::with_current(Handle::clone)
+    }
+
+    /// Spawns a task onto this runtime; see [`Runtime::spawn`](crate::Runtime::spawn).
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.shared.spawn(future)
+    }
+
+    /// Runs a future to completion on this thread, with this runtime current; see
+    /// [`Runtime::block_on`](crate::Runtime::block_on).
+    ///
+    /// # Panics
+    /// On a worker thread of any heist runtime, and inside another `block_on`.
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let _blocking = context::enter_blocking();
+        let _enter = self.enter();
+        crate::block_on::block_on(future)
+    }
+
+    /// Makes this runtime current on this thread until the guard drops, so that
+    /// [`spawn`](crate::spawn) and [`Handle::current`] work outside a task.
+    pub fn enter(&self) -> EnterGuard {
+        context::enter(self.clone())
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle").field("workers", &self.shared.num_workers()).finish()
+    }
+}
+
+/// Lets code written against `futures::task::{Spawn, SpawnExt}` run on heist. Fails with
+/// `SpawnError::shutdown()` once the runtime is shutting down.
+impl Spawn for Handle {
+    fn spawn_obj(&self, future: FutureObj<'static, ()>) -> Result<(), SpawnError> {
+        self.status()?;
+        drop(self.spawn(future));
+        Ok(())
+    }
+
+    fn status(&self) -> Result<(), SpawnError> {
+        if self.shared.is_shutdown() {
+            Err(SpawnError::shutdown())
+        } else {
+            Ok(())
+        }
+    }
+}

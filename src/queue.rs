@@ -1,0 +1,76 @@
+//! The run queues: the per-worker deque and next-task slot, and the global injector.
+//!
+//! - `LocalQueue` (crossbeam `Worker`, FIFO): the owner pushes and pops; thieves take
+//!   about half through its `Stealer`.
+//! - `NextSlot`: one task that runs next (LIFO), for tasks spawned or woken on a worker,
+//!   so message passing stays on a warm core. Unlike a plain field it is an atomic
+//!   pointer, so a searching worker can take it when its owner is stuck in a long poll
+//!   (see `scheduler/worker.rs`, `steal_stalled_slot`).
+//! - `Injector`: tasks spawned or woken off the workers.
+//!
+//! The search order lives in `scheduler/worker.rs` and is explained in `docs/design.md`.
+
+use crate::scheduler::Notified;
+use crate::sync::atomic::{AtomicPtr, Ordering::AcqRel, Ordering::Relaxed};
+use crate::task::Header;
+use std::ptr;
+
+pub(crate) use crate::sync::deque::{Injector as RawInjector, Steal, Stealer as RawStealer, Worker as RawWorker};
+
+/// The owner's end of a worker's deque.
+pub(crate) type LocalQueue = RawWorker<Notified>;
+/// A thief's end of a worker's deque.
+pub(crate) type Stealer = RawStealer<Notified>;
+/// The global queue.
+pub(crate) type Injector = RawInjector<Notified>;
+
+/// A single-task slot that its owner fills and empties, and that any thread may empty.
+pub(crate) struct NextSlot {
+    task: AtomicPtr<Header>,
+}
+
+impl NextSlot {
+    pub(crate) fn new() -> NextSlot {
+        NextSlot { task: AtomicPtr::new(ptr::null_mut()) }
+    }
+
+    /// Puts `task` in the slot, returning the task it displaced.
+    pub(crate) fn put(&self, task: Notified) -> Option<Notified> {
+        // AcqRel: releases the new task to whoever takes it; acquires the displaced one.
+        let old = self.task.swap(task.into_raw().as_ptr(), AcqRel);
+        // SAFETY: the slot owns the `Notified` it points to; the swap moved it to us.
+        ptr::NonNull::new(old).map(|p| unsafe { Notified::from_raw(p) })
+    }
+
+    /// Empties the slot.
+    pub(crate) fn take(&self) -> Option<Notified> {
+        if self.task.load(Relaxed).is_null() {
+            return None;
+        }
+        let old = self.task.swap(ptr::null_mut(), AcqRel);
+        // SAFETY: as in `put`: whoever swaps the pointer out owns the `Notified`.
+        ptr::NonNull::new(old).map(|p| unsafe { Notified::from_raw(p) })
+    }
+
+    /// True when the slot looks empty (a hint: it may change at once).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.task.load(Relaxed).is_null()
+    }
+}
+
+impl Drop for NextSlot {
+    fn drop(&mut self) {
+        drop(self.take());
+    }
+}
+
+/// Drains a deque or injector, dropping the `Notified` references (shutdown).
+pub(crate) fn drain_injector(injector: &Injector) {
+    loop {
+        match injector.steal() {
+            Steal::Success(task) => drop(task),
+            Steal::Retry => continue,
+            Steal::Empty => break,
+        }
+    }
+}

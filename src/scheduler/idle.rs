@@ -1,0 +1,173 @@
+//! Which workers are searching for work and which are parked: the accounting behind the
+//! wake-up protocol (`docs/sleep-protocol.md` has the proof sketch).
+//!
+//! One atomic word packs two counts: workers that are *searching* (looking for work to
+//! steal) and workers that are *unparked* (not asleep). The list of sleeping workers sits
+//! under a small lock taken only on the slow paths (falling asleep, being woken).
+//!
+//! - New work wakes a sleeper only when nobody is searching: a searcher will find it.
+//! - At most about half the workers search at once, so a burst does not wake every core.
+//! - A searcher that finds work, if it was the last searcher, wakes one more (the
+//!   chain wake-up): bursts ramp up one worker at a time.
+//! - A worker that falls asleep re-checks every queue after announcing it (under a
+//!   `SeqCst` fence, paired with the fence in `worker_to_notify`), so work queued while
+//!   every worker was falling asleep is never lost.
+
+use crate::sync::atomic::{fence, AtomicUsize, Ordering::SeqCst};
+use crate::sync::Mutex;
+
+const SEARCH_ONE: usize = 1;
+const SEARCH_MASK: usize = (1 << 16) - 1;
+const UNPARK_ONE: usize = 1 << 16;
+
+/// The searching/sleeping accounting of one runtime.
+pub(crate) struct Idle {
+    state: AtomicUsize,
+    sleepers: Mutex<Vec<usize>>,
+    num_workers: usize,
+}
+
+fn searching(state: usize) -> usize {
+    state & SEARCH_MASK
+}
+
+fn unparked(state: usize) -> usize {
+    state / UNPARK_ONE
+}
+
+impl Idle {
+    pub(crate) fn new(num_workers: usize) -> Idle {
+        assert!(num_workers < SEARCH_MASK, "too many workers");
+        Idle {
+            state: AtomicUsize::new(num_workers * UNPARK_ONE),
+            sleepers: Mutex::new(Vec::with_capacity(num_workers)),
+            num_workers,
+        }
+    }
+
+    /// A worker out of local work wants to steal. Refused when half the workers already
+    /// search (the count may briefly overshoot by a racing worker; that is harmless).
+    pub(crate) fn try_start_searching(&self) -> bool {
+        let state = self.state.load(SeqCst);
+        if 2 * searching(state) >= self.num_workers.max(2) {
+            return false;
+        }
+        self.state.fetch_add(SEARCH_ONE, SeqCst);
+        true
+    }
+
+    /// A searching worker found work. Returns true if it was the last searcher, in which
+    /// case the caller wakes another worker (there may be more work behind this one).
+    pub(crate) fn work_found(&self) -> bool {
+        let prev = self.state.fetch_sub(SEARCH_ONE, SeqCst);
+        assert!(searching(prev) > 0, "searching count underflow");
+        searching(prev) == 1
+    }
+
+    /// New work was queued (the caller already issued a `SeqCst` fence after the push):
+    /// picks a sleeper to wake, or `None` when a searcher exists or nobody sleeps. The
+    /// chosen worker is counted as unparked and searching before it runs.
+    pub(crate) fn worker_to_notify(&self) -> Option<usize> {
+        if !self.should_notify(self.state.load(SeqCst)) {
+            return None;
+        }
+        let mut sleepers = self.sleepers.lock();
+        // Unparked counts change only under this lock, so this re-check is exact for
+        // them; a searcher that started meanwhile makes the wake unnecessary.
+        if !self.should_notify(self.state.load(SeqCst)) {
+            return None;
+        }
+        let index = sleepers.pop()?;
+        self.state.fetch_add(UNPARK_ONE | SEARCH_ONE, SeqCst);
+        Some(index)
+    }
+
+    fn should_notify(&self, state: usize) -> bool {
+        searching(state) == 0 && unparked(state) < self.num_workers
+    }
+
+    /// The worker is going to sleep: it joins the sleepers and stops counting as
+    /// unparked (and as searching). After this the caller must issue a `SeqCst` fence and
+    /// re-check every queue before it parks.
+    pub(crate) fn about_to_park(&self, index: usize, was_searching: bool) {
+        let mut sleepers = self.sleepers.lock();
+        let dec = UNPARK_ONE + if was_searching { SEARCH_ONE } else { 0 };
+        let prev = self.state.fetch_sub(dec, SeqCst);
+        assert!(unparked(prev) > 0, "unparked count underflow");
+        sleepers.push(index);
+        drop(sleepers);
+        fence(SeqCst);
+    }
+
+    /// After a wake-up: true if a notifier took this worker off the sleepers list (it now
+    /// counts as unparked and searching).
+    pub(crate) fn was_notified(&self, index: usize) -> bool {
+        !self.sleepers.lock().contains(&index)
+    }
+
+    /// The worker woke by itself (a timed park elapsed) and leaves the sleepers list.
+    /// Returns true if a notifier had taken it off the list first, in which case it
+    /// counts as searching.
+    pub(crate) fn wake_self(&self, index: usize) -> bool {
+        let mut sleepers = self.sleepers.lock();
+        match sleepers.iter().position(|&i| i == index) {
+            Some(pos) => {
+                sleepers.swap_remove(pos);
+                self.state.fetch_add(UNPARK_ONE, SeqCst);
+                false
+            }
+            None => true,
+        }
+    }
+
+    /// Counts, for tests and debugging: `(searching, unparked)`.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn counts(&self) -> (usize, usize) {
+        let state = self.state.load(SeqCst);
+        (searching(state), unparked(state))
+    }
+}
+
+#[cfg(all(test, not(heist_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_most_half_search() {
+        let idle = Idle::new(4);
+        assert!(idle.try_start_searching());
+        assert!(idle.try_start_searching());
+        assert!(!idle.try_start_searching());
+        assert!(!idle.work_found());
+        assert!(idle.work_found());
+    }
+
+    #[test]
+    fn one_worker_may_search() {
+        let idle = Idle::new(1);
+        assert!(idle.try_start_searching());
+        assert!(!idle.try_start_searching());
+    }
+
+    #[test]
+    fn new_work_wakes_a_sleeper_only_when_nobody_searches() {
+        let idle = Idle::new(2);
+        assert_eq!(idle.worker_to_notify(), None, "nobody sleeps");
+        idle.about_to_park(1, false);
+        assert!(idle.try_start_searching());
+        assert_eq!(idle.worker_to_notify(), None, "a searcher will find it");
+        assert!(idle.work_found());
+        assert_eq!(idle.worker_to_notify(), Some(1));
+        assert_eq!(idle.counts(), (1, 2));
+        assert!(idle.was_notified(1));
+    }
+
+    #[test]
+    fn a_timed_wake_leaves_the_list() {
+        let idle = Idle::new(2);
+        idle.about_to_park(0, false);
+        assert!(!idle.was_notified(0));
+        assert!(!idle.wake_self(0));
+        assert_eq!(idle.counts(), (0, 2));
+    }
+}

@@ -1,0 +1,215 @@
+//! The multi-threaded work-stealing scheduler: the state every worker shares, how tasks
+//! are queued, and shutdown.
+//!
+//! - `Shared` (this file): the injector, one `Remote` per worker (what peers may touch:
+//!   its stealer, its next-task slot, its parker), the idle accounting, the owned-tasks
+//!   registry, the configuration and the shutdown flag.
+//! - `worker.rs`: the run loop and the `Core` each worker thread owns.
+//! - `idle.rs`: searching/sleeping accounting; `park.rs`: the parker.
+
+pub(crate) mod idle;
+pub(crate) mod park;
+pub(crate) mod worker;
+
+use crate::context;
+use crate::queue::{self, Injector, NextSlot, Stealer};
+use crate::sync::atomic::{fence, AtomicBool, AtomicU32, Ordering::SeqCst};
+use crate::sync::{Arc, Condvar, Mutex};
+use crate::task::{self, list::OwnedTasks, Id, JoinHandle, Schedule};
+use crossbeam_utils::CachePadded;
+use idle::Idle;
+use park::Parker;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// A queued task of this scheduler.
+pub(crate) type Notified = task::Notified<Arc<Shared>>;
+/// A registered task of this scheduler.
+pub(crate) type Task = task::Task<Arc<Shared>>;
+
+/// Callback run on each worker thread as it starts or stops.
+pub(crate) type Hook = std::sync::Arc<dyn Fn() + Send + Sync + 'static>;
+
+/// The scheduler's tunables (from `Builder`).
+#[derive(Clone)]
+pub(crate) struct Config {
+    /// Check the injector first every this many tasks.
+    pub(crate) global_queue_interval: u32,
+    /// Polls in a row taken from the next-task slot before it must yield to the queue.
+    /// 0 disables the slot.
+    pub(crate) lifo_limit: u32,
+    /// How long a sleeping worker waits before looking at a peer's next-task slot that
+    /// was occupied when it fell asleep (the peer may be stuck in a long poll).
+    pub(crate) stalled_slot_check: Duration,
+    pub(crate) on_thread_start: Option<Hook>,
+    pub(crate) on_thread_stop: Option<Hook>,
+}
+
+/// The part of a worker its peers may touch.
+pub(crate) struct Remote {
+    pub(crate) stealer: Stealer,
+    pub(crate) next: NextSlot,
+    /// The owner's tick (tasks run so far), published so a thief can tell a stuck owner.
+    pub(crate) tick: AtomicU32,
+    pub(crate) parker: Parker,
+}
+
+/// State shared by all workers and handles of one runtime.
+pub(crate) struct Shared {
+    pub(crate) injector: Injector,
+    pub(crate) remotes: Box<[CachePadded<Remote>]>,
+    pub(crate) idle: Idle,
+    pub(crate) owned: OwnedTasks<Arc<Shared>>,
+    pub(crate) config: Config,
+    shutdown: AtomicBool,
+    /// Workers that have not yet left their run loop.
+    live_workers: Mutex<usize>,
+    workers_done: Condvar,
+}
+
+impl Shared {
+    pub(crate) fn new(stealers: Vec<Stealer>, config: Config) -> Shared {
+        let n = stealers.len();
+        let remotes = stealers
+            .into_iter()
+            .map(|stealer| {
+                CachePadded::new(Remote {
+                    stealer,
+                    next: NextSlot::new(),
+                    tick: AtomicU32::new(0),
+                    parker: Parker::new(),
+                })
+            })
+            .collect();
+        Shared {
+            injector: Injector::new(),
+            remotes,
+            idle: Idle::new(n),
+            owned: OwnedTasks::new(n * 4),
+            config,
+            shutdown: AtomicBool::new(false),
+            live_workers: Mutex::new(n),
+            workers_done: Condvar::new(),
+        }
+    }
+
+    pub(crate) fn num_workers(&self) -> usize {
+        self.remotes.len()
+    }
+
+    /// Spawns a task. After shutdown the task is cancelled at once: its handle resolves to
+    /// a cancelled `JoinError`.
+    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (task, notified, join) = task::new_task(future, self.clone(), Id::next());
+        match self.owned.bind(task) {
+            Ok(()) => self.schedule_task(notified, false),
+            Err(task) => {
+                drop(notified);
+                task.shutdown();
+            }
+        }
+        join
+    }
+
+    /// Queues a task: on this runtime's worker thread, into its next-task slot (or, for
+    /// a yield, the back of its queue); anywhere else, into the injector.
+    fn schedule_task(self: &Arc<Self>, task: Notified, is_yield: bool) {
+        context::with_worker(|worker| match worker {
+            Some(worker) if std::ptr::eq(&*worker.shared, &**self) => worker.schedule_local(task, is_yield),
+            _ => self.schedule_remote(task),
+        })
+    }
+
+    /// Queues a task from off the workers (or from a worker that is busy draining).
+    pub(crate) fn schedule_remote(&self, task: Notified) {
+        self.injector.push(task);
+        // Pairs with the fences in `begin_shutdown` and `Idle::about_to_park`: either
+        // they see the push, or we see their flag / their announcement.
+        fence(SeqCst);
+        if self.is_shutdown() {
+            queue::drain_injector(&self.injector);
+            return;
+        }
+        self.notify_parked();
+    }
+
+    /// Wakes a sleeping worker for new work, if nobody is searching. The caller has
+    /// issued a `SeqCst` fence after making the work visible.
+    pub(crate) fn notify_parked(&self) {
+        if let Some(index) = self.idle.worker_to_notify() {
+            self.remotes[index].parker.unpark();
+        }
+    }
+
+    /// True if any queue a searcher looks at holds a task.
+    pub(crate) fn has_queued_work(&self) -> bool {
+        !self.injector.is_empty() || self.remotes.iter().any(|r| !r.stealer.is_empty())
+    }
+
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.shutdown.load(SeqCst)
+    }
+
+    /// Stops the workers taking new tasks. Returns false if shutdown had already begun.
+    pub(crate) fn begin_shutdown(&self) -> bool {
+        if self.shutdown.swap(true, SeqCst) {
+            return false;
+        }
+        fence(SeqCst);
+        for remote in self.remotes.iter() {
+            remote.parker.unpark();
+        }
+        true
+    }
+
+    /// Called by each worker as it leaves its run loop.
+    pub(crate) fn worker_exited(&self) {
+        let mut live = self.live_workers.lock();
+        *live -= 1;
+        if *live == 0 {
+            self.workers_done.notify_all();
+        }
+    }
+
+    /// Waits until every worker left its run loop or `deadline` passes. True if all did.
+    pub(crate) fn wait_for_workers(&self, deadline: Option<Instant>) -> bool {
+        let mut live = self.live_workers.lock();
+        while *live > 0 {
+            let timeout = match deadline {
+                None => None,
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(t) if !t.is_zero() => Some(t),
+                    _ => return false,
+                },
+            };
+            crate::sync::wait_timeout(&self.workers_done, &mut live, timeout);
+        }
+        true
+    }
+
+    /// Cancels every task still registered and empties the injector. Futures of waiting
+    /// and queued tasks are dropped on this thread; a task still being polled by a
+    /// worker is dropped by that worker right after its poll.
+    pub(crate) fn finish_shutdown(&self) {
+        self.owned.close_and_shutdown_all();
+        queue::drain_injector(&self.injector);
+    }
+}
+
+impl Schedule for Arc<Shared> {
+    fn schedule(&self, task: Notified) {
+        self.schedule_task(task, false);
+    }
+
+    fn yield_now(&self, task: Notified) {
+        self.schedule_task(task, true);
+    }
+
+    fn release(&self, task: &Task) -> Option<Task> {
+        self.owned.remove(task)
+    }
+}

@@ -1,0 +1,291 @@
+//! A worker thread: its run loop, its `Core`, and its search for work.
+//!
+//! Search order, each step tried only when the previous one found nothing:
+//!
+//! 1. Every `global_queue_interval` ticks, one task from the injector first, so remote
+//!    work is never starved by a worker that keeps itself busy.
+//! 2. The next-task slot, at most `lifo_limit` times in a row (then its task moves to the
+//!    back of the queue, so a ping-pong pair cannot starve the rest).
+//! 3. The local queue (FIFO).
+//! 4. A batch from the injector.
+//! 5. Searching (at most about half the workers at once): the injector again, then about
+//!    half of a peer's queue, peers visited from a random start.
+//! 6. A peer's next-task slot, if that peer has not advanced since this worker last
+//!    looked (it is stuck in one long poll and its slot would otherwise wait for it).
+//! 7. Park.
+
+use super::{Notified, Remote, Shared};
+use crate::context;
+use crate::queue::{LocalQueue, Steal};
+use crate::sync::atomic::Ordering::Relaxed;
+use crate::sync::Arc;
+use std::cell::RefCell;
+
+/// Most tasks moved by one steal from a peer.
+const STEAL_LIMIT: usize = 128;
+/// Most tasks moved by one pull from the injector.
+const INJECTOR_LIMIT: usize = 64;
+
+/// What the worker thread owns: touched only by its own thread.
+pub(crate) struct Core {
+    queue: LocalQueue,
+    /// Tasks run so far (wrapping), published to `Remote::tick`.
+    tick: u32,
+    /// Polls in a row taken from the next-task slot.
+    lifo_polls: u32,
+    is_searching: bool,
+    rng: u32,
+    /// For each peer, its tick when this worker last saw its next-task slot occupied.
+    slot_seen: Vec<Option<u32>>,
+}
+
+/// A worker as seen from its own thread: reachable through the thread-local context
+/// while the worker runs, so wakes on this thread can use the local queue.
+pub(crate) struct WorkerCtx {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) index: usize,
+    core: RefCell<Core>,
+}
+
+impl WorkerCtx {
+    fn remote(&self) -> &Remote {
+        &self.shared.remotes[self.index]
+    }
+
+    /// Queues a task woken or spawned on this worker. If the core is borrowed (the worker
+    /// is between polls, dropping something), the task goes to the injector instead.
+    pub(crate) fn schedule_local(&self, task: Notified, is_yield: bool) {
+        let Ok(core) = self.core.try_borrow_mut() else {
+            return self.shared.schedule_remote(task);
+        };
+        let spilled = if is_yield || self.shared.config.lifo_limit == 0 {
+            Some(task)
+        } else {
+            self.remote().next.put(task)
+        };
+        if let Some(task) = spilled {
+            core.queue.push(task);
+            drop(core);
+            // Pairs with `Idle::about_to_park`: a sleeper either sees this push or we see
+            // it asleep.
+            crate::sync::atomic::fence(crate::sync::atomic::Ordering::SeqCst);
+            self.shared.notify_parked();
+        }
+    }
+}
+
+/// Runs worker `index` on the current thread until shutdown.
+pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: LocalQueue) {
+    let n = shared.num_workers();
+    let worker = WorkerCtx {
+        shared,
+        index,
+        core: RefCell::new(Core {
+            queue,
+            tick: 0,
+            lifo_polls: 0,
+            is_searching: false,
+            rng: 0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1,
+            slot_seen: vec![None; n],
+        }),
+    };
+    if let Some(hook) = &worker.shared.config.on_thread_start {
+        hook();
+    }
+    {
+        let _enter = context::enter(crate::Handle { shared: worker.shared.clone() });
+        let _worker = context::enter_worker(&worker);
+        worker.run_loop();
+        // Leave the worker context before draining, so that anything the drain wakes
+        // goes to the injector, which shutdown empties.
+    }
+    worker.drain();
+    worker.shared.worker_exited();
+    if let Some(hook) = &worker.shared.config.on_thread_stop {
+        hook();
+    }
+}
+
+impl WorkerCtx {
+    fn run_loop(&self) {
+        while !self.shared.is_shutdown() {
+            let task = self.next_task().or_else(|| self.search());
+            let Some(task) = task else {
+                self.park();
+                continue;
+            };
+            self.found_work();
+            task.run();
+        }
+    }
+
+    /// Steps 1-4 of the search order.
+    fn next_task(&self) -> Option<Notified> {
+        let mut core = self.core.borrow_mut();
+        let shared = &*self.shared;
+        core.tick = core.tick.wrapping_add(1);
+        self.remote().tick.store(core.tick, Relaxed);
+
+        if core.tick % shared.config.global_queue_interval == 0 {
+            if let Some(task) = steal_retrying(|| shared.injector.steal()) {
+                return Some(task);
+            }
+        }
+        if shared.config.lifo_limit > 0 {
+            if core.lifo_polls < shared.config.lifo_limit {
+                if let Some(task) = self.remote().next.take() {
+                    core.lifo_polls += 1;
+                    return Some(task);
+                }
+            } else if let Some(task) = self.remote().next.take() {
+                core.queue.push(task);
+            }
+        }
+        core.lifo_polls = 0;
+        if let Some(task) = core.queue.pop() {
+            return Some(task);
+        }
+        let limit = (shared.injector.len() / shared.num_workers() + 1).min(INJECTOR_LIMIT);
+        steal_retrying(|| shared.injector.steal_batch_with_limit_and_pop(&core.queue, limit))
+    }
+
+    /// Steps 5-6: steal, as one of the searching workers.
+    fn search(&self) -> Option<Notified> {
+        let mut core = self.core.borrow_mut();
+        let shared = &*self.shared;
+        if !core.is_searching {
+            if !shared.idle.try_start_searching() {
+                return None;
+            }
+            core.is_searching = true;
+        }
+        let n = shared.num_workers();
+        loop {
+            let mut retry = false;
+            match shared.injector.steal_batch_with_limit_and_pop(&core.queue, INJECTOR_LIMIT) {
+                Steal::Success(task) => return Some(task),
+                Steal::Retry => retry = true,
+                Steal::Empty => {}
+            }
+            let start = core.next_random() as usize % n;
+            for i in (0..n).map(|i| (start + i) % n).filter(|&i| i != self.index) {
+                match shared.remotes[i].stealer.steal_batch_with_limit_and_pop(&core.queue, STEAL_LIMIT) {
+                    Steal::Success(task) => return Some(task),
+                    Steal::Retry => retry = true,
+                    Steal::Empty => {}
+                }
+            }
+            if !retry {
+                break;
+            }
+        }
+        self.steal_stalled_slot(&mut core)
+    }
+
+    /// Step 6: take a peer's next-task slot if the peer has not run another task since
+    /// this worker last saw the slot occupied.
+    fn steal_stalled_slot(&self, core: &mut Core) -> Option<Notified> {
+        for (i, remote) in self.shared.remotes.iter().enumerate() {
+            if i == self.index {
+                continue;
+            }
+            if remote.next.is_empty() {
+                core.slot_seen[i] = None;
+                continue;
+            }
+            let tick = remote.tick.load(Relaxed);
+            if core.slot_seen[i] == Some(tick) {
+                if let Some(task) = remote.next.take() {
+                    core.slot_seen[i] = None;
+                    return Some(task);
+                }
+            }
+            core.slot_seen[i] = Some(tick);
+        }
+        None
+    }
+
+    /// A task was found: stop searching, and if this was the last searcher, wake another
+    /// worker (there may be more work where this came from).
+    fn found_work(&self) {
+        let mut core = self.core.borrow_mut();
+        if std::mem::take(&mut core.is_searching) {
+            drop(core);
+            if self.shared.idle.work_found() {
+                self.shared.notify_parked();
+            }
+        }
+    }
+
+    /// Step 7: sleep until notified (see `docs/sleep-protocol.md`).
+    fn park(&self) {
+        let shared = &*self.shared;
+        let was_searching = std::mem::take(&mut self.core.borrow_mut().is_searching);
+        shared.idle.about_to_park(self.index, was_searching);
+        // `about_to_park` ended with a SeqCst fence: a push that our re-check misses saw
+        // us asleep and will wake a worker.
+        if shared.has_queued_work() {
+            shared.notify_parked();
+        }
+        // A peer's occupied next-task slot may be stuck behind a long poll: look again
+        // after a while rather than sleeping until new work arrives.
+        let timeout = self
+            .shared
+            .remotes
+            .iter()
+            .enumerate()
+            .any(|(i, r)| i != self.index && !r.next.is_empty())
+            .then_some(shared.config.stalled_slot_check);
+        loop {
+            if shared.is_shutdown() {
+                return;
+            }
+            self.remote().parker.park(timeout);
+            if shared.is_shutdown() {
+                return;
+            }
+            if shared.idle.was_notified(self.index) {
+                self.core.borrow_mut().is_searching = true;
+                return;
+            }
+            if timeout.is_some() {
+                let notified = shared.idle.wake_self(self.index);
+                self.core.borrow_mut().is_searching = notified;
+                return;
+            }
+            // Spurious wake-up: still on the sleepers list.
+        }
+    }
+
+    /// At exit: drop the references this worker still queues.
+    fn drain(&self) {
+        drop(self.remote().next.take());
+        let core = self.core.borrow_mut();
+        while let Some(task) = core.queue.pop() {
+            drop(task);
+        }
+    }
+}
+
+impl Core {
+    /// xorshift32: victim selection only needs to be spread, not strong.
+    fn next_random(&mut self) -> u32 {
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.rng = x;
+        x
+    }
+}
+
+/// Retries a steal until it succeeds or finds the source empty.
+fn steal_retrying(mut steal: impl FnMut() -> Steal<Notified>) -> Option<Notified> {
+    loop {
+        match steal() {
+            Steal::Success(task) => return Some(task),
+            Steal::Empty => return None,
+            Steal::Retry => std::hint::spin_loop(),
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! The loom side of the facade (`--cfg heist_loom`): loom's types, and loom-visible
+//! stand-ins for parking_lot's locks and crossbeam's deques with the same API.
+//!
+//! The stand-in deques are a loom `Mutex<VecDeque>`: loom then explores every order in
+//! which heist's workers push, pop and steal, but it does not check crossbeam-deque's
+//! lock-free internals (those are crossbeam's to prove).
+
+pub(crate) use loom::sync::Arc;
+
+/// Atomics and fences.
+pub(crate) mod atomic {
+    pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+}
+
+/// Threads and thread-locals.
+pub(crate) mod thread {
+    pub(crate) use loom::thread::{Builder, JoinHandle};
+}
+
+pub(crate) use loom::thread_local;
+
+pub(crate) use loom::cell::UnsafeCell;
+
+/// A parking_lot-shaped mutex over loom's (no poisoning, `lock` returns the guard).
+#[derive(Debug)]
+pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
+
+/// The guard of [`Mutex`]; the `Option` lets [`Condvar::wait`] take it by `&mut`.
+pub(crate) struct MutexGuard<'a, T>(Option<loom::sync::MutexGuard<'a, T>>);
+
+impl<T> Mutex<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Mutex(loom::sync::Mutex::new(value))
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+        MutexGuard(Some(self.0.lock().unwrap()))
+    }
+
+    pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+        self.0.try_lock().ok().map(|g| MutexGuard(Some(g)))
+    }
+}
+
+impl<T: Default> Default for Mutex<T> {
+    fn default() -> Self {
+        Mutex::new(T::default())
+    }
+}
+
+impl<T> std::ops::Deref for MutexGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.0.as_ref().expect("guard present outside Condvar::wait")
+    }
+}
+
+impl<T> std::ops::DerefMut for MutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.0.as_mut().expect("guard present outside Condvar::wait")
+    }
+}
+
+/// A parking_lot-shaped condition variable over loom's.
+#[derive(Debug, Default)]
+pub(crate) struct Condvar(loom::sync::Condvar);
+
+impl Condvar {
+    pub(crate) fn new() -> Self {
+        Condvar(loom::sync::Condvar::new())
+    }
+
+    pub(crate) fn wait<T>(&self, guard: &mut MutexGuard<'_, T>) {
+        let inner = guard.0.take().expect("guard present");
+        guard.0 = Some(self.0.wait(inner).unwrap());
+    }
+
+    pub(crate) fn notify_one(&self) -> bool {
+        self.0.notify_one();
+        true
+    }
+
+    pub(crate) fn notify_all(&self) -> usize {
+        self.0.notify_all();
+        0
+    }
+}
+
+/// loom has no notion of time: a timed wait is an untimed one, and the model must
+/// provide the wake-up. (Timer models drive time explicitly.)
+pub(crate) fn wait_timeout<T>(
+    condvar: &Condvar,
+    guard: &mut MutexGuard<'_, T>,
+    _timeout: Option<std::time::Duration>,
+) {
+    condvar.wait(guard)
+}
+
+/// loom-visible stand-ins for crossbeam-deque, with the subset of its API heist uses.
+pub(crate) mod deque {
+    use super::{Arc, Mutex};
+    use std::collections::VecDeque;
+
+    pub(crate) use crossbeam_deque::Steal;
+
+    /// The owner's end of a FIFO work-stealing queue.
+    pub(crate) struct Worker<T> {
+        inner: Arc<Mutex<VecDeque<T>>>,
+    }
+
+    /// A thief's end of a [`Worker`].
+    pub(crate) struct Stealer<T> {
+        inner: Arc<Mutex<VecDeque<T>>>,
+    }
+
+    /// The global multi-producer queue.
+    pub(crate) struct Injector<T> {
+        inner: Mutex<VecDeque<T>>,
+    }
+
+    impl<T> Worker<T> {
+        pub(crate) fn new_fifo() -> Self {
+            Worker { inner: Arc::new(Mutex::new(VecDeque::new())) }
+        }
+        pub(crate) fn stealer(&self) -> Stealer<T> {
+            Stealer { inner: self.inner.clone() }
+        }
+        pub(crate) fn push(&self, task: T) {
+            self.inner.lock().push_back(task)
+        }
+        pub(crate) fn pop(&self) -> Option<T> {
+            self.inner.lock().pop_front()
+        }
+        pub(crate) fn is_empty(&self) -> bool {
+            self.inner.lock().is_empty()
+        }
+        pub(crate) fn len(&self) -> usize {
+            self.inner.lock().len()
+        }
+    }
+
+    /// Moves up to `limit` (and at most half, rounded up) of `src` into `dest`, returning
+    /// the first. A contended source answers `Retry`, as crossbeam's may.
+    fn steal_half<T>(src: &Mutex<VecDeque<T>>, dest: &Worker<T>, limit: usize) -> Steal<T> {
+        let Some(mut src) = src.try_lock() else {
+            return Steal::Retry;
+        };
+        let n = src.len().div_ceil(2).min(limit + 1);
+        let Some(first) = src.pop_front() else {
+            return Steal::Empty;
+        };
+        let mut dest = dest.inner.lock();
+        for _ in 1..n {
+            match src.pop_front() {
+                Some(t) => dest.push_back(t),
+                None => break,
+            }
+        }
+        Steal::Success(first)
+    }
+
+    impl<T> Stealer<T> {
+        pub(crate) fn steal_batch_with_limit_and_pop(&self, dest: &Worker<T>, limit: usize) -> Steal<T> {
+            steal_half(&self.inner, dest, limit)
+        }
+        pub(crate) fn is_empty(&self) -> bool {
+            self.inner.lock().is_empty()
+        }
+        pub(crate) fn len(&self) -> usize {
+            self.inner.lock().len()
+        }
+    }
+
+    impl<T> Injector<T> {
+        pub(crate) fn new() -> Self {
+            Injector { inner: Mutex::new(VecDeque::new()) }
+        }
+        pub(crate) fn push(&self, task: T) {
+            self.inner.lock().push_back(task)
+        }
+        pub(crate) fn steal(&self) -> Steal<T> {
+            match self.inner.try_lock() {
+                None => Steal::Retry,
+                Some(mut q) => q.pop_front().map_or(Steal::Empty, Steal::Success),
+            }
+        }
+        pub(crate) fn steal_batch_with_limit_and_pop(&self, dest: &Worker<T>, limit: usize) -> Steal<T> {
+            steal_half(&self.inner, dest, limit)
+        }
+        pub(crate) fn is_empty(&self) -> bool {
+            self.inner.lock().is_empty()
+        }
+        pub(crate) fn len(&self) -> usize {
+            self.inner.lock().len()
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! The real side of the facade: std atomics, parking_lot locks, crossbeam deques.
+
+pub(crate) use std::sync::Arc;
+
+/// Atomics and fences.
+pub(crate) mod atomic {
+    pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+}
+
+pub(crate) use parking_lot::{Condvar, Mutex, MutexGuard};
+
+/// Threads and thread-locals.
+pub(crate) mod thread {
+    pub(crate) use std::thread::{Builder, JoinHandle};
+}
+
+pub(crate) use std::thread_local;
+
+/// Work-stealing queues.
+pub(crate) mod deque {
+    pub(crate) use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+}
+
+/// A cell whose contents are reached only through closures, so that the loom side can
+/// track every access. Callers uphold the aliasing rules exactly as for
+/// `std::cell::UnsafeCell`.
+#[derive(Debug)]
+pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+impl<T> UnsafeCell<T> {
+    pub(crate) const fn new(value: T) -> Self {
+        UnsafeCell(std::cell::UnsafeCell::new(value))
+    }
+
+    /// Runs `f` with a shared pointer to the contents.
+    #[inline]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
+    }
+
+    /// Runs `f` with a unique pointer to the contents.
+    #[inline]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
+
+/// Parks the current thread on `condvar` until notified or `timeout` passes.
+#[inline]
+pub(crate) fn wait_timeout<T>(
+    condvar: &Condvar,
+    guard: &mut MutexGuard<'_, T>,
+    timeout: Option<std::time::Duration>,
+) {
+    match timeout {
+        None => condvar.wait(guard),
+        Some(d) => {
+            let _ = condvar.wait_for(guard, d);
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! `JoinError`: why a task produced no output.
+
+use super::Id;
+use std::any::Any;
+use std::fmt;
+
+/// A task did not run to completion: it was cancelled (aborted, or dropped by shutdown),
+/// or its future panicked.
+pub struct JoinError {
+    id: Id,
+    repr: Repr,
+}
+
+enum Repr {
+    Cancelled,
+    Panic {
+        payload: Payload,
+        /// The message, when the payload was a `&str` or `String`, copied at creation
+        /// so that `Display` never reads the payload through `&self`.
+        message: Option<String>,
+    },
+}
+
+/// The panic payload. It is `Send` but not necessarily `Sync`; it is only ever reached
+/// by value (`into_panic`), never through a shared reference.
+struct Payload(Box<dyn Any + Send + 'static>);
+
+// SAFETY: no method gives `&` access to the inner value from `&Payload` (only by-value
+// `into_panic`), so sharing a `&JoinError` across threads cannot touch it concurrently.
+unsafe impl Sync for Payload {}
+
+impl JoinError {
+    pub(crate) fn cancelled(id: Id) -> JoinError {
+        JoinError { id, repr: Repr::Cancelled }
+    }
+
+    pub(crate) fn panic(id: Id, payload: Box<dyn Any + Send + 'static>) -> JoinError {
+        let message = payload
+            .downcast_ref::<&'static str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned());
+        JoinError { id, repr: Repr::Panic { payload: Payload(payload), message } }
+    }
+
+    /// True if the task was cancelled: aborted, or dropped by runtime shutdown.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.repr, Repr::Cancelled)
+    }
+
+    /// True if the task's future panicked (while polled, or while dropped).
+    pub fn is_panic(&self) -> bool {
+        matches!(self.repr, Repr::Panic { .. })
+    }
+
+    /// The panic payload, for `std::panic::resume_unwind`.
+    ///
+    /// # Panics
+    /// If the error is not a panic; see [`JoinError::try_into_panic`].
+    #[track_caller]
+    pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
+        self.try_into_panic().expect("`JoinError::into_panic` called on a cancellation")
+    }
+
+    /// The panic payload, or the error itself if it is not a panic.
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
+        match self.repr {
+            Repr::Panic { payload, .. } => Ok(payload.0),
+            repr => Err(JoinError { id: self.id, repr }),
+        }
+    }
+
+    /// The id of the task that failed.
+    pub fn id(&self) -> Id {
+        self.id
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            Repr::Cancelled => write!(f, "task {} was cancelled", self.id),
+            Repr::Panic { message: Some(m), .. } => write!(f, "task {} panicked with message {m:?}", self.id),
+            Repr::Panic { message: None, .. } => write!(f, "task {} panicked", self.id),
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            Repr::Cancelled => write!(f, "JoinError::Cancelled({:?})", self.id),
+            Repr::Panic { message: Some(m), .. } => write!(f, "JoinError::Panic({:?}, {m:?}, ...)", self.id),
+            Repr::Panic { message: None, .. } => write!(f, "JoinError::Panic({:?}, ...)", self.id),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+impl From<JoinError> for std::io::Error {
+    fn from(err: JoinError) -> std::io::Error {
+        std::io::Error::other(err.to_string())
+    }
+}

@@ -1,0 +1,139 @@
+//! `JoinHandle` and `AbortHandle`: the user's side of a task.
+
+use super::error::JoinError;
+use super::raw::RawTask;
+use super::Id;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// An owned permission to await a task's output, and to cancel it.
+///
+/// Awaiting it yields `Ok(output)`, or a [`JoinError`] if the task panicked or was
+/// cancelled. Dropping it *detaches* the task: the task keeps running and its output is
+/// dropped when it completes.
+///
+/// ```
+/// let rt = heist::Runtime::new().unwrap();
+/// let handle = rt.spawn(async { 6 * 7 });
+/// assert_eq!(rt.block_on(handle).unwrap(), 42);
+/// ```
+pub struct JoinHandle<T> {
+    raw: RawTask,
+    _output: PhantomData<T>,
+}
+
+// SAFETY: the handle only moves `T` out (by value, on the polling thread) and touches the
+// task through its atomic state protocol, so it may move between threads when `T: Send`.
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+// SAFETY: every `&self` method (`abort`, `is_finished`, `id`) works through atomics only.
+unsafe impl<T: Send> Sync for JoinHandle<T> {}
+
+impl<T> Unpin for JoinHandle<T> {}
+
+impl<T> JoinHandle<T> {
+    /// # Safety
+    /// `raw` is a task whose output type is `T`, and the caller gives the handle the
+    /// task's JOIN_INTEREST and one reference.
+    pub(crate) unsafe fn from_raw(raw: RawTask) -> JoinHandle<T> {
+        JoinHandle { raw, _output: PhantomData }
+    }
+
+    /// Cancels the task.
+    ///
+    /// A waiting or queued task is dropped by a worker soon after; a running task is
+    /// dropped right after its current poll; a finished task is left as it is. Awaiting
+    /// the handle of a task cancelled before it finished yields a cancelled `JoinError`.
+    pub fn abort(&self) {
+        self.raw.remote_abort();
+    }
+
+    /// True once the task has completed, been cancelled, or panicked.
+    pub fn is_finished(&self) -> bool {
+        self.raw.state().load().is_complete()
+    }
+
+    /// A handle that can abort the task but not await it.
+    pub fn abort_handle(&self) -> AbortHandle {
+        self.raw.ref_inc();
+        AbortHandle { raw: self.raw }
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> Id {
+        self.raw.header().id
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut ret: Poll<Result<T, JoinError>> = Poll::Pending;
+        // SAFETY: `ret` has the task's output type (`from_raw` contract) and we are the
+        // JoinHandle.
+        unsafe { self.raw.try_read_output(&mut ret as *mut _ as *mut (), cx.waker()) };
+        ret
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        self.raw.drop_join_handle();
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle").field("id", &self.id()).finish()
+    }
+}
+
+/// A handle that cancels a task without awaiting it. Cloneable; dropping it does nothing
+/// to the task.
+pub struct AbortHandle {
+    raw: RawTask,
+}
+
+// SAFETY: an AbortHandle touches the task only through its atomic state word.
+unsafe impl Send for AbortHandle {}
+// SAFETY: as above.
+unsafe impl Sync for AbortHandle {}
+
+impl AbortHandle {
+    /// Cancels the task; see [`JoinHandle::abort`].
+    pub fn abort(&self) {
+        self.raw.remote_abort();
+    }
+
+    /// True once the task has completed, been cancelled, or panicked.
+    pub fn is_finished(&self) -> bool {
+        self.raw.state().load().is_complete()
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> Id {
+        self.raw.header().id
+    }
+}
+
+impl Clone for AbortHandle {
+    fn clone(&self) -> Self {
+        self.raw.ref_inc();
+        AbortHandle { raw: self.raw }
+    }
+}
+
+impl Drop for AbortHandle {
+    fn drop(&mut self) {
+        self.raw.drop_reference();
+    }
+}
+
+impl fmt::Debug for AbortHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AbortHandle").field("id", &self.id()).finish()
+    }
+}

@@ -1,0 +1,187 @@
+//! Tasks: one heap allocation per spawned future, shared by reference counting between
+//! the run queues, the wakers and the user's handles.
+//!
+//! This module is the specification; `docs/task-states.md` draws the same table.
+//!
+//! # Handles and their references
+//!
+//! Every handle below owns one reference in the state word's count; the allocation is
+//! freed by whoever releases the last one.
+//!
+//! | handle        | where it lives                      | what it may do                          |
+//! |---------------|-------------------------------------|-----------------------------------------|
+//! | `Task`        | the owned-tasks list (`list.rs`)    | cancel the task at shutdown             |
+//! | `Notified`    | a run queue, a next-task slot       | poll the task (carries `NOTIFIED`)      |
+//! | `JoinHandle`  | user code                           | read the output, register a join waker  |
+//! | `AbortHandle` | user code                           | cancel                                  |
+//! | `Waker`       | anywhere, any number of clones      | wake (queue a `Notified` when waiting)  |
+//!
+//! A new task starts with three references (list, first `Notified`, `JoinHandle`).
+//!
+//! # States
+//!
+//! The user-facing states are derived from the flags (`state.rs` documents each flag):
+//!
+//! | state       | flags                              | meaning                                    |
+//! |-------------|------------------------------------|--------------------------------------------|
+//! | *ready*     | `NOTIFIED`, not `RUNNING`          | a `Notified` is queued                     |
+//! | *running*   | `RUNNING`                          | one thread holds the future and polls it   |
+//! | *waiting*   | none of `RUNNING/NOTIFIED/COMPLETE`| only wakers can bring it back              |
+//! | *complete*  | `COMPLETE`                         | output stored (or taken)                   |
+//! | *cancelled* | `COMPLETE` + `CANCELLED`           | future dropped without finishing           |
+//!
+//! # Who touches which field when
+//!
+//! - `stage` (future / output): the thread holding `RUNNING` until `COMPLETE`; after
+//!   `COMPLETE`, the `JoinHandle` if `JOIN_INTEREST` was set at completion, otherwise the
+//!   completing thread (which drops the output at once).
+//! - `join_waker`: the `JoinHandle` while `JOIN_WAKER` is clear and the task is not
+//!   complete; the runtime (read only) when `JOIN_WAKER` was set at completion; the
+//!   dropping thread at deallocation.
+//! - owned-list links: only under the lock of the task's list shard.
+//! - `scheduler`, `id`, `vtable`: immutable.
+//!
+//! # Transitions (all in `state.rs`)
+//!
+//! | event                        | transition                          | next step for the caller             |
+//! |------------------------------|-------------------------------------|--------------------------------------|
+//! | worker pops a `Notified`     | `transition_to_running`             | poll / cancel / drop ref / free      |
+//! | poll returns `Pending`       | `transition_to_idle`                | wait / requeue at back / cancel      |
+//! | poll returns `Ready`, panics | `transition_to_complete`            | hand output over, leave list         |
+//! | runner leaves                | `transition_to_terminal`            | free if last                         |
+//! | `Waker::wake(_by_ref)`       | `transition_to_notified_by_(val|ref)` | queue once / nothing / free        |
+//! | `abort()`                    | `transition_to_notified_and_cancel` | queue so a worker drops it           |
+//! | shutdown                     | `transition_to_shutdown`            | drop the future now, or let the poller |
+//! | `JoinHandle` poll            | `set_join_waker` / `unset_join_waker` | read output if complete            |
+//! | `JoinHandle` drop            | `unset_join_interest`               | drop output if complete              |
+//!
+//! Guarantees that follow: a task is never polled by two threads (the `RUNNING` lock); a
+//! wake during a poll requeues the task once, after the poll; a wake of a complete task
+//! does nothing; the output is handed to exactly one owner; the future is dropped exactly
+//! once, on the thread that holds `RUNNING`.
+
+mod error;
+mod harness;
+mod id;
+mod join;
+pub(crate) mod list;
+mod raw;
+pub(crate) mod state;
+mod waker;
+mod yield_now;
+
+pub use error::JoinError;
+pub use id::Id;
+pub use join::{AbortHandle, JoinHandle};
+pub use yield_now::yield_now;
+
+pub(crate) use raw::{Header, RawTask};
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::mem;
+use std::ptr::NonNull;
+
+/// What a task needs from the scheduler that owns it.
+pub(crate) trait Schedule: Sync + Sized + 'static {
+    /// Queue a task that was woken (or spawned).
+    fn schedule(&self, task: Notified<Self>);
+
+    /// Queue a task that woke itself during its poll: at the back, never in the
+    /// next-task slot.
+    fn yield_now(&self, task: Notified<Self>) {
+        self.schedule(task);
+    }
+
+    /// The task completed: unlink it from the owned list, returning the list's
+    /// reference (or `None` if shutdown already took it).
+    fn release(&self, task: &Task<Self>) -> Option<Task<Self>>;
+}
+
+/// One counted reference to a task, as held by the owned-tasks list.
+pub(crate) struct Task<S: 'static> {
+    raw: RawTask,
+    _scheduler: PhantomData<S>,
+}
+
+// SAFETY: a task's shared fields are synchronised by its state word (see the table
+// above), and its future and output are `Send`.
+unsafe impl<S> Send for Task<S> {}
+// SAFETY: as above; `&Task` only reaches atomics and immutable fields.
+unsafe impl<S> Sync for Task<S> {}
+
+/// A reference that carries the task's `NOTIFIED` token: running it polls the task.
+pub(crate) struct Notified<S: 'static>(Task<S>);
+
+impl<S: 'static> Task<S> {
+    /// # Safety
+    /// The caller gives the new `Task` one reference to a live task scheduled by `S`.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<Header>) -> Task<S> {
+        Task {
+            // SAFETY: the caller owns a reference for the Task to hold.
+            raw: unsafe { RawTask::from_raw(ptr) },
+            _scheduler: PhantomData,
+        }
+    }
+
+    pub(crate) fn raw(&self) -> RawTask {
+        self.raw
+    }
+
+    /// Cancels the task for shutdown, consuming this reference.
+    pub(crate) fn shutdown(self) {
+        let raw = self.raw;
+        mem::forget(self);
+        raw.shutdown();
+    }
+}
+
+impl<S: 'static> Drop for Task<S> {
+    fn drop(&mut self) {
+        self.raw.drop_reference();
+    }
+}
+
+impl<S: 'static> Notified<S> {
+    /// # Safety
+    /// The caller gives the `Notified` one reference and the task's `NOTIFIED` token.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<Header>) -> Notified<S> {
+        // SAFETY: forwarded caller contract.
+        Notified(unsafe { Task::from_raw(ptr) })
+    }
+
+    /// Gives up ownership as a thin pointer (for the next-task slot).
+    pub(crate) fn into_raw(self) -> NonNull<Header> {
+        let ptr = self.0.raw.header_ptr();
+        mem::forget(self);
+        ptr
+    }
+
+    /// Polls the task (or cancels it, if it was aborted), consuming this reference.
+    pub(crate) fn run(self) {
+        let raw = self.0.raw;
+        mem::forget(self);
+        raw.poll();
+    }
+}
+
+/// Allocates a task: returns the owned-list reference, the first `Notified`, and the
+/// `JoinHandle`.
+pub(crate) fn new_task<F, S>(future: F, scheduler: S, id: Id) -> (Task<S>, Notified<S>, JoinHandle<F::Output>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    let raw = RawTask::new(future, scheduler, id);
+    // SAFETY: a new task has three references (state.rs, INITIAL) and NOTIFIED set; each
+    // handle below takes one, and the JoinHandle takes JOIN_INTEREST with output type
+    // `F::Output`.
+    unsafe {
+        (
+            Task::from_raw(raw.header_ptr()),
+            Notified::from_raw(raw.header_ptr()),
+            JoinHandle::from_raw(raw),
+        )
+    }
+}

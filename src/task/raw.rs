@@ -1,0 +1,265 @@
+//! One allocation per task: its layout, its vtable, and the type-erased `RawTask`.
+//!
+//! ```text
+//! Cell<F, S> (repr(C), one Box):
+//!   Header      state word | &'static Vtable | Id | owned-list links
+//!   scheduler   S (the runtime's handle; used to requeue the task on wake)
+//!   stage       Running(F) | Finished(Result<F::Output, JoinError>) | Consumed
+//!   join_waker  Option<Waker> (the JoinHandle's waker; see JOIN_WAKER)
+//! ```
+//!
+//! A pointer to the `Header` is a pointer to the `Cell` (`repr(C)`, header first), so the
+//! run queues, wakers and handles carry one thin pointer and reach the typed code through
+//! the vtable.
+
+use super::error::JoinError;
+use super::harness::Harness;
+use super::id::Id;
+use super::state::State;
+use super::Schedule;
+use crate::sync::UnsafeCell;
+use std::future::Future;
+use std::ptr::NonNull;
+use std::task::Waker;
+
+/// The type-independent first part of every task.
+#[repr(C)]
+pub(crate) struct Header {
+    /// The state word; see `task/state.rs`.
+    pub(crate) state: State,
+    /// The typed functions for this task's `F` and `S`.
+    pub(crate) vtable: &'static Vtable,
+    /// The task's id, fixed at spawn.
+    pub(crate) id: Id,
+    /// Links of the owned-tasks list. Read and written only under the lock of the list
+    /// shard that owns the task (see `task/list.rs`).
+    pub(crate) owned: UnsafeCell<Links>,
+}
+
+/// Intrusive doubly-linked-list links.
+#[derive(Default)]
+pub(crate) struct Links {
+    pub(crate) prev: Option<NonNull<Header>>,
+    pub(crate) next: Option<NonNull<Header>>,
+}
+
+/// What the task's cell holds in place of the future as it progresses.
+pub(crate) enum Stage<F: Future> {
+    /// Not complete: the future. Touched only by the thread holding `RUNNING`.
+    Running(F),
+    /// Complete: the output, until the `JoinHandle` (or the completer, when there is no
+    /// handle) takes it.
+    Finished(Result<F::Output, JoinError>),
+    /// The output was taken or dropped.
+    Consumed,
+}
+
+/// The whole task allocation.
+#[repr(C)]
+pub(crate) struct Cell<F: Future, S> {
+    pub(crate) header: Header,
+    pub(crate) scheduler: S,
+    pub(crate) stage: UnsafeCell<Stage<F>>,
+    pub(crate) join_waker: UnsafeCell<Option<Waker>>,
+}
+
+/// Typed entry points, one static table per `(F, S)`.
+pub(crate) struct Vtable {
+    /// Run a `Notified`: consumes its reference.
+    pub(crate) poll: unsafe fn(NonNull<Header>),
+    /// Hand a `Notified` (one reference) to the scheduler.
+    pub(crate) schedule: unsafe fn(NonNull<Header>),
+    /// Free the allocation (the last reference is gone).
+    pub(crate) dealloc: unsafe fn(NonNull<Header>),
+    /// `JoinHandle::poll`: write `Poll<Result<F::Output, JoinError>>` to the pointer.
+    pub(crate) try_read_output: unsafe fn(NonNull<Header>, *mut (), &Waker),
+    /// `JoinHandle::drop`: consumes the handle's reference.
+    pub(crate) drop_join_handle: unsafe fn(NonNull<Header>),
+    /// Cancel for shutdown: consumes the caller's reference.
+    pub(crate) shutdown: unsafe fn(NonNull<Header>),
+}
+
+fn vtable<F, S>() -> &'static Vtable
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    &Vtable {
+        poll: poll::<F, S>,
+        schedule: schedule::<F, S>,
+        dealloc: dealloc::<F, S>,
+        try_read_output: try_read_output::<F, S>,
+        drop_join_handle: drop_join_handle::<F, S>,
+        shutdown: shutdown::<F, S>,
+    }
+}
+
+/// A type-erased pointer to a task. Copying it does not take a reference: every
+/// `RawTask` is held by an owner of one (a `Task`, `Notified`, `JoinHandle`,
+/// `AbortHandle` or `Waker`), and its methods document whose reference they consume.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RawTask {
+    ptr: NonNull<Header>,
+}
+
+impl RawTask {
+    /// Allocates a task in the state `State::new` describes (three references).
+    pub(crate) fn new<F, S>(future: F, scheduler: S, id: Id) -> RawTask
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+        S: Schedule,
+    {
+        let cell = Box::new(Cell {
+            header: Header {
+                state: State::new(),
+                vtable: vtable::<F, S>(),
+                id,
+                owned: UnsafeCell::new(Links::default()),
+            },
+            scheduler,
+            stage: UnsafeCell::new(Stage::Running(future)),
+            join_waker: UnsafeCell::new(None),
+        });
+        RawTask { ptr: NonNull::from(Box::leak(cell)).cast() }
+    }
+
+    /// # Safety
+    /// `ptr` points to a live task header and the caller owns (or borrows from an owner)
+    /// one reference for as long as the `RawTask` is used.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<Header>) -> RawTask {
+        RawTask { ptr }
+    }
+
+    pub(crate) fn header_ptr(self) -> NonNull<Header> {
+        self.ptr
+    }
+
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: a RawTask exists only while someone holds a reference (type invariant),
+        // so the allocation is live; the header's fields are shared-safe (atomics, or
+        // cells whose access rules are documented on the field).
+        unsafe { self.ptr.as_ref() }
+    }
+
+    pub(crate) fn state(&self) -> &State {
+        &self.header().state
+    }
+
+    /// Runs a `Notified`; consumes its reference.
+    pub(crate) fn poll(self) {
+        // SAFETY: the vtable was built for this cell's F and S; the caller gives up the
+        // Notified reference, which `poll` consumes.
+        unsafe { (self.header().vtable.poll)(self.ptr) }
+    }
+
+    /// Queues the task; consumes one reference, which becomes the `Notified`'s.
+    pub(crate) fn schedule(self) {
+        // SAFETY: as for `poll`; the caller's reference carries the NOTIFIED token.
+        unsafe { (self.header().vtable.schedule)(self.ptr) }
+    }
+
+    /// Cancels for shutdown; consumes one reference.
+    pub(crate) fn shutdown(self) {
+        // SAFETY: as for `poll`.
+        unsafe { (self.header().vtable.shutdown)(self.ptr) }
+    }
+
+    /// Drops the `JoinHandle`'s interest; consumes its reference.
+    pub(crate) fn drop_join_handle(self) {
+        // SAFETY: as for `poll`; called once, by the JoinHandle's destructor.
+        unsafe { (self.header().vtable.drop_join_handle)(self.ptr) }
+    }
+
+    /// # Safety
+    /// `dst` points to a `Poll<Result<T, JoinError>>` where `T` is this task's output type,
+    /// and the caller is the task's `JoinHandle`.
+    pub(crate) unsafe fn try_read_output(self, dst: *mut (), waker: &Waker) {
+        // SAFETY: the caller guarantees the type of `dst` and that it is the JoinHandle.
+        unsafe { (self.header().vtable.try_read_output)(self.ptr, dst, waker) }
+    }
+
+    pub(crate) fn ref_inc(self) {
+        self.state().ref_inc();
+    }
+
+    /// Releases one reference, freeing the task if it was the last.
+    pub(crate) fn drop_reference(self) {
+        if self.state().ref_dec() {
+            self.dealloc();
+        }
+    }
+
+    /// Frees the task. Only after the last reference was released.
+    pub(crate) fn dealloc(self) {
+        // SAFETY: the caller just released the last reference, so nobody else can reach
+        // the allocation; the vtable matches the cell.
+        unsafe { (self.header().vtable.dealloc)(self.ptr) }
+    }
+
+    /// `abort()`: cancel, and queue the task if it was waiting so a worker drops it.
+    pub(crate) fn remote_abort(self) {
+        use super::state::TransitionToNotified::*;
+        match self.state().transition_to_notified_and_cancel() {
+            Submit => self.schedule(),
+            DoNothing => {}
+            Dealloc => unreachable!("abort never releases a reference"),
+        }
+    }
+}
+
+// The vtable entries: each rebuilds the typed harness. SAFETY for all of them: the
+// vtable is only installed by `vtable::<F, S>()` into a `Cell<F, S>`, so the cast is to
+// the real type; reference ownership is as documented on `Vtable`.
+
+unsafe fn poll<F: Future + Send + 'static, S: Schedule>(ptr: NonNull<Header>)
+where
+    F::Output: Send + 'static,
+{
+    // SAFETY: see the note above the vtable entries.
+    unsafe { Harness::<F, S>::from_raw(ptr) }.poll();
+}
+
+unsafe fn schedule<F: Future + Send + 'static, S: Schedule>(ptr: NonNull<Header>)
+where
+    F::Output: Send + 'static,
+{
+    // SAFETY: see the note above the vtable entries.
+    unsafe { Harness::<F, S>::from_raw(ptr) }.schedule();
+}
+
+unsafe fn dealloc<F: Future + Send + 'static, S: Schedule>(ptr: NonNull<Header>)
+where
+    F::Output: Send + 'static,
+{
+    // SAFETY: see the note above the vtable entries.
+    unsafe { Harness::<F, S>::from_raw(ptr) }.dealloc();
+}
+
+unsafe fn try_read_output<F: Future + Send + 'static, S: Schedule>(
+    ptr: NonNull<Header>,
+    dst: *mut (),
+    waker: &Waker,
+) where
+    F::Output: Send + 'static,
+{
+    // SAFETY: see the note above the vtable entries; `dst` is typed by the JoinHandle.
+    unsafe { Harness::<F, S>::from_raw(ptr).try_read_output(dst.cast(), waker) };
+}
+
+unsafe fn drop_join_handle<F: Future + Send + 'static, S: Schedule>(ptr: NonNull<Header>)
+where
+    F::Output: Send + 'static,
+{
+    // SAFETY: see the note above the vtable entries.
+    unsafe { Harness::<F, S>::from_raw(ptr) }.drop_join_handle();
+}
+
+unsafe fn shutdown<F: Future + Send + 'static, S: Schedule>(ptr: NonNull<Header>)
+where
+    F::Output: Send + 'static,
+{
+    // SAFETY: see the note above the vtable entries.
+    unsafe { Harness::<F, S>::from_raw(ptr) }.shutdown();
+}

@@ -58,7 +58,10 @@ impl Builder {
     /// If `n` is 0: a runtime without workers could never run a task.
     #[track_caller]
     pub fn worker_threads(&mut self, n: usize) -> &mut Self {
-        assert!(n > 0, "Builder::worker_threads: a runtime needs at least 1 worker thread, got 0");
+        assert!(
+            n > 0,
+            "Builder::worker_threads: a runtime needs at least 1 worker thread, got 0"
+        );
         self.worker_threads = Some(n);
         self
     }
@@ -123,7 +126,9 @@ impl Builder {
             on_thread_start: self.on_thread_start.clone(),
             on_thread_stop: self.on_thread_stop.clone(),
         };
-        let queues: Vec<_> = (0..workers).map(|_| crate::queue::LocalQueue::new_fifo()).collect();
+        let queues: Vec<_> = (0..workers)
+            .map(|_| crate::queue::LocalQueue::new_fifo())
+            .collect();
         let stealers = queues.iter().map(|q| q.stealer()).collect();
         let shared = Arc::new(Shared::new(stealers, config));
         let mut threads = Vec::with_capacity(workers);

@@ -68,7 +68,9 @@ impl Handle {
 
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Handle").field("workers", &self.shared.num_workers()).finish()
+        f.debug_struct("Handle")
+            .field("workers", &self.shared.num_workers())
+            .finish()
     }
 }
 

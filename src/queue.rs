@@ -15,7 +15,9 @@ use crate::sync::atomic::{AtomicPtr, Ordering::AcqRel, Ordering::Relaxed};
 use crate::task::Header;
 use std::ptr;
 
-pub(crate) use crate::sync::deque::{Injector as RawInjector, Steal, Stealer as RawStealer, Worker as RawWorker};
+pub(crate) use crate::sync::deque::{
+    Injector as RawInjector, Steal, Stealer as RawStealer, Worker as RawWorker,
+};
 
 /// The owner's end of a worker's deque.
 pub(crate) type LocalQueue = RawWorker<Notified>;
@@ -31,7 +33,9 @@ pub(crate) struct NextSlot {
 
 impl NextSlot {
     pub(crate) fn new() -> NextSlot {
-        NextSlot { task: AtomicPtr::new(ptr::null_mut()) }
+        NextSlot {
+            task: AtomicPtr::new(ptr::null_mut()),
+        }
     }
 
     /// Puts `task` in the slot, returning the task it displaced.

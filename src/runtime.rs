@@ -112,14 +112,19 @@ impl Runtime {
     fn shutdown(&mut self, deadline: Option<Instant>, may_block: bool) {
         let shared = self.handle.shared.clone();
         let on_own_worker = context::is_worker_of(&*shared);
-        let deadline = if on_own_worker { Some(Instant::now()) } else { deadline };
-        if shared.begin_shutdown() {
-            let all_exited = shared.wait_for_workers(deadline);
-            shared.finish_shutdown();
-            if all_exited {
-                for thread in self.threads.drain(..) {
-                    let _ = thread.join();
-                }
+        let deadline = if on_own_worker {
+            Some(Instant::now())
+        } else {
+            deadline
+        };
+        if !shared.begin_shutdown() {
+            return;
+        }
+        let all_exited = shared.wait_for_workers(deadline);
+        shared.finish_shutdown();
+        if all_exited {
+            for thread in self.threads.drain(..) {
+                let _ = thread.join();
             }
         }
         // Workers still in a poll are detached; they exit after it.
@@ -147,7 +152,9 @@ impl Drop for Runtime {
 
 impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Runtime").field("handle", &self.handle).finish()
+        f.debug_struct("Runtime")
+            .field("handle", &self.handle)
+            .finish()
     }
 }
 

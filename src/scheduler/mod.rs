@@ -119,7 +119,9 @@ impl Shared {
     /// a yield, the back of its queue); anywhere else, into the injector.
     fn schedule_task(self: &Arc<Self>, task: Notified, is_yield: bool) {
         context::with_worker(|worker| match worker {
-            Some(worker) if std::ptr::eq(&*worker.shared, &**self) => worker.schedule_local(task, is_yield),
+            Some(worker) if std::ptr::eq(&*worker.shared, &**self) => {
+                worker.schedule_local(task, is_yield)
+            }
             _ => self.schedule_remote(task),
         })
     }

@@ -93,7 +93,9 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: LocalQueue) {
         hook();
     }
     {
-        let _enter = context::enter(crate::Handle { shared: worker.shared.clone() });
+        let _enter = context::enter(crate::Handle {
+            shared: worker.shared.clone(),
+        });
         let _worker = context::enter_worker(&worker);
         worker.run_loop();
         // Leave the worker context before draining, so that anything the drain wakes
@@ -146,7 +148,11 @@ impl WorkerCtx {
             return Some(task);
         }
         let limit = (shared.injector.len() / shared.num_workers() + 1).min(INJECTOR_LIMIT);
-        steal_retrying(|| shared.injector.steal_batch_with_limit_and_pop(&core.queue, limit))
+        steal_retrying(|| {
+            shared
+                .injector
+                .steal_batch_with_limit_and_pop(&core.queue, limit)
+        })
     }
 
     /// Steps 5-6: steal, as one of the searching workers.
@@ -162,14 +168,20 @@ impl WorkerCtx {
         let n = shared.num_workers();
         loop {
             let mut retry = false;
-            match shared.injector.steal_batch_with_limit_and_pop(&core.queue, INJECTOR_LIMIT) {
+            match shared
+                .injector
+                .steal_batch_with_limit_and_pop(&core.queue, INJECTOR_LIMIT)
+            {
                 Steal::Success(task) => return Some(task),
                 Steal::Retry => retry = true,
                 Steal::Empty => {}
             }
             let start = core.next_random() as usize % n;
             for i in (0..n).map(|i| (start + i) % n).filter(|&i| i != self.index) {
-                match shared.remotes[i].stealer.steal_batch_with_limit_and_pop(&core.queue, STEAL_LIMIT) {
+                match shared.remotes[i]
+                    .stealer
+                    .steal_batch_with_limit_and_pop(&core.queue, STEAL_LIMIT)
+                {
                     Steal::Success(task) => return Some(task),
                     Steal::Retry => retry = true,
                     Steal::Empty => {}

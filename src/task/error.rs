@@ -31,7 +31,10 @@ unsafe impl Sync for Payload {}
 
 impl JoinError {
     pub(crate) fn cancelled(id: Id) -> JoinError {
-        JoinError { id, repr: Repr::Cancelled }
+        JoinError {
+            id,
+            repr: Repr::Cancelled,
+        }
     }
 
     pub(crate) fn panic(id: Id, payload: Box<dyn Any + Send + 'static>) -> JoinError {
@@ -39,7 +42,13 @@ impl JoinError {
             .downcast_ref::<&'static str>()
             .map(|s| s.to_string())
             .or_else(|| payload.downcast_ref::<String>().cloned());
-        JoinError { id, repr: Repr::Panic { payload: Payload(payload), message } }
+        JoinError {
+            id,
+            repr: Repr::Panic {
+                payload: Payload(payload),
+                message,
+            },
+        }
     }
 
     /// True if the task was cancelled: aborted, or dropped by runtime shutdown.
@@ -58,7 +67,8 @@ impl JoinError {
     /// If the error is not a panic; see [`JoinError::try_into_panic`].
     #[track_caller]
     pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
-        self.try_into_panic().expect("`JoinError::into_panic` called on a cancellation")
+        self.try_into_panic()
+            .expect("`JoinError::into_panic` called on a cancellation")
     }
 
     /// The panic payload, or the error itself if it is not a panic.
@@ -79,7 +89,9 @@ impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
             Repr::Cancelled => write!(f, "task {} was cancelled", self.id),
-            Repr::Panic { message: Some(m), .. } => write!(f, "task {} panicked with message {m:?}", self.id),
+            Repr::Panic {
+                message: Some(m), ..
+            } => write!(f, "task {} panicked with message {m:?}", self.id),
             Repr::Panic { message: None, .. } => write!(f, "task {} panicked", self.id),
         }
     }
@@ -89,7 +101,9 @@ impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
             Repr::Cancelled => write!(f, "JoinError::Cancelled({:?})", self.id),
-            Repr::Panic { message: Some(m), .. } => write!(f, "JoinError::Panic({:?}, {m:?}, ...)", self.id),
+            Repr::Panic {
+                message: Some(m), ..
+            } => write!(f, "JoinError::Panic({:?}, {m:?}, ...)", self.id),
             Repr::Panic { message: None, .. } => write!(f, "JoinError::Panic({:?}, ...)", self.id),
         }
     }

@@ -156,7 +156,10 @@ where
                     // SAFETY: JOIN_WAKER was set at completion, so the JoinHandle wrote
                     // the slot before and will not touch it again (state.rs, JOIN_WAKER).
                     let waker = unsafe { &*waker };
-                    waker.as_ref().expect("JOIN_WAKER set on an empty slot").wake_by_ref();
+                    waker
+                        .as_ref()
+                        .expect("JOIN_WAKER set on an empty slot")
+                        .wake_by_ref();
                 });
             }
         }));
@@ -205,7 +208,11 @@ where
     /// # Safety
     /// `dst` points to a `Poll<Result<F::Output, JoinError>>` and the caller is the
     /// JoinHandle.
-    pub(super) unsafe fn try_read_output(self, dst: *mut Poll<Result<F::Output, JoinError>>, waker: &Waker) {
+    pub(super) unsafe fn try_read_output(
+        self,
+        dst: *mut Poll<Result<F::Output, JoinError>>,
+        waker: &Waker,
+    ) {
         if self.can_read_output(waker) {
             let output = self.cell().stage.with_mut(|stage| {
                 // SAFETY: COMPLETE with JOIN_INTEREST: the JoinHandle owns the stage.
@@ -231,7 +238,9 @@ where
             let same = self.cell().join_waker.with(|slot| {
                 // SAFETY: JOIN_WAKER set: the runtime may read the slot, nobody writes it;
                 // a shared read is fine.
-                unsafe { &*slot }.as_ref().is_some_and(|w| w.will_wake(waker))
+                unsafe { &*slot }
+                    .as_ref()
+                    .is_some_and(|w| w.will_wake(waker))
             });
             if same {
                 return false;

@@ -167,7 +167,11 @@ impl<S: 'static> Notified<S> {
 
 /// Allocates a task: returns the owned-list reference, the first `Notified`, and the
 /// `JoinHandle`.
-pub(crate) fn new_task<F, S>(future: F, scheduler: S, id: Id) -> (Task<S>, Notified<S>, JoinHandle<F::Output>)
+pub(crate) fn new_task<F, S>(
+    future: F,
+    scheduler: S,
+    id: Id,
+) -> (Task<S>, Notified<S>, JoinHandle<F::Output>)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,

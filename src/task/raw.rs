@@ -122,7 +122,9 @@ impl RawTask {
             stage: UnsafeCell::new(Stage::Running(future)),
             join_waker: UnsafeCell::new(None),
         });
-        RawTask { ptr: NonNull::from(Box::leak(cell)).cast() }
+        RawTask {
+            ptr: NonNull::from(Box::leak(cell)).cast(),
+        }
     }
 
     /// # Safety

@@ -55,7 +55,7 @@ pub(crate) const REF_ONE: usize = 1 << FLAG_BITS;
 
 /// A new task: three references (the owned-tasks list, the first `Notified`, the
 /// `JoinHandle`), notified (it is about to be queued), join interest.
-const INITIAL: usize = 3 * REF_ONE | NOTIFIED | JOIN_INTEREST;
+const INITIAL: usize = (3 * REF_ONE) | NOTIFIED | JOIN_INTEREST;
 
 /// Counts above this abort the process, as `Arc` does: wrapping would free a live task.
 const MAX_REFS: usize = usize::MAX >> (FLAG_BITS + 1);
@@ -180,7 +180,9 @@ impl fmt::Debug for Snapshot {
 impl State {
     /// The state of a task that was just allocated (see [`INITIAL`]).
     pub(crate) fn new() -> State {
-        State { val: AtomicUsize::new(INITIAL) }
+        State {
+            val: AtomicUsize::new(INITIAL),
+        }
     }
 
     /// The current state, with `Acquire` so that a snapshot showing `COMPLETE` makes the
@@ -197,7 +199,10 @@ impl State {
         loop {
             let (action, next) = f(curr);
             let Some(next) = next else { return action };
-            match self.val.compare_exchange_weak(curr.0, next.0, AcqRel, Acquire) {
+            match self
+                .val
+                .compare_exchange_weak(curr.0, next.0, AcqRel, Acquire)
+            {
                 Ok(_) => return action,
                 Err(actual) => curr = Snapshot(actual),
             }
@@ -232,7 +237,10 @@ impl State {
     /// The poll returned `Pending`: release the `RUNNING` lock (unless cancelled).
     pub(crate) fn transition_to_idle(&self) -> TransitionToIdle {
         self.fetch_update_action(|mut s| {
-            assert!(s.is_running() && !s.is_complete(), "idle from a non-running task: {s:?}");
+            assert!(
+                s.is_running() && !s.is_complete(),
+                "idle from a non-running task: {s:?}"
+            );
             if s.is_cancelled() {
                 return (TransitionToIdle::Cancelled, None);
             }
@@ -256,7 +264,10 @@ impl State {
     /// join waker.
     pub(crate) fn transition_to_complete(&self) -> Snapshot {
         let prev = Snapshot(self.val.fetch_xor(RUNNING | COMPLETE, AcqRel));
-        assert!(prev.is_running() && !prev.is_complete(), "complete from {prev:?}");
+        assert!(
+            prev.is_running() && !prev.is_complete(),
+            "complete from {prev:?}"
+        );
         Snapshot(prev.0 ^ (RUNNING | COMPLETE))
     }
 
@@ -264,7 +275,10 @@ impl State {
     /// task from the owned list, the list's). Returns true when the task must be freed.
     pub(crate) fn transition_to_terminal(&self, count: usize) -> bool {
         let prev = Snapshot(self.val.fetch_sub(count * REF_ONE, AcqRel));
-        assert!(prev.ref_count() >= count, "task reference count underflow: {prev:?} - {count}");
+        assert!(
+            prev.ref_count() >= count,
+            "task reference count underflow: {prev:?} - {count}"
+        );
         prev.ref_count() == count
     }
 
@@ -345,7 +359,10 @@ impl State {
     /// if the task completed first; the handle then still owns the slot.
     pub(crate) fn set_join_waker(&self) -> Result<Snapshot, Snapshot> {
         self.fetch_update_action(|mut s| {
-            assert!(s.is_join_interested() && !s.is_join_waker_set(), "set_join_waker from {s:?}");
+            assert!(
+                s.is_join_interested() && !s.is_join_waker_set(),
+                "set_join_waker from {s:?}"
+            );
             if s.is_complete() {
                 return (Err(s), None);
             }
@@ -358,7 +375,10 @@ impl State {
     /// the task completed (the runtime may be reading the slot).
     pub(crate) fn unset_join_waker(&self) -> Result<Snapshot, Snapshot> {
         self.fetch_update_action(|mut s| {
-            assert!(s.is_join_interested() && s.is_join_waker_set(), "unset_join_waker from {s:?}");
+            assert!(
+                s.is_join_interested() && s.is_join_waker_set(),
+                "unset_join_waker from {s:?}"
+            );
             if s.is_complete() {
                 return (Err(s), None);
             }
@@ -392,7 +412,10 @@ impl State {
     /// Releases one reference; true when it was the last and the task must be freed.
     pub(crate) fn ref_dec(&self) -> bool {
         let prev = Snapshot(self.val.fetch_sub(REF_ONE, AcqRel));
-        assert!(prev.ref_count() >= 1, "task reference count underflow: {prev:?}");
+        assert!(
+            prev.ref_count() >= 1,
+            "task reference count underflow: {prev:?}"
+        );
         prev.ref_count() == 1
     }
 }
@@ -402,7 +425,9 @@ mod tests {
     use super::*;
 
     fn state(bits: usize, refs: usize) -> State {
-        State { val: AtomicUsize::new(bits | refs * REF_ONE) }
+        State {
+            val: AtomicUsize::new(bits | (refs * REF_ONE)),
+        }
     }
 
     #[test]
@@ -427,9 +452,18 @@ mod tests {
         let s = State::new();
         let _ = s.transition_to_running();
         s.ref_inc(); // a waker clone
-        assert_eq!(s.transition_to_notified_by_ref(), TransitionToNotified::DoNothing);
-        assert_eq!(s.transition_to_notified_by_val(), TransitionToNotified::DoNothing);
-        assert_eq!(s.transition_to_notified_by_ref(), TransitionToNotified::DoNothing);
+        assert_eq!(
+            s.transition_to_notified_by_ref(),
+            TransitionToNotified::DoNothing
+        );
+        assert_eq!(
+            s.transition_to_notified_by_val(),
+            TransitionToNotified::DoNothing
+        );
+        assert_eq!(
+            s.transition_to_notified_by_ref(),
+            TransitionToNotified::DoNothing
+        );
         assert_eq!(s.transition_to_idle(), TransitionToIdle::OkNotified);
         assert_eq!(s.load().ref_count(), 3);
         assert!(s.load().is_notified() && s.load().is_idle());
@@ -438,23 +472,41 @@ mod tests {
     #[test]
     fn wake_of_an_idle_task_submits_exactly_once() {
         let s = state(JOIN_INTEREST, 2);
-        assert_eq!(s.transition_to_notified_by_ref(), TransitionToNotified::Submit);
-        assert_eq!(s.transition_to_notified_by_ref(), TransitionToNotified::DoNothing);
+        assert_eq!(
+            s.transition_to_notified_by_ref(),
+            TransitionToNotified::Submit
+        );
+        assert_eq!(
+            s.transition_to_notified_by_ref(),
+            TransitionToNotified::DoNothing
+        );
         assert_eq!(s.load().ref_count(), 3);
     }
 
     #[test]
     fn wake_of_a_complete_task_only_drops_the_waker_ref() {
         let s = state(COMPLETE, 1);
-        assert_eq!(s.transition_to_notified_by_ref(), TransitionToNotified::DoNothing);
-        assert_eq!(s.transition_to_notified_by_val(), TransitionToNotified::Dealloc);
+        assert_eq!(
+            s.transition_to_notified_by_ref(),
+            TransitionToNotified::DoNothing
+        );
+        assert_eq!(
+            s.transition_to_notified_by_val(),
+            TransitionToNotified::Dealloc
+        );
     }
 
     #[test]
     fn abort_of_a_waiting_task_submits_it_cancelled() {
         let s = state(JOIN_INTEREST, 2);
-        assert_eq!(s.transition_to_notified_and_cancel(), TransitionToNotified::Submit);
-        assert_eq!(s.transition_to_notified_and_cancel(), TransitionToNotified::DoNothing);
+        assert_eq!(
+            s.transition_to_notified_and_cancel(),
+            TransitionToNotified::Submit
+        );
+        assert_eq!(
+            s.transition_to_notified_and_cancel(),
+            TransitionToNotified::DoNothing
+        );
         assert_eq!(s.transition_to_running(), TransitionToRunning::Cancelled);
     }
 
@@ -462,7 +514,10 @@ mod tests {
     fn abort_during_poll_cancels_at_idle() {
         let s = State::new();
         let _ = s.transition_to_running();
-        assert_eq!(s.transition_to_notified_and_cancel(), TransitionToNotified::DoNothing);
+        assert_eq!(
+            s.transition_to_notified_and_cancel(),
+            TransitionToNotified::DoNothing
+        );
         assert_eq!(s.transition_to_idle(), TransitionToIdle::Cancelled);
         assert!(s.load().is_running());
     }
@@ -512,6 +567,9 @@ mod tests {
     #[test]
     fn snapshot_debug_names_the_flags() {
         let text = format!("{:?}", State::new().load());
-        assert!(text.contains("NOTIFIED|JOIN_INTEREST") && text.contains("refs: 3"), "{text}");
+        assert!(
+            text.contains("NOTIFIED|JOIN_INTEREST") && text.contains("refs: 3"),
+            "{text}"
+        );
     }
 }

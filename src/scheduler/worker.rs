@@ -6,7 +6,9 @@
 //!    work is never starved by a worker that keeps itself busy.
 //! 2. The next-task slot, at most `lifo_limit` times in a row (then its task moves to the
 //!    back of the queue, so a ping-pong pair cannot starve the rest).
-//! 3. The local queue (FIFO).
+//! 3. The local queue (FIFO). Before it, if the injector is not empty, a share of it is
+//!    moved to the back of the local queue, so remote work waits behind what is already
+//!    queued rather than for the queue to run dry.
 //! 4. A batch from the injector.
 //! 5. Searching (at most about half the workers at once): the injector again, then about
 //!    half of a peer's queue, peers visited from a random start.
@@ -133,6 +135,20 @@ impl WorkerCtx {
                 return Some(task);
             }
         }
+        // Remote work is waiting: move a share of it to the back of the deque now, so it
+        // runs after what this worker already queued instead of only when the deque runs
+        // dry (a worker kept busy by long local tasks would otherwise reach it once per
+        // `global_queue_interval` tasks). `is_empty` is two loads of a line that is only
+        // written when remote work arrives.
+        if !shared.injector.is_empty() {
+            let limit = injector_share(shared);
+            if let Steal::Success(task) = shared
+                .injector
+                .steal_batch_with_limit_and_pop(&core.queue, limit)
+            {
+                core.queue.push(task);
+            }
+        }
         if shared.config.lifo_limit > 0 {
             if core.lifo_polls < shared.config.lifo_limit {
                 if let Some(task) = self.remote().next.take() {
@@ -147,7 +163,7 @@ impl WorkerCtx {
         if let Some(task) = core.queue.pop() {
             return Some(task);
         }
-        let limit = (shared.injector.len() / shared.num_workers() + 1).min(INJECTOR_LIMIT);
+        let limit = injector_share(shared);
         steal_retrying(|| {
             shared
                 .injector
@@ -289,6 +305,12 @@ impl Core {
         self.rng = x;
         x
     }
+}
+
+/// How much of the injector one worker takes at a time: its share, at most
+/// `INJECTOR_LIMIT`.
+fn injector_share(shared: &Shared) -> usize {
+    (shared.injector.len() / shared.num_workers() + 1).min(INJECTOR_LIMIT)
 }
 
 /// Retries a steal until it succeeds or finds the source empty.

@@ -274,6 +274,10 @@ where
 
     /// The JoinHandle's destructor; consumes its reference.
     pub(super) fn drop_join_handle(self) {
+        if self.state().drop_join_handle_fast().is_ok() {
+            // Never polled: no output, no join waker; the other references remain.
+            return;
+        }
         match self.state().unset_join_interest() {
             // Complete: the output is ours to drop (state.rs, JOIN_INTEREST).
             Err(_) => {

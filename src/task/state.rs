@@ -401,6 +401,22 @@ impl State {
         })
     }
 
+    /// The `JoinHandle` is dropped before the task was ever polled (the common case for a
+    /// detached spawn): one compare-exchange from the initial state drops both the
+    /// interest and the handle's reference. Fails if anything else happened; the caller
+    /// then takes the slow path.
+    pub(crate) fn drop_join_handle_fast(&self) -> Result<(), ()> {
+        self.val
+            .compare_exchange(
+                INITIAL,
+                (INITIAL - REF_ONE) & !JOIN_INTEREST,
+                Release,
+                Relaxed,
+            )
+            .map(drop)
+            .map_err(drop)
+    }
+
     /// Takes one more reference (the caller already holds one).
     pub(crate) fn ref_inc(&self) {
         let prev = self.val.fetch_add(REF_ONE, Relaxed);
@@ -562,6 +578,18 @@ mod tests {
     #[should_panic(expected = "not notified")]
     fn running_an_unnotified_task_is_a_bug() {
         let _ = state(0, 1).transition_to_running();
+    }
+
+    #[test]
+    fn fast_join_handle_drop_only_from_the_initial_state() {
+        let s = State::new();
+        assert!(s.drop_join_handle_fast().is_ok());
+        let after = s.load();
+        assert!(!after.is_join_interested() && after.is_notified());
+        assert_eq!(after.ref_count(), 2);
+        let s = State::new();
+        let _ = s.transition_to_running();
+        assert!(s.drop_join_handle_fast().is_err());
     }
 
     #[test]

@@ -68,11 +68,13 @@ impl Drop for NextSlot {
     }
 }
 
-/// Drains a deque or injector, dropping the `Notified` references (shutdown).
+/// Drains the injector at shutdown, cancelling what it holds: a task that was never
+/// polled is not in the owned-tasks registry, so its queue entry is the only way to reach
+/// it.
 pub(crate) fn drain_injector(injector: &Injector) {
     loop {
         match injector.steal() {
-            Steal::Success(task) => drop(task),
+            Steal::Success(task) => task.shutdown(),
             Steal::Retry => continue,
             Steal::Empty => break,
         }

@@ -104,13 +104,11 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (task, notified, join) = task::new_task(future, self.clone(), Id::next());
-        match self.owned.bind(task) {
-            Ok(()) => self.schedule_task(notified, false),
-            Err(task) => {
-                drop(notified);
-                task.shutdown();
-            }
+        let (notified, join) = task::new_task(future, self.clone(), Id::next());
+        if self.is_shutdown() {
+            notified.shutdown();
+        } else {
+            self.schedule_task(notified, false);
         }
         join
     }
@@ -209,6 +207,10 @@ impl Schedule for Arc<Shared> {
 
     fn yield_now(&self, task: Notified) {
         self.schedule_task(task, true);
+    }
+
+    fn register(&self, task: Task) -> Result<(), Task> {
+        self.owned.bind(task)
     }
 
     fn release(&self, task: &Task) -> Option<Task> {

@@ -285,12 +285,16 @@ impl WorkerCtx {
         }
     }
 
-    /// At exit: drop the references this worker still queues.
+    /// At exit: cancel what this worker still queues (tasks never polled are reachable
+    /// only from here; the others are also cancelled through the registry, and whichever
+    /// comes second finds them complete).
     fn drain(&self) {
-        drop(self.remote().next.take());
+        if let Some(task) = self.remote().next.take() {
+            task.shutdown();
+        }
         let core = self.core.borrow_mut();
         while let Some(task) = core.queue.pop() {
-            drop(task);
+            task.shutdown();
         }
     }
 }

@@ -21,6 +21,10 @@ pub(crate) mod thread {
 
 pub(crate) use loom::thread_local;
 
+/// Under loom every task allocation goes to the global allocator (`task/cache.rs`):
+/// loom runs its threads on one OS thread, so a per-thread cache would be shared.
+pub(crate) const RECYCLE_TASK_ALLOCATIONS: bool = false;
+
 pub(crate) use loom::cell::UnsafeCell;
 
 /// A parking_lot-shaped mutex over loom's (no poisoning, `lock` returns the guard).

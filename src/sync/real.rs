@@ -18,6 +18,9 @@ pub(crate) mod thread {
 
 pub(crate) use std::thread_local;
 
+/// Recycle task allocations per thread (`task/cache.rs`).
+pub(crate) const RECYCLE_TASK_ALLOCATIONS: bool = true;
+
 /// Work-stealing queues.
 pub(crate) mod deque {
     pub(crate) use crossbeam_deque::{Injector, Steal, Stealer, Worker};

@@ -81,6 +81,11 @@ where
                 self.finish(Ok(output));
                 self.complete();
             }
+            Ok(Poll::Pending) if !self.register_once() => {
+                // The scheduler is shutting down: do not start waiting.
+                self.cancel_future();
+                self.complete();
+            }
             Ok(Poll::Pending) => match self.state().transition_to_idle() {
                 TransitionToIdle::Ok => {}
                 TransitionToIdle::OkNotified => {
@@ -98,6 +103,33 @@ where
                 let id = self.cell().header.id;
                 self.finish(Err(JoinError::panic(id, payload)));
                 self.complete();
+            }
+        }
+    }
+
+    /// Holding `RUNNING`: hands the task to the registry the first time it is about to
+    /// wait. False if the scheduler refused (shutdown).
+    fn register_once(&self) -> bool {
+        // SAFETY: `registered` is only touched by the RUNNING holder, which we are.
+        if self.cell().header.registered.with(|r| unsafe { *r }) {
+            return true;
+        }
+        // SAFETY: the reference reserved for the registry at spawn (task/mod.rs,
+        // new_task); it is used at most once, guarded by `registered`.
+        let reserved = unsafe { Task::<S>::from_raw(self.header_ptr()) };
+        match self.cell().scheduler.register(reserved) {
+            Ok(()) => {
+                // SAFETY: as above, we hold RUNNING.
+                self.cell()
+                    .header
+                    .registered
+                    .with_mut(|r| unsafe { *r = true });
+                true
+            }
+            Err(reserved) => {
+                // Still reserved: `complete` releases it.
+                mem::forget(reserved);
+                false
             }
         }
     }
@@ -163,16 +195,23 @@ where
                 });
             }
         }));
-        // SAFETY: borrowed view of our own reference; ManuallyDrop keeps it from being
-        // released twice.
-        let me = ManuallyDrop::new(unsafe { Task::<S>::from_raw(self.header_ptr()) });
-        let released = self.cell().scheduler.release(&me);
-        let count = match released {
-            Some(list_ref) => {
-                mem::forget(list_ref);
-                2
+        // SAFETY: `registered` is only touched by the RUNNING holder, which we are.
+        let registered = self.cell().header.registered.with(|r| unsafe { *r });
+        let count = if registered {
+            // SAFETY: borrowed view of our own reference; ManuallyDrop keeps it from
+            // being released twice.
+            let me = ManuallyDrop::new(unsafe { Task::<S>::from_raw(self.header_ptr()) });
+            match self.cell().scheduler.release(&me) {
+                Some(list_ref) => {
+                    mem::forget(list_ref);
+                    2
+                }
+                // Shutdown popped it and holds the registry's reference.
+                None => 1,
             }
-            None => 1,
+        } else {
+            // Our reference and the one still reserved for the registry.
+            2
         };
         if self.state().transition_to_terminal(count) {
             self.dealloc();
@@ -189,8 +228,11 @@ where
     /// Frees the allocation.
     pub(super) fn dealloc(self) {
         // SAFETY: the last reference is gone (vtable contract), so nobody else reaches
-        // the cell; it was allocated by `Box` in `RawTask::new`.
-        drop(unsafe { Box::from_raw(self.cell.as_ptr()) });
+        // the cell; it is initialised, and dropped exactly once here.
+        unsafe { std::ptr::drop_in_place(self.cell.as_ptr()) };
+        let layout = std::alloc::Layout::new::<Cell<F, S>>();
+        // SAFETY: allocated by `cache::allocate` with this layout in `RawTask::new`.
+        unsafe { super::cache::deallocate(self.cell.cast(), layout) };
     }
 
     /// Cancels for shutdown, consuming the caller's reference.

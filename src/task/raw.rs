@@ -18,6 +18,7 @@ use super::id::Id;
 use super::state::State;
 use super::Schedule;
 use crate::sync::UnsafeCell;
+use std::alloc::Layout;
 use std::future::Future;
 use std::ptr::NonNull;
 use std::task::Waker;
@@ -34,6 +35,9 @@ pub(crate) struct Header {
     /// Links of the owned-tasks list. Read and written only under the lock of the list
     /// shard that owns the task (see `task/list.rs`).
     pub(crate) owned: UnsafeCell<Links>,
+    /// Whether the task was handed to the owned-tasks list (at its first `Pending`).
+    /// Read and written only by the thread holding `RUNNING`.
+    pub(crate) registered: UnsafeCell<bool>,
 }
 
 /// Intrusive doubly-linked-list links.
@@ -111,20 +115,22 @@ impl RawTask {
         F::Output: Send + 'static,
         S: Schedule,
     {
-        let cell = Box::new(Cell {
+        let cell = Cell {
             header: Header {
                 state: State::new(),
                 vtable: vtable::<F, S>(),
                 id,
                 owned: UnsafeCell::new(Links::default()),
+                registered: UnsafeCell::new(false),
             },
             scheduler,
             stage: UnsafeCell::new(Stage::Running(future)),
             join_waker: UnsafeCell::new(None),
-        });
-        RawTask {
-            ptr: NonNull::from(Box::leak(cell)).cast(),
-        }
+        };
+        let ptr = super::cache::allocate(Layout::new::<Cell<F, S>>()).cast::<Cell<F, S>>();
+        // SAFETY: a fresh block with the size and alignment of `Cell<F, S>`.
+        unsafe { ptr.as_ptr().write(cell) };
+        RawTask { ptr: ptr.cast() }
     }
 
     /// # Safety

@@ -297,3 +297,30 @@ fn disabling_the_lifo_slot_still_runs_everything() {
     });
     assert_eq!(n, 499_500);
 }
+
+#[test]
+fn a_task_in_the_next_task_slot_is_rescued_from_a_long_poll() {
+    let rt = rt(2);
+    let (tx, rx) = mpsc::channel();
+    rt.spawn(async move {
+        let ran = Arc::new(AtomicBool::new(false));
+        let r = ran.clone();
+        // The child lands in this worker's next-task slot...
+        let child = heist::spawn(async move {
+            r.store(true, SeqCst);
+            std::thread::current().id()
+        });
+        // ...and this poll does not return until the child ran: only another worker
+        // taking it from the slot lets this finish before the deadline.
+        let deadline = Instant::now() + PATIENCE;
+        while !ran.load(SeqCst) && Instant::now() < deadline {
+            std::hint::spin_loop();
+        }
+        tx.send(ran.load(SeqCst)).unwrap();
+        child.await.unwrap()
+    });
+    assert!(
+        rx.recv().unwrap(),
+        "the child stayed trapped behind its worker's long poll"
+    );
+}

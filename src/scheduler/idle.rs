@@ -120,8 +120,7 @@ impl Idle {
         }
     }
 
-    /// Counts, for tests and debugging: `(searching, unparked)`.
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// `(searching, unparked)`.
     pub(crate) fn counts(&self) -> (usize, usize) {
         let state = self.state.load(SeqCst);
         (searching(state), unparked(state))

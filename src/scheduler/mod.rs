@@ -38,8 +38,8 @@ pub(crate) struct Config {
     /// Polls in a row taken from the next-task slot before it must yield to the queue.
     /// 0 disables the slot.
     pub(crate) lifo_limit: u32,
-    /// How long a sleeping worker waits before looking at a peer's next-task slot that
-    /// was occupied when it fell asleep (the peer may be stuck in a long poll).
+    /// How long a sleeping worker waits, while some peer is awake, before looking at the
+    /// peers' next-task slots again (a peer may be stuck in a long poll).
     pub(crate) stalled_slot_check: Duration,
     pub(crate) on_thread_start: Option<Hook>,
     pub(crate) on_thread_stop: Option<Hook>,

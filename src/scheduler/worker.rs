@@ -255,15 +255,11 @@ impl WorkerCtx {
         if shared.has_queued_work() {
             shared.notify_parked();
         }
-        // A peer's occupied next-task slot may be stuck behind a long poll: look again
-        // after a while rather than sleeping until new work arrives.
-        let timeout = self
-            .shared
-            .remotes
-            .iter()
-            .enumerate()
-            .any(|(i, r)| i != self.index && !r.next.is_empty())
-            .then_some(shared.config.stalled_slot_check);
+        // While any peer is awake it may fill its next-task slot and then stay in a long
+        // poll, and filling the slot wakes nobody (that would cost a wake-up per message
+        // in ping-pong). So a sleeper with an awake peer looks again after a while; when
+        // the whole runtime is idle, sleepers wait for new work only.
+        let timeout = (shared.idle.counts().1 > 0).then_some(shared.config.stalled_slot_check);
         loop {
             if shared.is_shutdown() {
                 return;

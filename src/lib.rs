@@ -62,6 +62,7 @@ mod runtime;
 mod scheduler;
 mod sync;
 pub mod task;
+pub mod time;
 
 pub use builder::Builder;
 pub use context::{EnterGuard, TryCurrentError};

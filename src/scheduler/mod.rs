@@ -6,6 +6,8 @@
 //!   registry, the configuration and the shutdown flag.
 //! - `worker.rs`: the run loop and the `Core` each worker thread owns.
 //! - `idle.rs`: searching/sleeping accounting; `park.rs`: the parker.
+//! - `time` (`src/time/`): the timer driver, fired by the workers as they park and every
+//!   few tasks; `src/time/driver.rs` holds its glue with the parking protocol.
 
 pub(crate) mod idle;
 pub(crate) mod park;
@@ -61,6 +63,8 @@ pub(crate) struct Shared {
     pub(crate) idle: Idle,
     pub(crate) owned: OwnedTasks<Arc<Shared>>,
     pub(crate) config: Config,
+    /// The timers (`src/time/`): fired by the workers, no thread of their own.
+    pub(crate) time: crate::time::Driver,
     shutdown: AtomicBool,
     /// Workers that have not yet left their run loop.
     live_workers: Mutex<usize>,
@@ -87,6 +91,7 @@ impl Shared {
             idle: Idle::new(n),
             owned: OwnedTasks::new(n * 4),
             config,
+            time: crate::time::Driver::new(),
             shutdown: AtomicBool::new(false),
             live_workers: Mutex::new(n),
             workers_done: Condvar::new(),
@@ -197,6 +202,9 @@ impl Shared {
     pub(crate) fn finish_shutdown(&self) {
         self.owned.close_and_shutdown_all();
         queue::drain_injector(&self.injector);
+        // The cancelled tasks' timers left the wheel as their futures dropped; close it,
+        // waking any timer still registered outside a task (its poll then panics).
+        self.time.shutdown();
     }
 }
 

@@ -54,6 +54,7 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod block_on;
+mod blocking;
 mod builder;
 mod context;
 mod handle;

@@ -45,6 +45,8 @@ pub(crate) struct Config {
     pub(crate) stalled_slot_check: Duration,
     pub(crate) on_thread_start: Option<Hook>,
     pub(crate) on_thread_stop: Option<Hook>,
+    /// The blocking pool's settings (`src/blocking/`), taken by `Shared::new`.
+    pub(crate) blocking: crate::blocking::PoolConfig,
 }
 
 /// The part of a worker its peers may touch.
@@ -65,6 +67,8 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     /// The timers (`src/time/`): fired by the workers, no thread of their own.
     pub(crate) time: crate::time::Driver,
+    /// The blocking pool (`src/blocking/`), for `spawn_blocking`.
+    pub(crate) blocking: crate::blocking::Pool,
     shutdown: AtomicBool,
     /// Workers that have not yet left their run loop.
     live_workers: Mutex<usize>,
@@ -85,6 +89,7 @@ impl Shared {
                 })
             })
             .collect();
+        let blocking = crate::blocking::Pool::new(config.blocking.clone());
         Shared {
             injector: Injector::new(),
             remotes,
@@ -92,6 +97,7 @@ impl Shared {
             owned: OwnedTasks::new(n * 4),
             config,
             time: crate::time::Driver::new(),
+            blocking,
             shutdown: AtomicBool::new(false),
             live_workers: Mutex::new(n),
             workers_done: Condvar::new(),

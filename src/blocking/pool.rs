@@ -1,0 +1,270 @@
+//! The pool's threads and queue.
+//!
+//! One lock guards the queue and the thread counts; idle threads wait on one condition
+//! variable. A spawn queues the task, then either claims an idle thread (`idle -= 1`,
+//! `notified += 1`, notify one) or, below `max_threads`, starts a new thread; at the
+//! limit the task waits in the queue for the next thread to finish. A woken thread
+//! that finds `notified > 0` consumes one claim and runs the queue (any idle thread may
+//! consume it: the spawner already counted one idle thread out). A thread idle for
+//! `keep_alive` without a claim exits.
+//!
+//! Shutdown: the flag is set and every idle thread woken to exit; the owned-task list
+//! is closed and every blocking task not yet started is cancelled (its `JoinHandle`
+//! resolves to a cancelled `JoinError`); tasks already running run to the end, and
+//! shutdown waits for their threads up to the runtime's shutdown deadline.
+
+use super::BlockingTask;
+use crate::sync::{thread, wait_timeout, Arc, Condvar, Mutex};
+use crate::task::{self, list::OwnedTasks, Id, JoinHandle, Schedule};
+use crate::Handle;
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+type Notified = task::Notified<Arc<Inner>>;
+type Task = task::Task<Arc<Inner>>;
+
+/// The runtime's blocking pool.
+pub(crate) struct Pool {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    state: Mutex<State>,
+    /// Idle threads wait here for work (or shutdown).
+    work: Condvar,
+    /// Shutdown waits here for the threads to exit.
+    exited: Condvar,
+    owned: OwnedTasks<Arc<Inner>>,
+    max_threads: usize,
+    keep_alive: Duration,
+    thread_name: String,
+    stack_size: Option<usize>,
+}
+
+struct State {
+    queue: VecDeque<Notified>,
+    /// Threads started and not yet exited.
+    threads: usize,
+    /// Threads waiting for work and not yet claimed by a spawn.
+    idle: usize,
+    /// Claims on idle threads not yet consumed.
+    notified: usize,
+    shutdown: bool,
+}
+
+crate::sync::thread_local! {
+    /// The pool whose thread this is (null elsewhere): shutdown must not wait for itself.
+    static CURRENT: Cell<*const Inner> = Cell::new(std::ptr::null());
+}
+
+/// The pool's settings (from `Builder`).
+#[derive(Clone)]
+pub(crate) struct PoolConfig {
+    pub(crate) max_threads: usize,
+    pub(crate) keep_alive: Duration,
+    pub(crate) thread_name: String,
+    pub(crate) stack_size: Option<usize>,
+}
+
+impl Pool {
+    pub(crate) fn new(config: PoolConfig) -> Pool {
+        Pool {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State {
+                    queue: VecDeque::new(),
+                    threads: 0,
+                    idle: 0,
+                    notified: 0,
+                    shutdown: false,
+                }),
+                work: Condvar::new(),
+                exited: Condvar::new(),
+                owned: OwnedTasks::new(1),
+                max_threads: config.max_threads,
+                keep_alive: config.keep_alive,
+                thread_name: config.thread_name,
+                stack_size: config.stack_size,
+            }),
+        }
+    }
+
+    /// Runs `func` on a pool thread. After shutdown the task is cancelled at once.
+    /// `handle` is made current on the thread, so the closure may spawn and use timers.
+    pub(crate) fn spawn<F, R>(&self, func: F, handle: &Handle) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let (task, notified, join) = task::new_task(BlockingTask::new(func), self.inner.clone(), Id::next());
+        match self.inner.owned.bind(task) {
+            Ok(()) => push(&self.inner, notified, Some(handle)),
+            Err(task) => {
+                drop(notified);
+                task.shutdown();
+            }
+        }
+        join
+    }
+
+    /// Cancels the tasks not yet started and waits until `deadline` (`None`: without
+    /// limit) for the running ones to finish.
+    pub(crate) fn shutdown(&self, deadline: Option<Instant>) {
+        let inner = &*self.inner;
+        {
+            let mut state = inner.state.lock();
+            if state.shutdown {
+                return;
+            }
+            state.shutdown = true;
+            inner.work.notify_all();
+        }
+        // Cancels every task not running: the queued ones complete as cancelled (their
+        // queue entries become empty references, dropped below or by a thread).
+        inner.owned.close_and_shutdown_all();
+        let queued = std::mem::take(&mut inner.state.lock().queue);
+        drop(queued);
+        // On one of our own threads (the runtime dropped inside `spawn_blocking`), do
+        // not wait for that thread.
+        let own = usize::from(CURRENT.with(|c| std::ptr::eq(c.get(), inner)));
+        let mut state = inner.state.lock();
+        while state.threads > own {
+            let timeout = match deadline {
+                None => None,
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(t) if !t.is_zero() => Some(t),
+                    _ => return,
+                },
+            };
+            wait_timeout(&inner.exited, &mut state, timeout);
+        }
+    }
+}
+
+/// Queues a task and finds it a thread. `handle`: for a new thread to make current (a
+/// reschedule, which never happens for a closure that runs once, passes `None` and
+/// relies on the thread that is running it).
+fn push(inner: &Arc<Inner>, task: Notified, handle: Option<&Handle>) {
+    let mut state = inner.state.lock();
+    if state.shutdown {
+        // Bound before the list closed, so shutdown cancelled it: drop our reference.
+        drop(state);
+        drop(task);
+        return;
+    }
+    state.queue.push_back(task);
+    if state.idle > 0 {
+        state.idle -= 1;
+        state.notified += 1;
+        inner.work.notify_one();
+        return;
+    }
+    let Some(handle) = handle else { return };
+    if state.threads >= inner.max_threads {
+        // The next thread to finish takes it.
+        return;
+    }
+    state.threads += 1;
+    drop(state);
+    let mut builder = thread::Builder::new().name(inner.thread_name.clone());
+    if let Some(size) = inner.stack_size {
+        builder = builder.stack_size(size);
+    }
+    let (thread_inner, thread_handle) = (inner.clone(), handle.clone());
+    if let Err(e) = builder.spawn(move || run(thread_inner, thread_handle)) {
+        let mut state = inner.state.lock();
+        state.threads -= 1;
+        if state.threads == 0 {
+            panic!("heist: cannot start a blocking-pool thread, and none is running: {e}");
+        }
+        // The task waits for a running thread.
+    }
+}
+
+/// A pool thread: runs queued tasks, waits up to `keep_alive` for more, exits.
+fn run(inner: Arc<Inner>, handle: Handle) {
+    let _enter = crate::context::enter(handle);
+    CURRENT.with(|c| c.set(&*inner));
+    let mut state = inner.state.lock();
+    'work: loop {
+        while let Some(task) = state.queue.pop_front() {
+            drop(state);
+            // Behind the task harness: a panic in the closure becomes a JoinError.
+            task.run();
+            state = inner.state.lock();
+        }
+        if state.shutdown {
+            break;
+        }
+        state.idle += 1;
+        let idle_until = Instant::now() + inner.keep_alive;
+        loop {
+            let left = idle_until.saturating_duration_since(Instant::now());
+            wait_timeout(&inner.work, &mut state, Some(left));
+            if state.notified > 0 {
+                // Claimed by a spawn (which already counted us out of `idle`).
+                state.notified -= 1;
+                continue 'work;
+            }
+            if state.shutdown || Instant::now() >= idle_until {
+                state.idle -= 1;
+                break 'work;
+            }
+            // Spurious wake-up: wait on.
+        }
+    }
+    state.threads -= 1;
+    inner.exited.notify_all();
+    drop(state);
+    CURRENT.with(|c| c.set(std::ptr::null()));
+}
+
+impl Schedule for Arc<Inner> {
+    fn schedule(&self, task: Notified) {
+        push(self, task, None);
+    }
+
+    fn release(&self, task: &Task) -> Option<Task> {
+        self.owned.remove(task)
+    }
+}
+
+#[cfg(all(test, not(heist_loom)))]
+mod tests {
+    use crate::Runtime;
+    use std::time::Duration;
+
+    fn threads(rt: &Runtime) -> usize {
+        rt.handle().shared.blocking.inner.state.lock().threads
+    }
+
+    #[test]
+    fn threads_grow_on_demand_and_exit_when_idle() {
+        let rt = Runtime::builder()
+            .worker_threads(1)
+            .thread_keep_alive(Duration::from_millis(20))
+            .build()
+            .unwrap();
+        assert_eq!(threads(&rt), 0);
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+        let handles: Vec<_> = (0..3)
+            .map(|_| {
+                let b = barrier.clone();
+                rt.spawn_blocking(move || {
+                    b.wait();
+                })
+            })
+            .collect();
+        barrier.wait();
+        for h in handles {
+            rt.block_on(h).unwrap();
+        }
+        assert!(threads(&rt) >= 3);
+        // Time is what this checks: idle threads leave after the keep-alive.
+        let start = std::time::Instant::now();
+        while threads(&rt) > 0 {
+            assert!(start.elapsed() < Duration::from_secs(10), "idle threads did not exit");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Wake, Waker};
 use std::time::{Duration, Instant};
 
 fn rt(workers: usize) -> Runtime {
@@ -184,7 +184,7 @@ fn busy_workers_fire_timers() {
 #[test]
 #[should_panic(expected = "heist::time::sleep: there is no heist runtime")]
 fn sleep_outside_a_runtime_panics() {
-    let _ = sleep(Duration::from_millis(1));
+    drop(sleep(Duration::from_millis(1)));
 }
 
 /// Counts drops of the futures it wraps.

@@ -55,7 +55,7 @@ struct State {
 
 crate::sync::thread_local! {
     /// The pool whose thread this is (null elsewhere): shutdown must not wait for itself.
-    static CURRENT: Cell<*const Inner> = Cell::new(std::ptr::null());
+    static CURRENT: Cell<*const Inner> = const { Cell::new(std::ptr::null()) };
 }
 
 /// The pool's settings (from `Builder`).
@@ -236,6 +236,24 @@ mod tests {
 
     fn threads(rt: &Runtime) -> usize {
         rt.handle().shared.blocking.inner.state.lock().threads
+    }
+
+    #[test]
+    fn shutdown_leaves_no_blocking_task_registered() {
+        let rt = Runtime::builder().worker_threads(1).max_blocking_threads(1).build().unwrap();
+        let shared = rt.handle().shared.clone();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let running = rt.spawn_blocking(move || rx.recv().unwrap());
+        let queued: Vec<_> = (0..10).map(|i| rt.spawn_blocking(move || i)).collect();
+        assert!(!shared.blocking.inner.owned.is_empty());
+        rt.shutdown_timeout(Duration::ZERO);
+        tx.send(()).unwrap();
+        futures::executor::block_on(running).unwrap();
+        for q in queued {
+            // Either ran before shutdown or was cancelled by it; never lost.
+            let _ = futures::executor::block_on(q);
+        }
+        assert!(shared.blocking.inner.owned.is_empty());
     }
 
     #[test]

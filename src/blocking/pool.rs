@@ -55,7 +55,9 @@ struct State {
 
 crate::sync::thread_local! {
     /// The pool whose thread this is (null elsewhere): shutdown must not wait for itself.
-    static CURRENT: Cell<*const Inner> = const { Cell::new(std::ptr::null()) };
+    // loom's `thread_local!` does not accept a `const { .. }` initialiser.
+    #[allow(clippy::missing_const_for_thread_local)]
+    static CURRENT: Cell<*const Inner> = Cell::new(std::ptr::null());
 }
 
 /// The pool's settings (from `Builder`).

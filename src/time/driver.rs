@@ -457,3 +457,75 @@ mod tests {
         assert_eq!(clock.until(0), Duration::ZERO);
     }
 }
+
+/// loom models of the entry protocol: firing against cancelling, and against a poll
+/// that changes the waker. Run with `RUSTFLAGS="--cfg heist_loom" cargo test --lib
+/// time::driver` (see docs/testing.md). The keeper hand-off is argued in the module
+/// doc, not modelled: it needs the workers' parking, whose model lives with the
+/// scheduler's.
+#[cfg(all(test, heist_loom))]
+mod loom_models {
+    use super::*;
+    use std::sync::Arc as StdArc;
+    use std::task::Wake;
+
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: StdArc<Self>) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+
+    fn counting_waker() -> (StdArc<Count>, Waker) {
+        let count = StdArc::new(Count(AtomicUsize::new(0)));
+        (count.clone(), Waker::from(count))
+    }
+
+    /// Far past any deadline registered here.
+    const LATER: u64 = u64::MAX / 4;
+
+    #[test]
+    fn firing_races_cancel_and_free() {
+        loom::model(|| {
+            let driver = crate::sync::Arc::new(Driver::new());
+            let (count, waker) = counting_waker();
+            let entry = Box::pin(Entry::new());
+            let deadline = Instant::now() + Duration::from_secs(3600);
+            assert_eq!(driver.poll_entry(entry.as_ref(), deadline, &waker), Polled::PendingEarlier);
+            let firer = driver.clone();
+            let th = loom::thread::spawn(move || {
+                firer.process_at(LATER, true);
+            });
+            driver.cancel(entry.as_ref());
+            drop(entry);
+            th.join().unwrap();
+            assert!(count.0.load(SeqCst) <= 1, "woken twice");
+            assert_eq!(driver.len(), 0);
+        });
+    }
+
+    #[test]
+    fn firing_races_a_poll_with_a_new_waker() {
+        loom::model(|| {
+            let driver = crate::sync::Arc::new(Driver::new());
+            let (first, waker1) = counting_waker();
+            let (second, waker2) = counting_waker();
+            let entry = Box::pin(Entry::new());
+            let deadline = Instant::now() + Duration::from_secs(3600);
+            assert_eq!(driver.poll_entry(entry.as_ref(), deadline, &waker1), Polled::PendingEarlier);
+            let firer = driver.clone();
+            let th = loom::thread::spawn(move || {
+                firer.process_at(LATER, true);
+            });
+            let repoll = driver.poll_entry(entry.as_ref(), deadline, &waker2);
+            th.join().unwrap();
+            let (w1, w2) = (first.0.load(SeqCst), second.0.load(SeqCst));
+            assert_eq!(w1 + w2, 1, "exactly one wake per registration");
+            if repoll == Polled::Pending {
+                assert_eq!(w2, 1, "a pending poll's waker is the one woken");
+            }
+            assert_eq!(driver.poll_entry(entry.as_ref(), deadline, &waker2), Polled::Ready);
+        });
+    }
+}

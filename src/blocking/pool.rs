@@ -245,7 +245,12 @@ mod tests {
         let rt = Runtime::builder().worker_threads(1).max_blocking_threads(1).build().unwrap();
         let shared = rt.handle().shared.clone();
         let (tx, rx) = std::sync::mpsc::channel::<()>();
-        let running = rt.spawn_blocking(move || rx.recv().unwrap());
+        let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+        let running = rt.spawn_blocking(move || {
+            started_tx.send(()).unwrap();
+            rx.recv().unwrap()
+        });
+        started_rx.recv().unwrap();
         let queued: Vec<_> = (0..10).map(|i| rt.spawn_blocking(move || i)).collect();
         assert!(!shared.blocking.inner.owned.is_empty());
         rt.shutdown_timeout(Duration::ZERO);

@@ -57,7 +57,8 @@ fn delay_restarts_the_schedule_from_the_late_tick() {
     let (t0, blocked, [a, b, c]) = miss_ticks(MissedTickBehavior::Delay);
     assert_eq!(a, t0 + 2 * P, "the late tick itself");
     assert!(b >= blocked + P, "one period after the late tick was delivered");
-    assert_eq!(c, b + P);
+    // (`c == b + P` unless the machine is so loaded that `b` itself came a period late.)
+    assert!(c >= b + P);
 }
 
 #[test]
@@ -66,7 +67,8 @@ fn skip_drops_missed_ticks_and_stays_on_the_schedule() {
     assert_eq!(a, t0 + 2 * P, "the late tick itself");
     assert!(b > blocked && b <= blocked + P, "the next scheduled tick after now");
     assert_eq!((b - t0).as_nanos() % P.as_nanos(), 0, "on the original schedule");
-    assert_eq!(c, b + P);
+    assert!(c >= b + P);
+    assert_eq!((c - t0).as_nanos() % P.as_nanos(), 0, "on the original schedule");
 }
 
 #[test]

@@ -94,7 +94,8 @@ fn at_most_max_blocking_threads_run_at_once() {
 
 #[test]
 fn idle_threads_are_reused_then_exit_after_keep_alive() {
-    let rt = Runtime::builder().worker_threads(1).thread_keep_alive(Duration::from_millis(30)).build().unwrap();
+    let rt =
+        Runtime::builder().worker_threads(1).thread_keep_alive(Duration::from_millis(30)).build().unwrap();
     let id = || rt.block_on(rt.spawn_blocking(|| std::thread::current().id())).unwrap();
     // Sequential calls: an idle thread takes the next one (a call may still start a new
     // thread if it comes before the last one has gone idle, so look at many).

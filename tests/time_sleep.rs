@@ -238,3 +238,36 @@ fn a_timer_polled_after_shutdown_panics() {
     let _enter = handle.enter();
     futures::executor::block_on(s);
 }
+
+#[test]
+fn a_sleep_reset_from_a_task_on_another_worker_wakes_its_waiter() {
+    let rt = rt(2);
+    let elapsed = rt.block_on(async {
+        let shared = Arc::new(Mutex::new(Box::pin(sleep(Duration::from_secs(3600)))));
+        let (registered_tx, registered_rx) = futures::channel::oneshot::channel::<()>();
+        let s = shared.clone();
+        let waiter = heist::spawn(async move {
+            let mut registered = Some(registered_tx);
+            std::future::poll_fn(|cx| {
+                let poll = s.lock().unwrap().as_mut().poll(cx);
+                if let Some(tx) = registered.take() {
+                    let _ = tx.send(());
+                }
+                poll
+            })
+            .await;
+            Instant::now()
+        });
+        registered_rx.await.unwrap();
+        // Another task moves the deadline much nearer: the waiter must not oversleep.
+        let resetter = heist::spawn(async move {
+            let at = Instant::now();
+            shared.lock().unwrap().as_mut().reset(at + Duration::from_millis(10));
+            at
+        });
+        let at = resetter.await.unwrap();
+        waiter.await.unwrap() - at
+    });
+    assert!(elapsed >= Duration::from_millis(10), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(2), "overslept: {elapsed:?}");
+}

@@ -156,7 +156,8 @@ fn async_tasks_keep_time_while_blocking_calls_fill_more_threads_than_workers() {
 fn under_load_every_call_completes() {
     let rt = rt(2);
     let total = rt.block_on(async {
-        let calls: Vec<_> = (0..500u64)
+        let n = if cfg!(miri) { 20 } else { 500u64 };
+        let calls: Vec<_> = (0..n)
             .map(|i| {
                 heist::spawn(async move {
                     let a = heist::task::spawn_blocking(move || i * 2).await.unwrap();
@@ -171,7 +172,8 @@ fn under_load_every_call_completes() {
         }
         total
     });
-    assert_eq!(total, 2 * 499 * 500 / 2);
+    let n = if cfg!(miri) { 20 } else { 500u64 };
+    assert_eq!(total, n * (n - 1));
 }
 
 #[test]

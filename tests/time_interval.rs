@@ -88,11 +88,12 @@ fn reset_restarts_one_period_from_now() {
 fn no_drift_over_1000_ticks() {
     let rt = Runtime::builder().worker_threads(2).build().unwrap();
     let period = Duration::from_millis(1);
+    let n: u32 = if cfg!(miri) { 20 } else { 1000 };
     let (start, ticks, end) = rt.block_on(async move {
         let mut every = interval(period);
         let start = every.tick().await;
-        let mut ticks = Vec::with_capacity(1000);
-        for _ in 0..1000 {
+        let mut ticks = Vec::with_capacity(n as usize);
+        for _ in 0..n {
             ticks.push(every.tick().await);
         }
         (start, ticks, Instant::now())
@@ -101,9 +102,11 @@ fn no_drift_over_1000_ticks() {
         assert_eq!(*t, start + period * (k as u32 + 1), "tick {k} drifted");
     }
     let total = end - start;
-    assert!(total >= Duration::from_millis(1000), "ticked early: {total:?}");
+    assert!(total >= period * n, "ticked early: {total:?}");
     // Generous: a loaded machine delays ticks, but Burst catches up rather than drifts.
-    assert!(total < Duration::from_millis(1500), "drifted: {total:?}");
+    if !cfg!(miri) {
+        assert!(total < period * n * 3 / 2, "drifted: {total:?}");
+    }
 }
 
 #[test]

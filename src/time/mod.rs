@@ -25,7 +25,7 @@
 //! The workers fire timers: a worker that runs out of work fires what is due before it
 //! parks; the first worker to park keeps time for everyone, parking with a timeout to
 //! the next deadline, and a registration with an earlier deadline wakes it; busy
-//! workers check every [`CHECK_INTERVAL`] tasks. `driver.rs` has the protocol and why
+//! workers check every 32 tasks. `driver.rs` has the protocol and why
 //! no deadline is slept through; `docs/timers.md` has the design and measurements.
 //!
 //! # Precision

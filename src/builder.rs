@@ -27,6 +27,8 @@ pub struct Builder {
     global_queue_interval: u32,
     lifo_limit: u32,
     stalled_slot_check: Duration,
+    max_blocking_threads: usize,
+    thread_keep_alive: Duration,
 }
 
 impl Default for Builder {
@@ -49,6 +51,8 @@ impl Builder {
             global_queue_interval: 61,
             lifo_limit: 3,
             stalled_slot_check: Duration::from_millis(1),
+            max_blocking_threads: 512,
+            thread_keep_alive: Duration::from_secs(10),
         }
     }
 
@@ -110,6 +114,31 @@ impl Builder {
         self
     }
 
+    /// The most threads the blocking pool ([`spawn_blocking`](crate::task::spawn_blocking))
+    /// runs at once (default 512). Threads start on demand; blocking calls beyond the
+    /// limit wait in a queue for a thread to finish.
+    ///
+    /// ```
+    /// let rt = heist::Runtime::builder().max_blocking_threads(4).build().unwrap();
+    /// assert_eq!(rt.block_on(rt.spawn_blocking(|| 1 + 1)).unwrap(), 2);
+    /// ```
+    ///
+    /// # Panics
+    /// If `n` is 0.
+    #[track_caller]
+    pub fn max_blocking_threads(&mut self, n: usize) -> &mut Self {
+        assert!(n > 0, "Builder::max_blocking_threads must be at least 1");
+        self.max_blocking_threads = n;
+        self
+    }
+
+    /// How long an idle blocking-pool thread waits for more work before it exits
+    /// (default 10 s).
+    pub fn thread_keep_alive(&mut self, duration: Duration) -> &mut Self {
+        self.thread_keep_alive = duration;
+        self
+    }
+
     /// Starts the runtime's worker threads.
     ///
     /// # Errors
@@ -125,6 +154,12 @@ impl Builder {
             stalled_slot_check: self.stalled_slot_check,
             on_thread_start: self.on_thread_start.clone(),
             on_thread_stop: self.on_thread_stop.clone(),
+            blocking: crate::blocking::PoolConfig {
+                max_threads: self.max_blocking_threads,
+                keep_alive: self.thread_keep_alive,
+                thread_name: format!("{}-blocking", self.thread_name),
+                stack_size: self.thread_stack_size,
+            },
         };
         let queues: Vec<_> = (0..workers)
             .map(|_| crate::queue::LocalQueue::new_fifo())
@@ -162,6 +197,8 @@ impl fmt::Debug for Builder {
             .field("thread_stack_size", &self.thread_stack_size)
             .field("global_queue_interval", &self.global_queue_interval)
             .field("lifo_slot_limit", &self.lifo_limit)
+            .field("max_blocking_threads", &self.max_blocking_threads)
+            .field("thread_keep_alive", &self.thread_keep_alive)
             .finish_non_exhaustive()
     }
 }

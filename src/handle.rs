@@ -47,6 +47,16 @@ impl Handle {
         self.shared.spawn(future)
     }
 
+    /// Runs a blocking closure on the runtime's blocking pool; see
+    /// [`task::spawn_blocking`](crate::task::spawn_blocking).
+    pub fn spawn_blocking<F, R>(&self, func: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.shared.blocking.spawn(func, self)
+    }
+
     /// Runs a future to completion on this thread, with this runtime current; see
     /// [`Runtime::block_on`](crate::Runtime::block_on).
     ///

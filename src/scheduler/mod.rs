@@ -6,6 +6,8 @@
 //!   registry, the configuration and the shutdown flag.
 //! - `worker.rs`: the run loop and the `Core` each worker thread owns.
 //! - `idle.rs`: searching/sleeping accounting; `park.rs`: the parker.
+//! - `time` (`src/time/`): the timer driver, fired by the workers as they park and every
+//!   few tasks; `src/time/driver.rs` holds its glue with the parking protocol.
 
 pub(crate) mod idle;
 pub(crate) mod park;
@@ -43,6 +45,8 @@ pub(crate) struct Config {
     pub(crate) stalled_slot_check: Duration,
     pub(crate) on_thread_start: Option<Hook>,
     pub(crate) on_thread_stop: Option<Hook>,
+    /// The blocking pool's settings (`src/blocking/`), taken by `Shared::new`.
+    pub(crate) blocking: crate::blocking::PoolConfig,
 }
 
 /// The part of a worker its peers may touch.
@@ -61,6 +65,10 @@ pub(crate) struct Shared {
     pub(crate) idle: Idle,
     pub(crate) owned: OwnedTasks<Arc<Shared>>,
     pub(crate) config: Config,
+    /// The timers (`src/time/`): fired by the workers, no thread of their own.
+    pub(crate) time: crate::time::Driver,
+    /// The blocking pool (`src/blocking/`), for `spawn_blocking`.
+    pub(crate) blocking: crate::blocking::Pool,
     shutdown: AtomicBool,
     /// Workers that have not yet left their run loop.
     live_workers: Mutex<usize>,
@@ -81,12 +89,15 @@ impl Shared {
                 })
             })
             .collect();
+        let blocking = crate::blocking::Pool::new(config.blocking.clone());
         Shared {
             injector: Injector::new(),
             remotes,
             idle: Idle::new(n),
             owned: OwnedTasks::new(n * 4),
             config,
+            time: crate::time::Driver::new(),
+            blocking,
             shutdown: AtomicBool::new(false),
             live_workers: Mutex::new(n),
             workers_done: Condvar::new(),
@@ -197,6 +208,9 @@ impl Shared {
     pub(crate) fn finish_shutdown(&self) {
         self.owned.close_and_shutdown_all();
         queue::drain_injector(&self.injector);
+        // The cancelled tasks' timers left the wheel as their futures dropped; close it,
+        // waking any timer still registered outside a task (its poll then panics).
+        self.time.shutdown();
     }
 }
 

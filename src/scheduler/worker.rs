@@ -15,6 +15,10 @@
 //! 6. A peer's next-task slot, if that peer has not advanced since this worker last
 //!    looked (it is stuck in one long poll and its slot would otherwise wait for it).
 //! 7. Park.
+//!
+//! Timers (`src/time/driver.rs`) are fired by the workers: every `time::CHECK_INTERVAL`
+//! tasks in the run loop, before parking, and by the *keeper*, the parked worker whose
+//! park times out at the next deadline.
 
 use super::{Notified, Remote, Shared};
 use crate::context;
@@ -113,6 +117,10 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: LocalQueue) {
 impl WorkerCtx {
     fn run_loop(&self) {
         while !self.shared.is_shutdown() {
+            // Timers: a busy worker fires due ones itself (one atomic load when none is).
+            if self.core.borrow().tick % crate::time::CHECK_INTERVAL == 0 {
+                self.shared.time.fire_due(false);
+            }
             let task = self.next_task().or_else(|| self.search());
             let Some(task) = task else {
                 self.park();
@@ -245,9 +253,14 @@ impl WorkerCtx {
         }
     }
 
-    /// Step 7: sleep until notified (see `docs/sleep-protocol.md`).
+    /// Step 7: sleep until notified (see `docs/sleep-protocol.md`), or until the next
+    /// timer deadline if this worker keeps time (`src/time/driver.rs`).
     fn park(&self) {
         let shared = &*self.shared;
+        // Timers: fire what is due first; if that queued tasks here, run them instead.
+        if shared.time.fire_due(true) > 0 {
+            return;
+        }
         let was_searching = std::mem::take(&mut self.core.borrow_mut().is_searching);
         shared.idle.about_to_park(self.index, was_searching);
         // `about_to_park` ended with a SeqCst fence: a push that our re-check misses saw
@@ -264,20 +277,28 @@ impl WorkerCtx {
             if shared.is_shutdown() {
                 return;
             }
-            self.remote().parker.park(timeout);
+            // Timers: the keeper (the first worker to park) sleeps until the next deadline.
+            let park_for = shared.time.keeper_timeout(self.index, timeout);
+            self.remote().parker.park(park_for);
+            // Timers: give the keeper role up, fire what is due (into this worker's queue).
+            shared.time.release_keeper(self.index);
+            let fired = shared.time.fire_due(true) > 0;
             if shared.is_shutdown() {
                 return;
             }
             if shared.idle.was_notified(self.index) {
                 self.core.borrow_mut().is_searching = true;
+                shared.hand_off_timer_keeper(self.index);
                 return;
             }
-            if timeout.is_some() {
+            if timeout.is_some() || fired {
                 let notified = shared.idle.wake_self(self.index);
                 self.core.borrow_mut().is_searching = notified;
+                shared.hand_off_timer_keeper(self.index);
                 return;
             }
-            // Spurious wake-up: still on the sleepers list.
+            // Spurious wake-up, or a keeper's timeout with nothing due (or a hand-off):
+            // still on the sleepers list; park again, keeping time if nobody else does.
         }
     }
 

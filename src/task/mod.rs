@@ -79,6 +79,8 @@ pub use error::JoinError;
 pub use id::Id;
 pub use join::{AbortHandle, JoinHandle};
 pub use yield_now::yield_now;
+// The blocking pool lives in `src/blocking/`; its entry point belongs with `spawn`.
+pub use crate::blocking::spawn_blocking;
 
 pub(crate) use raw::{Header, RawTask};
 

@@ -29,6 +29,15 @@ pub fn workers() -> usize {
     }
 }
 
+fn env_u32(name: &str) -> Option<u32> {
+    let v = std::env::var(name).ok()?;
+    Some(
+        v.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} must be an integer")),
+    )
+}
+
 /// Busy-waits for `d` without yielding the thread (the "spin 10 us" of the workloads).
 pub fn spin(d: Duration) {
     let start = Instant::now();
@@ -90,13 +99,18 @@ impl Rt for Heist {
     type Spawner = heist::Handle;
     type Join<T: Send + 'static> = Unwrap<heist::task::JoinHandle<T>>;
 
+    /// Diagnostic knobs for experiments (never set in the recorded runs):
+    /// `HEIST_BENCH_GLOBAL_QUEUE_INTERVAL`, `HEIST_BENCH_LIFO_LIMIT`.
     fn build(workers: usize) -> Self {
-        Heist(
-            heist::Runtime::builder()
-                .worker_threads(workers)
-                .build()
-                .expect("heist runtime"),
-        )
+        let mut b = heist::Runtime::builder();
+        b.worker_threads(workers);
+        if let Some(n) = env_u32("HEIST_BENCH_GLOBAL_QUEUE_INTERVAL") {
+            b.global_queue_interval(n);
+        }
+        if let Some(n) = env_u32("HEIST_BENCH_LIFO_LIMIT") {
+            b.lifo_slot_limit(n);
+        }
+        Heist(b.build().expect("heist runtime"))
     }
     fn spawner(&self) -> heist::Handle {
         self.0.handle().clone()

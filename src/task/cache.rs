@@ -3,7 +3,7 @@
 //! Spawning allocates one block per task and completing frees it; with the system
 //! allocator those two calls were about a third of the instructions of a spawn-and-run
 //! (measured with callgrind, see `docs/benchmarks.md`). Blocks are grouped into size
-//! classes of 16 bytes up to 512 bytes; each thread keeps a short free list per class,
+//! classes 16 bytes apart, up to 504 bytes; each thread keeps a short free list per class,
 //! so a worker that spawns and completes tasks reuses the same few blocks. Larger or
 //! over-aligned tasks go straight to the global allocator.
 //!
@@ -16,9 +16,12 @@ use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::cell::UnsafeCell;
 use std::ptr::{self, NonNull};
 
-/// Class granularity: the system allocator's own, so rounding a request up to its class
-/// never moves it into a slower bin of that allocator.
+/// Class `k` holds blocks of `k * CLASS_SIZE + CLASS_OFFSET` bytes (24, 40, ..., 504).
+/// That is the system allocator's own granularity (glibc keeps 8 bytes of each 16-byte
+/// aligned chunk for itself), so rounding a request up to its class never makes the
+/// allocator hand out a bigger chunk than the request alone would have.
 const CLASS_SIZE: usize = 16;
+const CLASS_OFFSET: usize = 8;
 const CLASSES: usize = 32;
 const CLASS_ALIGN: usize = 16;
 /// Blocks kept per class and thread (at most 32 KiB per class).
@@ -61,13 +64,20 @@ fn class_of(layout: Layout) -> Option<usize> {
     if !crate::sync::RECYCLE_TASK_ALLOCATIONS || layout.align() > CLASS_ALIGN {
         return None;
     }
-    let class = layout.size().div_ceil(CLASS_SIZE).checked_sub(1)?;
+    // The smallest class whose size is at least the request (class 0 is unused).
+    let class = layout
+        .size()
+        .saturating_sub(CLASS_OFFSET)
+        .div_ceil(CLASS_SIZE)
+        .max(1);
     (class < CLASSES).then_some(class)
 }
 
 fn class_layout(class: usize) -> Layout {
-    // Sizes are multiples of 16 up to 512 with alignment 16: always valid.
-    Layout::from_size_align((class + 1) * CLASS_SIZE, CLASS_ALIGN).expect("valid class layout")
+    // Sizes 24 to 504 with alignment 16: always valid (a size need not be a multiple of
+    // the alignment).
+    Layout::from_size_align(class * CLASS_SIZE + CLASS_OFFSET, CLASS_ALIGN)
+        .expect("valid class layout")
 }
 
 /// Allocates a block for `layout` (non-zero size).
@@ -120,7 +130,7 @@ pub(super) unsafe fn deallocate(block: NonNull<u8>, layout: Layout) {
                 return false;
             }
             let free = block.as_ptr().cast::<Free>();
-            // SAFETY: the block is at least 16 bytes, 16-aligned, and ours now.
+            // SAFETY: the block is at least 24 bytes, 16-aligned, and ours now.
             unsafe {
                 free.write(Free {
                     next: lists.heads[class],
@@ -147,7 +157,7 @@ mod tests {
         let a = allocate(layout);
         // SAFETY: from `allocate(layout)`, not used again.
         unsafe { deallocate(a, layout) };
-        let same_class = Layout::from_size_align(112, 16).unwrap();
+        let same_class = Layout::from_size_align(104, 16).unwrap();
         let b = allocate(same_class);
         assert_eq!(a, b);
         // SAFETY: as above.
@@ -156,15 +166,21 @@ mod tests {
 
     #[test]
     fn large_and_over_aligned_blocks_bypass_the_lists() {
-        assert_eq!(class_of(Layout::from_size_align(4096, 8).unwrap()), None);
-        assert_eq!(class_of(Layout::from_size_align(64, 64).unwrap()), None);
-        assert_eq!(class_of(Layout::from_size_align(16, 8).unwrap()), Some(0));
-        assert_eq!(class_of(Layout::from_size_align(17, 8).unwrap()), Some(1));
-        assert_eq!(
-            class_of(Layout::from_size_align(512, 16).unwrap()),
-            Some(31)
-        );
-        assert_eq!(class_of(Layout::from_size_align(513, 16).unwrap()), None);
+        let class = |size, align| class_of(Layout::from_size_align(size, align).unwrap());
+        assert_eq!(class(4096, 8), None);
+        assert_eq!(class(64, 64), None);
+        assert_eq!(class(505, 16), None);
+    }
+
+    #[test]
+    fn classes_match_the_system_allocators_chunks() {
+        let class = |size| class_of(Layout::from_size_align(size, 8).unwrap());
+        assert_eq!(class(16), Some(1));
+        assert_eq!(class(24), Some(1));
+        assert_eq!(class(25), Some(2));
+        assert_eq!(class(88), Some(5));
+        assert_eq!(class(504), Some(31));
+        assert_eq!(class_layout(5).size(), 88);
     }
 
     #[test]

@@ -110,20 +110,16 @@ where
     /// Holding `RUNNING`: hands the task to the registry the first time it is about to
     /// wait. False if the scheduler refused (shutdown).
     fn register_once(&self) -> bool {
-        // SAFETY: `registered` is only touched by the RUNNING holder, which we are.
-        if self.cell().header.registered.with(|r| unsafe { *r }) {
+        if self.state().load().is_registered() {
             return true;
         }
         // SAFETY: the reference reserved for the registry at spawn (task/mod.rs,
-        // new_task); it is used at most once, guarded by `registered`.
+        // new_task); it is used at most once, guarded by REGISTERED (set only by the
+        // RUNNING holder, which we are).
         let reserved = unsafe { Task::<S>::from_raw(self.header_ptr()) };
         match self.cell().scheduler.register(reserved) {
             Ok(()) => {
-                // SAFETY: as above, we hold RUNNING.
-                self.cell()
-                    .header
-                    .registered
-                    .with_mut(|r| unsafe { *r = true });
+                self.state().set_registered();
                 true
             }
             Err(reserved) => {
@@ -195,9 +191,7 @@ where
                 });
             }
         }));
-        // SAFETY: `registered` is only touched by the RUNNING holder, which we are.
-        let registered = self.cell().header.registered.with(|r| unsafe { *r });
-        let count = if registered {
+        let count = if snapshot.is_registered() {
             // SAFETY: borrowed view of our own reference; ManuallyDrop keeps it from
             // being released twice.
             let me = ManuallyDrop::new(unsafe { Task::<S>::from_raw(self.header_ptr()) });

@@ -35,9 +35,6 @@ pub(crate) struct Header {
     /// Links of the owned-tasks list. Read and written only under the lock of the list
     /// shard that owns the task (see `task/list.rs`).
     pub(crate) owned: UnsafeCell<Links>,
-    /// Whether the task was handed to the owned-tasks list (at its first `Pending`).
-    /// Read and written only by the thread holding `RUNNING`.
-    pub(crate) registered: UnsafeCell<bool>,
 }
 
 /// Intrusive doubly-linked-list links.
@@ -121,7 +118,6 @@ impl RawTask {
                 vtable: vtable::<F, S>(),
                 id,
                 owned: UnsafeCell::new(Links::default()),
-                registered: UnsafeCell::new(false),
             },
             scheduler,
             stage: UnsafeCell::new(Stage::Running(future)),

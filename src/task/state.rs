@@ -7,7 +7,7 @@
 //! Layout of the word (a `usize`):
 //!
 //! ```text
-//!  | ref count (high bits) | JOIN_WAKER | JOIN_INTEREST | CANCELLED | NOTIFIED | COMPLETE | RUNNING |
+//!  | ref count (high bits) | REGISTERED | JOIN_WAKER | JOIN_INTEREST | CANCELLED | NOTIFIED | COMPLETE | RUNNING |
 //! ```
 //!
 //! Orderings: transitions that hand the task's cells from one thread to another use
@@ -48,7 +48,12 @@ pub(crate) const JOIN_INTEREST: usize = 1 << 4;
 /// only when this is set at completion. Never set without `JOIN_INTEREST`.
 pub(crate) const JOIN_WAKER: usize = 1 << 5;
 
-const FLAG_BITS: u32 = 6;
+/// The task was handed to the owned-tasks registry (at its first `Pending`), which then
+/// holds one of its references. Set once by the `RUNNING` holder (`set_registered`),
+/// never cleared; read by the `RUNNING` holder (and at completion).
+pub(crate) const REGISTERED: usize = 1 << 6;
+
+const FLAG_BITS: u32 = 7;
 
 /// One reference in the count held in the high bits.
 pub(crate) const REF_ONE: usize = 1 << FLAG_BITS;
@@ -135,6 +140,9 @@ impl Snapshot {
     pub(crate) fn is_join_waker_set(self) -> bool {
         self.0 & JOIN_WAKER != 0
     }
+    pub(crate) fn is_registered(self) -> bool {
+        self.0 & REGISTERED != 0
+    }
     pub(crate) fn ref_count(self) -> usize {
         self.0 >> FLAG_BITS
     }
@@ -165,6 +173,7 @@ impl fmt::Debug for Snapshot {
             (CANCELLED, "CANCELLED"),
             (JOIN_INTEREST, "JOIN_INTEREST"),
             (JOIN_WAKER, "JOIN_WAKER"),
+            (REGISTERED, "REGISTERED"),
         ] {
             if self.0 & bit != 0 {
                 flags.push(name);
@@ -415,6 +424,17 @@ impl State {
             )
             .map(drop)
             .map_err(drop)
+    }
+
+    /// The `RUNNING` holder handed the task to the registry. `Relaxed`: only later
+    /// `RUNNING` holders read the flag, and the `AcqRel` transitions that pass `RUNNING`
+    /// on order it before their reads.
+    pub(crate) fn set_registered(&self) {
+        let prev = Snapshot(self.val.fetch_or(REGISTERED, Relaxed));
+        assert!(
+            prev.is_running() && !prev.is_registered(),
+            "set_registered from {prev:?}"
+        );
     }
 
     /// Takes one more reference (the caller already holds one).

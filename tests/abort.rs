@@ -8,13 +8,7 @@ use std::sync::mpsc;
 fn abort_a_queued_task_before_its_first_poll() {
     let rt = rt(1);
     // Keep the only worker busy so the victim stays queued.
-    let (release_tx, release_rx) = mpsc::channel::<()>();
-    let (busy_tx, busy_rx) = mpsc::channel();
-    let blocker = rt.spawn(async move {
-        busy_tx.send(()).unwrap();
-        release_rx.recv().unwrap();
-    });
-    busy_rx.recv().unwrap();
+    let release = occupy_worker(&rt);
     let drops = DropCounter::new();
     let polled = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let p = polled.clone();
@@ -22,7 +16,7 @@ fn abort_a_queued_task_before_its_first_poll() {
         p.store(true, std::sync::atomic::Ordering::SeqCst);
     }));
     victim.abort();
-    release_tx.send(()).unwrap();
+    release.send(()).unwrap();
     let err = rt.block_on(victim).unwrap_err();
     assert!(err.is_cancelled(), "{err}");
     assert!(
@@ -30,7 +24,6 @@ fn abort_a_queued_task_before_its_first_poll() {
         "an aborted queued task never runs"
     );
     assert_eq!(drops.count(), 1);
-    rt.block_on(blocker).unwrap();
 }
 
 #[test]

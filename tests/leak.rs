@@ -62,20 +62,14 @@ fn one_round() {
     }
     let wakers: Vec<_> = (0..TASKS / 8).map(|_| waker_rx.recv().unwrap()).collect();
     // A busy worker with a queue behind it.
-    let (busy_tx, busy_rx) = mpsc::channel();
-    let (release_tx, release_rx) = mpsc::channel::<()>();
-    rt.spawn(async move {
-        busy_tx.send(()).unwrap();
-        release_rx.recv().unwrap();
-    });
-    busy_rx.recv().unwrap();
+    let release = occupy_worker(&rt);
     let queued: Vec<_> = (0..TASKS / 8).map(|_| rt.spawn(async {})).collect();
     rt.block_on(async {
         for h in joined {
             assert_eq!(h.await.unwrap().len(), 4);
         }
     });
-    release_tx.send(()).unwrap();
+    release.send(()).unwrap();
     drop(rt);
     assert!(futures::executor::block_on(panicked)
         .unwrap_err()

@@ -26,17 +26,11 @@ fn drop_cancels_waiting_and_queued_tasks_exactly_once() {
         started_rx.recv().unwrap();
     }
     // Occupy the only worker, then queue tasks behind it that never get polled.
-    let (busy_tx, busy_rx) = mpsc::channel();
-    let (release_tx, release_rx) = mpsc::channel::<()>();
-    rt.spawn(async move {
-        busy_tx.send(()).unwrap();
-        release_rx.recv().unwrap();
-    });
-    busy_rx.recv().unwrap();
+    let release = occupy_worker(&rt);
     let queued_handles: Vec<_> = (0..50)
         .map(|_| rt.spawn(tracked(&queued, async {})))
         .collect();
-    release_tx.send(()).unwrap();
+    release.send(()).unwrap();
     drop(rt);
     assert_eq!(waiting.count(), 50, "each waiting future dropped once");
     for h in waiting_handles {

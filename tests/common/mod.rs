@@ -49,6 +49,20 @@ pub fn tracked<F: Future>(counter: &DropCounter, fut: F) -> impl Future<Output =
     }
 }
 
+/// Blocks one worker of `rt` inside a poll until the returned sender is used (or
+/// dropped), so that tasks spawned meanwhile stay queued behind it. Returns once the
+/// worker is inside that poll.
+pub fn occupy_worker(rt: &heist::Runtime) -> std::sync::mpsc::Sender<()> {
+    let (busy_tx, busy_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    drop(rt.spawn(async move {
+        busy_tx.send(()).unwrap();
+        let _ = release_rx.recv();
+    }));
+    busy_rx.recv().unwrap();
+    release_tx
+}
+
 /// A future that is never ready, and never wakes itself.
 pub struct Pending;
 

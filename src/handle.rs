@@ -44,7 +44,7 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.shared.spawn(future)
+        Shared::spawn(&self.shared, future)
     }
 
     /// Runs a future to completion on this thread, with this runtime current; see

@@ -99,14 +99,17 @@ impl Shared {
 
     /// Spawns a task. After shutdown the task is cancelled at once: its handle resolves to
     /// a cancelled `JoinError`.
-    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F) -> JoinHandle<F::Output>
+    ///
+    /// An associated function rather than a `self: &Arc<Self>` method: under
+    /// `--cfg heist_loom` the `Arc` is loom's, which cannot be a method receiver.
+    pub(crate) fn spawn<F>(this: &Arc<Self>, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (task, notified, join) = task::new_task(future, self.clone(), Id::next());
-        match self.owned.bind(task) {
-            Ok(()) => self.schedule_task(notified, false),
+        let (task, notified, join) = task::new_task(future, this.clone(), Id::next());
+        match this.owned.bind(task) {
+            Ok(()) => this.schedule_task(notified, false),
             Err(task) => {
                 drop(notified);
                 task.shutdown();
@@ -117,9 +120,9 @@ impl Shared {
 
     /// Queues a task: on this runtime's worker thread, into its next-task slot (or, for
     /// a yield, the back of its queue); anywhere else, into the injector.
-    fn schedule_task(self: &Arc<Self>, task: Notified, is_yield: bool) {
+    fn schedule_task(&self, task: Notified, is_yield: bool) {
         context::with_worker(|worker| match worker {
-            Some(worker) if std::ptr::eq(&*worker.shared, &**self) => worker.schedule_local(task, is_yield),
+            Some(worker) if std::ptr::eq(&*worker.shared, self) => worker.schedule_local(task, is_yield),
             _ => self.schedule_remote(task),
         })
     }

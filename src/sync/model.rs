@@ -14,10 +14,28 @@ pub(crate) mod atomic {
 
 /// Threads and thread-locals.
 pub(crate) mod thread {
+    #[cfg(test)]
+    pub(crate) use loom::thread::spawn;
     pub(crate) use loom::thread::{Builder, JoinHandle};
 }
 
 pub(crate) use loom::thread_local;
+
+/// A retry loop must let loom run another thread, or a thread spinning on a `Retry`
+/// would starve the one holding the lock (and exhaust `LOOM_MAX_BRANCHES`).
+pub(crate) use loom::hint::spin_loop;
+
+/// Runs a model test body under `loom::model`, which explores its interleavings (the
+/// iteration count is for the real side; loom decides how often to run the body).
+#[cfg(test)]
+pub(crate) fn model(_iterations: usize, f: impl Fn() + Sync + Send + 'static) {
+    loom::model(f);
+}
+
+/// Drives a future to completion on the calling thread, parking through loom (a lost
+/// wake-up is then reported as a deadlock).
+#[cfg(test)]
+pub(crate) use loom::future::block_on;
 
 pub(crate) use loom::cell::UnsafeCell;
 
@@ -131,16 +149,14 @@ pub(crate) mod deque {
         pub(crate) fn pop(&self) -> Option<T> {
             self.inner.lock().pop_front()
         }
-        pub(crate) fn is_empty(&self) -> bool {
-            self.inner.lock().is_empty()
-        }
-        pub(crate) fn len(&self) -> usize {
-            self.inner.lock().len()
-        }
     }
 
     /// Moves up to `limit` (and at most half, rounded up) of `src` into `dest`, returning
     /// the first. A contended source answers `Retry`, as crossbeam's may.
+    ///
+    /// The batch is taken out under the source's lock and pushed after releasing it:
+    /// holding both locks would let two workers stealing from each other deadlock, which
+    /// crossbeam's lock-free deque cannot do.
     fn steal_half<T>(src: &Mutex<VecDeque<T>>, dest: &Worker<T>, limit: usize) -> Steal<T> {
         let Some(mut src) = src.try_lock() else {
             return Steal::Retry;
@@ -149,12 +165,10 @@ pub(crate) mod deque {
         let Some(first) = src.pop_front() else {
             return Steal::Empty;
         };
-        let mut dest = dest.inner.lock();
-        for _ in 1..n {
-            match src.pop_front() {
-                Some(t) => dest.push_back(t),
-                None => break,
-            }
+        let batch: Vec<T> = (1..n).map_while(|_| src.pop_front()).collect();
+        drop(src);
+        if !batch.is_empty() {
+            dest.inner.lock().extend(batch);
         }
         Steal::Success(first)
     }
@@ -165,9 +179,6 @@ pub(crate) mod deque {
         }
         pub(crate) fn is_empty(&self) -> bool {
             self.inner.lock().is_empty()
-        }
-        pub(crate) fn len(&self) -> usize {
-            self.inner.lock().len()
         }
     }
 

@@ -27,9 +27,21 @@ pub(crate) use loom::hint::spin_loop;
 
 /// Runs a model test body under `loom::model`, which explores its interleavings (the
 /// iteration count is for the real side; loom decides how often to run the body).
+///
+/// Prints how many interleavings were explored (see `--nocapture`), so that the cost of
+/// each model can be tracked in `docs/testing.md`.
 #[cfg(test)]
 pub(crate) fn model(_iterations: usize, f: impl Fn() + Sync + Send + 'static) {
-    loom::model(f);
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    let runs = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = runs.clone();
+    let start = std::time::Instant::now();
+    loom::model(move || {
+        counter.fetch_add(1, Relaxed);
+        f();
+    });
+    let name = std::thread::current().name().unwrap_or("model").to_string();
+    println!("{name}: {} interleavings in {:.2?}", runs.load(Relaxed), start.elapsed());
 }
 
 /// Drives a future to completion on the calling thread, parking through loom (a lost

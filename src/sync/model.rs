@@ -9,7 +9,9 @@ pub(crate) use loom::sync::Arc;
 
 /// Atomics and fences.
 pub(crate) mod atomic {
-    pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+    pub(crate) use loom::sync::atomic::{
+        fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+    };
 }
 
 /// Threads and thread-locals.
@@ -41,7 +43,11 @@ pub(crate) fn model(_iterations: usize, f: impl Fn() + Sync + Send + 'static) {
         f();
     });
     let name = std::thread::current().name().unwrap_or("model").to_string();
-    println!("{name}: {} interleavings in {:.2?}", runs.load(Relaxed), start.elapsed());
+    println!(
+        "{name}: {} interleavings in {:.2?}",
+        runs.load(Relaxed),
+        start.elapsed()
+    );
 }
 
 /// Drives a future to completion on the calling thread, parking through loom (a lost
@@ -81,13 +87,17 @@ impl<T: Default> Default for Mutex<T> {
 impl<T> std::ops::Deref for MutexGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        self.0.as_ref().expect("guard present outside Condvar::wait")
+        self.0
+            .as_ref()
+            .expect("guard present outside Condvar::wait")
     }
 }
 
 impl<T> std::ops::DerefMut for MutexGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        self.0.as_mut().expect("guard present outside Condvar::wait")
+        self.0
+            .as_mut()
+            .expect("guard present outside Condvar::wait")
     }
 }
 
@@ -150,10 +160,14 @@ pub(crate) mod deque {
 
     impl<T> Worker<T> {
         pub(crate) fn new_fifo() -> Self {
-            Worker { inner: Arc::new(Mutex::new(VecDeque::new())) }
+            Worker {
+                inner: Arc::new(Mutex::new(VecDeque::new())),
+            }
         }
         pub(crate) fn stealer(&self) -> Stealer<T> {
-            Stealer { inner: self.inner.clone() }
+            Stealer {
+                inner: self.inner.clone(),
+            }
         }
         pub(crate) fn push(&self, task: T) {
             self.inner.lock().push_back(task)
@@ -186,7 +200,11 @@ pub(crate) mod deque {
     }
 
     impl<T> Stealer<T> {
-        pub(crate) fn steal_batch_with_limit_and_pop(&self, dest: &Worker<T>, limit: usize) -> Steal<T> {
+        pub(crate) fn steal_batch_with_limit_and_pop(
+            &self,
+            dest: &Worker<T>,
+            limit: usize,
+        ) -> Steal<T> {
             steal_half(&self.inner, dest, limit)
         }
         pub(crate) fn is_empty(&self) -> bool {
@@ -196,7 +214,9 @@ pub(crate) mod deque {
 
     impl<T> Injector<T> {
         pub(crate) fn new() -> Self {
-            Injector { inner: Mutex::new(VecDeque::new()) }
+            Injector {
+                inner: Mutex::new(VecDeque::new()),
+            }
         }
         pub(crate) fn push(&self, task: T) {
             self.inner.lock().push_back(task)
@@ -207,7 +227,11 @@ pub(crate) mod deque {
                 Some(mut q) => q.pop_front().map_or(Steal::Empty, Steal::Success),
             }
         }
-        pub(crate) fn steal_batch_with_limit_and_pop(&self, dest: &Worker<T>, limit: usize) -> Steal<T> {
+        pub(crate) fn steal_batch_with_limit_and_pop(
+            &self,
+            dest: &Worker<T>,
+            limit: usize,
+        ) -> Steal<T> {
             steal_half(&self.inner, dest, limit)
         }
         pub(crate) fn is_empty(&self) -> bool {

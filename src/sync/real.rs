@@ -4,7 +4,7 @@ pub(crate) use std::sync::Arc;
 
 /// Atomics and fences.
 pub(crate) mod atomic {
-    pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 }
 
 pub(crate) use parking_lot::{Condvar, Mutex, MutexGuard};

@@ -45,7 +45,10 @@ impl Schedule for Sched {
 }
 
 fn new_sched() -> Sched {
-    Arc::new(TestSched { queue: Mutex::new(VecDeque::new()), owned: Mutex::new(Vec::new()) })
+    Arc::new(TestSched {
+        queue: Mutex::new(VecDeque::new()),
+        owned: Mutex::new(Vec::new()),
+    })
 }
 
 /// Spawns `future` on `sched`; returns its first `Notified` (not queued) and its handle.
@@ -119,7 +122,10 @@ struct Signal {
 
 impl Signal {
     fn new() -> Arc<Signal> {
-        Arc::new(Signal { ready: AtomicBool::new(false), waker: Mutex::new(None) })
+        Arc::new(Signal {
+            ready: AtomicBool::new(false),
+            waker: Mutex::new(None),
+        })
     }
 
     fn set(&self) {
@@ -144,11 +150,18 @@ impl Signal {
 
 /// A future that waits for `signal`, counting its polls, asserting it is never polled
 /// by two threads at once, and counting its own drop.
-fn wait_for(signal: Arc<Signal>, polls: Counter, dropped: DropGuard) -> impl Future<Output = u32> + Send {
+fn wait_for(
+    signal: Arc<Signal>,
+    polls: Counter,
+    dropped: DropGuard,
+) -> impl Future<Output = u32> + Send {
     let in_poll = Arc::new(AtomicBool::new(false));
     poll_fn(move |cx| {
         let _keep = &dropped;
-        assert!(!in_poll.swap(true, SeqCst), "task polled by two threads at once");
+        assert!(
+            !in_poll.swap(true, SeqCst),
+            "task polled by two threads at once"
+        );
         polls.inc();
         let res = signal.poll_ready(cx).map(|()| 7);
         in_poll.store(false, SeqCst);
@@ -165,7 +178,10 @@ fn pending_forever(dropped: DropGuard) -> impl Future<Output = ()> + Send {
 }
 
 /// A future that completes on its first poll with an output that counts its drop.
-fn ready_with(future_dropped: DropGuard, output_dropped: Counter) -> impl Future<Output = DropGuard> + Send {
+fn ready_with(
+    future_dropped: DropGuard,
+    output_dropped: Counter,
+) -> impl Future<Output = DropGuard> + Send {
     poll_fn(move |_| {
         let _keep = &future_dropped;
         Poll::Ready(output_dropped.guard())
@@ -180,7 +196,10 @@ fn wake_racing_with_poll() {
         let sched = new_sched();
         let signal = Signal::new();
         let (polls, drops) = (Counter::new(), Counter::new());
-        let (notified, join) = spawn(&sched, wait_for(signal.clone(), polls.clone(), drops.guard()));
+        let (notified, join) = spawn(
+            &sched,
+            wait_for(signal.clone(), polls.clone(), drops.guard()),
+        );
 
         let waker_thread = {
             let (signal, sched) = (signal.clone(), sched.clone());
@@ -196,7 +215,11 @@ fn wake_racing_with_poll() {
 
         assert!(join.is_finished(), "wake-up lost: the task never completed");
         assert_eq!(block_on(join).unwrap(), 7);
-        assert!((1..=2).contains(&polls.get()), "polled {} times", polls.get());
+        assert!(
+            (1..=2).contains(&polls.get()),
+            "polled {} times",
+            polls.get()
+        );
         assert_eq!(drops.get(), 1, "future dropped {} times", drops.get());
         shutdown(&sched);
     });
@@ -210,17 +233,34 @@ fn join_awaits_while_task_completes_elsewhere() {
     model(ITERATIONS, || {
         let sched = new_sched();
         let (future_drops, output_drops) = (Counter::new(), Counter::new());
-        let (notified, join) = spawn(&sched, ready_with(future_drops.guard(), output_drops.clone()));
+        let (notified, join) = spawn(
+            &sched,
+            ready_with(future_drops.guard(), output_drops.clone()),
+        );
 
         let runner = thread::spawn(move || notified.run());
         let output = block_on(join).expect("task completed normally");
-        assert_eq!(output_drops.get(), 0, "output dropped before it was delivered");
+        assert_eq!(
+            output_drops.get(),
+            0,
+            "output dropped before it was delivered"
+        );
         drop(output);
         runner.join().unwrap();
         shutdown(&sched);
 
-        assert_eq!(output_drops.get(), 1, "output dropped {} times", output_drops.get());
-        assert_eq!(future_drops.get(), 1, "future dropped {} times", future_drops.get());
+        assert_eq!(
+            output_drops.get(),
+            1,
+            "output dropped {} times",
+            output_drops.get()
+        );
+        assert_eq!(
+            future_drops.get(),
+            1,
+            "future dropped {} times",
+            future_drops.get()
+        );
     });
 }
 
@@ -232,7 +272,10 @@ fn join_handle_dropped_while_task_completes() {
     model(ITERATIONS, || {
         let sched = new_sched();
         let (future_drops, output_drops) = (Counter::new(), Counter::new());
-        let (notified, join) = spawn(&sched, ready_with(future_drops.guard(), output_drops.clone()));
+        let (notified, join) = spawn(
+            &sched,
+            ready_with(future_drops.guard(), output_drops.clone()),
+        );
 
         let runner = thread::spawn(move || notified.run());
         {
@@ -247,8 +290,18 @@ fn join_handle_dropped_while_task_completes() {
         runner.join().unwrap();
         shutdown(&sched);
 
-        assert_eq!(output_drops.get(), 1, "output dropped {} times", output_drops.get());
-        assert_eq!(future_drops.get(), 1, "future dropped {} times", future_drops.get());
+        assert_eq!(
+            output_drops.get(),
+            1,
+            "output dropped {} times",
+            output_drops.get()
+        );
+        assert_eq!(
+            future_drops.get(),
+            1,
+            "future dropped {} times",
+            future_drops.get()
+        );
     });
 }
 
@@ -282,7 +335,10 @@ fn abort_racing_with_completion() {
     model(ITERATIONS, || {
         let sched = new_sched();
         let (future_drops, output_drops) = (Counter::new(), Counter::new());
-        let (notified, join) = spawn(&sched, ready_with(future_drops.guard(), output_drops.clone()));
+        let (notified, join) = spawn(
+            &sched,
+            ready_with(future_drops.guard(), output_drops.clone()),
+        );
         let abort = join.abort_handle();
 
         let aborter = thread::spawn(move || abort.abort());
@@ -302,7 +358,12 @@ fn abort_racing_with_completion() {
         };
         shutdown(&sched);
         assert_eq!(output_drops.get(), usize::from(completed), "output drops");
-        assert_eq!(future_drops.get(), 1, "future dropped {} times", future_drops.get());
+        assert_eq!(
+            future_drops.get(),
+            1,
+            "future dropped {} times",
+            future_drops.get()
+        );
     });
 }
 
@@ -314,7 +375,10 @@ fn abort_racing_with_wake() {
         let sched = new_sched();
         let signal = Signal::new();
         let (polls, drops) = (Counter::new(), Counter::new());
-        let (notified, join) = spawn(&sched, wait_for(signal.clone(), polls.clone(), drops.guard()));
+        let (notified, join) = spawn(
+            &sched,
+            wait_for(signal.clone(), polls.clone(), drops.guard()),
+        );
         notified.run();
         let abort = join.abort_handle();
 
@@ -390,7 +454,12 @@ fn wakers_cloned_woken_dropped_on_several_threads() {
         run_queued(&sched);
 
         assert_eq!(polls.get(), 2, "polled {} times", polls.get());
-        assert_eq!(future_drops.get(), 1, "future dropped {} times", future_drops.get());
+        assert_eq!(
+            future_drops.get(),
+            1,
+            "future dropped {} times",
+            future_drops.get()
+        );
         shutdown(&sched);
     });
 }

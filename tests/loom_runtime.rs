@@ -258,3 +258,20 @@ fn shutdown_racing_with_wake() {
         assert_eq!(dropped.get(), 1, "future dropped {} times", dropped.get());
     });
 }
+
+/// Sleep protocol with three workers: when work arrives, up to two may be searching
+/// (half of three, rounded up) and the third asleep. A spawn from outside races with
+/// both searchers giving up and parking: the task still runs.
+#[test]
+fn two_searchers_one_sleeper() {
+    model(ITERATIONS, || {
+        let rt = runtime(3);
+        let ran = Counter::new();
+        let h = {
+            let ran = ran.clone();
+            rt.spawn(async move { ran.inc() })
+        };
+        rt.block_on(h).unwrap();
+        assert_eq!(ran.get(), 1);
+    });
+}

@@ -11,6 +11,11 @@ pub(crate) mod idle;
 pub(crate) mod park;
 pub(crate) mod worker;
 
+// Models of the run queues: explored by loom under `--cfg heist_loom`, run on real
+// threads otherwise.
+#[cfg(test)]
+mod loom_tests;
+
 use crate::context;
 use crate::queue::{self, Injector, NextSlot, Stealer};
 use crate::sync::atomic::{fence, AtomicBool, AtomicU32, Ordering::SeqCst};

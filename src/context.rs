@@ -16,6 +16,8 @@ struct Context {
 }
 
 crate::sync::thread_local! {
+    // Not a `const` initialiser: loom's `thread_local!` does not take one.
+    #[allow(clippy::missing_const_for_thread_local)]
     static CONTEXT: Context = Context {
         handle: RefCell::new(None),
         worker: Cell::new(std::ptr::null()),

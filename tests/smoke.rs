@@ -1,3 +1,5 @@
+//! A quick end-to-end check: 1,000 yielding tasks on two workers.
+
 #[test]
 fn smoke() {
     let rt = heist::Runtime::builder().worker_threads(2).build().unwrap();

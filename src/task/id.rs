@@ -17,6 +17,7 @@ const BLOCK: u64 = 1024;
 crate::sync::thread_local! {
     /// The rest of this thread's block: `(next, end)`. (No `const` initialiser: loom's
     /// `thread_local!` does not take one.)
+    #[allow(clippy::missing_const_for_thread_local)]
     static LOCAL: Cell<(u64, u64)> = Cell::new((0, 0));
 }
 

@@ -55,7 +55,7 @@ pub(crate) const REF_ONE: usize = 1 << FLAG_BITS;
 
 /// A new task: three references (the owned-tasks list, the first `Notified`, the
 /// `JoinHandle`), notified (it is about to be queued), join interest.
-const INITIAL: usize = 3 * REF_ONE | NOTIFIED | JOIN_INTEREST;
+const INITIAL: usize = (3 * REF_ONE) | NOTIFIED | JOIN_INTEREST;
 
 /// Counts above this abort the process, as `Arc` does: wrapping would free a live task.
 const MAX_REFS: usize = usize::MAX >> (FLAG_BITS + 1);
@@ -402,7 +402,7 @@ mod tests {
     use super::*;
 
     fn state(bits: usize, refs: usize) -> State {
-        State { val: AtomicUsize::new(bits | refs * REF_ONE) }
+        State { val: AtomicUsize::new(bits | (refs * REF_ONE)) }
     }
 
     #[test]

@@ -126,14 +126,23 @@ impl Condvar {
     }
 }
 
-/// loom has no notion of time: a timed wait is an untimed one, and the model must
-/// provide the wake-up. (Timer models drive time explicitly.)
+/// loom has no notion of time. An untimed wait waits for a notification. A timed wait
+/// yields to the other threads (so any of them may run, and notify, first) and then
+/// reports the timeout: in a model every timeout expires, the soonest it can.
+///
+/// This is what lets loom explore the paths a real timeout opens, such as a parked
+/// worker waking by itself to look at a peer's stalled next-task slot
+/// (`Idle::wake_self` racing with a notifier), which an untimed wait would never take.
+/// The caller must re-check its condition, as it must after any timed wait.
 pub(crate) fn wait_timeout<T>(
     condvar: &Condvar,
     guard: &mut MutexGuard<'_, T>,
-    _timeout: Option<std::time::Duration>,
+    timeout: Option<std::time::Duration>,
 ) {
-    condvar.wait(guard)
+    match timeout {
+        None => condvar.wait(guard),
+        Some(_) => loom::thread::yield_now(),
+    }
 }
 
 /// loom-visible stand-ins for crossbeam-deque, with the subset of its API heist uses.

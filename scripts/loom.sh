@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs heist's loom models (docs/testing.md). Usage:
-#   scripts/loom.sh [task|queue|runtime|user|all] [extra libtest args...]
+#   scripts/loom.sh [task|queue|runtime|user|all] [libtest args, e.g. --nocapture]
 # Each slice is one cargo invocation, so CI may run them as separate steps.
 # Budget on the 2-core CI machine: see docs/testing.md (about 2 min cold, all slices).
 set -euo pipefail

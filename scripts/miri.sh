@@ -13,9 +13,9 @@ cargo +nightly miri setup
 
 # 1. heist's own unsafe code: the task allocation, vtable, wakers, join hand-off, abort
 #    (task::), plus the idle accounting. Strict provenance, Stacked Borrows (the
-#    default), leak check on, four schedules.
+#    default), leak check on, eight schedules.
 echo "== miri: task module, strict provenance, Stacked Borrows"
-MIRIFLAGS="-Zmiri-strict-provenance -Zmiri-many-seeds=0..4" \
+MIRIFLAGS="-Zmiri-strict-provenance -Zmiri-many-seeds=0..8" \
     cargo +nightly miri test --lib -- task:: scheduler::idle
 
 # 2. The same under Tree Borrows.
@@ -27,12 +27,13 @@ MIRIFLAGS="-Zmiri-strict-provenance -Zmiri-tree-borrows" \
 #    crossbeam-epoch 0.9 trips miri in ways that are not heist's (docs/testing.md):
 #    - it casts integers to pointers (tagged pointers), which strict provenance
 #      rejects: -Zmiri-permissive-provenance;
-#    - under Stacked Borrows it fails a retag inside crossbeam-epoch's internal.rs
-#      (the model passes under Tree Borrows): -Zmiri-tree-borrows;
+#    - it turns a reference to a list entry into a reference to the struct containing
+#      it (Local::element_of), which Stacked Borrows forbids and Tree Borrows allows:
+#      -Zmiri-tree-borrows;
 #    - its global collector keeps deferred garbage at exit: -Zmiri-ignore-leaks (heist's
 #      own leaks are checked by run 1 and by loom).
 echo "== miri: queues and whole runtime (crossbeam-deque inside)"
-MIRIFLAGS="-Zmiri-permissive-provenance -Zmiri-tree-borrows -Zmiri-ignore-leaks -Zmiri-many-seeds=0..2" \
+MIRIFLAGS="-Zmiri-permissive-provenance -Zmiri-tree-borrows -Zmiri-ignore-leaks -Zmiri-many-seeds=0..4" \
     cargo +nightly miri test --lib -- scheduler::loom_tests
-MIRIFLAGS="-Zmiri-permissive-provenance -Zmiri-tree-borrows -Zmiri-ignore-leaks -Zmiri-many-seeds=0..2" \
+MIRIFLAGS="-Zmiri-permissive-provenance -Zmiri-tree-borrows -Zmiri-ignore-leaks -Zmiri-many-seeds=0..4" \
     cargo +nightly miri test --test loom_runtime

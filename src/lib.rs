@@ -105,7 +105,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    match context::with_current(|handle| handle.shared.spawn(future)) {
+    match context::with_current(|handle| scheduler::Shared::spawn(&handle.shared, future)) {
         Ok(join) => join,
         Err(e) => panic!("heist::spawn: {e}"),
     }

@@ -75,7 +75,7 @@ pub(crate) fn drain_injector(injector: &Injector) {
     loop {
         match injector.steal() {
             Steal::Success(task) => task.shutdown(),
-            Steal::Retry => continue,
+            Steal::Retry => crate::sync::spin_loop(),
             Steal::Empty => break,
         }
     }

@@ -13,6 +13,11 @@ pub(crate) mod idle;
 pub(crate) mod park;
 pub(crate) mod worker;
 
+// Models of the run queues: explored by loom under `--cfg heist_loom`, run on real
+// threads otherwise.
+#[cfg(test)]
+mod loom_tests;
+
 use crate::context;
 use crate::queue::{self, Injector, NextSlot, Stealer};
 use crate::sync::atomic::{fence, AtomicBool, AtomicU32, Ordering::SeqCst};
@@ -110,25 +115,28 @@ impl Shared {
 
     /// Spawns a task. After shutdown the task is cancelled at once: its handle resolves to
     /// a cancelled `JoinError`.
-    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F) -> JoinHandle<F::Output>
+    ///
+    /// An associated function rather than a `self: &Arc<Self>` method: under
+    /// `--cfg heist_loom` the `Arc` is loom's, which cannot be a method receiver.
+    pub(crate) fn spawn<F>(this: &Arc<Self>, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (notified, join) = task::new_task(future, self.clone(), Id::next());
-        if self.is_shutdown() {
+        let (notified, join) = task::new_task(future, this.clone(), Id::next());
+        if this.is_shutdown() {
             notified.shutdown();
         } else {
-            self.schedule_task(notified, false);
+            this.schedule_task(notified, false);
         }
         join
     }
 
     /// Queues a task: on this runtime's worker thread, into its next-task slot (or, for
     /// a yield, the back of its queue); anywhere else, into the injector.
-    fn schedule_task(self: &Arc<Self>, task: Notified, is_yield: bool) {
+    fn schedule_task(&self, task: Notified, is_yield: bool) {
         context::with_worker(|worker| match worker {
-            Some(worker) if std::ptr::eq(&*worker.shared, &**self) => {
+            Some(worker) if std::ptr::eq(&*worker.shared, self) => {
                 worker.schedule_local(task, is_yield)
             }
             _ => self.schedule_remote(task),

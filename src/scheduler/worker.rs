@@ -214,6 +214,7 @@ impl WorkerCtx {
             if !retry {
                 break;
             }
+            crate::sync::spin_loop();
         }
         self.steal_stalled_slot(&mut core)
     }
@@ -340,7 +341,7 @@ fn steal_retrying(mut steal: impl FnMut() -> Steal<Notified>) -> Option<Notified
         match steal() {
             Steal::Success(task) => return Some(task),
             Steal::Empty => return None,
-            Steal::Retry => std::hint::spin_loop(),
+            Steal::Retry => crate::sync::spin_loop(),
         }
     }
 }

@@ -24,9 +24,20 @@ mod model;
 #[cfg(heist_loom)]
 pub(crate) use model::*;
 
-/// Process-wide counters that need uniqueness only, never ordering with other memory
-/// (task ids). They are plain std atomics on both sides: loom models re-run a closure
-/// many times, and a loom atomic cannot live in a `static`.
-pub(crate) mod counter {
-    pub(crate) use std::sync::atomic::AtomicU64 as StaticAtomicU64;
+/// Hands out `len` consecutive task ids from the process-wide counter (only uniqueness
+/// matters, never ordering with other memory, hence `Relaxed`).
+///
+/// Under loom the counter is a loom `lazy_static`, reset for every explored execution:
+/// a task's id picks its owned-list shard, hence which lock a spawn takes, and loom
+/// needs every execution of a model to be deterministic. (A plain static kept counting
+/// across executions, and loom failed with "Is the model fully deterministic?".)
+pub(crate) fn next_id_block(len: u64) -> u64 {
+    use atomic::{AtomicU64, Ordering::Relaxed};
+    #[cfg(not(heist_loom))]
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    #[cfg(heist_loom)]
+    loom::lazy_static! {
+        static ref NEXT: AtomicU64 = AtomicU64::new(1);
+    }
+    NEXT.fetch_add(len, Relaxed)
 }

@@ -3,7 +3,11 @@
 //!
 //! The stand-in deques are a loom `Mutex<VecDeque>`: loom then explores every order in
 //! which heist's workers push, pop and steal, but it does not check crossbeam-deque's
-//! lock-free internals (those are crossbeam's to prove).
+//! lock-free internals (those are crossbeam's to prove). A lock is also *stronger* than
+//! the lock-free deque: a fence in heist that pairs with a deque operation (the `SeqCst`
+//! fence after an injector push, say) is checked against the lock here, not against
+//! crossbeam's orderings; ThreadSanitizer and the real-thread runs cover that side
+//! (`docs/testing.md`, "What loom cannot see").
 
 pub(crate) use loom::sync::Arc;
 
@@ -16,6 +20,8 @@ pub(crate) mod atomic {
 
 /// Threads and thread-locals.
 pub(crate) mod thread {
+    #[cfg(test)]
+    pub(crate) use loom::thread::spawn;
     pub(crate) use loom::thread::{Builder, JoinHandle};
 }
 
@@ -24,6 +30,38 @@ pub(crate) use loom::thread_local;
 /// Under loom every task allocation goes to the global allocator (`task/cache.rs`):
 /// loom runs its threads on one OS thread, so a per-thread cache would be shared.
 pub(crate) const RECYCLE_TASK_ALLOCATIONS: bool = false;
+
+/// A retry loop must let loom run another thread, or a thread spinning on a `Retry`
+/// would starve the one holding the lock (and exhaust `LOOM_MAX_BRANCHES`).
+pub(crate) use loom::hint::spin_loop;
+
+/// Runs a model test body under `loom::model`, which explores its interleavings (the
+/// iteration count is for the real side; loom decides how often to run the body).
+///
+/// Prints how many interleavings were explored (see `--nocapture`), so that the cost of
+/// each model can be tracked in `docs/testing.md`.
+#[cfg(test)]
+pub(crate) fn model(_iterations: usize, f: impl Fn() + Sync + Send + 'static) {
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    let runs = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = runs.clone();
+    let start = std::time::Instant::now();
+    loom::model(move || {
+        counter.fetch_add(1, Relaxed);
+        f();
+    });
+    let name = std::thread::current().name().unwrap_or("model").to_string();
+    println!(
+        "{name}: {} interleavings in {:.2?}",
+        runs.load(Relaxed),
+        start.elapsed()
+    );
+}
+
+/// Drives a future to completion on the calling thread, parking through loom (a lost
+/// wake-up is then reported as a deadlock).
+#[cfg(test)]
+pub(crate) use loom::future::block_on;
 
 pub(crate) use loom::cell::UnsafeCell;
 
@@ -96,14 +134,23 @@ impl Condvar {
     }
 }
 
-/// loom has no notion of time: a timed wait is an untimed one, and the model must
-/// provide the wake-up. (Timer models drive time explicitly.)
+/// loom has no notion of time. An untimed wait waits for a notification. A timed wait
+/// yields to the other threads (so any of them may run, and notify, first) and then
+/// reports the timeout: in a model every timeout expires, the soonest it can.
+///
+/// This is what lets loom explore the paths a real timeout opens, such as a parked
+/// worker waking by itself to look at a peer's stalled next-task slot
+/// (`Idle::wake_self` racing with a notifier), which an untimed wait would never take.
+/// The caller must re-check its condition, as it must after any timed wait.
 pub(crate) fn wait_timeout<T>(
     condvar: &Condvar,
     guard: &mut MutexGuard<'_, T>,
-    _timeout: Option<std::time::Duration>,
+    timeout: Option<std::time::Duration>,
 ) {
-    condvar.wait(guard)
+    match timeout {
+        None => condvar.wait(guard),
+        Some(_) => loom::thread::yield_now(),
+    }
 }
 
 /// loom-visible stand-ins for crossbeam-deque, with the subset of its API heist uses.
@@ -145,16 +192,14 @@ pub(crate) mod deque {
         pub(crate) fn pop(&self) -> Option<T> {
             self.inner.lock().pop_front()
         }
-        pub(crate) fn is_empty(&self) -> bool {
-            self.inner.lock().is_empty()
-        }
-        pub(crate) fn len(&self) -> usize {
-            self.inner.lock().len()
-        }
     }
 
     /// Moves up to `limit` (and at most half, rounded up) of `src` into `dest`, returning
     /// the first. A contended source answers `Retry`, as crossbeam's may.
+    ///
+    /// The batch is taken out under the source's lock and pushed after releasing it:
+    /// holding both locks would let two workers stealing from each other deadlock, which
+    /// crossbeam's lock-free deque cannot do.
     fn steal_half<T>(src: &Mutex<VecDeque<T>>, dest: &Worker<T>, limit: usize) -> Steal<T> {
         let Some(mut src) = src.try_lock() else {
             return Steal::Retry;
@@ -163,12 +208,10 @@ pub(crate) mod deque {
         let Some(first) = src.pop_front() else {
             return Steal::Empty;
         };
-        let mut dest = dest.inner.lock();
-        for _ in 1..n {
-            match src.pop_front() {
-                Some(t) => dest.push_back(t),
-                None => break,
-            }
+        let batch: Vec<T> = (1..n).map_while(|_| src.pop_front()).collect();
+        drop(src);
+        if !batch.is_empty() {
+            dest.inner.lock().extend(batch);
         }
         Steal::Success(first)
     }
@@ -183,9 +226,6 @@ pub(crate) mod deque {
         }
         pub(crate) fn is_empty(&self) -> bool {
             self.inner.lock().is_empty()
-        }
-        pub(crate) fn len(&self) -> usize {
-            self.inner.lock().len()
         }
     }
 

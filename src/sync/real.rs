@@ -13,6 +13,8 @@ pub(crate) use parking_lot::{Condvar, Mutex, MutexGuard};
 
 /// Threads and thread-locals.
 pub(crate) mod thread {
+    #[cfg(test)]
+    pub(crate) use std::thread::spawn;
     pub(crate) use std::thread::{Builder, JoinHandle};
 }
 
@@ -20,6 +22,23 @@ pub(crate) use std::thread_local;
 
 /// Recycle task allocations per thread (`task/cache.rs`).
 pub(crate) const RECYCLE_TASK_ALLOCATIONS: bool = true;
+
+/// The body of a retry loop: a CPU hint here, a scheduling point under loom.
+pub(crate) use std::hint::spin_loop;
+
+/// Runs a model test body. Without loom there is nothing to explore: the body runs
+/// `iterations` times on real threads (a small stress test, which is what miri and
+/// ThreadSanitizer then check).
+#[cfg(test)]
+pub(crate) fn model(iterations: usize, f: impl Fn()) {
+    for _ in 0..iterations {
+        f();
+    }
+}
+
+/// Drives a future to completion on the calling thread (tests only).
+#[cfg(test)]
+pub(crate) use futures::executor::block_on;
 
 /// Work-stealing queues.
 pub(crate) mod deque {

@@ -1,10 +1,9 @@
 //! Task ids.
 
-use crate::sync::counter::StaticAtomicU64;
+use crate::sync::next_id_block;
 use std::cell::Cell;
 use std::fmt;
 use std::num::NonZeroU64;
-use std::sync::atomic::Ordering::Relaxed;
 
 /// A task's id: unique among all tasks of the process while it runs.
 ///
@@ -14,11 +13,12 @@ use std::sync::atomic::Ordering::Relaxed;
 pub struct Id(NonZeroU64);
 
 const BLOCK: u64 = 1024;
-static NEXT_BLOCK: StaticAtomicU64 = StaticAtomicU64::new(1);
 
-std::thread_local! {
-    /// The rest of this thread's block: `(next, end)`.
-    static LOCAL: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+crate::sync::thread_local! {
+    /// The rest of this thread's block: `(next, end)`. (No `const` initialiser: loom's
+    /// `thread_local!` does not take one.)
+    #[allow(clippy::missing_const_for_thread_local)]
+    static LOCAL: Cell<(u64, u64)> = Cell::new((0, 0));
 }
 
 impl Id {
@@ -27,14 +27,14 @@ impl Id {
             .try_with(|local| {
                 let (mut next, mut end) = local.get();
                 if next == end {
-                    next = NEXT_BLOCK.fetch_add(BLOCK, Relaxed);
+                    next = next_id_block(BLOCK);
                     end = next + BLOCK;
                 }
                 local.set((next + 1, end));
                 next
             })
             // A thread being torn down has no thread-locals left: take a one-id block.
-            .unwrap_or_else(|_| NEXT_BLOCK.fetch_add(1, Relaxed));
+            .unwrap_or_else(|_| next_id_block(1));
         Id(NonZeroU64::new(raw).expect("task id counter wrapped"))
     }
 

@@ -124,6 +124,14 @@ impl<S: Schedule> OwnedTasks<S> {
     }
 }
 
+impl<S: Schedule> OwnedTasks<S> {
+    /// True when no task is registered (tests).
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.shards.iter().all(|s| s.lock().len == 0)
+    }
+}
+
 /// Runs `f` on a task's owned-list links.
 ///
 /// # Safety

@@ -75,6 +75,11 @@ pub(crate) mod state;
 mod waker;
 mod yield_now;
 
+// Models of the task protocols: explored by loom under `--cfg heist_loom`, and run on
+// real threads otherwise (so miri and ThreadSanitizer check the same races).
+#[cfg(test)]
+mod loom_tests;
+
 pub use error::JoinError;
 pub use id::Id;
 pub use join::{AbortHandle, JoinHandle};

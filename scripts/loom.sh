@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs heist's loom models (docs/testing.md). Usage:
+#   scripts/loom.sh [task|queue|runtime|user|all] [libtest args, e.g. --nocapture]
+# Each slice is one cargo invocation, so CI may run them as separate steps.
+# Budget on the 2-core CI machine: see docs/testing.md (about 2 min cold, all slices).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Build against loom: the crate's sync facade hands out loom's types under this cfg.
+export RUSTFLAGS="--cfg heist_loom ${RUSTFLAGS:-}"
+# A separate target dir, so the loom build does not invalidate the normal one.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/loom}"
+# Preemption bound: 2 finds every bug planted so far (docs/testing.md) and keeps the
+# whole-runtime models at seconds; 3 multiplies their cost by 10-100x.
+export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}"
+# Longest single execution loom accepts; the largest model needs well under this, so
+# hitting it means a model (or the code) spins without bound.
+export LOOM_MAX_BRANCHES="${LOOM_MAX_BRANCHES:-10000}"
+
+slice="${1:-all}"
+shift || true
+run() {
+    echo "== loom: $*"
+    # --release: loom models are CPU-bound; release makes them 10-30x faster.
+    cargo test --release "$@"
+}
+
+case "$slice" in
+    task) run --lib -- task::loom_tests "$@" ;;
+    queue) run --lib -- scheduler::loom_tests "$@" ;;
+    runtime) run --test loom_runtime -- "$@" ;;
+    user) run --test loom_user -- "$@" ;;
+    all)
+        run --lib -- loom_tests "$@"
+        run --test loom_runtime -- "$@"
+        run --test loom_user -- "$@"
+        ;;
+    *)
+        echo "usage: $0 [task|queue|runtime|user|all] [libtest args...]" >&2
+        exit 2
+        ;;
+esac

@@ -1,0 +1,152 @@
+//! Models of the run queues as the scheduler uses them: a worker's local queue and its
+//! stealable next-task slot, a thief, and the injector fed from outside.
+//!
+//! The queues here are the `sync` facade's: under `--cfg heist_loom` a loom
+//! `Mutex<VecDeque>` stand-in for crossbeam's deque (so loom checks how heist moves
+//! `Notified` references between the slot, the queues and the threads, not crossbeam's
+//! internals), and crossbeam's real deque otherwise (where the body runs a few hundred
+//! times on real threads, for miri and ThreadSanitizer). The whole-runtime models,
+//! including the sleep protocol, are in `tests/loom_runtime.rs`.
+
+use super::{Config, Notified, Shared};
+use crate::queue::{LocalQueue, Steal};
+use crate::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use crate::sync::{model, thread, Arc};
+use crate::task::{self, Id, JoinHandle};
+use std::time::Duration;
+
+/// Runs of each model on real threads (without loom).
+const ITERATIONS: usize = if cfg!(miri) { 3 } else { 300 };
+
+/// A scheduler's shared state with `n` workers but no worker threads: the model's
+/// threads play the workers' parts. Returns the owners' ends of the local queues.
+fn shared(n: usize) -> (Arc<Shared>, Vec<LocalQueue>) {
+    let queues: Vec<LocalQueue> = (0..n).map(|_| LocalQueue::new_fifo()).collect();
+    let stealers = queues.iter().map(|q| q.stealer()).collect();
+    let config = Config {
+        global_queue_interval: 61,
+        lifo_limit: 3,
+        stalled_slot_check: Duration::from_millis(1),
+        on_thread_start: None,
+        on_thread_stop: None,
+        blocking: crate::blocking::PoolConfig {
+            max_threads: 1,
+            keep_alive: Duration::from_secs(1),
+            thread_name: "model-blocking".into(),
+            stack_size: None,
+        },
+    };
+    (Arc::new(Shared::new(stealers, config)), queues)
+}
+
+/// Counts how often each task ran.
+#[derive(Clone)]
+struct Runs(Arc<[AtomicUsize; 4]>);
+
+impl Runs {
+    fn new() -> Runs {
+        Runs(Arc::new(std::array::from_fn(|_| AtomicUsize::new(0))))
+    }
+
+    /// A task that records its run in slot `i`; not yet queued. Its handle
+    /// keeps the task allocated until the model drops it, so that a `Notified` run twice
+    /// meets a live task (and fails an assertion) rather than freed memory.
+    fn task(&self, shared: &Arc<Shared>, i: usize) -> (Notified, JoinHandle<()>) {
+        let runs = self.clone();
+        let future = async move {
+            runs.0[i].fetch_add(1, SeqCst);
+        };
+        task::new_task(future, shared.clone(), Id::next())
+    }
+
+    fn assert_each_ran_once(&self, n: usize) {
+        for (i, count) in self.0.iter().take(n).enumerate() {
+            assert_eq!(
+                count.load(SeqCst),
+                1,
+                "task {i} ran {} times",
+                count.load(SeqCst)
+            );
+        }
+    }
+}
+
+/// Runs every task `queue` holds.
+fn run_all(queue: &LocalQueue) {
+    while let Some(task) = queue.pop() {
+        task.run();
+    }
+}
+
+/// Model 6: worker 0 (this thread) fills its next-task slot twice (the displaced task
+/// goes to its queue, as `schedule_local` does) and runs what it finds, while worker 1
+/// steals from its queue and takes its slot (as `steal_stalled_slot` does), and a third
+/// thread spawns from outside into the injector. Every task runs exactly once, and every
+/// reference is released (loom's leak check: tasks hold the scheduler's `Arc`).
+#[test]
+fn local_queue_slot_thief_and_injector() {
+    model(ITERATIONS, || {
+        let (shared, mut queues) = shared(2);
+        let runs = Runs::new();
+        let (q1, q0) = (queues.pop().unwrap(), queues.pop().unwrap());
+        let ((a, join_a), (b, join_b)) = (runs.task(&shared, 0), runs.task(&shared, 1));
+
+        let thief = {
+            let shared = shared.clone();
+            thread::spawn(move || {
+                match shared.remotes[0]
+                    .stealer
+                    .steal_batch_with_limit_and_pop(&q1, 8)
+                {
+                    Steal::Success(task) => task.run(),
+                    Steal::Empty | Steal::Retry => {}
+                }
+                if let Some(task) = shared.remotes[0].next.take() {
+                    task.run();
+                }
+                run_all(&q1);
+            })
+        };
+        let feeder = {
+            let (shared, runs) = (shared.clone(), runs.clone());
+            thread::spawn(move || {
+                let (notified, join) = runs.task(&shared, 2);
+                shared.schedule_remote(notified);
+                join
+            })
+        };
+
+        assert!(shared.remotes[0].next.put(a).is_none());
+        if let Some(displaced) = shared.remotes[0].next.put(b) {
+            q0.push(displaced);
+        }
+        if let Some(task) = shared.remotes[0].next.take() {
+            task.run();
+        }
+        run_all(&q0);
+
+        thief.join().unwrap();
+        let join_c = feeder.join().unwrap();
+        // Whatever is left: the injector and this worker's queue.
+        loop {
+            match shared.injector.steal() {
+                Steal::Success(task) => task.run(),
+                Steal::Retry => crate::sync::spin_loop(),
+                Steal::Empty => break,
+            }
+        }
+        run_all(&q0);
+
+        runs.assert_each_ran_once(3);
+        for join in [join_a, join_b, join_c] {
+            assert!(join.is_finished());
+        }
+        assert!(
+            shared.owned.is_empty(),
+            "a completed task is still registered"
+        );
+        assert!(shared.remotes[0].next.is_empty());
+        // Nobody slept, so nobody was woken: the spawn left the accounting alone.
+        assert_eq!(shared.idle.counts(), (0, 2));
+    });
+}

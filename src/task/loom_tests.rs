@@ -1,0 +1,469 @@
+//! Models of the task protocols: the state word, the wakers, the join hand-off, abort.
+//!
+//! Each test builds tasks on a tiny scheduler (`TestSched`: a run queue and an owned
+//! list, both behind a lock) and races the task code on two or three threads. Under
+//! `--cfg heist_loom` the body runs inside `loom::model`, which explores every
+//! interleaving (bounded by `LOOM_MAX_PREEMPTIONS`) and reports a data race on the
+//! task's cells, a deadlock (a lost wake-up of `block_on`), or a leak. Without loom the
+//! body runs a few hundred times on real threads, which is what miri and ThreadSanitizer
+//! check (`docs/testing.md`).
+//!
+//! Leak checking: every task stores its scheduler, an `Arc<TestSched>` (loom's `Arc`
+//! under loom). A task allocation that is never freed keeps that `Arc` alive, and loom
+//! fails the model with "Arc leaked"; drop counters catch futures and outputs dropped
+//! twice or never.
+
+use super::{new_task, Id, JoinHandle, Notified, Schedule, Task};
+use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use crate::sync::{block_on, model, thread, Arc, Mutex};
+use std::collections::VecDeque;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+/// Runs of each model on real threads (without loom).
+const ITERATIONS: usize = if cfg!(miri) { 3 } else { 300 };
+
+/// A scheduler for one model: a FIFO run queue and the owned list's references.
+struct TestSched {
+    queue: Mutex<VecDeque<Notified<Sched>>>,
+    owned: Mutex<Vec<Task<Sched>>>,
+}
+
+type Sched = Arc<TestSched>;
+
+impl Schedule for Sched {
+    fn schedule(&self, task: Notified<Self>) {
+        self.queue.lock().push_back(task);
+    }
+
+    fn register(&self, task: Task<Self>) -> Result<(), Task<Self>> {
+        self.owned.lock().push(task);
+        Ok(())
+    }
+
+    fn release(&self, task: &Task<Self>) -> Option<Task<Self>> {
+        let mut owned = self.owned.lock();
+        let pos = owned.iter().position(|t| t.raw() == task.raw())?;
+        Some(owned.swap_remove(pos))
+    }
+}
+
+fn new_sched() -> Sched {
+    Arc::new(TestSched {
+        queue: Mutex::new(VecDeque::new()),
+        owned: Mutex::new(Vec::new()),
+    })
+}
+
+/// Spawns `future` on `sched`; returns its first `Notified` (not queued) and its handle.
+fn spawn<F>(sched: &Sched, future: F) -> (Notified<Sched>, JoinHandle<F::Output>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    // The task joins `owned` when it first waits (`Schedule::register`).
+    new_task(future, sched.clone(), Id::next())
+}
+
+/// Runs queued tasks until the queue is empty.
+fn run_queued(sched: &Sched) {
+    loop {
+        let next = sched.queue.lock().pop_front();
+        match next {
+            Some(task) => task.run(),
+            None => return,
+        }
+    }
+}
+
+/// Ends a model: runs what is queued, then cancels what is still registered (as runtime
+/// shutdown does), which breaks the task -> scheduler -> task cycles so that a task that
+/// was correctly released is freed before loom's leak check.
+fn shutdown(sched: &Sched) {
+    run_queued(sched);
+    let tasks = std::mem::take(&mut *sched.owned.lock());
+    for task in tasks {
+        task.shutdown();
+    }
+    run_queued(sched);
+}
+
+/// Counts events (polls, drops) across threads.
+#[derive(Clone)]
+struct Counter(Arc<AtomicUsize>);
+
+impl Counter {
+    fn new() -> Counter {
+        Counter(Arc::new(AtomicUsize::new(0)))
+    }
+    fn inc(&self) {
+        self.0.fetch_add(1, SeqCst);
+    }
+    fn get(&self) -> usize {
+        self.0.load(SeqCst)
+    }
+    /// A value that counts its drop here.
+    fn guard(&self) -> DropGuard {
+        DropGuard(self.clone())
+    }
+}
+
+/// Increments its counter when dropped.
+struct DropGuard(Counter);
+
+impl Drop for DropGuard {
+    fn drop(&mut self) {
+        self.0.inc();
+    }
+}
+
+/// A one-shot event that a task waits for: `set` from one thread, a future on another.
+struct Signal {
+    ready: AtomicBool,
+    waker: Mutex<Option<Waker>>,
+}
+
+impl Signal {
+    fn new() -> Arc<Signal> {
+        Arc::new(Signal {
+            ready: AtomicBool::new(false),
+            waker: Mutex::new(None),
+        })
+    }
+
+    fn set(&self) {
+        self.ready.store(true, SeqCst);
+        let waker = self.waker.lock().take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Registers the waker, then checks the flag: with `set` storing the flag before
+    /// taking the waker, one of the two sees the other.
+    fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
+        *self.waker.lock() = Some(cx.waker().clone());
+        if self.ready.load(SeqCst) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+/// A future that waits for `signal`, counting its polls, asserting it is never polled
+/// by two threads at once, and counting its own drop.
+fn wait_for(
+    signal: Arc<Signal>,
+    polls: Counter,
+    dropped: DropGuard,
+) -> impl Future<Output = u32> + Send {
+    let in_poll = Arc::new(AtomicBool::new(false));
+    poll_fn(move |cx| {
+        let _keep = &dropped;
+        assert!(
+            !in_poll.swap(true, SeqCst),
+            "task polled by two threads at once"
+        );
+        polls.inc();
+        let res = signal.poll_ready(cx).map(|()| 7);
+        in_poll.store(false, SeqCst);
+        res
+    })
+}
+
+/// A future that never completes (and never wakes itself), counting its drop.
+fn pending_forever(dropped: DropGuard) -> impl Future<Output = ()> + Send {
+    poll_fn(move |_| {
+        let _keep = &dropped;
+        Poll::Pending
+    })
+}
+
+/// A future that completes on its first poll with an output that counts its drop.
+fn ready_with(
+    future_dropped: DropGuard,
+    output_dropped: Counter,
+) -> impl Future<Output = DropGuard> + Send {
+    poll_fn(move |_| {
+        let _keep = &future_dropped;
+        Poll::Ready(output_dropped.guard())
+    })
+}
+
+/// Model 1: a wake from another thread races with the poll. The task is polled again
+/// (the wake is never lost), never by two threads at once, and at most twice.
+#[test]
+fn wake_racing_with_poll() {
+    model(ITERATIONS, || {
+        let sched = new_sched();
+        let signal = Signal::new();
+        let (polls, drops) = (Counter::new(), Counter::new());
+        let (notified, join) = spawn(
+            &sched,
+            wait_for(signal.clone(), polls.clone(), drops.guard()),
+        );
+
+        let waker_thread = {
+            let (signal, sched) = (signal.clone(), sched.clone());
+            thread::spawn(move || {
+                signal.set();
+                // This thread runs tasks too: a broken RUNNING lock shows as a double poll.
+                run_queued(&sched);
+            })
+        };
+        notified.run();
+        waker_thread.join().unwrap();
+        run_queued(&sched);
+
+        assert!(join.is_finished(), "wake-up lost: the task never completed");
+        assert_eq!(block_on(join).unwrap(), 7);
+        assert!(
+            (1..=2).contains(&polls.get()),
+            "polled {} times",
+            polls.get()
+        );
+        assert_eq!(drops.get(), 1, "future dropped {} times", drops.get());
+        shutdown(&sched);
+    });
+}
+
+/// Model 2: the `JoinHandle` is awaited while the task completes on another thread. The
+/// output is delivered exactly once; a lost join wake-up deadlocks `block_on` (which loom
+/// reports).
+#[test]
+fn join_awaits_while_task_completes_elsewhere() {
+    model(ITERATIONS, || {
+        let sched = new_sched();
+        let (future_drops, output_drops) = (Counter::new(), Counter::new());
+        let (notified, join) = spawn(
+            &sched,
+            ready_with(future_drops.guard(), output_drops.clone()),
+        );
+
+        let runner = thread::spawn(move || notified.run());
+        let output = block_on(join).expect("task completed normally");
+        assert_eq!(
+            output_drops.get(),
+            0,
+            "output dropped before it was delivered"
+        );
+        drop(output);
+        runner.join().unwrap();
+        shutdown(&sched);
+
+        assert_eq!(
+            output_drops.get(),
+            1,
+            "output dropped {} times",
+            output_drops.get()
+        );
+        assert_eq!(
+            future_drops.get(),
+            1,
+            "future dropped {} times",
+            future_drops.get()
+        );
+    });
+}
+
+/// Model 3: the `JoinHandle` is polled once (registering a join waker, or taking the
+/// output) and dropped while the task completes on another thread. Output and future are
+/// dropped exactly once, the join waker is dropped (no leak), the task is freed once.
+#[test]
+fn join_handle_dropped_while_task_completes() {
+    model(ITERATIONS, || {
+        let sched = new_sched();
+        let (future_drops, output_drops) = (Counter::new(), Counter::new());
+        let (notified, join) = spawn(
+            &sched,
+            ready_with(future_drops.guard(), output_drops.clone()),
+        );
+
+        let runner = thread::spawn(move || notified.run());
+        {
+            let waker = futures::task::noop_waker();
+            let mut cx = Context::from_waker(&waker);
+            let mut join = pin!(join);
+            if let Poll::Ready(output) = join.as_mut().poll(&mut cx) {
+                drop(output.expect("task completed normally"));
+            }
+            // The handle drops here, racing with completion.
+        }
+        runner.join().unwrap();
+        shutdown(&sched);
+
+        assert_eq!(
+            output_drops.get(),
+            1,
+            "output dropped {} times",
+            output_drops.get()
+        );
+        assert_eq!(
+            future_drops.get(),
+            1,
+            "future dropped {} times",
+            future_drops.get()
+        );
+    });
+}
+
+/// Model 4a: `abort()` races with the first poll of a task that never completes by
+/// itself. Whichever wins, the task ends cancelled, its future dropped exactly once.
+#[test]
+fn abort_racing_with_poll() {
+    model(ITERATIONS, || {
+        let sched = new_sched();
+        let drops = Counter::new();
+        let (notified, join) = spawn(&sched, pending_forever(drops.guard()));
+        let abort = join.abort_handle();
+
+        let aborter = thread::spawn(move || abort.abort());
+        notified.run();
+        aborter.join().unwrap();
+        run_queued(&sched);
+
+        assert!(join.is_finished(), "aborted task never completed");
+        assert!(block_on(join).unwrap_err().is_cancelled());
+        assert_eq!(drops.get(), 1, "future dropped {} times", drops.get());
+        shutdown(&sched);
+    });
+}
+
+/// Model 4b: `abort()` races with a poll that completes the task. The handle gets the
+/// output or a cancellation, never both; the output (if made) and the future are dropped
+/// exactly once.
+#[test]
+fn abort_racing_with_completion() {
+    model(ITERATIONS, || {
+        let sched = new_sched();
+        let (future_drops, output_drops) = (Counter::new(), Counter::new());
+        let (notified, join) = spawn(
+            &sched,
+            ready_with(future_drops.guard(), output_drops.clone()),
+        );
+        let abort = join.abort_handle();
+
+        let aborter = thread::spawn(move || abort.abort());
+        notified.run();
+        aborter.join().unwrap();
+        run_queued(&sched);
+
+        let completed = match block_on(join) {
+            Ok(output) => {
+                drop(output);
+                true
+            }
+            Err(e) => {
+                assert!(e.is_cancelled(), "{e}");
+                false
+            }
+        };
+        shutdown(&sched);
+        assert_eq!(output_drops.get(), usize::from(completed), "output drops");
+        assert_eq!(
+            future_drops.get(),
+            1,
+            "future dropped {} times",
+            future_drops.get()
+        );
+    });
+}
+
+/// Model 4c: `abort()` races with a wake and with the poll that wake causes: the two
+/// both want to queue the task; it is queued and cancelled at most once each.
+#[test]
+fn abort_racing_with_wake() {
+    model(ITERATIONS, || {
+        let sched = new_sched();
+        let signal = Signal::new();
+        let (polls, drops) = (Counter::new(), Counter::new());
+        let (notified, join) = spawn(
+            &sched,
+            wait_for(signal.clone(), polls.clone(), drops.guard()),
+        );
+        notified.run();
+        let abort = join.abort_handle();
+
+        let aborter = thread::spawn(move || abort.abort());
+        let waker_thread = {
+            let sched = sched.clone();
+            thread::spawn(move || {
+                signal.set();
+                run_queued(&sched);
+            })
+        };
+        aborter.join().unwrap();
+        waker_thread.join().unwrap();
+        run_queued(&sched);
+
+        assert!(join.is_finished(), "task neither completed nor cancelled");
+        match block_on(join) {
+            Ok(v) => assert_eq!(v, 7),
+            Err(e) => assert!(e.is_cancelled(), "{e}"),
+        }
+        assert!(polls.get() <= 2, "polled {} times", polls.get());
+        assert_eq!(drops.get(), 1, "future dropped {} times", drops.get());
+        shutdown(&sched);
+    });
+}
+
+/// Model 5: wakers cloned, woken (by value and by reference) and dropped on several
+/// threads while the `JoinHandle` is dropped: the task is re-polled exactly once and
+/// freed exactly once, whatever the order.
+#[test]
+fn wakers_cloned_woken_dropped_on_several_threads() {
+    model(ITERATIONS, || {
+        let sched = new_sched();
+        let (polls, future_drops) = (Counter::new(), Counter::new());
+        let wakers: Arc<Mutex<Vec<Waker>>> = Arc::new(Mutex::new(Vec::new()));
+        let future = {
+            let (polls, wakers, dropped) = (polls.clone(), wakers.clone(), future_drops.guard());
+            poll_fn(move |cx| {
+                let _keep = &dropped;
+                polls.inc();
+                if polls.get() > 1 {
+                    return Poll::Ready(());
+                }
+                let mut wakers = wakers.lock();
+                wakers.push(cx.waker().clone());
+                wakers.push(cx.waker().clone());
+                Poll::Pending
+            })
+        };
+        let (notified, join) = spawn(&sched, future);
+        notified.run();
+        let (w1, w2) = {
+            let mut wakers = wakers.lock();
+            (wakers.pop().unwrap(), wakers.pop().unwrap())
+        };
+
+        let t1 = {
+            let sched = sched.clone();
+            thread::spawn(move || {
+                w1.wake();
+                run_queued(&sched);
+            })
+        };
+        let t2 = thread::spawn(move || {
+            w2.wake_by_ref();
+            let w3 = w2.clone();
+            drop(w2);
+            w3.wake_by_ref();
+        });
+        drop(join);
+        t1.join().unwrap();
+        t2.join().unwrap();
+        run_queued(&sched);
+
+        assert_eq!(polls.get(), 2, "polled {} times", polls.get());
+        assert_eq!(
+            future_drops.get(),
+            1,
+            "future dropped {} times",
+            future_drops.get()
+        );
+        shutdown(&sched);
+    });
+}

@@ -1,0 +1,277 @@
+//! Whole-runtime models: real workers, the real run loop, sleep protocol and shutdown.
+//!
+//! Under `RUSTFLAGS="--cfg heist_loom"` heist's workers are loom threads and every lock,
+//! atomic and parker they use is loom's, so `loom::model` explores how the workers, the
+//! spawning thread and shutdown interleave. A lost wake-up shows as a loom deadlock
+//! (every thread blocked), a double drop as a failed count, a leaked task as
+//! "Arc leaked" (each task holds the runtime's loom `Arc`).
+//!
+//! Without loom the same bodies run a few hundred times on real threads: a small stress
+//! test for miri and ThreadSanitizer.
+//!
+//! Each model uses at most two workers plus one extra thread. Time in loom does not
+//! pass, so the runtimes here set `stalled_slot_check(None)`: a worker parks until woken
+//! instead of waking up later to look at a peer's next-task slot.
+
+use heist::task::{yield_now, JoinError};
+use heist::Runtime;
+use std::future::{poll_fn, Future};
+use std::task::{Poll, Waker};
+
+/// The test's own facade, as a user's crate would have: loom's types under
+/// `heist_loom`, std's otherwise.
+mod sync {
+    #[cfg(heist_loom)]
+    pub(crate) use loom::{
+        future::block_on,
+        sync::{atomic::AtomicUsize, Arc, Mutex},
+        thread,
+    };
+    #[cfg(not(heist_loom))]
+    pub(crate) use std::{
+        sync::{atomic::AtomicUsize, Arc, Mutex},
+        thread,
+    };
+
+    /// For a thread that is not in a runtime to await a `JoinHandle`.
+    #[cfg(not(heist_loom))]
+    pub(crate) use futures::executor::block_on;
+
+    /// Runs `f` under `loom::model`, or `iterations` times on real threads.
+    pub(crate) fn model(iterations: usize, f: impl Fn() + Sync + Send + 'static) {
+        #[cfg(heist_loom)]
+        {
+            let _ = iterations;
+            let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let counter = runs.clone();
+            let start = std::time::Instant::now();
+            loom::model(move || {
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                f();
+            });
+            let name = std::thread::current().name().unwrap_or("model").to_string();
+            println!(
+                "{name}: {} interleavings in {:.2?}",
+                runs.load(std::sync::atomic::Ordering::Relaxed),
+                start.elapsed()
+            );
+        }
+        #[cfg(not(heist_loom))]
+        for _ in 0..iterations {
+            f();
+        }
+    }
+}
+
+use std::sync::atomic::Ordering::SeqCst;
+use sync::{model, thread, Arc, AtomicUsize, Mutex};
+
+/// Runs of each model on real threads (without loom).
+const ITERATIONS: usize = if cfg!(miri) { 2 } else { 200 };
+
+fn runtime(workers: usize) -> Runtime {
+    Runtime::builder().worker_threads(workers).build().unwrap()
+}
+
+/// Counts events across threads.
+#[derive(Clone)]
+struct Counter(Arc<AtomicUsize>);
+
+impl Counter {
+    fn new() -> Counter {
+        Counter(Arc::new(AtomicUsize::new(0)))
+    }
+    fn inc(&self) {
+        self.0.fetch_add(1, SeqCst);
+    }
+    fn get(&self) -> usize {
+        self.0.load(SeqCst)
+    }
+    fn guard(&self) -> DropGuard {
+        DropGuard(self.clone())
+    }
+}
+
+/// Counts its own drop.
+struct DropGuard(Counter);
+
+impl Drop for DropGuard {
+    fn drop(&mut self) {
+        self.0.inc();
+    }
+}
+
+/// A one-shot event: `set` on one thread wakes a future waiting on another.
+#[derive(Clone)]
+struct Signal(Arc<(AtomicUsize, Mutex<Option<Waker>>)>);
+
+impl Signal {
+    fn new() -> Signal {
+        Signal(Arc::new((AtomicUsize::new(0), Mutex::new(None))))
+    }
+
+    fn set(&self) {
+        self.0 .0.store(1, SeqCst);
+        let waker = self.0 .1.lock().unwrap().take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    fn wait(&self) -> impl Future<Output = ()> + Send + 'static {
+        let this = self.clone();
+        poll_fn(move |cx| {
+            *this.0 .1.lock().unwrap() = Some(cx.waker().clone());
+            if this.0 .0.load(SeqCst) == 1 {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+    }
+}
+
+/// One worker: spawn, yield, complete, and `block_on` the handle (woken from the worker).
+#[test]
+fn spawn_yield_complete_one_worker() {
+    model(ITERATIONS, || {
+        let rt = runtime(1);
+        let out = rt.block_on(async {
+            let h = heist::spawn(async {
+                yield_now().await;
+                5
+            });
+            h.await.unwrap()
+        });
+        assert_eq!(out, 5);
+    });
+}
+
+/// Sleep protocol: a spawn from outside races with the only worker going to sleep (it
+/// may be searching, announcing its sleep, re-checking the queues or parked). The task
+/// still runs: otherwise `block_on` waits forever and loom reports a deadlock.
+#[test]
+fn spawn_from_outside_races_with_last_worker_parking() {
+    model(ITERATIONS, || {
+        let rt = runtime(1);
+        let ran = Counter::new();
+        let h = {
+            let ran = ran.clone();
+            rt.spawn(async move { ran.inc() })
+        };
+        rt.block_on(h).unwrap();
+        assert_eq!(ran.get(), 1);
+    });
+}
+
+/// Two workers: a task spawned on a worker (into its next-task slot) while the other
+/// worker searches or sleeps; the parent yields and awaits it.
+#[test]
+fn spawn_from_worker_with_two_workers() {
+    model(ITERATIONS, || {
+        let rt = runtime(2);
+        let out = rt.block_on(async {
+            heist::spawn(async {
+                let child = heist::spawn(async { 3 });
+                yield_now().await;
+                child.await.unwrap() + 1
+            })
+            .await
+            .unwrap()
+        });
+        assert_eq!(out, 4);
+    });
+}
+
+/// `block_on` woken from a worker: the blocked thread's future waits for a signal that a
+/// task sets on the worker.
+#[test]
+fn block_on_woken_from_worker() {
+    model(ITERATIONS, || {
+        let rt = runtime(1);
+        let signal = Signal::new();
+        let setter = signal.clone();
+        let h = rt.spawn(async move { setter.set() });
+        rt.block_on(signal.wait());
+        drop(h);
+    });
+}
+
+/// The outcome of a task that may have run or been cancelled by shutdown.
+fn ran_or_cancelled(res: Result<(), JoinError>, ran: &Counter) {
+    match res {
+        Ok(()) => assert_eq!(ran.get(), 1, "Ok without running"),
+        Err(e) => {
+            assert!(e.is_cancelled(), "{e}");
+            assert_eq!(ran.get(), 0, "cancelled after running to completion");
+        }
+    }
+}
+
+/// Shutdown races with a spawn from another thread: the task either runs or is
+/// cancelled, its future is dropped exactly once, its handle resolves, nothing leaks.
+#[test]
+fn shutdown_racing_with_spawn() {
+    model(ITERATIONS, || {
+        let rt = runtime(1);
+        let handle = rt.handle().clone();
+        let (ran, dropped) = (Counter::new(), Counter::new());
+        let spawner = {
+            let (ran, dropped) = (ran.clone(), dropped.clone());
+            thread::spawn(move || {
+                let guard = dropped.guard();
+                let h = handle.spawn(async move {
+                    let _guard = guard;
+                    ran.inc();
+                });
+                sync::block_on(h)
+            })
+        };
+        drop(rt);
+        let res = spawner.join().unwrap();
+        ran_or_cancelled(res, &ran);
+        assert_eq!(dropped.get(), 1, "future dropped {} times", dropped.get());
+    });
+}
+
+/// Shutdown races with a wake: a task waits for a signal that another thread sets while
+/// the runtime shuts down. The wake finds the task waiting, queued, cancelled or freed;
+/// the future is dropped exactly once either way.
+#[test]
+fn shutdown_racing_with_wake() {
+    model(ITERATIONS, || {
+        let rt = runtime(1);
+        let signal = Signal::new();
+        let (ran, dropped) = (Counter::new(), Counter::new());
+        let h = {
+            let (wait, ran, guard) = (signal.wait(), ran.clone(), dropped.guard());
+            rt.spawn(async move {
+                let _guard = guard;
+                wait.await;
+                ran.inc();
+            })
+        };
+        let waker_thread = thread::spawn(move || signal.set());
+        drop(rt);
+        waker_thread.join().unwrap();
+        ran_or_cancelled(sync::block_on(h), &ran);
+        assert_eq!(dropped.get(), 1, "future dropped {} times", dropped.get());
+    });
+}
+
+/// Sleep protocol with three workers: when work arrives, up to two may be searching
+/// (half of three, rounded up) and the third asleep. A spawn from outside races with
+/// both searchers giving up and parking: the task still runs.
+#[test]
+fn two_searchers_one_sleeper() {
+    model(ITERATIONS, || {
+        let rt = runtime(3);
+        let ran = Counter::new();
+        let h = {
+            let ran = ran.clone();
+            rt.spawn(async move { ran.inc() })
+        };
+        rt.block_on(h).unwrap();
+        assert_eq!(ran.get(), 1);
+    });
+}

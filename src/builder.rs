@@ -26,7 +26,7 @@ pub struct Builder {
     on_thread_stop: Option<Hook>,
     global_queue_interval: u32,
     lifo_limit: u32,
-    stalled_slot_check: Duration,
+    stalled_slot_check: Option<Duration>,
     max_blocking_threads: usize,
     thread_keep_alive: Duration,
 }
@@ -50,7 +50,7 @@ impl Builder {
             on_thread_stop: None,
             global_queue_interval: 61,
             lifo_limit: 3,
-            stalled_slot_check: Duration::from_millis(1),
+            stalled_slot_check: Some(Duration::from_millis(1)),
             max_blocking_threads: 512,
             thread_keep_alive: Duration::from_secs(10),
         }
@@ -136,6 +136,18 @@ impl Builder {
     /// (default 10 s).
     pub fn thread_keep_alive(&mut self, duration: Duration) -> &mut Self {
         self.thread_keep_alive = duration;
+        self
+    }
+
+    /// How long an idle worker sleeps, while some other worker is busy, before it looks
+    /// again at the other workers' next-task slots (default 1 ms). A task woken on a
+    /// worker waits in that worker's slot; if the worker then stays in one long poll, an
+    /// idle worker takes the task after about two such periods. `None` turns this off:
+    /// idle workers then sleep until new work is queued, and a task in the slot of a
+    /// worker stuck in a long poll waits for that poll to end. (Model checking with loom
+    /// sets `None`: loom has no clock, and a timed sleep there would never end.)
+    pub fn stalled_slot_check(&mut self, period: Option<Duration>) -> &mut Self {
+        self.stalled_slot_check = period;
         self
     }
 

@@ -26,7 +26,7 @@ fn shared(n: usize) -> (Arc<Shared>, Vec<LocalQueue>) {
     let config = Config {
         global_queue_interval: 61,
         lifo_limit: 3,
-        stalled_slot_check: Duration::from_millis(1),
+        stalled_slot_check: None,
         on_thread_start: None,
         on_thread_stop: None,
         blocking: crate::blocking::PoolConfig {

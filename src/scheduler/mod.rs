@@ -47,7 +47,8 @@ pub(crate) struct Config {
     pub(crate) lifo_limit: u32,
     /// How long a sleeping worker waits, while some peer is awake, before looking at the
     /// peers' next-task slots again (a peer may be stuck in a long poll).
-    pub(crate) stalled_slot_check: Duration,
+    /// `None`: sleepers wait for new work only (the rescue is off).
+    pub(crate) stalled_slot_check: Option<Duration>,
     pub(crate) on_thread_start: Option<Hook>,
     pub(crate) on_thread_stop: Option<Hook>,
     /// The blocking pool's settings (`src/blocking/`), taken by `Shared::new`.

@@ -273,7 +273,10 @@ impl WorkerCtx {
         // poll, and filling the slot wakes nobody (that would cost a wake-up per message
         // in ping-pong). So a sleeper with an awake peer looks again after a while; when
         // the whole runtime is idle, sleepers wait for new work only.
-        let timeout = (shared.idle.counts().1 > 0).then_some(shared.config.stalled_slot_check);
+        let timeout = shared
+            .config
+            .stalled_slot_check
+            .filter(|_| shared.idle.counts().1 > 0);
         loop {
             if shared.is_shutdown() {
                 return;

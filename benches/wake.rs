@@ -46,7 +46,12 @@ const WARM_UP: usize = 50;
 /// How long task A in `cross_worker_wake` keeps its worker busy at most.
 const BUSY_CAP: Duration = Duration::from_micros(500);
 
-fn samples() -> usize {
+/// Samples per scenario and runtime. Without `--bench` (`cargo test --benches`), a
+/// smoke run of 20 samples that records nothing.
+fn samples(bench: bool) -> usize {
+    if !bench {
+        return 20;
+    }
     if let Ok(v) = std::env::var("HEIST_WAKE_SAMPLES") {
         return v
             .trim()
@@ -203,7 +208,8 @@ fn main() {
     // `cargo bench` passes `--bench`; any other free argument is a filter on
     // `scenario/runtime`.
     let filter = std::env::args().skip(1).find(|a| !a.starts_with("--"));
-    let n = samples();
+    let bench = std::env::args().any(|a| a == "--bench");
+    let n = samples(bench);
     println!(
         "wake latency: {} workers, {n} samples per scenario and runtime, {IDLE_GAP:?} idle gap, \
          runtimes interleaved",
@@ -235,7 +241,9 @@ fn main() {
             out.push(s);
         }
     }
-    write_json(&out);
+    if bench {
+        write_json(&out);
+    }
 }
 
 /// Writes the summaries for `scripts/bench-compare.sh` (hand-rolled: no serde here).

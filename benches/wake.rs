@@ -2,7 +2,8 @@
 //! harness: criterion reports means and medians, not tails).
 //!
 //! Scenarios, each sampled many times with the runtime left idle in between (a pause
-//! long enough for every worker to park):
+//! long enough for every worker to park). The three runtimes of a scenario are sampled
+//! in turn, one sample each, so that noise on a shared machine spreads over all three:
 //!
 //! - `idle_to_running`: the bench thread spawns a task into the idle runtime; latency is
 //!   from just before the spawn call to the task's first poll (the task stores
@@ -45,7 +46,12 @@ const WARM_UP: usize = 50;
 /// How long task A in `cross_worker_wake` keeps its worker busy at most.
 const BUSY_CAP: Duration = Duration::from_micros(500);
 
-fn samples() -> usize {
+/// Samples per scenario and runtime. Without `--bench` (`cargo test --benches`), a
+/// smoke run of 20 samples that records nothing.
+fn samples(bench: bool) -> usize {
+    if !bench {
+        return 20;
+    }
     if let Ok(v) = std::env::var("HEIST_WAKE_SAMPLES") {
         return v
             .trim()
@@ -136,61 +142,108 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 
 type Sample<R> = fn(&R, &<R as Rt>::Spawner) -> Duration;
 
-fn measure<R: Rt>(scenario: &'static str, sample: Sample<R>, n: usize) -> Summary {
+/// One runtime, built, with one scenario's sampling function bound to it.
+struct Sampler {
+    runtime: &'static str,
+    take: Box<dyn FnMut() -> Duration>,
+    times: Vec<Duration>,
+}
+
+fn sampler<R: Rt>(sample: Sample<R>, n: usize) -> Sampler {
     let rt = R::build(workers().max(2));
     let sp = rt.spawner();
-    let mut times = Vec::with_capacity(n);
-    for i in 0..WARM_UP + n {
-        thread::sleep(IDLE_GAP);
-        let t = sample(&rt, &sp);
-        if i >= WARM_UP {
-            times.push(t);
-        }
-    }
-    times.sort();
-    Summary {
-        scenario,
+    Sampler {
         runtime: R::NAME,
-        p50: percentile(&times, 0.50),
-        p90: percentile(&times, 0.90),
-        p99: percentile(&times, 0.99),
-        max: percentile(&times, 1.0),
+        take: Box::new(move || sample(&rt, &sp)),
+        times: Vec::with_capacity(n),
     }
 }
 
-fn scenario<R: Rt>(out: &mut Vec<Summary>, n: usize, filter: &Option<String>) {
-    let all: [(&'static str, Sample<R>); 3] = [
-        ("idle_to_running", idle_to_running::<R>),
-        ("remote_wake", remote_wake::<R>),
-        ("cross_worker_wake", cross_worker_wake::<R>),
-    ];
-    for (name, sample) in all {
-        let id = format!("{name}/{}", R::NAME);
-        if filter.as_ref().is_some_and(|f| !id.contains(f.as_str())) {
-            continue;
+/// Samples one scenario on all three runtimes, interleaved (heist, tokio,
+/// async-executor, heist, ...) so that a burst of machine noise hits all of them alike.
+/// The three runtimes are built up front; the idle ones sleep.
+fn measure(scenario: &'static str, mut samplers: Vec<Sampler>, n: usize) -> Vec<Summary> {
+    for i in 0..WARM_UP + n {
+        for s in &mut samplers {
+            thread::sleep(IDLE_GAP);
+            let t = (s.take)();
+            if i >= WARM_UP {
+                s.times.push(t);
+            }
         }
-        let s = measure::<R>(name, sample, n);
-        println!(
-            "{:<36} p50 {:>8.1} us  p90 {:>8.1} us  p99 {:>8.1} us  max {:>9.1} us",
-            id, s.p50, s.p90, s.p99, s.max
-        );
-        out.push(s);
     }
+    samplers
+        .into_iter()
+        .map(|mut s| {
+            s.times.sort();
+            Summary {
+                scenario,
+                runtime: s.runtime,
+                p50: percentile(&s.times, 0.50),
+                p90: percentile(&s.times, 0.90),
+                p99: percentile(&s.times, 0.99),
+                max: percentile(&s.times, 1.0),
+            }
+        })
+        .collect()
+}
+
+macro_rules! samplers {
+    ($f:ident, $n:expr, $keep:expr) => {{
+        let mut v = Vec::new();
+        if $keep(Heist::NAME) {
+            v.push(sampler::<Heist>($f::<Heist>, $n));
+        }
+        if $keep(Tokio::NAME) {
+            v.push(sampler::<Tokio>($f::<Tokio>, $n));
+        }
+        if $keep(AsyncExecutor::NAME) {
+            v.push(sampler::<AsyncExecutor>($f::<AsyncExecutor>, $n));
+        }
+        v
+    }};
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; any other free argument is a filter.
+    // `cargo bench` passes `--bench`; any other free argument is a filter on
+    // `scenario/runtime`.
     let filter = std::env::args().skip(1).find(|a| !a.starts_with("--"));
-    let n = samples();
+    let bench = std::env::args().any(|a| a == "--bench");
+    let n = samples(bench);
     println!(
-        "wake latency: {} workers, {n} samples per scenario, {IDLE_GAP:?} idle gap",
+        "wake latency: {} workers, {n} samples per scenario and runtime, {IDLE_GAP:?} idle gap, \
+         runtimes interleaved",
         workers().max(2)
     );
     let mut out = Vec::new();
-    scenario::<Heist>(&mut out, n, &filter);
-    scenario::<Tokio>(&mut out, n, &filter);
-    scenario::<AsyncExecutor>(&mut out, n, &filter);
-    write_json(&out);
+    for scenario in ["idle_to_running", "remote_wake", "cross_worker_wake"] {
+        let keep = |rt: &str| {
+            let id = format!("{scenario}/{rt}");
+            filter.as_ref().map_or(true, |f| id.contains(f.as_str()))
+        };
+        let samplers = match scenario {
+            "idle_to_running" => samplers!(idle_to_running, n, keep),
+            "remote_wake" => samplers!(remote_wake, n, keep),
+            _ => samplers!(cross_worker_wake, n, keep),
+        };
+        if samplers.is_empty() {
+            continue;
+        }
+        for s in measure(scenario, samplers, n) {
+            println!(
+                "{:<36} p50 {:>8.1} us  p90 {:>8.1} us  p99 {:>8.1} us  max {:>9.1} us",
+                format!("{}/{}", s.scenario, s.runtime),
+                s.p50,
+                s.p90,
+                s.p99,
+                s.max
+            );
+            out.push(s);
+        }
+    }
+    if bench {
+        write_json(&out);
+    }
 }
 
 /// Writes the summaries for `scripts/bench-compare.sh` (hand-rolled: no serde here).

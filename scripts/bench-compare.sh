@@ -2,7 +2,7 @@
 # Runs heist's benchmark suites against tokio and async-executor and prints one ratio
 # table per suite (markdown, ready for docs/benchmarks.md).
 #
-#   scripts/bench-compare.sh            # full run (about 15-30 minutes on 2 cores)
+#   scripts/bench-compare.sh            # full run (about 10 minutes on 2 cores)
 #   scripts/bench-compare.sh --quick    # smoke run: HEIST_BENCH_QUICK=1 (short criterion
 #                                       # times, fewer wake samples)
 #   scripts/bench-compare.sh --report   # no run: print the tables from the last results

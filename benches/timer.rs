@@ -1,4 +1,4 @@
-//! Timer benchmarks, heist and tokio side by side in one process (`docs/timers.md`).
+//! Timer benchmarks, heist and tokio side by side in one process (`docs/benchmarks.md`, "Timers").
 //!
 //! ```text
 //! cargo bench --bench timer                 # both tables

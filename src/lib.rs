@@ -63,7 +63,7 @@
 //! shutdown); `docs/task-states.md` is the task state machine, specified in the `task`
 //! module; `docs/sleep-protocol.md` shows why no wake-up is lost. Every concurrent
 //! protocol goes through the crate's `sync` facade so that loom can check it
-//! (`docs/testing.md`). `docs/timers.md` covers the timing wheel and the blocking pool.
+//! (`docs/testing.md`). `docs/design.md` also covers the timing wheel and the blocking pool.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs, missing_debug_implementations)]

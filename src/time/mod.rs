@@ -26,7 +26,7 @@
 //! parks; the first worker to park keeps time for everyone, parking with a timeout to
 //! the next deadline, and a registration with an earlier deadline wakes it; busy
 //! workers check every 32 tasks. `driver.rs` has the protocol and why
-//! no deadline is slept through; `docs/timers.md` has the design and measurements.
+//! no deadline is slept through; `docs/design.md` has the design, `docs/benchmarks.md` the measurements.
 //!
 //! # Precision
 //!

@@ -81,7 +81,7 @@ pub(crate) fn far_future() -> Instant {
 /// with [`std::pin::pin!`] or `Box::pin`) and is cancelled, its place in the runtime's
 /// timing wheel freed, when the `Sleep` is dropped. Its waker is woken exactly once per
 /// registration. A `Sleep` is about 72 bytes and allocates nothing: the wheel links
-/// through it (`docs/timers.md`).
+/// through it (`docs/design.md`, "Timers").
 ///
 /// ```
 /// use std::time::{Duration, Instant};

@@ -219,7 +219,7 @@ fn main() {
     for scenario in ["idle_to_running", "remote_wake", "cross_worker_wake"] {
         let keep = |rt: &str| {
             let id = format!("{scenario}/{rt}");
-            filter.as_ref().map_or(true, |f| id.contains(f.as_str()))
+            filter.as_ref().is_none_or(|f| id.contains(f.as_str()))
         };
         let samplers = match scenario {
             "idle_to_running" => samplers!(idle_to_running, n, keep),

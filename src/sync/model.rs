@@ -4,10 +4,11 @@
 //! The stand-in deques are a loom `Mutex<VecDeque>`: loom then explores every order in
 //! which heist's workers push, pop and steal, but it does not check crossbeam-deque's
 //! lock-free internals (those are crossbeam's to prove). A lock is also *stronger* than
-//! the lock-free deque: a fence in heist that pairs with a deque operation (the `SeqCst`
-//! fence after an injector push, say) is checked against the lock here, not against
-//! crossbeam's orderings; ThreadSanitizer and the real-thread runs cover that side
-//! (`docs/testing.md`, "What loom cannot see").
+//! the lock-free deque, so where heist's own orderings pair with a queue operation the
+//! stand-in must not order things by itself: the injector's `is_empty` (a sleeping
+//! worker's re-check) reads a `SeqCst` length without the lock, so loom checks the
+//! fences heist pairs with it. The local queues' `is_empty` still locks; what pairs with
+//! it is checked against a lock only (`docs/testing.md`, "What loom cannot see").
 
 pub(crate) use loom::sync::Arc;
 

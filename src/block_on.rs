@@ -24,7 +24,9 @@ impl Wake for ThreadWaker {
 /// Polls `future` on this thread, parking between polls until its waker fires.
 /// The caller has entered the runtime context and checked it is not on a worker.
 pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
-    let thread = Arc::new(ThreadWaker { parker: Parker::new() });
+    let thread = Arc::new(ThreadWaker {
+        parker: Parker::new(),
+    });
     let waker = Waker::from(thread.clone());
     let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);

@@ -26,7 +26,9 @@ pub struct Builder {
     on_thread_stop: Option<Hook>,
     global_queue_interval: u32,
     lifo_limit: u32,
-    stalled_slot_check: Duration,
+    stalled_slot_check: Option<Duration>,
+    max_blocking_threads: usize,
+    thread_keep_alive: Duration,
 }
 
 impl Default for Builder {
@@ -48,7 +50,9 @@ impl Builder {
             on_thread_stop: None,
             global_queue_interval: 61,
             lifo_limit: 3,
-            stalled_slot_check: Duration::from_millis(1),
+            stalled_slot_check: Some(Duration::from_millis(1)),
+            max_blocking_threads: 512,
+            thread_keep_alive: Duration::from_secs(10),
         }
     }
 
@@ -58,7 +62,10 @@ impl Builder {
     /// If `n` is 0: a runtime without workers could never run a task.
     #[track_caller]
     pub fn worker_threads(&mut self, n: usize) -> &mut Self {
-        assert!(n > 0, "Builder::worker_threads: a runtime needs at least 1 worker thread, got 0");
+        assert!(
+            n > 0,
+            "Builder::worker_threads: a runtime needs at least 1 worker thread, got 0"
+        );
         self.worker_threads = Some(n);
         self
     }
@@ -107,6 +114,43 @@ impl Builder {
         self
     }
 
+    /// The most threads the blocking pool ([`spawn_blocking`](crate::task::spawn_blocking))
+    /// runs at once (default 512). Threads start on demand; blocking calls beyond the
+    /// limit wait in a queue for a thread to finish.
+    ///
+    /// ```
+    /// let rt = heist::Runtime::builder().max_blocking_threads(4).build().unwrap();
+    /// assert_eq!(rt.block_on(rt.spawn_blocking(|| 1 + 1)).unwrap(), 2);
+    /// ```
+    ///
+    /// # Panics
+    /// If `n` is 0.
+    #[track_caller]
+    pub fn max_blocking_threads(&mut self, n: usize) -> &mut Self {
+        assert!(n > 0, "Builder::max_blocking_threads must be at least 1");
+        self.max_blocking_threads = n;
+        self
+    }
+
+    /// How long an idle blocking-pool thread waits for more work before it exits
+    /// (default 10 s).
+    pub fn thread_keep_alive(&mut self, duration: Duration) -> &mut Self {
+        self.thread_keep_alive = duration;
+        self
+    }
+
+    /// How long an idle worker sleeps, while some other worker is busy, before it looks
+    /// again at the other workers' next-task slots (default 1 ms). A task woken on a
+    /// worker waits in that worker's slot; if the worker then stays in one long poll, an
+    /// idle worker takes the task after about two such periods. `None` turns this off:
+    /// idle workers then sleep until new work is queued, and a task in the slot of a
+    /// worker stuck in a long poll waits for that poll to end. (Model checking with loom
+    /// sets `None`: loom has no clock, and a timed sleep there would never end.)
+    pub fn stalled_slot_check(&mut self, period: Option<Duration>) -> &mut Self {
+        self.stalled_slot_check = period;
+        self
+    }
+
     /// Starts the runtime's worker threads.
     ///
     /// # Errors
@@ -122,8 +166,16 @@ impl Builder {
             stalled_slot_check: self.stalled_slot_check,
             on_thread_start: self.on_thread_start.clone(),
             on_thread_stop: self.on_thread_stop.clone(),
+            blocking: crate::blocking::PoolConfig {
+                max_threads: self.max_blocking_threads,
+                keep_alive: self.thread_keep_alive,
+                thread_name: format!("{}-blocking", self.thread_name),
+                stack_size: self.thread_stack_size,
+            },
         };
-        let queues: Vec<_> = (0..workers).map(|_| crate::queue::LocalQueue::new_fifo()).collect();
+        let queues: Vec<_> = (0..workers)
+            .map(|_| crate::queue::LocalQueue::new_fifo())
+            .collect();
         let stealers = queues.iter().map(|q| q.stealer()).collect();
         let shared = Arc::new(Shared::new(stealers, config));
         let mut threads = Vec::with_capacity(workers);
@@ -157,6 +209,8 @@ impl fmt::Debug for Builder {
             .field("thread_stack_size", &self.thread_stack_size)
             .field("global_queue_interval", &self.global_queue_interval)
             .field("lifo_slot_limit", &self.lifo_limit)
+            .field("max_blocking_threads", &self.max_blocking_threads)
+            .field("thread_keep_alive", &self.thread_keep_alive)
             .finish_non_exhaustive()
     }
 }

@@ -16,7 +16,7 @@ struct Context {
 }
 
 crate::sync::thread_local! {
-    // Not a `const` initialiser: loom's `thread_local!` does not take one.
+    // Not `const`: loom's `thread_local!` (the facade's other side) has no const form.
     #[allow(clippy::missing_const_for_thread_local)]
     static CONTEXT: Context = Context {
         handle: RefCell::new(None),

@@ -47,6 +47,16 @@ impl Handle {
         Shared::spawn(&self.shared, future)
     }
 
+    /// Runs a blocking closure on the runtime's blocking pool; see
+    /// [`task::spawn_blocking`](crate::task::spawn_blocking).
+    pub fn spawn_blocking<F, R>(&self, func: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.shared.blocking.spawn(func, self)
+    }
+
     /// Runs a future to completion on this thread, with this runtime current; see
     /// [`Runtime::block_on`](crate::Runtime::block_on).
     ///
@@ -68,7 +78,9 @@ impl Handle {
 
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Handle").field("workers", &self.shared.num_workers()).finish()
+        f.debug_struct("Handle")
+            .field("workers", &self.shared.num_workers())
+            .finish()
     }
 }
 

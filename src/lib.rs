@@ -42,18 +42,34 @@
 //! assert_eq!(out, "hi");
 //! ```
 //!
+//! Timers ([`time`]) are driven by the workers themselves, and blocking work goes to a
+//! separate pool of threads ([`task::spawn_blocking`]):
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! let rt = heist::Runtime::new().unwrap();
+//! rt.block_on(async {
+//!     let file_len = heist::task::spawn_blocking(|| 42 /* e.g. read a file */);
+//!     let len = heist::time::timeout(Duration::from_secs(5), file_len).await;
+//!     assert_eq!(len.unwrap().unwrap(), 42);
+//!     heist::time::sleep(Duration::from_millis(1)).await;
+//! });
+//! ```
+//!
 //! # How it works
 //!
 //! `docs/design.md` walks through the life of a task (spawn, wake, run, steal, park,
 //! shutdown); `docs/task-states.md` is the task state machine, specified in the `task`
 //! module; `docs/sleep-protocol.md` shows why no wake-up is lost. Every concurrent
 //! protocol goes through the crate's `sync` facade so that loom can check it
-//! (`docs/testing.md`).
+//! (`docs/testing.md`). `docs/design.md` also covers the timing wheel and the blocking pool.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod block_on;
+mod blocking;
 mod builder;
 mod context;
 mod handle;
@@ -62,6 +78,7 @@ mod runtime;
 mod scheduler;
 mod sync;
 pub mod task;
+pub mod time;
 
 pub use builder::Builder;
 pub use context::{EnterGuard, TryCurrentError};

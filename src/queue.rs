@@ -15,7 +15,9 @@ use crate::sync::atomic::{AtomicPtr, Ordering::AcqRel, Ordering::Relaxed};
 use crate::task::Header;
 use std::ptr;
 
-pub(crate) use crate::sync::deque::{Injector as RawInjector, Steal, Stealer as RawStealer, Worker as RawWorker};
+pub(crate) use crate::sync::deque::{
+    Injector as RawInjector, Steal, Stealer as RawStealer, Worker as RawWorker,
+};
 
 /// The owner's end of a worker's deque.
 pub(crate) type LocalQueue = RawWorker<Notified>;
@@ -31,7 +33,9 @@ pub(crate) struct NextSlot {
 
 impl NextSlot {
     pub(crate) fn new() -> NextSlot {
-        NextSlot { task: AtomicPtr::new(ptr::null_mut()) }
+        NextSlot {
+            task: AtomicPtr::new(ptr::null_mut()),
+        }
     }
 
     /// Puts `task` in the slot, returning the task it displaced.
@@ -64,11 +68,13 @@ impl Drop for NextSlot {
     }
 }
 
-/// Drains a deque or injector, dropping the `Notified` references (shutdown).
+/// Drains the injector at shutdown, cancelling what it holds: a task that was never
+/// polled is not in the owned-tasks registry, so its queue entry is the only way to reach
+/// it.
 pub(crate) fn drain_injector(injector: &Injector) {
     loop {
         match injector.steal() {
-            Steal::Success(task) => drop(task),
+            Steal::Success(task) => task.shutdown(),
             Steal::Retry => crate::sync::spin_loop(),
             Steal::Empty => break,
         }

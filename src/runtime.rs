@@ -31,6 +31,11 @@ use std::time::{Duration, Instant};
 /// `JoinError`. Tasks spawned afterwards through a leftover [`Handle`] are cancelled at
 /// once. Dropping waits for the workers without limit: a task that never returns from
 /// `poll` makes it hang, so use `shutdown_timeout` when that can happen.
+///
+/// Blocking calls ([`spawn_blocking`](Runtime::spawn_blocking)) not yet started are
+/// cancelled; running ones are waited for, without limit on drop, up to the timeout
+/// with `shutdown_timeout`, not at all with `shutdown_background`. Timers still pending
+/// are dropped with their tasks.
 pub struct Runtime {
     handle: Handle,
     threads: Vec<ThreadHandle<()>>,
@@ -66,6 +71,16 @@ impl Runtime {
         self.handle.spawn(future)
     }
 
+    /// Runs a blocking closure on the runtime's blocking pool; see
+    /// [`task::spawn_blocking`](crate::task::spawn_blocking).
+    pub fn spawn_blocking<F, R>(&self, func: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.handle.spawn_blocking(func)
+    }
+
     /// Runs `future` to completion on the calling thread, with this runtime current
     /// (so [`spawn`](crate::spawn) works inside it). Tasks it spawns run on the workers.
     ///
@@ -87,9 +102,10 @@ impl Runtime {
         self.handle.enter()
     }
 
-    /// Shuts down, waiting at most `timeout` for workers to finish their current poll.
-    /// Tasks still running then are cancelled after their poll by their worker, which
-    /// is left to exit on its own.
+    /// Shuts down, waiting at most `timeout` for workers to finish their current poll
+    /// and for running blocking calls to return. Tasks still running then are cancelled
+    /// after their poll by their worker, which is left to exit on its own; blocking
+    /// calls still running are left to finish on their own.
     ///
     /// # Panics
     /// On one of this runtime's own worker threads.
@@ -112,14 +128,22 @@ impl Runtime {
     fn shutdown(&mut self, deadline: Option<Instant>, may_block: bool) {
         let shared = self.handle.shared.clone();
         let on_own_worker = context::is_worker_of(&*shared);
-        let deadline = if on_own_worker { Some(Instant::now()) } else { deadline };
-        if shared.begin_shutdown() {
-            let all_exited = shared.wait_for_workers(deadline);
-            shared.finish_shutdown();
-            if all_exited {
-                for thread in self.threads.drain(..) {
-                    let _ = thread.join();
-                }
+        let deadline = if on_own_worker {
+            Some(Instant::now())
+        } else {
+            deadline
+        };
+        if !shared.begin_shutdown() {
+            return;
+        }
+        let all_exited = shared.wait_for_workers(deadline);
+        shared.finish_shutdown();
+        // Blocking pool: cancel what has not started, wait for the rest up to the same
+        // deadline.
+        shared.blocking.shutdown(deadline);
+        if all_exited {
+            for thread in self.threads.drain(..) {
+                let _ = thread.join();
             }
         }
         // Workers still in a poll are detached; they exit after it.
@@ -147,7 +171,9 @@ impl Drop for Runtime {
 
 impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Runtime").field("handle", &self.handle).finish()
+        f.debug_struct("Runtime")
+            .field("handle", &self.handle)
+            .finish()
     }
 }
 

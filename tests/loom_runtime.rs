@@ -70,7 +70,11 @@ use sync::{model, thread, Arc, AtomicUsize, Mutex};
 const ITERATIONS: usize = if cfg!(miri) { 2 } else { 200 };
 
 fn runtime(workers: usize) -> Runtime {
-    Runtime::builder().worker_threads(workers).build().unwrap()
+    Runtime::builder()
+        .worker_threads(workers)
+        .stalled_slot_check(None)
+        .build()
+        .unwrap()
 }
 
 /// Counts events across threads.

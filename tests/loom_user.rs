@@ -47,7 +47,12 @@ impl Permits {
 /// too; there is only one permit to take.
 fn two_tasks_race_for_the_last_permit(acquire: fn(&Permits) -> bool) {
     loom::model(move || {
-        let rt = heist::Runtime::builder().worker_threads(1).build().unwrap();
+        let rt = heist::Runtime::builder()
+            .worker_threads(1)
+            // loom has no clock: no timed sleeps (see `Builder::stalled_slot_check`).
+            .stalled_slot_check(None)
+            .build()
+            .unwrap();
         let permits = Arc::new(Permits {
             available: AtomicUsize::new(1),
         });

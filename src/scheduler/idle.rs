@@ -120,8 +120,14 @@ impl Idle {
         }
     }
 
-    /// Counts, for tests and debugging: `(searching, unparked)`.
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// A sleeping worker other than `except`, the longest asleep (least likely to be
+    /// woken for work next), to take the timer keeper's role (`time/driver.rs`). It stays
+    /// on the list: the caller only unparks it, it finds no work and parks again.
+    pub(crate) fn some_sleeper(&self, except: usize) -> Option<usize> {
+        self.sleepers.lock().iter().copied().find(|&i| i != except)
+    }
+
+    /// `(searching, unparked)`.
     pub(crate) fn counts(&self) -> (usize, usize) {
         let state = self.state.load(SeqCst);
         (searching(state), unparked(state))

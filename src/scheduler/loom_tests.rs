@@ -26,9 +26,15 @@ fn shared(n: usize) -> (Arc<Shared>, Vec<LocalQueue>) {
     let config = Config {
         global_queue_interval: 61,
         lifo_limit: 3,
-        stalled_slot_check: Duration::from_millis(1),
+        stalled_slot_check: None,
         on_thread_start: None,
         on_thread_stop: None,
+        blocking: crate::blocking::PoolConfig {
+            max_threads: 1,
+            keep_alive: Duration::from_secs(1),
+            thread_name: "model-blocking".into(),
+            stack_size: None,
+        },
     };
     (Arc::new(Shared::new(stealers, config)), queues)
 }
@@ -42,7 +48,7 @@ impl Runs {
         Runs(Arc::new(std::array::from_fn(|_| AtomicUsize::new(0))))
     }
 
-    /// A registered task that records its run in slot `i`; not yet queued. Its handle
+    /// A task that records its run in slot `i`; not yet queued. Its handle
     /// keeps the task allocated until the model drops it, so that a `Notified` run twice
     /// meets a live task (and fails an assertion) rather than freed memory.
     fn task(&self, shared: &Arc<Shared>, i: usize) -> (Notified, JoinHandle<()>) {
@@ -50,9 +56,7 @@ impl Runs {
         let future = async move {
             runs.0[i].fetch_add(1, SeqCst);
         };
-        let (task, notified, join) = task::new_task(future, shared.clone(), Id::next());
-        assert!(shared.owned.bind(task).is_ok(), "registry closed");
-        (notified, join)
+        task::new_task(future, shared.clone(), Id::next())
     }
 
     fn assert_each_ran_once(&self, n: usize) {

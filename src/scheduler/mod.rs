@@ -6,6 +6,8 @@
 //!   registry, the configuration and the shutdown flag.
 //! - `worker.rs`: the run loop and the `Core` each worker thread owns.
 //! - `idle.rs`: searching/sleeping accounting; `park.rs`: the parker.
+//! - `time` (`src/time/`): the timer driver, fired by the workers as they park and every
+//!   few tasks; `src/time/driver.rs` holds its glue with the parking protocol.
 
 pub(crate) mod idle;
 pub(crate) mod park;
@@ -43,11 +45,14 @@ pub(crate) struct Config {
     /// Polls in a row taken from the next-task slot before it must yield to the queue.
     /// 0 disables the slot.
     pub(crate) lifo_limit: u32,
-    /// How long a sleeping worker waits before looking at a peer's next-task slot that
-    /// was occupied when it fell asleep (the peer may be stuck in a long poll).
-    pub(crate) stalled_slot_check: Duration,
+    /// How long a sleeping worker waits, while some peer is awake, before looking at the
+    /// peers' next-task slots again (a peer may be stuck in a long poll).
+    /// `None`: sleepers wait for new work only (the rescue is off).
+    pub(crate) stalled_slot_check: Option<Duration>,
     pub(crate) on_thread_start: Option<Hook>,
     pub(crate) on_thread_stop: Option<Hook>,
+    /// The blocking pool's settings (`src/blocking/`), taken by `Shared::new`.
+    pub(crate) blocking: crate::blocking::PoolConfig,
 }
 
 /// The part of a worker its peers may touch.
@@ -66,6 +71,10 @@ pub(crate) struct Shared {
     pub(crate) idle: Idle,
     pub(crate) owned: OwnedTasks<Arc<Shared>>,
     pub(crate) config: Config,
+    /// The timers (`src/time/`): fired by the workers, no thread of their own.
+    pub(crate) time: crate::time::Driver,
+    /// The blocking pool (`src/blocking/`), for `spawn_blocking`.
+    pub(crate) blocking: crate::blocking::Pool,
     shutdown: AtomicBool,
     /// Workers that have not yet left their run loop.
     live_workers: Mutex<usize>,
@@ -86,12 +95,15 @@ impl Shared {
                 })
             })
             .collect();
+        let blocking = crate::blocking::Pool::new(config.blocking.clone());
         Shared {
             injector: Injector::new(),
             remotes,
             idle: Idle::new(n),
             owned: OwnedTasks::new(n * 4),
             config,
+            time: crate::time::Driver::new(),
+            blocking,
             shutdown: AtomicBool::new(false),
             live_workers: Mutex::new(n),
             workers_done: Condvar::new(),
@@ -112,13 +124,11 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (task, notified, join) = task::new_task(future, this.clone(), Id::next());
-        match this.owned.bind(task) {
-            Ok(()) => this.schedule_task(notified, false),
-            Err(task) => {
-                drop(notified);
-                task.shutdown();
-            }
+        let (notified, join) = task::new_task(future, this.clone(), Id::next());
+        if this.is_shutdown() {
+            notified.shutdown();
+        } else {
+            this.schedule_task(notified, false);
         }
         join
     }
@@ -127,7 +137,9 @@ impl Shared {
     /// a yield, the back of its queue); anywhere else, into the injector.
     fn schedule_task(&self, task: Notified, is_yield: bool) {
         context::with_worker(|worker| match worker {
-            Some(worker) if std::ptr::eq(&*worker.shared, self) => worker.schedule_local(task, is_yield),
+            Some(worker) if std::ptr::eq(&*worker.shared, self) => {
+                worker.schedule_local(task, is_yield)
+            }
             _ => self.schedule_remote(task),
         })
     }
@@ -205,6 +217,9 @@ impl Shared {
     pub(crate) fn finish_shutdown(&self) {
         self.owned.close_and_shutdown_all();
         queue::drain_injector(&self.injector);
+        // The cancelled tasks' timers left the wheel as their futures dropped; close it,
+        // waking any timer still registered outside a task (its poll then panics).
+        self.time.shutdown();
     }
 }
 
@@ -215,6 +230,10 @@ impl Schedule for Arc<Shared> {
 
     fn yield_now(&self, task: Notified) {
         self.schedule_task(task, true);
+    }
+
+    fn register(&self, task: Task) -> Result<(), Task> {
+        self.owned.bind(task)
     }
 
     fn release(&self, task: &Task) -> Option<Task> {

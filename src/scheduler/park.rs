@@ -21,14 +21,22 @@ pub(crate) struct Parker {
 
 impl Parker {
     pub(crate) fn new() -> Parker {
-        Parker { state: AtomicUsize::new(EMPTY), lock: Mutex::new(()), cvar: Condvar::new() }
+        Parker {
+            state: AtomicUsize::new(EMPTY),
+            lock: Mutex::new(()),
+            cvar: Condvar::new(),
+        }
     }
 
     /// Blocks until `unpark` is called (or was called since the last park), or until
     /// `timeout` passes. May also return spuriously; callers re-check their condition.
     pub(crate) fn park(&self, timeout: Option<Duration>) {
         // Fast path: consume a pending token without touching the lock.
-        if self.state.compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst).is_ok() {
+        if self
+            .state
+            .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
+            .is_ok()
+        {
             return;
         }
         let mut guard = self.lock.lock();

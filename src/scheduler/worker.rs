@@ -6,13 +6,19 @@
 //!    work is never starved by a worker that keeps itself busy.
 //! 2. The next-task slot, at most `lifo_limit` times in a row (then its task moves to the
 //!    back of the queue, so a ping-pong pair cannot starve the rest).
-//! 3. The local queue (FIFO).
+//! 3. The local queue (FIFO). Before it, if the injector is not empty, a share of it is
+//!    moved to the back of the local queue, so remote work waits behind what is already
+//!    queued rather than for the queue to run dry.
 //! 4. A batch from the injector.
 //! 5. Searching (at most about half the workers at once): the injector again, then about
 //!    half of a peer's queue, peers visited from a random start.
 //! 6. A peer's next-task slot, if that peer has not advanced since this worker last
 //!    looked (it is stuck in one long poll and its slot would otherwise wait for it).
 //! 7. Park.
+//!
+//! Timers (`src/time/driver.rs`) are fired by the workers: every `time::CHECK_INTERVAL`
+//! tasks in the run loop, before parking, and by the *keeper*, the parked worker whose
+//! park times out at the next deadline.
 
 use super::{Notified, Remote, Shared};
 use crate::context;
@@ -93,7 +99,9 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: LocalQueue) {
         hook();
     }
     {
-        let _enter = context::enter(crate::Handle { shared: worker.shared.clone() });
+        let _enter = context::enter(crate::Handle {
+            shared: worker.shared.clone(),
+        });
         let _worker = context::enter_worker(&worker);
         worker.run_loop();
         // Leave the worker context before draining, so that anything the drain wakes
@@ -109,6 +117,10 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: LocalQueue) {
 impl WorkerCtx {
     fn run_loop(&self) {
         while !self.shared.is_shutdown() {
+            // Timers: a busy worker fires due ones itself (one atomic load when none is).
+            if self.core.borrow().tick % crate::time::CHECK_INTERVAL == 0 {
+                self.shared.time.fire_due(false);
+            }
             let task = self.next_task().or_else(|| self.search());
             let Some(task) = task else {
                 self.park();
@@ -131,6 +143,20 @@ impl WorkerCtx {
                 return Some(task);
             }
         }
+        // Remote work is waiting: move a share of it to the back of the deque now, so it
+        // runs after what this worker already queued instead of only when the deque runs
+        // dry (a worker kept busy by long local tasks would otherwise reach it once per
+        // `global_queue_interval` tasks). `is_empty` is two loads of a line that is only
+        // written when remote work arrives.
+        if !shared.injector.is_empty() {
+            let limit = injector_share(shared);
+            if let Steal::Success(task) = shared
+                .injector
+                .steal_batch_with_limit_and_pop(&core.queue, limit)
+            {
+                core.queue.push(task);
+            }
+        }
         if shared.config.lifo_limit > 0 {
             if core.lifo_polls < shared.config.lifo_limit {
                 if let Some(task) = self.remote().next.take() {
@@ -145,8 +171,12 @@ impl WorkerCtx {
         if let Some(task) = core.queue.pop() {
             return Some(task);
         }
-        let limit = (shared.injector.len() / shared.num_workers() + 1).min(INJECTOR_LIMIT);
-        steal_retrying(|| shared.injector.steal_batch_with_limit_and_pop(&core.queue, limit))
+        let limit = injector_share(shared);
+        steal_retrying(|| {
+            shared
+                .injector
+                .steal_batch_with_limit_and_pop(&core.queue, limit)
+        })
     }
 
     /// Steps 5-6: steal, as one of the searching workers.
@@ -162,14 +192,20 @@ impl WorkerCtx {
         let n = shared.num_workers();
         loop {
             let mut retry = false;
-            match shared.injector.steal_batch_with_limit_and_pop(&core.queue, INJECTOR_LIMIT) {
+            match shared
+                .injector
+                .steal_batch_with_limit_and_pop(&core.queue, INJECTOR_LIMIT)
+            {
                 Steal::Success(task) => return Some(task),
                 Steal::Retry => retry = true,
                 Steal::Empty => {}
             }
             let start = core.next_random() as usize % n;
             for i in (0..n).map(|i| (start + i) % n).filter(|&i| i != self.index) {
-                match shared.remotes[i].stealer.steal_batch_with_limit_and_pop(&core.queue, STEAL_LIMIT) {
+                match shared.remotes[i]
+                    .stealer
+                    .steal_batch_with_limit_and_pop(&core.queue, STEAL_LIMIT)
+                {
                     Steal::Success(task) => return Some(task),
                     Steal::Retry => retry = true,
                     Steal::Empty => {}
@@ -218,9 +254,14 @@ impl WorkerCtx {
         }
     }
 
-    /// Step 7: sleep until notified (see `docs/sleep-protocol.md`).
+    /// Step 7: sleep until notified (see `docs/sleep-protocol.md`), or until the next
+    /// timer deadline if this worker keeps time (`src/time/driver.rs`).
     fn park(&self) {
         let shared = &*self.shared;
+        // Timers: fire what is due first; if that queued tasks here, run them instead.
+        if shared.time.fire_due(true) > 0 {
+            return;
+        }
         let was_searching = std::mem::take(&mut self.core.borrow_mut().is_searching);
         shared.idle.about_to_park(self.index, was_searching);
         // `about_to_park` ended with a SeqCst fence: a push that our re-check misses saw
@@ -228,42 +269,53 @@ impl WorkerCtx {
         if shared.has_queued_work() {
             shared.notify_parked();
         }
-        // A peer's occupied next-task slot may be stuck behind a long poll: look again
-        // after a while rather than sleeping until new work arrives.
-        let timeout = self
-            .shared
-            .remotes
-            .iter()
-            .enumerate()
-            .any(|(i, r)| i != self.index && !r.next.is_empty())
-            .then_some(shared.config.stalled_slot_check);
+        // While any peer is awake it may fill its next-task slot and then stay in a long
+        // poll, and filling the slot wakes nobody (that would cost a wake-up per message
+        // in ping-pong). So a sleeper with an awake peer looks again after a while; when
+        // the whole runtime is idle, sleepers wait for new work only.
+        let timeout = shared
+            .config
+            .stalled_slot_check
+            .filter(|_| shared.idle.counts().1 > 0);
         loop {
             if shared.is_shutdown() {
                 return;
             }
-            self.remote().parker.park(timeout);
+            // Timers: the keeper (the first worker to park) sleeps until the next deadline.
+            let park_for = shared.time.keeper_timeout(self.index, timeout);
+            self.remote().parker.park(park_for);
+            // Timers: give the keeper role up, fire what is due (into this worker's queue).
+            shared.time.release_keeper(self.index);
+            let fired = shared.time.fire_due(true) > 0;
             if shared.is_shutdown() {
                 return;
             }
             if shared.idle.was_notified(self.index) {
                 self.core.borrow_mut().is_searching = true;
+                shared.hand_off_timer_keeper(self.index);
                 return;
             }
-            if timeout.is_some() {
+            if timeout.is_some() || fired {
                 let notified = shared.idle.wake_self(self.index);
                 self.core.borrow_mut().is_searching = notified;
+                shared.hand_off_timer_keeper(self.index);
                 return;
             }
-            // Spurious wake-up: still on the sleepers list.
+            // Spurious wake-up, or a keeper's timeout with nothing due (or a hand-off):
+            // still on the sleepers list; park again, keeping time if nobody else does.
         }
     }
 
-    /// At exit: drop the references this worker still queues.
+    /// At exit: cancel what this worker still queues (tasks never polled are reachable
+    /// only from here; the others are also cancelled through the registry, and whichever
+    /// comes second finds them complete).
     fn drain(&self) {
-        drop(self.remote().next.take());
+        if let Some(task) = self.remote().next.take() {
+            task.shutdown();
+        }
         let core = self.core.borrow_mut();
         while let Some(task) = core.queue.pop() {
-            drop(task);
+            task.shutdown();
         }
     }
 }
@@ -278,6 +330,12 @@ impl Core {
         self.rng = x;
         x
     }
+}
+
+/// How much of the injector one worker takes at a time: its share, at most
+/// `INJECTOR_LIMIT`.
+fn injector_share(shared: &Shared) -> usize {
+    (shared.injector.len() / shared.num_workers() + 1).min(INJECTOR_LIMIT)
 }
 
 /// Retries a steal until it succeeds or finds the source empty.

@@ -28,6 +28,10 @@ pub(crate) mod thread {
 
 pub(crate) use loom::thread_local;
 
+/// Under loom every task allocation goes to the global allocator (`task/cache.rs`):
+/// loom runs its threads on one OS thread, so a per-thread cache would be shared.
+pub(crate) const RECYCLE_TASK_ALLOCATIONS: bool = false;
+
 /// A retry loop must let loom run another thread, or a thread spinning on a `Retry`
 /// would starve the one holding the lock (and exhaust `LOOM_MAX_BRANCHES`).
 pub(crate) use loom::hint::spin_loop;

@@ -4,7 +4,9 @@ pub(crate) use std::sync::Arc;
 
 /// Atomics and fences.
 pub(crate) mod atomic {
-    pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{
+        fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+    };
 }
 
 pub(crate) use parking_lot::{Condvar, Mutex, MutexGuard};
@@ -17,6 +19,9 @@ pub(crate) mod thread {
 }
 
 pub(crate) use std::thread_local;
+
+/// Recycle task allocations per thread (`task/cache.rs`).
+pub(crate) const RECYCLE_TASK_ALLOCATIONS: bool = true;
 
 /// The body of a retry loop: a CPU hint here, a scheduling point under loom.
 pub(crate) use std::hint::spin_loop;

@@ -8,17 +8,16 @@ use std::fmt;
 /// or its future panicked.
 pub struct JoinError {
     id: Id,
-    repr: Repr,
+    /// `None` for a cancellation. Boxed: a `JoinError` lives inside every task's output
+    /// slot, and two words keep that slot small for the common case of no error.
+    panic: Option<Box<Panic>>,
 }
 
-enum Repr {
-    Cancelled,
-    Panic {
-        payload: Payload,
-        /// The message, when the payload was a `&str` or `String`, copied at creation
-        /// so that `Display` never reads the payload through `&self`.
-        message: Option<String>,
-    },
+struct Panic {
+    payload: Payload,
+    /// The message, when the payload was a `&str` or `String`, copied at creation so
+    /// that `Display` never reads the payload through `&self`.
+    message: Option<String>,
 }
 
 /// The panic payload. It is `Send` but not necessarily `Sync`; it is only ever reached
@@ -31,7 +30,7 @@ unsafe impl Sync for Payload {}
 
 impl JoinError {
     pub(crate) fn cancelled(id: Id) -> JoinError {
-        JoinError { id, repr: Repr::Cancelled }
+        JoinError { id, panic: None }
     }
 
     pub(crate) fn panic(id: Id, payload: Box<dyn Any + Send + 'static>) -> JoinError {
@@ -39,17 +38,23 @@ impl JoinError {
             .downcast_ref::<&'static str>()
             .map(|s| s.to_string())
             .or_else(|| payload.downcast_ref::<String>().cloned());
-        JoinError { id, repr: Repr::Panic { payload: Payload(payload), message } }
+        JoinError {
+            id,
+            panic: Some(Box::new(Panic {
+                payload: Payload(payload),
+                message,
+            })),
+        }
     }
 
     /// True if the task was cancelled: aborted, or dropped by runtime shutdown.
     pub fn is_cancelled(&self) -> bool {
-        matches!(self.repr, Repr::Cancelled)
+        self.panic.is_none()
     }
 
     /// True if the task's future panicked (while polled, or while dropped).
     pub fn is_panic(&self) -> bool {
-        matches!(self.repr, Repr::Panic { .. })
+        self.panic.is_some()
     }
 
     /// The panic payload, for `std::panic::resume_unwind`.
@@ -58,14 +63,15 @@ impl JoinError {
     /// If the error is not a panic; see [`JoinError::try_into_panic`].
     #[track_caller]
     pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
-        self.try_into_panic().expect("`JoinError::into_panic` called on a cancellation")
+        self.try_into_panic()
+            .expect("`JoinError::into_panic` called on a cancellation")
     }
 
     /// The panic payload, or the error itself if it is not a panic.
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
-        match self.repr {
-            Repr::Panic { payload, .. } => Ok(payload.0),
-            repr => Err(JoinError { id: self.id, repr }),
+        match self.panic {
+            Some(panic) => Ok(panic.payload.0),
+            None => Err(self),
         }
     }
 
@@ -73,24 +79,28 @@ impl JoinError {
     pub fn id(&self) -> Id {
         self.id
     }
+
+    fn message(&self) -> Option<&str> {
+        self.panic.as_ref().and_then(|p| p.message.as_deref())
+    }
 }
 
 impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.repr {
-            Repr::Cancelled => write!(f, "task {} was cancelled", self.id),
-            Repr::Panic { message: Some(m), .. } => write!(f, "task {} panicked with message {m:?}", self.id),
-            Repr::Panic { message: None, .. } => write!(f, "task {} panicked", self.id),
+        match (self.is_panic(), self.message()) {
+            (false, _) => write!(f, "task {} was cancelled", self.id),
+            (true, Some(m)) => write!(f, "task {} panicked with message {m:?}", self.id),
+            (true, None) => write!(f, "task {} panicked", self.id),
         }
     }
 }
 
 impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.repr {
-            Repr::Cancelled => write!(f, "JoinError::Cancelled({:?})", self.id),
-            Repr::Panic { message: Some(m), .. } => write!(f, "JoinError::Panic({:?}, {m:?}, ...)", self.id),
-            Repr::Panic { message: None, .. } => write!(f, "JoinError::Panic({:?}, ...)", self.id),
+        match (self.is_panic(), self.message()) {
+            (false, _) => write!(f, "JoinError::Cancelled({:?})", self.id),
+            (true, Some(m)) => write!(f, "JoinError::Panic({:?}, {m:?}, ...)", self.id),
+            (true, None) => write!(f, "JoinError::Panic({:?}, ...)", self.id),
         }
     }
 }

@@ -81,6 +81,11 @@ where
                 self.finish(Ok(output));
                 self.complete();
             }
+            Ok(Poll::Pending) if !self.register_once() => {
+                // The scheduler is shutting down: do not start waiting.
+                self.cancel_future();
+                self.complete();
+            }
             Ok(Poll::Pending) => match self.state().transition_to_idle() {
                 TransitionToIdle::Ok => {}
                 TransitionToIdle::OkNotified => {
@@ -98,6 +103,29 @@ where
                 let id = self.cell().header.id;
                 self.finish(Err(JoinError::panic(id, payload)));
                 self.complete();
+            }
+        }
+    }
+
+    /// Holding `RUNNING`: hands the task to the registry the first time it is about to
+    /// wait. False if the scheduler refused (shutdown).
+    fn register_once(&self) -> bool {
+        if self.state().load().is_registered() {
+            return true;
+        }
+        // SAFETY: the reference reserved for the registry at spawn (task/mod.rs,
+        // new_task); it is used at most once, guarded by REGISTERED (set only by the
+        // RUNNING holder, which we are).
+        let reserved = unsafe { Task::<S>::from_raw(self.header_ptr()) };
+        match self.cell().scheduler.register(reserved) {
+            Ok(()) => {
+                self.state().set_registered();
+                true
+            }
+            Err(reserved) => {
+                // Still reserved: `complete` releases it.
+                mem::forget(reserved);
+                false
             }
         }
     }
@@ -156,20 +184,28 @@ where
                     // SAFETY: JOIN_WAKER was set at completion, so the JoinHandle wrote
                     // the slot before and will not touch it again (state.rs, JOIN_WAKER).
                     let waker = unsafe { &*waker };
-                    waker.as_ref().expect("JOIN_WAKER set on an empty slot").wake_by_ref();
+                    waker
+                        .as_ref()
+                        .expect("JOIN_WAKER set on an empty slot")
+                        .wake_by_ref();
                 });
             }
         }));
-        // SAFETY: borrowed view of our own reference; ManuallyDrop keeps it from being
-        // released twice.
-        let me = ManuallyDrop::new(unsafe { Task::<S>::from_raw(self.header_ptr()) });
-        let released = self.cell().scheduler.release(&me);
-        let count = match released {
-            Some(list_ref) => {
-                mem::forget(list_ref);
-                2
+        let count = if snapshot.is_registered() {
+            // SAFETY: borrowed view of our own reference; ManuallyDrop keeps it from
+            // being released twice.
+            let me = ManuallyDrop::new(unsafe { Task::<S>::from_raw(self.header_ptr()) });
+            match self.cell().scheduler.release(&me) {
+                Some(list_ref) => {
+                    mem::forget(list_ref);
+                    2
+                }
+                // Shutdown popped it and holds the registry's reference.
+                None => 1,
             }
-            None => 1,
+        } else {
+            // Our reference and the one still reserved for the registry.
+            2
         };
         if self.state().transition_to_terminal(count) {
             self.dealloc();
@@ -186,8 +222,11 @@ where
     /// Frees the allocation.
     pub(super) fn dealloc(self) {
         // SAFETY: the last reference is gone (vtable contract), so nobody else reaches
-        // the cell; it was allocated by `Box` in `RawTask::new`.
-        drop(unsafe { Box::from_raw(self.cell.as_ptr()) });
+        // the cell; it is initialised, and dropped exactly once here.
+        unsafe { std::ptr::drop_in_place(self.cell.as_ptr()) };
+        let layout = std::alloc::Layout::new::<Cell<F, S>>();
+        // SAFETY: allocated by `cache::allocate` with this layout in `RawTask::new`.
+        unsafe { super::cache::deallocate(self.cell.cast(), layout) };
     }
 
     /// Cancels for shutdown, consuming the caller's reference.
@@ -205,7 +244,11 @@ where
     /// # Safety
     /// `dst` points to a `Poll<Result<F::Output, JoinError>>` and the caller is the
     /// JoinHandle.
-    pub(super) unsafe fn try_read_output(self, dst: *mut Poll<Result<F::Output, JoinError>>, waker: &Waker) {
+    pub(super) unsafe fn try_read_output(
+        self,
+        dst: *mut Poll<Result<F::Output, JoinError>>,
+        waker: &Waker,
+    ) {
         if self.can_read_output(waker) {
             let output = self.cell().stage.with_mut(|stage| {
                 // SAFETY: COMPLETE with JOIN_INTEREST: the JoinHandle owns the stage.
@@ -231,7 +274,9 @@ where
             let same = self.cell().join_waker.with(|slot| {
                 // SAFETY: JOIN_WAKER set: the runtime may read the slot, nobody writes it;
                 // a shared read is fine.
-                unsafe { &*slot }.as_ref().is_some_and(|w| w.will_wake(waker))
+                unsafe { &*slot }
+                    .as_ref()
+                    .is_some_and(|w| w.will_wake(waker))
             });
             if same {
                 return false;
@@ -265,6 +310,10 @@ where
 
     /// The JoinHandle's destructor; consumes its reference.
     pub(super) fn drop_join_handle(self) {
+        if self.state().drop_join_handle_fast().is_ok() {
+            // Never polled: no output, no join waker; the other references remain.
+            return;
+        }
         match self.state().unset_join_interest() {
             // Complete: the output is ours to drop (state.rs, JOIN_INTEREST).
             Err(_) => {

@@ -38,7 +38,10 @@ impl<T> JoinHandle<T> {
     /// `raw` is a task whose output type is `T`, and the caller gives the handle the
     /// task's JOIN_INTEREST and one reference.
     pub(crate) unsafe fn from_raw(raw: RawTask) -> JoinHandle<T> {
-        JoinHandle { raw, _output: PhantomData }
+        JoinHandle {
+            raw,
+            _output: PhantomData,
+        }
     }
 
     /// Cancels the task.
@@ -74,7 +77,10 @@ impl<T> Future for JoinHandle<T> {
         let mut ret: Poll<Result<T, JoinError>> = Poll::Pending;
         // SAFETY: `ret` has the task's output type (`from_raw` contract) and we are the
         // JoinHandle.
-        unsafe { self.raw.try_read_output(&mut ret as *mut _ as *mut (), cx.waker()) };
+        unsafe {
+            self.raw
+                .try_read_output(&mut ret as *mut _ as *mut (), cx.waker())
+        };
         ret
     }
 }
@@ -87,7 +93,9 @@ impl<T> Drop for JoinHandle<T> {
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JoinHandle").field("id", &self.id()).finish()
+        f.debug_struct("JoinHandle")
+            .field("id", &self.id())
+            .finish()
     }
 }
 
@@ -134,6 +142,8 @@ impl Drop for AbortHandle {
 
 impl fmt::Debug for AbortHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AbortHandle").field("id", &self.id()).finish()
+        f.debug_struct("AbortHandle")
+            .field("id", &self.id())
+            .finish()
     }
 }

@@ -34,9 +34,18 @@ impl<S: Schedule> OwnedTasks<S> {
     pub(crate) fn new(min_shards: usize) -> Self {
         let n = min_shards.max(1).next_power_of_two();
         let shards = (0..n)
-            .map(|_| CachePadded::new(Mutex::new(Shard { head: None, len: 0, closed: false })))
+            .map(|_| {
+                CachePadded::new(Mutex::new(Shard {
+                    head: None,
+                    len: 0,
+                    closed: false,
+                }))
+            })
             .collect();
-        OwnedTasks { shards, _scheduler: PhantomData }
+        OwnedTasks {
+            shards,
+            _scheduler: PhantomData,
+        }
     }
 
     fn shard(&self, header: &Header) -> &Mutex<Shard> {
@@ -55,7 +64,14 @@ impl<S: Schedule> OwnedTasks<S> {
         }
         let old_head = shard.head;
         // SAFETY: we hold the shard lock; the new task is alive (we hold `task`).
-        unsafe { with_links(ptr, |l| *l = Links { prev: None, next: old_head }) };
+        unsafe {
+            with_links(ptr, |l| {
+                *l = Links {
+                    prev: None,
+                    next: old_head,
+                }
+            })
+        };
         if let Some(old) = old_head {
             // SAFETY: we hold the shard lock; `old` is in the shard, so alive.
             unsafe { with_links(old, |l| l.prev = Some(ptr)) };
@@ -106,9 +122,11 @@ impl<S: Schedule> OwnedTasks<S> {
             }
         }
     }
+}
 
-    /// True when no task is registered.
-    #[cfg_attr(not(test), allow(dead_code))]
+impl<S: Schedule> OwnedTasks<S> {
+    /// True when no task is registered (tests).
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.shards.iter().all(|s| s.lock().len == 0)
     }
@@ -130,7 +148,12 @@ unsafe fn with_links<R>(ptr: NonNull<Header>, f: impl FnOnce(&mut Links) -> R) -
 }
 
 /// Unlinks `ptr`, whose links were `prev` / `next`, from `shard`.
-fn unlink(shard: &mut Shard, ptr: NonNull<Header>, prev: Option<NonNull<Header>>, next: Option<NonNull<Header>>) {
+fn unlink(
+    shard: &mut Shard,
+    ptr: NonNull<Header>,
+    prev: Option<NonNull<Header>>,
+    next: Option<NonNull<Header>>,
+) {
     match prev {
         // SAFETY: the caller holds the lock (it has `&mut Shard`); `p` is in the shard.
         Some(p) => unsafe { with_links(p, |l| l.next = next) },

@@ -37,6 +37,11 @@ impl Schedule for Sched {
         self.queue.lock().push_back(task);
     }
 
+    fn register(&self, task: Task<Self>) -> Result<(), Task<Self>> {
+        self.owned.lock().push(task);
+        Ok(())
+    }
+
     fn release(&self, task: &Task<Self>) -> Option<Task<Self>> {
         let mut owned = self.owned.lock();
         let pos = owned.iter().position(|t| t.raw() == task.raw())?;
@@ -57,9 +62,8 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let (task, notified, join) = new_task(future, sched.clone(), Id::next());
-    sched.owned.lock().push(task);
-    (notified, join)
+    // The task joins `owned` when it first waits (`Schedule::register`).
+    new_task(future, sched.clone(), Id::next())
 }
 
 /// Runs queued tasks until the queue is empty.

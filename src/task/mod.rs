@@ -10,13 +10,17 @@
 //!
 //! | handle        | where it lives                      | what it may do                          |
 //! |---------------|-------------------------------------|-----------------------------------------|
-//! | `Task`        | the owned-tasks list (`list.rs`)    | cancel the task at shutdown             |
+//! | `Task`        | the owned-tasks list (`list.rs`), from the first `Pending` on | cancel the task at shutdown |
 //! | `Notified`    | a run queue, a next-task slot       | poll the task (carries `NOTIFIED`)      |
 //! | `JoinHandle`  | user code                           | read the output, register a join waker  |
 //! | `AbortHandle` | user code                           | cancel                                  |
 //! | `Waker`       | anywhere, any number of clones      | wake (queue a `Notified` when waiting)  |
 //!
-//! A new task starts with three references (list, first `Notified`, `JoinHandle`).
+//! A new task starts with three references: the first `Notified`, the `JoinHandle`, and
+//! one reserved for the owned-tasks list, which takes it when the task first waits
+//! (`Schedule::register`); a task that completes in its first poll releases the reserved
+//! one itself. Until it first waits, a task is always in exactly one queue or being run,
+//! so shutdown reaches it by draining the queues.
 //!
 //! # States
 //!
@@ -60,6 +64,7 @@
 //! does nothing; the output is handed to exactly one owner; the future is dropped exactly
 //! once, on the thread that holds `RUNNING`.
 
+mod cache;
 mod error;
 mod harness;
 mod id;
@@ -79,6 +84,8 @@ pub use error::JoinError;
 pub use id::Id;
 pub use join::{AbortHandle, JoinHandle};
 pub use yield_now::yield_now;
+// The blocking pool lives in `src/blocking/`; its entry point belongs with `spawn`.
+pub use crate::blocking::spawn_blocking;
 
 pub(crate) use raw::{Header, RawTask};
 
@@ -98,8 +105,14 @@ pub(crate) trait Schedule: Sync + Sized + 'static {
         self.schedule(task);
     }
 
-    /// The task completed: unlink it from the owned list, returning the list's
-    /// reference (or `None` if shutdown already took it).
+    /// The task is about to wait for the first time (its first poll returned `Pending`):
+    /// keep it where shutdown can find it. `task` carries the reference reserved for the
+    /// registry at spawn. Hands it back if the scheduler is shutting down; the caller
+    /// then cancels the task.
+    fn register(&self, task: Task<Self>) -> Result<(), Task<Self>>;
+
+    /// A registered task completed: unlink it, returning the registry's reference (or
+    /// `None` if shutdown already took it).
     fn release(&self, task: &Task<Self>) -> Option<Task<Self>>;
 }
 
@@ -162,6 +175,14 @@ impl<S: 'static> Notified<S> {
         ptr
     }
 
+    /// Cancels the task for shutdown (if nobody runs it), consuming this reference: how
+    /// queues are drained.
+    pub(crate) fn shutdown(self) {
+        let raw = self.0.raw;
+        mem::forget(self);
+        raw.shutdown();
+    }
+
     /// Polls the task (or cancels it, if it was aborted), consuming this reference.
     pub(crate) fn run(self) {
         let raw = self.0.raw;
@@ -170,21 +191,26 @@ impl<S: 'static> Notified<S> {
     }
 }
 
-/// Allocates a task: returns the owned-list reference, the first `Notified`, and the
-/// `JoinHandle`.
-pub(crate) fn new_task<F, S>(future: F, scheduler: S, id: Id) -> (Task<S>, Notified<S>, JoinHandle<F::Output>)
+/// Allocates a task: returns the first `Notified` and the `JoinHandle`. The third
+/// reference is reserved for the owned-tasks registry, which takes it if the task ever
+/// waits (`Schedule::register`); a task that completes in its first poll never touches
+/// the registry.
+pub(crate) fn new_task<F, S>(
+    future: F,
+    scheduler: S,
+    id: Id,
+) -> (Notified<S>, JoinHandle<F::Output>)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
     S: Schedule,
 {
     let raw = RawTask::new(future, scheduler, id);
-    // SAFETY: a new task has three references (state.rs, INITIAL) and NOTIFIED set; each
-    // handle below takes one, and the JoinHandle takes JOIN_INTEREST with output type
-    // `F::Output`.
+    // SAFETY: a new task has three references (state.rs, INITIAL) and NOTIFIED set; the
+    // handles below take one each (the third stays reserved for the registry), and the
+    // JoinHandle takes JOIN_INTEREST with output type `F::Output`.
     unsafe {
         (
-            Task::from_raw(raw.header_ptr()),
             Notified::from_raw(raw.header_ptr()),
             JoinHandle::from_raw(raw),
         )

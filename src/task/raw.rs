@@ -18,6 +18,7 @@ use super::id::Id;
 use super::state::State;
 use super::Schedule;
 use crate::sync::UnsafeCell;
+use std::alloc::Layout;
 use std::future::Future;
 use std::ptr::NonNull;
 use std::task::Waker;
@@ -111,7 +112,7 @@ impl RawTask {
         F::Output: Send + 'static,
         S: Schedule,
     {
-        let cell = Box::new(Cell {
+        let cell = Cell {
             header: Header {
                 state: State::new(),
                 vtable: vtable::<F, S>(),
@@ -121,8 +122,11 @@ impl RawTask {
             scheduler,
             stage: UnsafeCell::new(Stage::Running(future)),
             join_waker: UnsafeCell::new(None),
-        });
-        RawTask { ptr: NonNull::from(Box::leak(cell)).cast() }
+        };
+        let ptr = super::cache::allocate(Layout::new::<Cell<F, S>>()).cast::<Cell<F, S>>();
+        // SAFETY: a fresh block with the size and alignment of `Cell<F, S>`.
+        unsafe { ptr.as_ptr().write(cell) };
+        RawTask { ptr: ptr.cast() }
     }
 
     /// # Safety

@@ -7,7 +7,7 @@
 //! Layout of the word (a `usize`):
 //!
 //! ```text
-//!  | ref count (high bits) | JOIN_WAKER | JOIN_INTEREST | CANCELLED | NOTIFIED | COMPLETE | RUNNING |
+//!  | ref count (high bits) | REGISTERED | JOIN_WAKER | JOIN_INTEREST | CANCELLED | NOTIFIED | COMPLETE | RUNNING |
 //! ```
 //!
 //! Orderings: transitions that hand the task's cells from one thread to another use
@@ -48,7 +48,12 @@ pub(crate) const JOIN_INTEREST: usize = 1 << 4;
 /// only when this is set at completion. Never set without `JOIN_INTEREST`.
 pub(crate) const JOIN_WAKER: usize = 1 << 5;
 
-const FLAG_BITS: u32 = 6;
+/// The task was handed to the owned-tasks registry (at its first `Pending`), which then
+/// holds one of its references. Set once by the `RUNNING` holder (`set_registered`),
+/// never cleared; read by the `RUNNING` holder (and at completion).
+pub(crate) const REGISTERED: usize = 1 << 6;
+
+const FLAG_BITS: u32 = 7;
 
 /// One reference in the count held in the high bits.
 pub(crate) const REF_ONE: usize = 1 << FLAG_BITS;
@@ -135,6 +140,9 @@ impl Snapshot {
     pub(crate) fn is_join_waker_set(self) -> bool {
         self.0 & JOIN_WAKER != 0
     }
+    pub(crate) fn is_registered(self) -> bool {
+        self.0 & REGISTERED != 0
+    }
     pub(crate) fn ref_count(self) -> usize {
         self.0 >> FLAG_BITS
     }
@@ -165,6 +173,7 @@ impl fmt::Debug for Snapshot {
             (CANCELLED, "CANCELLED"),
             (JOIN_INTEREST, "JOIN_INTEREST"),
             (JOIN_WAKER, "JOIN_WAKER"),
+            (REGISTERED, "REGISTERED"),
         ] {
             if self.0 & bit != 0 {
                 flags.push(name);
@@ -180,7 +189,9 @@ impl fmt::Debug for Snapshot {
 impl State {
     /// The state of a task that was just allocated (see [`INITIAL`]).
     pub(crate) fn new() -> State {
-        State { val: AtomicUsize::new(INITIAL) }
+        State {
+            val: AtomicUsize::new(INITIAL),
+        }
     }
 
     /// The current state, with `Acquire` so that a snapshot showing `COMPLETE` makes the
@@ -197,7 +208,10 @@ impl State {
         loop {
             let (action, next) = f(curr);
             let Some(next) = next else { return action };
-            match self.val.compare_exchange_weak(curr.0, next.0, AcqRel, Acquire) {
+            match self
+                .val
+                .compare_exchange_weak(curr.0, next.0, AcqRel, Acquire)
+            {
                 Ok(_) => return action,
                 Err(actual) => curr = Snapshot(actual),
             }
@@ -232,7 +246,10 @@ impl State {
     /// The poll returned `Pending`: release the `RUNNING` lock (unless cancelled).
     pub(crate) fn transition_to_idle(&self) -> TransitionToIdle {
         self.fetch_update_action(|mut s| {
-            assert!(s.is_running() && !s.is_complete(), "idle from a non-running task: {s:?}");
+            assert!(
+                s.is_running() && !s.is_complete(),
+                "idle from a non-running task: {s:?}"
+            );
             if s.is_cancelled() {
                 return (TransitionToIdle::Cancelled, None);
             }
@@ -256,7 +273,10 @@ impl State {
     /// join waker.
     pub(crate) fn transition_to_complete(&self) -> Snapshot {
         let prev = Snapshot(self.val.fetch_xor(RUNNING | COMPLETE, AcqRel));
-        assert!(prev.is_running() && !prev.is_complete(), "complete from {prev:?}");
+        assert!(
+            prev.is_running() && !prev.is_complete(),
+            "complete from {prev:?}"
+        );
         Snapshot(prev.0 ^ (RUNNING | COMPLETE))
     }
 
@@ -264,7 +284,10 @@ impl State {
     /// task from the owned list, the list's). Returns true when the task must be freed.
     pub(crate) fn transition_to_terminal(&self, count: usize) -> bool {
         let prev = Snapshot(self.val.fetch_sub(count * REF_ONE, AcqRel));
-        assert!(prev.ref_count() >= count, "task reference count underflow: {prev:?} - {count}");
+        assert!(
+            prev.ref_count() >= count,
+            "task reference count underflow: {prev:?} - {count}"
+        );
         prev.ref_count() == count
     }
 
@@ -345,7 +368,10 @@ impl State {
     /// if the task completed first; the handle then still owns the slot.
     pub(crate) fn set_join_waker(&self) -> Result<Snapshot, Snapshot> {
         self.fetch_update_action(|mut s| {
-            assert!(s.is_join_interested() && !s.is_join_waker_set(), "set_join_waker from {s:?}");
+            assert!(
+                s.is_join_interested() && !s.is_join_waker_set(),
+                "set_join_waker from {s:?}"
+            );
             if s.is_complete() {
                 return (Err(s), None);
             }
@@ -358,7 +384,10 @@ impl State {
     /// the task completed (the runtime may be reading the slot).
     pub(crate) fn unset_join_waker(&self) -> Result<Snapshot, Snapshot> {
         self.fetch_update_action(|mut s| {
-            assert!(s.is_join_interested() && s.is_join_waker_set(), "unset_join_waker from {s:?}");
+            assert!(
+                s.is_join_interested() && s.is_join_waker_set(),
+                "unset_join_waker from {s:?}"
+            );
             if s.is_complete() {
                 return (Err(s), None);
             }
@@ -381,6 +410,33 @@ impl State {
         })
     }
 
+    /// The `JoinHandle` is dropped before the task was ever polled (the common case for a
+    /// detached spawn): one compare-exchange from the initial state drops both the
+    /// interest and the handle's reference. Fails if anything else happened; the caller
+    /// then takes the slow path.
+    pub(crate) fn drop_join_handle_fast(&self) -> Result<(), ()> {
+        self.val
+            .compare_exchange(
+                INITIAL,
+                (INITIAL - REF_ONE) & !JOIN_INTEREST,
+                Release,
+                Relaxed,
+            )
+            .map(drop)
+            .map_err(drop)
+    }
+
+    /// The `RUNNING` holder handed the task to the registry. `Relaxed`: only later
+    /// `RUNNING` holders read the flag, and the `AcqRel` transitions that pass `RUNNING`
+    /// on order it before their reads.
+    pub(crate) fn set_registered(&self) {
+        let prev = Snapshot(self.val.fetch_or(REGISTERED, Relaxed));
+        assert!(
+            prev.is_running() && !prev.is_registered(),
+            "set_registered from {prev:?}"
+        );
+    }
+
     /// Takes one more reference (the caller already holds one).
     pub(crate) fn ref_inc(&self) {
         let prev = self.val.fetch_add(REF_ONE, Relaxed);
@@ -392,7 +448,10 @@ impl State {
     /// Releases one reference; true when it was the last and the task must be freed.
     pub(crate) fn ref_dec(&self) -> bool {
         let prev = Snapshot(self.val.fetch_sub(REF_ONE, AcqRel));
-        assert!(prev.ref_count() >= 1, "task reference count underflow: {prev:?}");
+        assert!(
+            prev.ref_count() >= 1,
+            "task reference count underflow: {prev:?}"
+        );
         prev.ref_count() == 1
     }
 }
@@ -402,7 +461,9 @@ mod tests {
     use super::*;
 
     fn state(bits: usize, refs: usize) -> State {
-        State { val: AtomicUsize::new(bits | (refs * REF_ONE)) }
+        State {
+            val: AtomicUsize::new(bits | (refs * REF_ONE)),
+        }
     }
 
     #[test]
@@ -427,9 +488,18 @@ mod tests {
         let s = State::new();
         let _ = s.transition_to_running();
         s.ref_inc(); // a waker clone
-        assert_eq!(s.transition_to_notified_by_ref(), TransitionToNotified::DoNothing);
-        assert_eq!(s.transition_to_notified_by_val(), TransitionToNotified::DoNothing);
-        assert_eq!(s.transition_to_notified_by_ref(), TransitionToNotified::DoNothing);
+        assert_eq!(
+            s.transition_to_notified_by_ref(),
+            TransitionToNotified::DoNothing
+        );
+        assert_eq!(
+            s.transition_to_notified_by_val(),
+            TransitionToNotified::DoNothing
+        );
+        assert_eq!(
+            s.transition_to_notified_by_ref(),
+            TransitionToNotified::DoNothing
+        );
         assert_eq!(s.transition_to_idle(), TransitionToIdle::OkNotified);
         assert_eq!(s.load().ref_count(), 3);
         assert!(s.load().is_notified() && s.load().is_idle());
@@ -438,23 +508,41 @@ mod tests {
     #[test]
     fn wake_of_an_idle_task_submits_exactly_once() {
         let s = state(JOIN_INTEREST, 2);
-        assert_eq!(s.transition_to_notified_by_ref(), TransitionToNotified::Submit);
-        assert_eq!(s.transition_to_notified_by_ref(), TransitionToNotified::DoNothing);
+        assert_eq!(
+            s.transition_to_notified_by_ref(),
+            TransitionToNotified::Submit
+        );
+        assert_eq!(
+            s.transition_to_notified_by_ref(),
+            TransitionToNotified::DoNothing
+        );
         assert_eq!(s.load().ref_count(), 3);
     }
 
     #[test]
     fn wake_of_a_complete_task_only_drops_the_waker_ref() {
         let s = state(COMPLETE, 1);
-        assert_eq!(s.transition_to_notified_by_ref(), TransitionToNotified::DoNothing);
-        assert_eq!(s.transition_to_notified_by_val(), TransitionToNotified::Dealloc);
+        assert_eq!(
+            s.transition_to_notified_by_ref(),
+            TransitionToNotified::DoNothing
+        );
+        assert_eq!(
+            s.transition_to_notified_by_val(),
+            TransitionToNotified::Dealloc
+        );
     }
 
     #[test]
     fn abort_of_a_waiting_task_submits_it_cancelled() {
         let s = state(JOIN_INTEREST, 2);
-        assert_eq!(s.transition_to_notified_and_cancel(), TransitionToNotified::Submit);
-        assert_eq!(s.transition_to_notified_and_cancel(), TransitionToNotified::DoNothing);
+        assert_eq!(
+            s.transition_to_notified_and_cancel(),
+            TransitionToNotified::Submit
+        );
+        assert_eq!(
+            s.transition_to_notified_and_cancel(),
+            TransitionToNotified::DoNothing
+        );
         assert_eq!(s.transition_to_running(), TransitionToRunning::Cancelled);
     }
 
@@ -462,7 +550,10 @@ mod tests {
     fn abort_during_poll_cancels_at_idle() {
         let s = State::new();
         let _ = s.transition_to_running();
-        assert_eq!(s.transition_to_notified_and_cancel(), TransitionToNotified::DoNothing);
+        assert_eq!(
+            s.transition_to_notified_and_cancel(),
+            TransitionToNotified::DoNothing
+        );
         assert_eq!(s.transition_to_idle(), TransitionToIdle::Cancelled);
         assert!(s.load().is_running());
     }
@@ -510,8 +601,23 @@ mod tests {
     }
 
     #[test]
+    fn fast_join_handle_drop_only_from_the_initial_state() {
+        let s = State::new();
+        assert!(s.drop_join_handle_fast().is_ok());
+        let after = s.load();
+        assert!(!after.is_join_interested() && after.is_notified());
+        assert_eq!(after.ref_count(), 2);
+        let s = State::new();
+        let _ = s.transition_to_running();
+        assert!(s.drop_join_handle_fast().is_err());
+    }
+
+    #[test]
     fn snapshot_debug_names_the_flags() {
         let text = format!("{:?}", State::new().load());
-        assert!(text.contains("NOTIFIED|JOIN_INTEREST") && text.contains("refs: 3"), "{text}");
+        assert!(
+            text.contains("NOTIFIED|JOIN_INTEREST") && text.contains("refs: 3"),
+            "{text}"
+        );
     }
 }

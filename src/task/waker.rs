@@ -30,7 +30,10 @@ pub(super) fn waker_ref(ptr: NonNull<Header>) -> WakerRef {
     let raw = RawWaker::new(ptr.as_ptr() as *const (), &VTABLE);
     // SAFETY: the vtable's functions uphold the RawWaker contract for a task header
     // pointer; ManuallyDrop keeps the borrowed reference from being released.
-    WakerRef { waker: ManuallyDrop::new(unsafe { Waker::from_raw(raw) }) }
+    let waker = unsafe { Waker::from_raw(raw) };
+    WakerRef {
+        waker: ManuallyDrop::new(waker),
+    }
 }
 
 /// # Safety
@@ -50,13 +53,19 @@ unsafe fn clone(data: *const ()) -> RawWaker {
 unsafe fn wake(data: *const ()) {
     // SAFETY: `data` came from one of our wakers, whose reference this call consumes.
     let raw = unsafe { raw_task(data) };
-    act_on_wake(raw.header_ptr(), raw.state().transition_to_notified_by_val());
+    act_on_wake(
+        raw.header_ptr(),
+        raw.state().transition_to_notified_by_val(),
+    );
 }
 
 unsafe fn wake_by_ref(data: *const ()) {
     // SAFETY: `data` came from one of our wakers, which keeps its reference.
     let raw = unsafe { raw_task(data) };
-    act_on_wake(raw.header_ptr(), raw.state().transition_to_notified_by_ref());
+    act_on_wake(
+        raw.header_ptr(),
+        raw.state().transition_to_notified_by_ref(),
+    );
 }
 
 unsafe fn drop_waker(data: *const ()) {

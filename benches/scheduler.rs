@@ -1,0 +1,313 @@
+//! Scheduler workloads, each run on heist, tokio's multi-thread runtime and
+//! async-executor with the same worker count (`HEIST_BENCH_WORKERS`, default: cores).
+//!
+//! The workloads follow the descriptions of tokio's `benches/rt_multi_threaded.rs` (see
+//! `docs/benchmarks.md`); they are written here from those descriptions, once, generic
+//! over the runtime. One criterion group per workload, the three runtimes as its
+//! functions, so the report puts them side by side. Each runtime is built once per
+//! group (before its measurements), never per iteration, and dropped before the next
+//! runtime is built, so only one runtime's threads exist at a time.
+//!
+//! ```text
+//! cargo bench --bench scheduler                         # full run
+//! HEIST_BENCH_QUICK=1 cargo bench --bench scheduler     # smoke run (1 s warm-up, 3 s)
+//! cargo bench --bench scheduler -- yield_many/heist     # one workload, one runtime
+//! ```
+
+#[path = "common/mod.rs"]
+#[allow(dead_code)]
+mod common;
+
+use common::{spin, workers, AsyncExecutor, Heist, Rt, Tokio};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
+use futures::channel::oneshot;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+/// Tasks per iteration of the `spawn_many_*` workloads.
+const NUM_SPAWN: usize = 10_000;
+/// Remote spawns per iteration of `spawn_many_remote_busy2`.
+const NUM_SPAWN_BUSY2: usize = 1_000;
+/// Tasks in `yield_many`, and the yields each makes.
+const NUM_YIELD_TASKS: usize = 200;
+const NUM_YIELDS: usize = 1_000;
+/// Rounds of `ping_pong`.
+const NUM_PINGS: usize = 1_000;
+/// Length of the `chained_spawn` chain.
+const CHAIN_LEN: usize = 1_000;
+/// Busy work of the background tasks in `busy1` and the chains in `busy2`.
+const SPIN: Duration = Duration::from_micros(10);
+
+/// Counts finished tasks down; the last one sends on a std channel, which the bench
+/// thread waits on (so the waiting thread is outside every runtime).
+struct Countdown {
+    left: AtomicUsize,
+    done: mpsc::Sender<()>,
+}
+
+impl Countdown {
+    fn new(n: usize) -> (Arc<Countdown>, mpsc::Receiver<()>) {
+        let (done, rx) = mpsc::channel();
+        (
+            Arc::new(Countdown {
+                left: AtomicUsize::new(n),
+                done,
+            }),
+            rx,
+        )
+    }
+
+    fn tick(&self) {
+        if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.done.send(()).expect("bench thread waits");
+        }
+    }
+}
+
+/// `spawn_many_local`: one task spawned from outside spawns `NUM_SPAWN` tasks from
+/// inside a worker; each decrements the counter, the last signals a std channel.
+fn spawn_many_local<R: Rt>(rt: &R, g: &mut Group) {
+    let sp = rt.spawner();
+    measure::<R>(g, || {
+        let (count, rx) = Countdown::new(NUM_SPAWN);
+        let inner = sp.clone();
+        R::spawn_detached(&sp, async move {
+            for _ in 0..NUM_SPAWN {
+                let count = count.clone();
+                R::spawn_detached(&inner, async move { count.tick() });
+            }
+        });
+        rx.recv().unwrap();
+    });
+}
+
+/// Spawns `n` empty tasks from the bench thread (outside the runtime), then awaits all.
+fn spawn_remote_and_await<R: Rt>(rt: &R, sp: &R::Spawner, n: usize) {
+    let handles: Vec<_> = (0..n).map(|_| R::spawn(sp, async {})).collect();
+    rt.block_on(async move {
+        for h in handles {
+            h.await;
+        }
+    });
+}
+
+/// `spawn_many_remote_idle`: `NUM_SPAWN` spawns from outside, then await all.
+fn spawn_many_remote_idle<R: Rt>(rt: &R, g: &mut Group) {
+    let sp = rt.spawner();
+    measure::<R>(g, || spawn_remote_and_await(rt, &sp, NUM_SPAWN));
+}
+
+/// `spawn_many_remote_busy1`: as `remote_idle`, while `2 * workers` background tasks
+/// loop { yield; spin 10 us } for the whole measurement.
+fn spawn_many_remote_busy1<R: Rt>(rt: &R, g: &mut Group) {
+    let sp = rt.spawner();
+    let stop = Arc::new(AtomicBool::new(false));
+    let background: Vec<_> = (0..2 * workers())
+        .map(|_| {
+            let stop = stop.clone();
+            R::spawn(&sp, async move {
+                while !stop.load(Ordering::Relaxed) {
+                    R::yield_now().await;
+                    spin(SPIN);
+                }
+            })
+        })
+        .collect();
+    measure::<R>(g, || spawn_remote_and_await(rt, &sp, NUM_SPAWN));
+    stop.store(true, Ordering::Relaxed);
+    rt.block_on(async move {
+        for h in background {
+            h.await;
+        }
+    });
+}
+
+/// One link of a `busy2` chain: spin 10 us, then spawn the successor (from inside the
+/// worker) until told to stop.
+fn busy_chain<R: Rt>(sp: R::Spawner, stop: Arc<AtomicBool>, ended: mpsc::Sender<()>) {
+    let next = sp.clone();
+    R::spawn_detached(&sp, async move {
+        spin(SPIN);
+        if stop.load(Ordering::Relaxed) {
+            ended.send(()).expect("bench thread waits");
+        } else {
+            busy_chain::<R>(next, stop, ended);
+        }
+    });
+}
+
+/// `spawn_many_remote_busy2`: `NUM_SPAWN_BUSY2` remote spawns (then await all) while
+/// `workers` chains each spin 10 us then spawn their successor.
+fn spawn_many_remote_busy2<R: Rt>(rt: &R, g: &mut Group) {
+    let sp = rt.spawner();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ended_tx, ended) = mpsc::channel();
+    let chains = workers();
+    for _ in 0..chains {
+        busy_chain::<R>(sp.clone(), stop.clone(), ended_tx.clone());
+    }
+    measure::<R>(g, || spawn_remote_and_await(rt, &sp, NUM_SPAWN_BUSY2));
+    stop.store(true, Ordering::Relaxed);
+    for _ in 0..chains {
+        ended.recv().unwrap();
+    }
+}
+
+/// `yield_many`: `NUM_YIELD_TASKS` tasks spawned from outside, each yielding
+/// `NUM_YIELDS` times with the runtime's own `yield_now`.
+fn yield_many<R: Rt>(rt: &R, g: &mut Group) {
+    let sp = rt.spawner();
+    measure::<R>(g, || {
+        let (count, rx) = Countdown::new(NUM_YIELD_TASKS);
+        for _ in 0..NUM_YIELD_TASKS {
+            let count = count.clone();
+            R::spawn_detached(&sp, async move {
+                for _ in 0..NUM_YIELDS {
+                    R::yield_now().await;
+                }
+                count.tick();
+            });
+        }
+        rx.recv().unwrap();
+    });
+}
+
+/// `ping_pong`: a task spawned from outside spawns `NUM_PINGS` rounds; each round
+/// spawns a partner, sends it a ping over a oneshot and awaits the pong on a second
+/// one. `futures::channel::oneshot` for all three runtimes.
+fn ping_pong<R: Rt>(rt: &R, g: &mut Group) {
+    let sp = rt.spawner();
+    measure::<R>(g, || {
+        let (count, rx) = Countdown::new(NUM_PINGS);
+        let outer = sp.clone();
+        R::spawn_detached(&sp, async move {
+            for _ in 0..NUM_PINGS {
+                let count = count.clone();
+                let inner = outer.clone();
+                R::spawn_detached(&outer, async move {
+                    let (ping_tx, ping_rx) = oneshot::channel::<()>();
+                    let (pong_tx, pong_rx) = oneshot::channel::<()>();
+                    R::spawn_detached(&inner, async move {
+                        ping_rx.await.unwrap();
+                        pong_tx.send(()).unwrap();
+                    });
+                    ping_tx.send(()).unwrap();
+                    pong_rx.await.unwrap();
+                    count.tick();
+                });
+            }
+        });
+        rx.recv().unwrap();
+    });
+}
+
+/// One link of `chained_spawn`: spawn the next link from inside the worker, or finish.
+fn chain_link<R: Rt>(sp: R::Spawner, left: usize, done: oneshot::Sender<()>) {
+    let next = sp.clone();
+    R::spawn_detached(&sp, async move {
+        if left == 0 {
+            let _ = done.send(());
+        } else {
+            chain_link::<R>(next, left - 1, done);
+        }
+    });
+}
+
+/// `chained_spawn`: a chain of `CHAIN_LEN` tasks, each spawning the next.
+fn chained_spawn<R: Rt>(rt: &R, g: &mut Group) {
+    let sp = rt.spawner();
+    measure::<R>(g, || {
+        let (tx, rx) = oneshot::channel();
+        let first = sp.clone();
+        rt.block_on(async move {
+            // The first link is spawned from a task, like every later one.
+            let outer = first.clone();
+            R::spawn_detached(
+                &first,
+                async move { chain_link::<R>(outer, CHAIN_LEN - 1, tx) },
+            );
+            rx.await.unwrap();
+        });
+    });
+}
+
+type Group<'a> = BenchmarkGroup<'a, WallTime>;
+
+/// Times `iteration` as the group's function for runtime `R`.
+fn measure<R: Rt>(g: &mut Group, mut iteration: impl FnMut()) {
+    g.bench_function(R::NAME, |b| b.iter(&mut iteration));
+}
+
+/// A workload as three monomorphised functions, one per runtime. Each sets up what it
+/// needs around the runtime (background load), measures, then tears it down.
+struct Workload {
+    heist: fn(&Heist, &mut Group),
+    tokio: fn(&Tokio, &mut Group),
+    async_executor: fn(&AsyncExecutor, &mut Group),
+}
+
+macro_rules! workload {
+    ($f:ident) => {
+        Workload {
+            heist: $f::<Heist>,
+            tokio: $f::<Tokio>,
+            async_executor: $f::<AsyncExecutor>,
+        }
+    };
+}
+
+/// One workload: a criterion group with one function per runtime. Each runtime is
+/// built once here and dropped before the next is built.
+fn compare(c: &mut Criterion, name: &str, w: Workload) {
+    let mut g = c.benchmark_group(name);
+    let n = workers();
+    (w.heist)(&Heist::build(n), &mut g);
+    (w.tokio)(&Tokio::build(n), &mut g);
+    (w.async_executor)(&AsyncExecutor::build(n), &mut g);
+    g.finish();
+}
+
+fn scheduler(c: &mut Criterion) {
+    eprintln!("scheduler benches: {} workers per runtime", workers());
+    compare(c, "spawn_many_local", workload!(spawn_many_local));
+    compare(
+        c,
+        "spawn_many_remote_idle",
+        workload!(spawn_many_remote_idle),
+    );
+    compare(
+        c,
+        "spawn_many_remote_busy1",
+        workload!(spawn_many_remote_busy1),
+    );
+    compare(
+        c,
+        "spawn_many_remote_busy2",
+        workload!(spawn_many_remote_busy2),
+    );
+    compare(c, "yield_many", workload!(yield_many));
+    compare(c, "ping_pong", workload!(ping_pong));
+    compare(c, "chained_spawn", workload!(chained_spawn));
+}
+
+/// Criterion settings: `HEIST_BENCH_QUICK=1` for a smoke run; command-line options
+/// (`--warm-up-time`, `--measurement-time`, `--sample-size`) override both.
+fn config() -> Criterion {
+    let c = Criterion::default();
+    if std::env::var_os("HEIST_BENCH_QUICK").is_some() {
+        c.warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(3))
+            .sample_size(10)
+    } else {
+        c.sample_size(30)
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = scheduler
+}
+criterion_main!(benches);

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Runs heist's benchmark suites against tokio and async-executor and prints one ratio
+# table per suite (markdown, ready for docs/benchmarks.md).
+#
+#   scripts/bench-compare.sh            # full run (about 10 minutes on 2 cores)
+#   scripts/bench-compare.sh --quick    # smoke run: HEIST_BENCH_QUICK=1 (short criterion
+#                                       # times, fewer wake samples)
+#   scripts/bench-compare.sh --report   # no run: print the tables from the last results
+#
+# Environment: HEIST_BENCH_WORKERS (worker count, default: cores), HEIST_WAKE_SAMPLES,
+# HEIST_MEM_TASKS, CARGO_TARGET_DIR. Extra arguments after `--` go to every criterion
+# bench (e.g. `-- --measurement-time 10`).
+#
+# Medians are criterion's median point estimates (target/criterion/<group>/<fn>/new/
+# estimates.json); wake percentiles come from target/heist-bench/wake.json and memory
+# from target/heist-bench/memory-*.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+run=1
+criterion_args=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) export HEIST_BENCH_QUICK=1 ;;
+        --report) run=0 ;;
+        --) shift; criterion_args=("$@"); break ;;
+        *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+target="${CARGO_TARGET_DIR:-target}"
+
+if [ "$run" = 1 ]; then
+    cargo bench --bench scheduler -- "${criterion_args[@]}"
+    cargo bench --bench spawn -- "${criterion_args[@]}"
+    cargo bench --bench wake
+    cargo run --release --example memory -- all
+fi
+
+echo
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+echo "commit:  $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo ' (src modified)')"
+echo "workers: ${HEIST_BENCH_WORKERS:-$(nproc)}"
+echo
+
+python3 - "$target" <<'EOF'
+import json, os, sys
+
+target = sys.argv[1]
+crit = os.path.join(target, "criterion")
+peers = ["heist", "tokio", "async-executor"]
+
+def median_ns(group, fn):
+    path = os.path.join(crit, group, fn, "new", "estimates.json")
+    try:
+        with open(path) as f:
+            return json.load(f)["median"]["point_estimate"]
+    except (OSError, KeyError, ValueError):
+        return None
+
+def fmt_time(ns):
+    if ns is None:
+        return "n/a"
+    if ns >= 1e6:
+        return f"{ns / 1e6:,.2f} ms"
+    if ns >= 1e3:
+        return f"{ns / 1e3:,.1f} us"
+    return f"{ns:,.1f} ns"
+
+def ratio(a, b):
+    return "n/a" if a is None or b is None or b == 0 else f"{a / b:.2f}"
+
+def verdict(h, t, a):
+    if None in (h, t, a):
+        return "n/a"
+    ok = h <= 0.8 * t and h <= a
+    return "ok" if ok else "MISS"
+
+print("## scheduler (criterion medians; bar: heist <= 0.8 x tokio and <= async-executor)")
+print()
+print("| workload | heist | tokio | async-executor | heist/tokio | heist/async-executor | bar |")
+print("|---|---|---|---|---|---|---|")
+for w in ["spawn_many_local", "spawn_many_remote_idle", "spawn_many_remote_busy1",
+          "spawn_many_remote_busy2", "yield_many", "ping_pong", "chained_spawn"]:
+    h, t, a = (median_ns(w, p) for p in peers)
+    print(f"| {w} | {fmt_time(h)} | {fmt_time(t)} | {fmt_time(a)} | {ratio(h, t)} | "
+          f"{ratio(h, a)} | {verdict(h, t, a)} |")
+print()
+
+print("## spawn + await of a trivial task, one worker (bar: heist <= 10 x floor)")
+print()
+print("| runtime | median | x floor |")
+print("|---|---|---|")
+floor = median_ns("spawn_await", "floor")
+print(f"| floor (no scheduler) | {fmt_time(floor)} | 1.00 |")
+for p in peers:
+    m = median_ns("spawn_await", p)
+    print(f"| {p} | {fmt_time(m)} | {ratio(m, floor)} |")
+print()
+
+print("## wake latency (bar: heist p99 idle_to_running <= tokio's)")
+print()
+try:
+    with open(os.path.join(target, "heist-bench", "wake.json")) as f:
+        wake = json.load(f)
+except (OSError, ValueError):
+    wake = []
+print("| scenario | runtime | p50 | p90 | p99 | max |")
+print("|---|---|---|---|---|---|")
+for s in sorted(wake, key=lambda s: (s["scenario"], peers.index(s["runtime"]))):
+    print(f"| {s['scenario']} | {s['runtime']} | {s['p50_us']:.1f} us | {s['p90_us']:.1f} us | "
+          f"{s['p99_us']:.1f} us | {s['max_us']:.1f} us |")
+print()
+
+print("## memory per waiting task (bar: heist <= the leanest peer)")
+print()
+print("| runtime | tasks | RSS bytes/task | heap bytes/task | handle bytes |")
+print("|---|---|---|---|---|")
+for p in peers:
+    try:
+        with open(os.path.join(target, "heist-bench", f"memory-{p}.json")) as f:
+            m = json.load(f)
+        print(f"| {p} | {m['tasks']:,} | {m['rss_bytes_per_task']:.1f} | "
+              f"{m['heap_bytes_per_task']:.1f} | {m['handle_bytes']} |")
+    except (OSError, ValueError):
+        print(f"| {p} | n/a | n/a | n/a | n/a |")
+EOF

@@ -1,0 +1,79 @@
+//! The blocking pool: threads for closures that block (file I/O, CPU-heavy work, calls
+//! into blocking libraries), so they never hold up a worker.
+//!
+//! A blocking call is an ordinary heist task (`task/`): one allocation holding a future
+//! that runs the closure once at its first poll, with the usual `JoinHandle`, panic
+//! capture into `JoinError`, abort (effective until the closure starts) and owned-task
+//! registry. Only its scheduler differs: `Schedule` for the pool queues it for a pool
+//! thread instead of a worker (`pool.rs`).
+
+mod pool;
+
+pub(crate) use pool::{Pool, PoolConfig};
+
+use crate::context;
+use crate::task::JoinHandle;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// Runs a blocking closure on the current runtime's blocking pool, returning a handle to
+/// its result.
+///
+/// Use it for work that would hold up a worker thread: blocking I/O, waiting on locks or
+/// channels of blocking libraries, long computations. The pool starts threads on demand,
+/// up to [`Builder::max_blocking_threads`](crate::Builder::max_blocking_threads), and
+/// lets them go after [`Builder::thread_keep_alive`](crate::Builder::thread_keep_alive)
+/// without work. The closure runs with the runtime current, so it may
+/// [`spawn`](crate::spawn) tasks and create timers.
+///
+/// A panic in the closure is caught and returned as a [`JoinError`](crate::task::JoinError).
+/// Aborting the handle cancels the call if it has not started; a call that has started
+/// runs to the end. At shutdown, calls not yet started are cancelled and running ones
+/// are waited for (see [`Runtime`](crate::Runtime#shutdown)).
+///
+/// ```
+/// let rt = heist::Runtime::new().unwrap();
+/// let sum = rt.block_on(async {
+///     heist::task::spawn_blocking(|| (1..=100u64).sum::<u64>()).await.unwrap()
+/// });
+/// assert_eq!(sum, 5050);
+/// ```
+///
+/// # Panics
+/// Outside a runtime (not in a task, `block_on`, or after `Runtime::enter`).
+#[track_caller]
+pub fn spawn_blocking<F, R>(func: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    match context::with_current(|handle| handle.spawn_blocking(func)) {
+        Ok(join) => join,
+        Err(e) => panic!("heist::task::spawn_blocking: {e}"),
+    }
+}
+
+/// The future of a blocking task: runs the closure at its first (and only) poll.
+pub(crate) struct BlockingTask<F> {
+    func: Option<F>,
+}
+
+impl<F> BlockingTask<F> {
+    pub(crate) fn new(func: F) -> BlockingTask<F> {
+        BlockingTask { func: Some(func) }
+    }
+}
+
+// The closure is never pinned: it is moved out and called.
+impl<F> Unpin for BlockingTask<F> {}
+
+impl<F: FnOnce() -> R, R> Future for BlockingTask<F> {
+    type Output = R;
+
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<R> {
+        let func = self.func.take().expect("a blocking task runs once");
+        Poll::Ready(func())
+    }
+}

@@ -1,0 +1,304 @@
+//! The pool's threads and queue.
+//!
+//! One lock guards the queue and the thread counts; idle threads wait on one condition
+//! variable. A spawn queues the task, then either claims an idle thread (`idle -= 1`,
+//! `notified += 1`, notify one) or, below `max_threads`, starts a new thread; at the
+//! limit the task waits in the queue for the next thread to finish. A woken thread
+//! that finds `notified > 0` consumes one claim and runs the queue (any idle thread may
+//! consume it: the spawner already counted one idle thread out). A thread idle for
+//! `keep_alive` without a claim exits.
+//!
+//! Shutdown: the flag is set and every idle thread woken to exit; every blocking task
+//! not yet started is taken from the queue and cancelled (its `JoinHandle` resolves to a
+//! cancelled `JoinError`); a task queued after that is cancelled by its spawner; tasks
+//! already running run to the end, and shutdown waits for their threads up to the
+//! runtime's shutdown deadline. A blocking task completes in its first poll, so it is
+//! never in an owned-tasks registry: the queue is the only place to find it.
+
+use super::BlockingTask;
+use crate::sync::{thread, wait_timeout, Arc, Condvar, Mutex};
+use crate::task::{self, Id, JoinHandle, Schedule};
+use crate::Handle;
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+type Notified = task::Notified<Arc<Inner>>;
+type Task = task::Task<Arc<Inner>>;
+
+/// The runtime's blocking pool.
+pub(crate) struct Pool {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    state: Mutex<State>,
+    /// Idle threads wait here for work (or shutdown).
+    work: Condvar,
+    /// Shutdown waits here for the threads to exit.
+    exited: Condvar,
+    max_threads: usize,
+    keep_alive: Duration,
+    thread_name: String,
+    stack_size: Option<usize>,
+}
+
+struct State {
+    queue: VecDeque<Notified>,
+    /// Threads started and not yet exited.
+    threads: usize,
+    /// Threads waiting for work and not yet claimed by a spawn.
+    idle: usize,
+    /// Claims on idle threads not yet consumed.
+    notified: usize,
+    shutdown: bool,
+}
+
+crate::sync::thread_local! {
+    /// The pool whose thread this is (null elsewhere): shutdown must not wait for itself.
+    // loom's `thread_local!` does not accept a `const { .. }` initialiser.
+    #[allow(clippy::missing_const_for_thread_local)]
+    static CURRENT: Cell<*const Inner> = Cell::new(std::ptr::null());
+}
+
+/// The pool's settings (from `Builder`).
+#[derive(Clone)]
+pub(crate) struct PoolConfig {
+    pub(crate) max_threads: usize,
+    pub(crate) keep_alive: Duration,
+    pub(crate) thread_name: String,
+    pub(crate) stack_size: Option<usize>,
+}
+
+impl Pool {
+    pub(crate) fn new(config: PoolConfig) -> Pool {
+        Pool {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State {
+                    queue: VecDeque::new(),
+                    threads: 0,
+                    idle: 0,
+                    notified: 0,
+                    shutdown: false,
+                }),
+                work: Condvar::new(),
+                exited: Condvar::new(),
+                max_threads: config.max_threads,
+                keep_alive: config.keep_alive,
+                thread_name: config.thread_name,
+                stack_size: config.stack_size,
+            }),
+        }
+    }
+
+    /// Runs `func` on a pool thread. After shutdown the task is cancelled at once.
+    /// `handle` is made current on the thread, so the closure may spawn and use timers.
+    pub(crate) fn spawn<F, R>(&self, func: F, handle: &Handle) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let (notified, join) =
+            task::new_task(BlockingTask::new(func), self.inner.clone(), Id::next());
+        push(&self.inner, notified, Some(handle));
+        join
+    }
+
+    /// Cancels the tasks not yet started and waits until `deadline` (`None`: without
+    /// limit) for the running ones to finish.
+    pub(crate) fn shutdown(&self, deadline: Option<Instant>) {
+        let inner = &*self.inner;
+        {
+            let mut state = inner.state.lock();
+            if state.shutdown {
+                return;
+            }
+            state.shutdown = true;
+            inner.work.notify_all();
+        }
+        // Cancels every task not started, outside the lock (their futures' destructors
+        // are the user's closures).
+        let queued = std::mem::take(&mut inner.state.lock().queue);
+        for task in queued {
+            task.shutdown();
+        }
+        // On one of our own threads (the runtime dropped inside `spawn_blocking`), do
+        // not wait for that thread.
+        let own = usize::from(CURRENT.with(|c| std::ptr::eq(c.get(), inner)));
+        let mut state = inner.state.lock();
+        while state.threads > own {
+            let timeout = match deadline {
+                None => None,
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(t) if !t.is_zero() => Some(t),
+                    _ => return,
+                },
+            };
+            wait_timeout(&inner.exited, &mut state, timeout);
+        }
+    }
+}
+
+/// Queues a task and finds it a thread. `handle`: for a new thread to make current (a
+/// reschedule, which never happens for a closure that runs once, passes `None` and
+/// relies on the thread that is running it).
+fn push(inner: &Arc<Inner>, task: Notified, handle: Option<&Handle>) {
+    let mut state = inner.state.lock();
+    if state.shutdown {
+        // Shutdown already emptied the queue: cancel it here, outside the lock.
+        drop(state);
+        task.shutdown();
+        return;
+    }
+    state.queue.push_back(task);
+    if state.idle > 0 {
+        state.idle -= 1;
+        state.notified += 1;
+        inner.work.notify_one();
+        return;
+    }
+    let Some(handle) = handle else { return };
+    if state.threads >= inner.max_threads {
+        // The next thread to finish takes it.
+        return;
+    }
+    state.threads += 1;
+    drop(state);
+    let mut builder = thread::Builder::new().name(inner.thread_name.clone());
+    if let Some(size) = inner.stack_size {
+        builder = builder.stack_size(size);
+    }
+    let (thread_inner, thread_handle) = (inner.clone(), handle.clone());
+    if let Err(e) = builder.spawn(move || run(thread_inner, thread_handle)) {
+        let mut state = inner.state.lock();
+        state.threads -= 1;
+        if state.threads == 0 {
+            panic!("heist: cannot start a blocking-pool thread, and none is running: {e}");
+        }
+        // The task waits for a running thread.
+    }
+}
+
+/// A pool thread: runs queued tasks, waits up to `keep_alive` for more, exits.
+fn run(inner: Arc<Inner>, handle: Handle) {
+    let _enter = crate::context::enter(handle);
+    CURRENT.with(|c| c.set(&*inner));
+    let mut state = inner.state.lock();
+    'work: loop {
+        while let Some(task) = state.queue.pop_front() {
+            drop(state);
+            // Behind the task harness: a panic in the closure becomes a JoinError.
+            task.run();
+            state = inner.state.lock();
+        }
+        if state.shutdown {
+            break;
+        }
+        state.idle += 1;
+        let idle_until = Instant::now() + inner.keep_alive;
+        loop {
+            let left = idle_until.saturating_duration_since(Instant::now());
+            wait_timeout(&inner.work, &mut state, Some(left));
+            if state.notified > 0 {
+                // Claimed by a spawn (which already counted us out of `idle`).
+                state.notified -= 1;
+                continue 'work;
+            }
+            if state.shutdown || Instant::now() >= idle_until {
+                state.idle -= 1;
+                break 'work;
+            }
+            // Spurious wake-up: wait on.
+        }
+    }
+    state.threads -= 1;
+    inner.exited.notify_all();
+    drop(state);
+    CURRENT.with(|c| c.set(std::ptr::null()));
+}
+
+impl Schedule for Arc<Inner> {
+    fn schedule(&self, task: Notified) {
+        push(self, task, None);
+    }
+
+    /// A blocking task runs its closure to the end in its one poll, so it never waits
+    /// and is never registered; refusing is the safe answer (the harness cancels).
+    fn register(&self, task: Task) -> Result<(), Task> {
+        Err(task)
+    }
+
+    fn release(&self, _task: &Task) -> Option<Task> {
+        None
+    }
+}
+
+#[cfg(all(test, not(heist_loom)))]
+mod tests {
+    use crate::Runtime;
+    use std::time::Duration;
+
+    fn threads(rt: &Runtime) -> usize {
+        rt.handle().shared.blocking.inner.state.lock().threads
+    }
+
+    #[test]
+    fn shutdown_leaves_no_blocking_task_registered() {
+        let rt = Runtime::builder()
+            .worker_threads(1)
+            .max_blocking_threads(1)
+            .build()
+            .unwrap();
+        let shared = rt.handle().shared.clone();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+        let running = rt.spawn_blocking(move || {
+            started_tx.send(()).unwrap();
+            rx.recv().unwrap()
+        });
+        started_rx.recv().unwrap();
+        let queued: Vec<_> = (0..10).map(|i| rt.spawn_blocking(move || i)).collect();
+        assert_eq!(shared.blocking.inner.state.lock().queue.len(), 10);
+        rt.shutdown_timeout(Duration::ZERO);
+        tx.send(()).unwrap();
+        futures::executor::block_on(running).unwrap();
+        for q in queued {
+            // Either ran before shutdown or was cancelled by it; never lost.
+            let _ = futures::executor::block_on(q);
+        }
+        assert!(shared.blocking.inner.state.lock().queue.is_empty());
+    }
+
+    #[test]
+    fn threads_grow_on_demand_and_exit_when_idle() {
+        let rt = Runtime::builder()
+            .worker_threads(1)
+            .thread_keep_alive(Duration::from_millis(20))
+            .build()
+            .unwrap();
+        assert_eq!(threads(&rt), 0);
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+        let handles: Vec<_> = (0..3)
+            .map(|_| {
+                let b = barrier.clone();
+                rt.spawn_blocking(move || {
+                    b.wait();
+                })
+            })
+            .collect();
+        barrier.wait();
+        for h in handles {
+            rt.block_on(h).unwrap();
+        }
+        assert!(threads(&rt) >= 3);
+        // Time is what this checks: idle threads leave after the keep-alive.
+        let start = std::time::Instant::now();
+        while threads(&rt) > 0 {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "idle threads did not exit"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}

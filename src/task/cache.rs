@@ -1,0 +1,198 @@
+//! Recycles task allocations per thread.
+//!
+//! Spawning allocates one block per task and completing frees it; with the system
+//! allocator those two calls were about a third of the instructions of a spawn-and-run
+//! (measured with callgrind, see `docs/benchmarks.md`). Blocks are grouped into size
+//! classes 16 bytes apart, up to 504 bytes; each thread keeps a short free list per class,
+//! so a worker that spawns and completes tasks reuses the same few blocks. Larger or
+//! over-aligned tasks go straight to the global allocator.
+//!
+//! A block freed on another thread lands in that thread's list; lists are capped, so a
+//! thread that only frees returns the surplus to the global allocator. A thread's lists
+//! are freed when it exits. Under loom (`sync::RECYCLE_TASK_ALLOCATIONS` is false) every
+//! block goes to the global allocator, so loom's and miri's views stay simple.
+
+use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
+use std::cell::UnsafeCell;
+use std::ptr::{self, NonNull};
+
+/// Class `k` holds blocks of `k * CLASS_SIZE + CLASS_OFFSET` bytes (24, 40, ..., 504).
+/// That is the system allocator's own granularity (glibc keeps 8 bytes of each 16-byte
+/// aligned chunk for itself), so rounding a request up to its class never makes the
+/// allocator hand out a bigger chunk than the request alone would have.
+const CLASS_SIZE: usize = 16;
+const CLASS_OFFSET: usize = 8;
+const CLASSES: usize = 32;
+const CLASS_ALIGN: usize = 16;
+/// Blocks kept per class and thread (at most 32 KiB per class).
+const MAX_CACHED: usize = 64;
+
+/// A free block, linked through its first word.
+struct Free {
+    next: *mut Free,
+}
+
+struct Lists {
+    heads: [*mut Free; CLASSES],
+    lens: [usize; CLASSES],
+}
+
+std::thread_local! {
+    static LISTS: UnsafeCell<Lists> = const {
+        UnsafeCell::new(Lists { heads: [ptr::null_mut(); CLASSES], lens: [0; CLASSES] })
+    };
+}
+
+impl Drop for Lists {
+    fn drop(&mut self) {
+        for (class, head) in self.heads.iter().enumerate() {
+            let mut block = *head;
+            while !block.is_null() {
+                // SAFETY: every block on a list is a live allocation of `class_layout`
+                // that nobody else references (it was freed into the list).
+                unsafe {
+                    let next = (*block).next;
+                    dealloc(block.cast(), class_layout(class));
+                    block = next;
+                }
+            }
+        }
+    }
+}
+
+fn class_of(layout: Layout) -> Option<usize> {
+    if !crate::sync::RECYCLE_TASK_ALLOCATIONS || layout.align() > CLASS_ALIGN {
+        return None;
+    }
+    // The smallest class whose size is at least the request (class 0 is unused).
+    let class = layout
+        .size()
+        .saturating_sub(CLASS_OFFSET)
+        .div_ceil(CLASS_SIZE)
+        .max(1);
+    (class < CLASSES).then_some(class)
+}
+
+fn class_layout(class: usize) -> Layout {
+    // Sizes 24 to 504 with alignment 16: always valid (a size need not be a multiple of
+    // the alignment).
+    Layout::from_size_align(class * CLASS_SIZE + CLASS_OFFSET, CLASS_ALIGN)
+        .expect("valid class layout")
+}
+
+/// Allocates a block for `layout` (non-zero size).
+pub(super) fn allocate(layout: Layout) -> NonNull<u8> {
+    let real = match class_of(layout) {
+        Some(class) => {
+            let reused = LISTS
+                .try_with(|lists| {
+                    // SAFETY: the lists are only touched by this thread, and no code runs
+                    // between taking this reference and dropping it (no re-entrancy).
+                    let lists = unsafe { &mut *lists.get() };
+                    let head = lists.heads[class];
+                    if head.is_null() {
+                        return None;
+                    }
+                    // SAFETY: `head` is a free block of this class (see `Lists::drop`).
+                    lists.heads[class] = unsafe { (*head).next };
+                    lists.lens[class] -= 1;
+                    NonNull::new(head.cast::<u8>())
+                })
+                .ok()
+                .flatten();
+            if let Some(block) = reused {
+                return block;
+            }
+            class_layout(class)
+        }
+        None => layout,
+    };
+    // SAFETY: task cells are never zero-sized, and neither are class layouts.
+    let block = unsafe { alloc(real) };
+    NonNull::new(block).unwrap_or_else(|| handle_alloc_error(real))
+}
+
+/// Frees a block from [`allocate`].
+///
+/// # Safety
+/// `block` came from `allocate(layout)` with this same `layout`, and is not used again.
+pub(super) unsafe fn deallocate(block: NonNull<u8>, layout: Layout) {
+    let Some(class) = class_of(layout) else {
+        // SAFETY: `allocate` used `layout` itself for unclassed requests.
+        unsafe { dealloc(block.as_ptr(), layout) };
+        return;
+    };
+    let kept = LISTS
+        .try_with(|lists| {
+            // SAFETY: as in `allocate`: this thread's lists, no re-entrancy.
+            let lists = unsafe { &mut *lists.get() };
+            if lists.lens[class] >= MAX_CACHED {
+                return false;
+            }
+            let free = block.as_ptr().cast::<Free>();
+            // SAFETY: the block is at least 24 bytes, 16-aligned, and ours now.
+            unsafe {
+                free.write(Free {
+                    next: lists.heads[class],
+                })
+            };
+            lists.heads[class] = free;
+            lists.lens[class] += 1;
+            true
+        })
+        .unwrap_or(false);
+    if !kept {
+        // SAFETY: classed blocks are allocated with their class layout.
+        unsafe { dealloc(block.as_ptr(), class_layout(class)) };
+    }
+}
+
+#[cfg(all(test, not(heist_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_are_reused_within_a_class() {
+        let layout = Layout::from_size_align(100, 8).unwrap();
+        let a = allocate(layout);
+        // SAFETY: from `allocate(layout)`, not used again.
+        unsafe { deallocate(a, layout) };
+        let same_class = Layout::from_size_align(104, 16).unwrap();
+        let b = allocate(same_class);
+        assert_eq!(a, b);
+        // SAFETY: as above.
+        unsafe { deallocate(b, same_class) };
+    }
+
+    #[test]
+    fn large_and_over_aligned_blocks_bypass_the_lists() {
+        let class = |size, align| class_of(Layout::from_size_align(size, align).unwrap());
+        assert_eq!(class(4096, 8), None);
+        assert_eq!(class(64, 64), None);
+        assert_eq!(class(505, 16), None);
+    }
+
+    #[test]
+    fn classes_match_the_system_allocators_chunks() {
+        let class = |size| class_of(Layout::from_size_align(size, 8).unwrap());
+        assert_eq!(class(16), Some(1));
+        assert_eq!(class(24), Some(1));
+        assert_eq!(class(25), Some(2));
+        assert_eq!(class(88), Some(5));
+        assert_eq!(class(504), Some(31));
+        assert_eq!(class_layout(5).size(), 88);
+    }
+
+    #[test]
+    fn lists_are_capped() {
+        let layout = Layout::from_size_align(200, 8).unwrap();
+        let blocks: Vec<_> = (0..MAX_CACHED + 10).map(|_| allocate(layout)).collect();
+        for b in blocks {
+            // SAFETY: from `allocate(layout)`, not used again.
+            unsafe { deallocate(b, layout) };
+        }
+        // SAFETY: this thread's lists; nothing else runs during the read.
+        let len = LISTS.with(|l| unsafe { (*l.get()).lens[class_of(layout).unwrap()] });
+        assert_eq!(len, MAX_CACHED);
+    }
+}

@@ -1,0 +1,186 @@
+//! `Sleep`: a future that completes at a deadline, and `sleep` / `sleep_until`.
+
+use super::driver::Polled;
+use super::entry::{Entry, FIRED};
+use crate::context;
+use crate::scheduler::Shared;
+use crate::sync::Arc;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// Waits until `duration` has elapsed.
+///
+/// The returned [`Sleep`] never completes before `duration` has passed, and the timer
+/// has millisecond resolution: it completes on the first millisecond tick at or after
+/// the deadline. A zero duration completes at the first poll. Dropping the `Sleep`
+/// cancels the timer.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// let rt = heist::Runtime::new().unwrap();
+/// rt.block_on(async {
+///     let start = Instant::now();
+///     heist::time::sleep(Duration::from_millis(10)).await;
+///     assert!(start.elapsed() >= Duration::from_millis(10));
+/// });
+/// ```
+///
+/// # Panics
+/// Outside a runtime (not in a task, `block_on`, or after `Runtime::enter`): timers are
+/// driven by a runtime's workers. Polling it after its runtime shut down also panics.
+#[track_caller]
+pub fn sleep(duration: Duration) -> Sleep {
+    let deadline = Instant::now()
+        .checked_add(duration)
+        .unwrap_or_else(far_future);
+    Sleep::new(current("sleep"), deadline)
+}
+
+/// Waits until `deadline`; see [`sleep`]. A deadline in the past completes at the first
+/// poll.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// let rt = heist::Runtime::new().unwrap();
+/// rt.block_on(async {
+///     let deadline = Instant::now() + Duration::from_millis(5);
+///     heist::time::sleep_until(deadline).await;
+///     assert!(Instant::now() >= deadline);
+/// });
+/// ```
+///
+/// # Panics
+/// As [`sleep`].
+#[track_caller]
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep::new(current("sleep_until"), deadline)
+}
+
+/// The runtime's shared state, for a timer created here.
+#[track_caller]
+pub(crate) fn current(what: &str) -> Arc<Shared> {
+    match context::with_current(|handle| handle.shared.clone()) {
+        Ok(shared) => shared,
+        Err(e) => panic!("heist::time::{what}: {e}"),
+    }
+}
+
+/// About 30 years from now: the deadline of a sleep too long for `Instant`.
+pub(crate) fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365 * 30)
+}
+
+/// A future that completes at a deadline; made by [`sleep`] and [`sleep_until`].
+///
+/// The timer registers at the first poll (which is why a `Sleep` must be pinned, e.g.
+/// with [`std::pin::pin!`] or `Box::pin`) and is cancelled, its place in the runtime's
+/// timing wheel freed, when the `Sleep` is dropped. Its waker is woken exactly once per
+/// registration. A `Sleep` is about 72 bytes and allocates nothing: the wheel links
+/// through it (`docs/design.md`, "Timers").
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// let rt = heist::Runtime::new().unwrap();
+/// rt.block_on(async {
+///     let mut sleep = std::pin::pin!(heist::time::sleep(Duration::from_secs(3600)));
+///     // Move it to a nearer deadline.
+///     sleep.as_mut().reset(Instant::now() + Duration::from_millis(1));
+///     sleep.as_mut().await;
+///     assert!(sleep.is_elapsed());
+/// });
+/// ```
+pub struct Sleep {
+    shared: Arc<Shared>,
+    deadline: Instant,
+    /// Structurally pinned: the wheel points to it while it is registered.
+    entry: Entry,
+}
+
+impl Sleep {
+    pub(crate) fn new(shared: Arc<Shared>, deadline: Instant) -> Sleep {
+        Sleep {
+            shared,
+            deadline,
+            entry: Entry::new(),
+        }
+    }
+
+    /// The instant at which the sleep completes.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// True once the timer fired (the sleep completed, or will at its next poll).
+    pub fn is_elapsed(&self) -> bool {
+        self.entry.load() == FIRED
+    }
+
+    /// Moves the deadline. A task already waiting on this sleep keeps waiting, for the
+    /// new deadline (and is woken at once if it has passed).
+    pub fn reset(self: Pin<&mut Self>, deadline: Instant) {
+        // SAFETY: `deadline` is not structurally pinned; nothing is moved out.
+        let this = unsafe { self.get_unchecked_mut() };
+        this.deadline = deadline;
+        // SAFETY: `entry` is structurally pinned, and `this` came from a `Pin`.
+        let entry = unsafe { Pin::new_unchecked(&this.entry) };
+        if this.shared.time.reset(entry, deadline) == Polled::PendingEarlier {
+            this.shared.timer_moved_earlier();
+        }
+    }
+
+    /// Unregisters the timer now rather than at drop (a finished `Timeout`).
+    pub(crate) fn cancel(self: Pin<&mut Self>) {
+        let this = self.into_ref();
+        this.shared.time.cancel(this.entry());
+    }
+
+    fn entry(self: Pin<&Self>) -> Pin<&Entry> {
+        // SAFETY: `entry` is structurally pinned: never moved out, and `Drop` uses it in
+        // place.
+        unsafe { self.map_unchecked(|s| &s.entry) }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.into_ref();
+        match this
+            .shared
+            .time
+            .poll_entry(this.entry(), this.deadline, cx.waker())
+        {
+            Polled::Ready => Poll::Ready(()),
+            Polled::Pending => Poll::Pending,
+            Polled::PendingEarlier => {
+                this.shared.timer_moved_earlier();
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        // SAFETY: the pinning contract: a `Sleep` that was ever pinned is dropped in
+        // place, so its entry is still where the wheel points.
+        let entry = unsafe { Pin::new_unchecked(&self.entry) };
+        self.shared.time.cancel(entry);
+    }
+}
+
+impl fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sleep")
+            .field("deadline", &self.deadline)
+            .field("entry", &self.entry)
+            .finish()
+    }
+}

@@ -1,0 +1,74 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// A runtime with `n` workers.
+pub fn rt(n: usize) -> heist::Runtime {
+    heist::Runtime::builder().worker_threads(n).build().unwrap()
+}
+
+/// An upper bound for "this should happen": a failure bound, never a synchronisation.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Counts how many times values made by it were dropped.
+#[derive(Clone, Default)]
+pub struct DropCounter(Arc<AtomicUsize>);
+
+impl DropCounter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn token(&self) -> DropToken {
+        DropToken(self.0.clone())
+    }
+    pub fn count(&self) -> usize {
+        self.0.load(SeqCst)
+    }
+}
+
+pub struct DropToken(Arc<AtomicUsize>);
+
+impl Drop for DropToken {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+/// Wraps a future so that dropping it bumps a counter.
+pub fn tracked<F: Future>(counter: &DropCounter, fut: F) -> impl Future<Output = F::Output> {
+    let token = counter.token();
+    async move {
+        let _token = token;
+        fut.await
+    }
+}
+
+/// Blocks one worker of `rt` inside a poll until the returned sender is used (or
+/// dropped), so that tasks spawned meanwhile stay queued behind it. Returns once the
+/// worker is inside that poll.
+pub fn occupy_worker(rt: &heist::Runtime) -> std::sync::mpsc::Sender<()> {
+    let (busy_tx, busy_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    drop(rt.spawn(async move {
+        busy_tx.send(()).unwrap();
+        let _ = release_rx.recv();
+    }));
+    busy_rx.recv().unwrap();
+    release_tx
+}
+
+/// A future that is never ready, and never wakes itself.
+pub struct Pending;
+
+impl Future for Pending {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        Poll::Pending
+    }
+}

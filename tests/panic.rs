@@ -1,0 +1,128 @@
+//! Panics in poll, in a future's destructor and in an output's destructor.
+
+mod common;
+use common::*;
+use std::sync::mpsc;
+
+#[test]
+fn a_panicking_task_yields_a_join_error_with_its_payload() {
+    let rt = rt(2);
+    let h = rt.spawn(async { panic!("boom") });
+    let id = h.id();
+    let err = rt.block_on(h).unwrap_err();
+    assert!(err.is_panic() && !err.is_cancelled());
+    assert_eq!(err.id(), id);
+    assert_eq!(
+        err.to_string(),
+        format!("task {id} panicked with message \"boom\"")
+    );
+    let payload = err.into_panic();
+    assert_eq!(*payload.downcast_ref::<&str>().unwrap(), "boom");
+}
+
+#[test]
+fn a_panic_does_not_kill_the_worker() {
+    let rt = rt(1);
+    for i in 0..100 {
+        let h = rt.spawn(async move {
+            if i % 2 == 0 {
+                panic!("even {i}");
+            }
+            i
+        });
+        match rt.block_on(h) {
+            Ok(v) => assert_eq!(v, i),
+            Err(e) => assert!(e.is_panic() && i % 2 == 0),
+        }
+    }
+    // The only worker still serves.
+    let thread = rt.block_on(rt.spawn(async { std::thread::current().name().map(String::from) }));
+    assert!(thread.unwrap().unwrap().starts_with("heist-worker"));
+}
+
+#[test]
+fn try_into_panic_returns_a_cancellation_back() {
+    let rt = rt(1);
+    let h = rt.spawn(Pending);
+    h.abort();
+    let err = rt.block_on(h).unwrap_err();
+    let err = err.try_into_panic().unwrap_err();
+    assert!(err.is_cancelled());
+    assert!(err.to_string().ends_with("was cancelled"));
+    let _: &dyn std::error::Error = &err;
+}
+
+struct PanicOnDrop;
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        panic!("drop bomb");
+    }
+}
+
+#[test]
+fn a_future_whose_destructor_panics_on_cancel() {
+    let rt = rt(1);
+    let h = rt.spawn(async {
+        let _bomb = PanicOnDrop;
+        Pending.await
+    });
+    let (tx, rx) = mpsc::channel();
+    rt.spawn(async move { tx.send(()).unwrap() });
+    rx.recv().unwrap();
+    h.abort();
+    let err = rt.block_on(h).unwrap_err();
+    assert!(err.is_panic(), "the destructor's panic is reported: {err}");
+    assert_eq!(rt.block_on(rt.spawn(async { 1 })).unwrap(), 1);
+}
+
+#[test]
+fn a_future_whose_destructor_panics_after_completing() {
+    let rt = rt(1);
+    let h = rt.spawn(async {
+        let _bomb = PanicOnDrop;
+        3
+    });
+    // The future's locals drop as it returns Ready, inside the poll.
+    assert!(rt.block_on(h).unwrap_err().is_panic());
+    assert_eq!(rt.block_on(rt.spawn(async { 4 })).unwrap(), 4);
+}
+
+#[test]
+fn an_output_whose_destructor_panics() {
+    let rt = rt(1);
+    // Detached: the runtime drops the output.
+    drop(rt.spawn(async { PanicOnDrop }));
+    // Joined, then dropped by the user: the panic is the user's.
+    let out = rt.block_on(rt.spawn(async { PanicOnDrop })).unwrap();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(out)));
+    assert!(caught.is_err());
+    // Joined handle dropped after completion without reading: the handle drops it.
+    let h = rt.spawn(async { PanicOnDrop });
+    while !h.is_finished() {
+        std::thread::yield_now();
+    }
+    drop(h);
+    assert_eq!(rt.block_on(rt.spawn(async { 5 })).unwrap(), 5);
+}
+
+#[test]
+fn block_on_inside_a_worker_panics_clearly() {
+    let rt = rt(1);
+    let err = rt
+        .block_on(rt.spawn(async { heist::Handle::current().block_on(async {}) }))
+        .unwrap_err();
+    let msg = err.into_panic();
+    let msg = msg
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or(msg.downcast_ref::<&str>().copied());
+    assert!(msg.unwrap().contains("worker thread"), "{msg:?}");
+}
+
+#[test]
+#[should_panic(expected = "inside `block_on`")]
+fn nested_block_on_panics_clearly() {
+    let rt = rt(1);
+    let handle = rt.handle().clone();
+    rt.block_on(async move { handle.block_on(async {}) });
+}

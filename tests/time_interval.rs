@@ -1,0 +1,132 @@
+//! `interval`: the schedule, each missed-tick behaviour, and drift over 1,000 ticks.
+//!
+//! Time is what these tests measure, so they block a worker on purpose (to miss ticks)
+//! and check instants, with generous bounds for a loaded machine.
+
+use heist::time::{interval, interval_at, MissedTickBehavior};
+use heist::Runtime;
+use std::time::{Duration, Instant};
+
+const P: Duration = Duration::from_millis(20);
+
+fn rt() -> Runtime {
+    Runtime::builder().worker_threads(1).build().unwrap()
+}
+
+#[test]
+fn ticks_follow_the_schedule() {
+    let rt = rt();
+    rt.block_on(async {
+        let start = Instant::now() + Duration::from_millis(3);
+        let mut every = interval_at(start, P);
+        assert_eq!(every.period(), P);
+        assert_eq!(every.missed_tick_behavior(), MissedTickBehavior::Burst);
+        for k in 0..4u32 {
+            let t = every.tick().await;
+            assert_eq!(t, start + P * k);
+            assert!(Instant::now() >= t);
+        }
+    });
+}
+
+/// Ticks at 0, P; then misses the ticks at 2P and 3P by blocking until 3.5P past the
+/// first tick; returns (first tick, end of the block, the next three ticks).
+fn miss_ticks(behavior: MissedTickBehavior) -> (Instant, Instant, [Instant; 3]) {
+    let rt = rt();
+    rt.block_on(async {
+        let mut every = interval(P);
+        every.set_missed_tick_behavior(behavior);
+        let t0 = every.tick().await;
+        every.tick().await;
+        std::thread::sleep((t0 + P * 7 / 2).saturating_duration_since(Instant::now()));
+        let blocked_until = Instant::now();
+        let next = [every.tick().await, every.tick().await, every.tick().await];
+        (t0, blocked_until, next)
+    })
+}
+
+#[test]
+fn burst_delivers_missed_ticks_at_once_on_the_schedule() {
+    let (t0, blocked, [a, b, c]) = miss_ticks(MissedTickBehavior::Burst);
+    assert_eq!([a, b, c], [t0 + 2 * P, t0 + 3 * P, t0 + 4 * P]);
+    assert!(b < blocked, "the missed ticks are the scheduled ones");
+}
+
+#[test]
+fn delay_restarts_the_schedule_from_the_late_tick() {
+    let (t0, blocked, [a, b, c]) = miss_ticks(MissedTickBehavior::Delay);
+    assert_eq!(a, t0 + 2 * P, "the late tick itself");
+    assert!(
+        b >= blocked + P,
+        "one period after the late tick was delivered"
+    );
+    // (`c == b + P` unless the machine is so loaded that `b` itself came a period late.)
+    assert!(c >= b + P);
+}
+
+#[test]
+fn skip_drops_missed_ticks_and_stays_on_the_schedule() {
+    let (t0, blocked, [a, b, c]) = miss_ticks(MissedTickBehavior::Skip);
+    assert_eq!(a, t0 + 2 * P, "the late tick itself");
+    assert!(
+        b > blocked && b <= blocked + P,
+        "the next scheduled tick after now"
+    );
+    assert_eq!(
+        (b - t0).as_nanos() % P.as_nanos(),
+        0,
+        "on the original schedule"
+    );
+    assert!(c >= b + P);
+    assert_eq!(
+        (c - t0).as_nanos() % P.as_nanos(),
+        0,
+        "on the original schedule"
+    );
+}
+
+#[test]
+fn reset_restarts_one_period_from_now() {
+    let rt = rt();
+    rt.block_on(async {
+        let mut every = interval(P);
+        every.tick().await;
+        let before = Instant::now();
+        every.reset();
+        let t = every.tick().await;
+        assert!(t >= before + P);
+    });
+}
+
+#[test]
+fn no_drift_over_1000_ticks() {
+    let rt = Runtime::builder().worker_threads(2).build().unwrap();
+    let period = Duration::from_millis(1);
+    let n: u32 = if cfg!(miri) { 20 } else { 1000 };
+    let (start, ticks, end) = rt.block_on(async move {
+        let mut every = interval(period);
+        let start = every.tick().await;
+        let mut ticks = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            ticks.push(every.tick().await);
+        }
+        (start, ticks, Instant::now())
+    });
+    for (k, t) in ticks.iter().enumerate() {
+        assert_eq!(*t, start + period * (k as u32 + 1), "tick {k} drifted");
+    }
+    let total = end - start;
+    assert!(total >= period * n, "ticked early: {total:?}");
+    // Generous: a loaded machine delays ticks, but Burst catches up rather than drifts.
+    if !cfg!(miri) {
+        assert!(total < period * n * 3 / 2, "drifted: {total:?}");
+    }
+}
+
+#[test]
+#[should_panic(expected = "period must be non-zero")]
+fn a_zero_period_panics() {
+    let rt = rt();
+    let _enter = rt.enter();
+    let _ = interval(Duration::ZERO);
+}

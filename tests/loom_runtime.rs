@@ -39,13 +39,27 @@ mod sync {
 
     /// Runs `f` under `loom::model`, or `iterations` times on real threads.
     pub(crate) fn model(iterations: usize, f: impl Fn() + Sync + Send + 'static) {
+        model_bounded(iterations, None, f)
+    }
+
+    /// As `model`, with this model's own preemption bound instead of
+    /// `LOOM_MAX_PREEMPTIONS` (for a model too large to explore at the global bound).
+    pub(crate) fn model_bounded(
+        iterations: usize,
+        preemptions: Option<usize>,
+        f: impl Fn() + Sync + Send + 'static,
+    ) {
         #[cfg(heist_loom)]
         {
             let _ = iterations;
+            let mut builder = loom::model::Builder::new();
+            if preemptions.is_some() {
+                builder.preemption_bound = preemptions;
+            }
             let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
             let counter = runs.clone();
             let start = std::time::Instant::now();
-            loom::model(move || {
+            builder.check(move || {
                 counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 f();
             });
@@ -57,14 +71,17 @@ mod sync {
             );
         }
         #[cfg(not(heist_loom))]
-        for _ in 0..iterations {
-            f();
+        {
+            let _ = preemptions;
+            for _ in 0..iterations {
+                f();
+            }
         }
     }
 }
 
 use std::sync::atomic::Ordering::SeqCst;
-use sync::{model, thread, Arc, AtomicUsize, Mutex};
+use sync::{model, model_bounded, thread, Arc, AtomicUsize, Mutex};
 
 /// Runs of each model on real threads (without loom).
 const ITERATIONS: usize = if cfg!(miri) { 2 } else { 200 };
@@ -187,6 +204,32 @@ fn spawn_from_worker_with_two_workers() {
     });
 }
 
+/// The same with the stalled-slot check on (as in a default runtime): a worker that
+/// parks while its peer's next-task slot is occupied parks with a timeout. Under loom a
+/// timed wait lets the other threads run, then times out (`sync/model.rs`), so this
+/// explores a worker waking by itself (`Idle::wake_self`) racing with a notifier, and
+/// taking the peer's slot (`steal_stalled_slot`) while the peer takes it too.
+#[test]
+fn stalled_slot_check_with_two_workers() {
+    model(ITERATIONS, || {
+        let rt = Runtime::builder()
+            .worker_threads(2)
+            .stalled_slot_check(Some(std::time::Duration::from_millis(1)))
+            .build()
+            .unwrap();
+        let out = rt.block_on(async {
+            heist::spawn(async {
+                let child = heist::spawn(async { 3 });
+                yield_now().await;
+                child.await.unwrap() + 1
+            })
+            .await
+            .unwrap()
+        });
+        assert_eq!(out, 4);
+    });
+}
+
 /// `block_on` woken from a worker: the blocked thread's future waits for a signal that a
 /// task sets on the worker.
 #[test]
@@ -266,9 +309,14 @@ fn shutdown_racing_with_wake() {
 /// Sleep protocol with three workers: when work arrives, up to two may be searching
 /// (half of three, rounded up) and the third asleep. A spawn from outside races with
 /// both searchers giving up and parking: the task still runs.
+///
+/// Explored with one preemption, not `LOOM_MAX_PREEMPTIONS` (2): with three workers,
+/// two preemptions took over 9 minutes (more than 2 million interleavings before the
+/// lazy task registration and timers, more since). The one- and two-worker models
+/// above explore the same protocol at two preemptions.
 #[test]
 fn two_searchers_one_sleeper() {
-    model(ITERATIONS, || {
+    model_bounded(ITERATIONS, Some(1), || {
         let rt = runtime(3);
         let ran = Counter::new();
         let h = {

@@ -4,10 +4,11 @@
 //! The stand-in deques are a loom `Mutex<VecDeque>`: loom then explores every order in
 //! which heist's workers push, pop and steal, but it does not check crossbeam-deque's
 //! lock-free internals (those are crossbeam's to prove). A lock is also *stronger* than
-//! the lock-free deque: a fence in heist that pairs with a deque operation (the `SeqCst`
-//! fence after an injector push, say) is checked against the lock here, not against
-//! crossbeam's orderings; ThreadSanitizer and the real-thread runs cover that side
-//! (`docs/testing.md`, "What loom cannot see").
+//! the lock-free deque, so where heist's own orderings pair with a queue operation the
+//! stand-in must not order things by itself: the injector's `is_empty` (a sleeping
+//! worker's re-check) reads a `SeqCst` length without the lock, so loom checks the
+//! fences heist pairs with it. The local queues' `is_empty` still locks; what pairs with
+//! it is checked against a lock only (`docs/testing.md`, "What loom cannot see").
 
 pub(crate) use loom::sync::Arc;
 
@@ -155,6 +156,7 @@ pub(crate) fn wait_timeout<T>(
 
 /// loom-visible stand-ins for crossbeam-deque, with the subset of its API heist uses.
 pub(crate) mod deque {
+    use super::atomic::{AtomicUsize, Ordering::SeqCst};
     use super::{Arc, Mutex};
     use std::collections::VecDeque;
 
@@ -171,8 +173,15 @@ pub(crate) mod deque {
     }
 
     /// The global multi-producer queue.
+    ///
+    /// Unlike the local deques, its emptiness is read without the lock, from a length
+    /// published with `SeqCst` under it (crossbeam's injector moves and reads
+    /// its indices with `SeqCst`). A sleeping worker's re-check (`has_queued_work`) is
+    /// then ordered against a push only by what orders it on the real injector, the
+    /// atomics and heist's fences, not by this stand-in's lock.
     pub(crate) struct Injector<T> {
         inner: Mutex<VecDeque<T>>,
+        len: AtomicUsize,
     }
 
     impl<T> Worker<T> {
@@ -200,7 +209,13 @@ pub(crate) mod deque {
     /// The batch is taken out under the source's lock and pushed after releasing it:
     /// holding both locks would let two workers stealing from each other deadlock, which
     /// crossbeam's lock-free deque cannot do.
-    fn steal_half<T>(src: &Mutex<VecDeque<T>>, dest: &Worker<T>, limit: usize) -> Steal<T> {
+    /// `src_len`, if given, is the source's published length, updated under its lock.
+    fn steal_half<T>(
+        src: &Mutex<VecDeque<T>>,
+        dest: &Worker<T>,
+        limit: usize,
+        src_len: Option<&AtomicUsize>,
+    ) -> Steal<T> {
         let Some(mut src) = src.try_lock() else {
             return Steal::Retry;
         };
@@ -209,6 +224,9 @@ pub(crate) mod deque {
             return Steal::Empty;
         };
         let batch: Vec<T> = (1..n).map_while(|_| src.pop_front()).collect();
+        if let Some(len) = src_len {
+            len.store(src.len(), SeqCst);
+        }
         drop(src);
         if !batch.is_empty() {
             dest.inner.lock().extend(batch);
@@ -222,7 +240,7 @@ pub(crate) mod deque {
             dest: &Worker<T>,
             limit: usize,
         ) -> Steal<T> {
-            steal_half(&self.inner, dest, limit)
+            steal_half(&self.inner, dest, limit, None)
         }
         pub(crate) fn is_empty(&self) -> bool {
             self.inner.lock().is_empty()
@@ -233,15 +251,22 @@ pub(crate) mod deque {
         pub(crate) fn new() -> Self {
             Injector {
                 inner: Mutex::new(VecDeque::new()),
+                len: AtomicUsize::new(0),
             }
         }
         pub(crate) fn push(&self, task: T) {
-            self.inner.lock().push_back(task)
+            let mut q = self.inner.lock();
+            q.push_back(task);
+            self.len.store(q.len(), SeqCst);
         }
         pub(crate) fn steal(&self) -> Steal<T> {
             match self.inner.try_lock() {
                 None => Steal::Retry,
-                Some(mut q) => q.pop_front().map_or(Steal::Empty, Steal::Success),
+                Some(mut q) => {
+                    let task = q.pop_front();
+                    self.len.store(q.len(), SeqCst);
+                    task.map_or(Steal::Empty, Steal::Success)
+                }
             }
         }
         pub(crate) fn steal_batch_with_limit_and_pop(
@@ -249,11 +274,14 @@ pub(crate) mod deque {
             dest: &Worker<T>,
             limit: usize,
         ) -> Steal<T> {
-            steal_half(&self.inner, dest, limit)
+            steal_half(&self.inner, dest, limit, Some(&self.len))
         }
         pub(crate) fn is_empty(&self) -> bool {
-            self.inner.lock().is_empty()
+            self.len.load(SeqCst) == 0
         }
+        /// Under the lock: only `is_empty` (the sleeper's re-check) needs the lock-free
+        /// read, and an atomic read here on every scheduling round multiplied the
+        /// interleavings of the two-worker model several-fold.
         pub(crate) fn len(&self) -> usize {
             self.inner.lock().len()
         }

@@ -103,6 +103,11 @@ impl Counter {
     fn get(&self) -> usize {
         self.0.load(SeqCst)
     }
+    /// Asserts the event (`what`, e.g. "future dropped") happened exactly once.
+    fn assert_once(&self, what: &str) {
+        let n = self.get();
+        assert_eq!(n, 1, "{what} {n} times");
+    }
     /// A value that counts its drop here.
     fn guard(&self) -> DropGuard {
         DropGuard(self.clone())
@@ -253,18 +258,8 @@ fn join_awaits_while_task_completes_elsewhere() {
         runner.join().unwrap();
         shutdown(&sched);
 
-        assert_eq!(
-            output_drops.get(),
-            1,
-            "output dropped {} times",
-            output_drops.get()
-        );
-        assert_eq!(
-            future_drops.get(),
-            1,
-            "future dropped {} times",
-            future_drops.get()
-        );
+        output_drops.assert_once("output dropped");
+        future_drops.assert_once("future dropped");
     });
 }
 
@@ -294,18 +289,8 @@ fn join_handle_dropped_while_task_completes() {
         runner.join().unwrap();
         shutdown(&sched);
 
-        assert_eq!(
-            output_drops.get(),
-            1,
-            "output dropped {} times",
-            output_drops.get()
-        );
-        assert_eq!(
-            future_drops.get(),
-            1,
-            "future dropped {} times",
-            future_drops.get()
-        );
+        output_drops.assert_once("output dropped");
+        future_drops.assert_once("future dropped");
     });
 }
 
@@ -362,12 +347,7 @@ fn abort_racing_with_completion() {
         };
         shutdown(&sched);
         assert_eq!(output_drops.get(), usize::from(completed), "output drops");
-        assert_eq!(
-            future_drops.get(),
-            1,
-            "future dropped {} times",
-            future_drops.get()
-        );
+        future_drops.assert_once("future dropped");
     });
 }
 
@@ -458,12 +438,7 @@ fn wakers_cloned_woken_dropped_on_several_threads() {
         run_queued(&sched);
 
         assert_eq!(polls.get(), 2, "polled {} times", polls.get());
-        assert_eq!(
-            future_drops.get(),
-            1,
-            "future dropped {} times",
-            future_drops.get()
-        );
+        future_drops.assert_once("future dropped");
         shutdown(&sched);
     });
 }

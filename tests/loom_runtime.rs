@@ -187,20 +187,25 @@ fn spawn_from_outside_races_with_last_worker_parking() {
 
 /// Two workers: a task spawned on a worker (into its next-task slot) while the other
 /// worker searches or sleeps; the parent yields and awaits it.
+/// A task spawns a child into its worker's next-task slot, yields, and awaits it.
+fn spawn_child_yield_and_await(rt: &Runtime) {
+    let out = rt.block_on(async {
+        heist::spawn(async {
+            let child = heist::spawn(async { 3 });
+            yield_now().await;
+            child.await.unwrap() + 1
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(out, 4);
+}
+
 #[test]
 fn spawn_from_worker_with_two_workers() {
     model(ITERATIONS, || {
         let rt = runtime(2);
-        let out = rt.block_on(async {
-            heist::spawn(async {
-                let child = heist::spawn(async { 3 });
-                yield_now().await;
-                child.await.unwrap() + 1
-            })
-            .await
-            .unwrap()
-        });
-        assert_eq!(out, 4);
+        spawn_child_yield_and_await(&rt);
     });
 }
 
@@ -217,16 +222,7 @@ fn stalled_slot_check_with_two_workers() {
             .stalled_slot_check(Some(std::time::Duration::from_millis(1)))
             .build()
             .unwrap();
-        let out = rt.block_on(async {
-            heist::spawn(async {
-                let child = heist::spawn(async { 3 });
-                yield_now().await;
-                child.await.unwrap() + 1
-            })
-            .await
-            .unwrap()
-        });
-        assert_eq!(out, 4);
+        spawn_child_yield_and_await(&rt);
     });
 }
 

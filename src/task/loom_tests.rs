@@ -229,7 +229,7 @@ fn wake_racing_with_poll() {
             "polled {} times",
             polls.get()
         );
-        assert_eq!(drops.get(), 1, "future dropped {} times", drops.get());
+        drops.assert_once("future dropped");
         shutdown(&sched);
     });
 }
@@ -311,7 +311,7 @@ fn abort_racing_with_poll() {
 
         assert!(join.is_finished(), "aborted task never completed");
         assert!(block_on(join).unwrap_err().is_cancelled());
-        assert_eq!(drops.get(), 1, "future dropped {} times", drops.get());
+        drops.assert_once("future dropped");
         shutdown(&sched);
     });
 }
@@ -384,7 +384,7 @@ fn abort_racing_with_wake() {
             Err(e) => assert!(e.is_cancelled(), "{e}"),
         }
         assert!(polls.get() <= 2, "polled {} times", polls.get());
-        assert_eq!(drops.get(), 1, "future dropped {} times", drops.get());
+        drops.assert_once("future dropped");
         shutdown(&sched);
     });
 }

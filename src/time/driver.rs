@@ -179,17 +179,10 @@ impl Driver {
                 unsafe { Entry::with_links(ptr, |l| l.waker = Some(waker)) };
                 // SAFETY: the entry is pinned, in no list, and unlinks itself before it is
                 // freed (`Sleep`'s destructor calls `cancel`).
-                match unsafe { inner.wheel.insert(ptr, when) } {
-                    Ok(()) if when < self.next_wake.load(Relaxed) => {
-                        self.next_wake.store(when, SeqCst);
-                        Polled::PendingEarlier
-                    }
-                    Ok(()) => Polled::Pending,
-                    Err(()) => {
-                        // Due already (the wheel moved past `when` since we read the clock).
-                        // SAFETY: we hold the lock and the entry is alive.
-                        let waker = unsafe { Entry::with_links(ptr, |l| l.waker.take()) };
-                        entry.state.store(FIRED, Relaxed);
+                match unsafe { self.insert_locked(&mut inner, &entry, ptr, when) } {
+                    Ok(polled) => polled,
+                    Err(waker) => {
+                        // Due already: the poller itself is running, no wake needed.
                         drop(inner);
                         drop(waker);
                         Polled::Ready
@@ -283,20 +276,44 @@ impl Driver {
         }
         // SAFETY: registered, so in the wheel; we hold the lock; the entry stays pinned.
         unsafe { inner.wheel.remove(ptr) };
-        // SAFETY: as in `poll_entry`.
+        // SAFETY: removed above, so in no list; pinned; unlinks itself before it is freed.
+        match unsafe { self.insert_locked(&mut inner, &entry, ptr, when) } {
+            Ok(polled) => polled,
+            Err(waker) => {
+                drop(inner);
+                wake_guarded(waker);
+                Polled::Ready
+            }
+        }
+    }
+
+    /// With the lock held (`inner`), puts the entry into the wheel at tick `when`. If it
+    /// is due already (the wheel moved past `when` since the clock was read), marks it
+    /// FIRED and hands its waker back, for the caller to wake or drop once the lock is
+    /// released.
+    ///
+    /// # Safety
+    /// `ptr` is `entry`: pinned, alive, in no list, and it unlinks itself before it is
+    /// freed (`Sleep`'s destructor calls `cancel`).
+    unsafe fn insert_locked(
+        &self,
+        inner: &mut Inner,
+        entry: &Entry,
+        ptr: NonNull<Entry>,
+        when: u64,
+    ) -> Result<Polled, Option<Waker>> {
+        // SAFETY: the caller's contract.
         match unsafe { inner.wheel.insert(ptr, when) } {
             Ok(()) if when < self.next_wake.load(Relaxed) => {
                 self.next_wake.store(when, SeqCst);
-                Polled::PendingEarlier
+                Ok(Polled::PendingEarlier)
             }
-            Ok(()) => Polled::Pending,
+            Ok(()) => Ok(Polled::Pending),
             Err(()) => {
                 // SAFETY: we hold the lock and the entry is alive.
                 let waker = unsafe { Entry::with_links(ptr, |l| l.waker.take()) };
                 entry.state.store(FIRED, Release);
-                drop(inner);
-                wake_guarded(waker);
-                Polled::Ready
+                Err(waker)
             }
         }
     }

@@ -96,22 +96,24 @@ fn lengths(t: u64, n: usize) -> Vec<Duration> {
         .collect()
 }
 
+/// Task `t`'s sleeps, one after another: the lateness of each, in nanoseconds
+/// (negative: early). `sleep` is the runtime's own.
+async fn lateness<F: Future>(t: u64, per_task: usize, sleep: impl Fn(Duration) -> F) -> Vec<i64> {
+    let mut late = Vec::with_capacity(per_task);
+    for d in lengths(t, per_task) {
+        let start = Instant::now();
+        sleep(d).await;
+        late.push(start.elapsed().as_nanos() as i64 - d.as_nanos() as i64);
+    }
+    late
+}
+
 /// Lateness of each sleep, in nanoseconds (negative: early).
 fn accuracy_heist(tasks: u64, per_task: usize) -> Vec<i64> {
     let rt = heist_rt();
     rt.block_on(async {
         let handles: Vec<_> = (0..tasks)
-            .map(|t| {
-                heist::spawn(async move {
-                    let mut late = Vec::with_capacity(per_task);
-                    for d in lengths(t, per_task) {
-                        let start = Instant::now();
-                        heist::time::sleep(d).await;
-                        late.push(start.elapsed().as_nanos() as i64 - d.as_nanos() as i64);
-                    }
-                    late
-                })
-            })
+            .map(|t| heist::spawn(async move { lateness(t, per_task, heist::time::sleep).await }))
             .collect();
         let mut all = Vec::new();
         for h in handles {
@@ -125,17 +127,7 @@ fn accuracy_tokio(tasks: u64, per_task: usize) -> Vec<i64> {
     let rt = tokio_rt();
     rt.block_on(async {
         let handles: Vec<_> = (0..tasks)
-            .map(|t| {
-                tokio::spawn(async move {
-                    let mut late = Vec::with_capacity(per_task);
-                    for d in lengths(t, per_task) {
-                        let start = Instant::now();
-                        tokio::time::sleep(d).await;
-                        late.push(start.elapsed().as_nanos() as i64 - d.as_nanos() as i64);
-                    }
-                    late
-                })
-            })
+            .map(|t| tokio::spawn(async move { lateness(t, per_task, tokio::time::sleep).await }))
             .collect();
         let mut all = Vec::new();
         for h in handles {

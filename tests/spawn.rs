@@ -212,3 +212,51 @@ fn default_runtime_uses_available_parallelism() {
     let rt = heist::Runtime::new().unwrap();
     assert_eq!(rt.block_on(rt.spawn(async { 1 })).unwrap(), 1);
 }
+
+#[test]
+fn every_output_is_dropped_exactly_once_whoever_owns_it() {
+    let rt = rt(2);
+    let outputs = DropCounter::new();
+    // Taken by the handle: dropped by the user, never again by the task.
+    let taken = rt.block_on(rt.spawn({
+        let token = outputs.token();
+        async move { token }
+    }));
+    assert_eq!(outputs.count(), 0);
+    drop(taken);
+    assert_eq!(outputs.count(), 1);
+    // Left in the task until the handle is dropped after completion.
+    let unread = rt.spawn({
+        let token = outputs.token();
+        async move { token }
+    });
+    while !unread.is_finished() {
+        std::thread::yield_now();
+    }
+    assert_eq!(outputs.count(), 1);
+    drop(unread);
+    assert_eq!(outputs.count(), 2);
+    // Detached: the runtime drops it when the task completes.
+    let (done_tx, done_rx) = mpsc::channel();
+    drop(rt.spawn({
+        let token = outputs.token();
+        async move {
+            done_tx.send(()).unwrap();
+            token
+        }
+    }));
+    done_rx.recv().unwrap();
+    drop(rt);
+    assert_eq!(outputs.count(), 3);
+}
+
+#[test]
+#[should_panic(expected = "JoinHandle polled after it returned the output")]
+fn polling_a_join_handle_after_it_returned_panics() {
+    let rt = rt(1);
+    let mut handle = rt.spawn(async { 5 });
+    rt.block_on(async {
+        assert_eq!((&mut handle).await.unwrap(), 5);
+        let _ = (&mut handle).await;
+    });
+}

@@ -8,8 +8,13 @@ use std::fmt;
 /// or its future panicked.
 pub struct JoinError {
     id: Id,
-    /// `None` for a cancellation. Boxed: a `JoinError` lives inside every task's output
-    /// slot, and two words keep that slot small for the common case of no error.
+    failure: Failure,
+}
+
+/// A `JoinError` without the task id: what a failed task's cell stores in its output slot
+/// (the id is in the header already). One word: `None` for a cancellation, the boxed
+/// panic otherwise.
+pub(crate) struct Failure {
     panic: Option<Box<Panic>>,
 }
 
@@ -28,18 +33,17 @@ struct Payload(Box<dyn Any + Send + 'static>);
 // `into_panic`), so sharing a `&JoinError` across threads cannot touch it concurrently.
 unsafe impl Sync for Payload {}
 
-impl JoinError {
-    pub(crate) fn cancelled(id: Id) -> JoinError {
-        JoinError { id, panic: None }
+impl Failure {
+    pub(crate) fn cancelled() -> Failure {
+        Failure { panic: None }
     }
 
-    pub(crate) fn panic(id: Id, payload: Box<dyn Any + Send + 'static>) -> JoinError {
+    pub(crate) fn panic(payload: Box<dyn Any + Send + 'static>) -> Failure {
         let message = payload
             .downcast_ref::<&'static str>()
             .map(|s| s.to_string())
             .or_else(|| payload.downcast_ref::<String>().cloned());
-        JoinError {
-            id,
+        Failure {
             panic: Some(Box::new(Panic {
                 payload: Payload(payload),
                 message,
@@ -47,14 +51,21 @@ impl JoinError {
         }
     }
 
+    /// The public error, for the task `id`.
+    pub(crate) fn into_error(self, id: Id) -> JoinError {
+        JoinError { id, failure: self }
+    }
+}
+
+impl JoinError {
     /// True if the task was cancelled: aborted, or dropped by runtime shutdown.
     pub fn is_cancelled(&self) -> bool {
-        self.panic.is_none()
+        self.failure.panic.is_none()
     }
 
     /// True if the task's future panicked (while polled, or while dropped).
     pub fn is_panic(&self) -> bool {
-        self.panic.is_some()
+        self.failure.panic.is_some()
     }
 
     /// The panic payload, for `std::panic::resume_unwind`.
@@ -69,7 +80,7 @@ impl JoinError {
 
     /// The panic payload, or the error itself if it is not a panic.
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
-        match self.panic {
+        match self.failure.panic {
             Some(panic) => Ok(panic.payload.0),
             None => Err(self),
         }
@@ -81,7 +92,10 @@ impl JoinError {
     }
 
     fn message(&self) -> Option<&str> {
-        self.panic.as_ref().and_then(|p| p.message.as_deref())
+        self.failure
+            .panic
+            .as_ref()
+            .and_then(|p| p.message.as_deref())
     }
 }
 

@@ -5,9 +5,9 @@
 //! `catch_unwind`, so a panic there is turned into a `JoinError` or ignored and never
 //! leaves the state word half-updated.
 
-use super::error::JoinError;
+use super::error::{Failure, JoinError};
 use super::raw::{Cell, Header, Stage};
-use super::state::{TransitionToIdle, TransitionToNotified, TransitionToRunning};
+use super::state::{Snapshot, TransitionToIdle, TransitionToNotified, TransitionToRunning};
 use super::waker::waker_ref;
 use super::{Notified, Schedule, Task};
 use std::future::Future;
@@ -53,7 +53,7 @@ where
             TransitionToRunning::Success => self.poll_future(),
             TransitionToRunning::Cancelled => {
                 self.cancel_future();
-                self.complete();
+                self.complete(true);
             }
             TransitionToRunning::Failed => {}
             TransitionToRunning::Dealloc => self.dealloc(),
@@ -66,25 +66,21 @@ where
         let mut cx = Context::from_waker(&waker);
         let res = panic::catch_unwind(AssertUnwindSafe(|| {
             self.cell().stage.with_mut(|stage| {
-                // SAFETY: we hold RUNNING, which gives exclusive access to the stage
-                // until the task is complete (state.rs, RUNNING).
-                let Stage::Running(future) = (unsafe { &mut *stage }) else {
-                    unreachable!("RUNNING task without a future");
-                };
-                // SAFETY: the future lives in the heap cell and is never moved: it is
-                // dropped in place by `take_stage`.
-                unsafe { Pin::new_unchecked(future) }.poll(&mut cx)
+                // SAFETY: we hold RUNNING and the task is not complete, so the stage holds
+                // the future and we have exclusive access to it (raw.rs, Stage). It lives
+                // in the heap cell and is never moved: `drop_future` drops it in place.
+                unsafe { Pin::new_unchecked(&mut *(*stage).future) }.poll(&mut cx)
             })
         }));
         match res {
             Ok(Poll::Ready(output)) => {
-                self.finish(Ok(output));
-                self.complete();
+                let failed = self.finish(Ok(output));
+                self.complete(failed);
             }
             Ok(Poll::Pending) if !self.register_once() => {
                 // The scheduler is shutting down: do not start waiting.
                 self.cancel_future();
-                self.complete();
+                self.complete(true);
             }
             Ok(Poll::Pending) => match self.state().transition_to_idle() {
                 TransitionToIdle::Ok => {}
@@ -96,13 +92,12 @@ where
                 TransitionToIdle::OkDealloc => self.dealloc(),
                 TransitionToIdle::Cancelled => {
                     self.cancel_future();
-                    self.complete();
+                    self.complete(true);
                 }
             },
             Err(payload) => {
-                let id = self.cell().header.id;
-                self.finish(Err(JoinError::panic(id, payload)));
-                self.complete();
+                let failed = self.finish(Err(Failure::panic(payload)));
+                self.complete(failed);
             }
         }
     }
@@ -130,55 +125,95 @@ where
         }
     }
 
-    /// Holding `RUNNING`: replace the stage with `Consumed` and drop what it held, behind
-    /// a panic guard. Returns the payload if that drop panicked.
-    fn take_stage(&self) -> Result<(), Box<dyn std::any::Any + Send>> {
-        let old = self.cell().stage.with_mut(|stage| {
-            // SAFETY: the caller has exclusive access to the stage (RUNNING, or the
-            // output-ownership rules in `complete` and `drop_join_handle`).
-            unsafe { mem::replace(&mut *stage, Stage::Consumed) }
+    /// Holding `RUNNING`, not complete: drop the future in place, behind a panic guard.
+    /// Afterwards the stage holds nothing until `store` writes the result. Returns the
+    /// payload if the future's destructor panicked.
+    fn drop_future(&self) -> Result<(), Box<dyn std::any::Any + Send>> {
+        panic::catch_unwind(AssertUnwindSafe(|| {
+            self.cell().stage.with_mut(|stage| {
+                // SAFETY: RUNNING and not complete: the future is live and ours alone
+                // (raw.rs, Stage); it is dropped exactly once, here. A destructor that
+                // panics still counts as dropped.
+                unsafe { ManuallyDrop::drop(&mut (*stage).future) }
+            })
+        }))
+    }
+
+    /// Holding `RUNNING`, after `drop_future`: write the result into the empty stage.
+    /// Returns true if it is a failure (the `FAILED` flag `complete` must publish).
+    fn store(&self, result: Result<F::Output, Failure>) -> bool {
+        let failed = result.is_err();
+        let value = match result {
+            Ok(output) => Stage {
+                output: ManuallyDrop::new(output),
+            },
+            Err(failure) => Stage {
+                failure: ManuallyDrop::new(failure),
+            },
+        };
+        self.cell().stage.with_mut(|stage| {
+            // SAFETY: the stage is empty (the future was dropped) and ours (RUNNING);
+            // writing does not drop the old bytes.
+            unsafe { stage.write(value) }
         });
-        panic::catch_unwind(AssertUnwindSafe(move || drop(old)))
+        failed
+    }
+
+    /// Drops the result stored in the stage, behind a panic guard.
+    ///
+    /// # Safety
+    /// The task is complete with a result still in the stage (`COMPLETE` and
+    /// `JOIN_INTEREST`, or the completer before it published that there is no handle),
+    /// the caller owns it, `failed` is the `FAILED` flag, and nobody reads it again.
+    unsafe fn drop_output(&self, failed: bool) {
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| {
+            self.cell().stage.with_mut(|stage| {
+                // SAFETY: the caller owns the live result and says which field it is.
+                unsafe {
+                    if failed {
+                        ManuallyDrop::drop(&mut (*stage).failure);
+                    } else {
+                        ManuallyDrop::drop(&mut (*stage).output);
+                    }
+                }
+            })
+        }));
     }
 
     /// Holding `RUNNING`: drop the future and store the result. A panic while dropping
-    /// the future turns the result into that panic.
-    fn finish(&self, result: Result<F::Output, JoinError>) {
-        let result = match self.take_stage() {
+    /// the future turns the result into that panic. Returns true if the stored result is
+    /// a failure.
+    fn finish(&self, result: Result<F::Output, Failure>) -> bool {
+        let result = match self.drop_future() {
             Ok(()) => result,
             Err(payload) => {
                 let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(result)));
-                Err(JoinError::panic(self.cell().header.id, payload))
+                Err(Failure::panic(payload))
             }
         };
-        self.cell().stage.with_mut(|stage| {
-            // SAFETY: as in `take_stage`; the stage is `Consumed`, nothing to drop.
-            unsafe { stage.write(Stage::Finished(result)) }
-        });
+        self.store(result)
     }
 
-    /// Holding `RUNNING`: drop the future and store a cancelled (or, if the future's
-    /// destructor panicked, a panic) `JoinError`.
+    /// Holding `RUNNING`: drop the future and store a cancellation (or, if the future's
+    /// destructor panicked, that panic).
     fn cancel_future(&self) {
-        let id = self.cell().header.id;
-        let result = match self.take_stage() {
-            Ok(()) => JoinError::cancelled(id),
-            Err(payload) => JoinError::panic(id, payload),
+        let failure = match self.drop_future() {
+            Ok(()) => Failure::cancelled(),
+            Err(payload) => Failure::panic(payload),
         };
-        self.cell().stage.with_mut(|stage| {
-            // SAFETY: as in `take_stage`; the stage is `Consumed`, nothing to drop.
-            unsafe { stage.write(Stage::Finished(Err(result))) }
-        });
+        self.store(Err(failure));
     }
 
-    /// Holding `RUNNING` with the output stored: publish completion, hand the output to
-    /// whoever owns it, leave the owned list and release the runner's reference.
-    fn complete(self) {
-        let snapshot = self.state().transition_to_complete();
+    /// Holding `RUNNING` with the result stored (`failed`: it is a `Failure`): publish
+    /// completion, hand the output to whoever owns it, leave the owned list and release
+    /// the runner's reference.
+    fn complete(self, failed: bool) {
+        let snapshot = self.state().transition_to_complete(failed);
         let _ = panic::catch_unwind(AssertUnwindSafe(|| {
             if !snapshot.is_join_interested() {
-                // No JoinHandle: the output is ours to drop (state.rs, JOIN_INTEREST).
-                let _ = self.take_stage();
+                // SAFETY: no JoinHandle: the result is ours to drop (state.rs,
+                // JOIN_INTEREST), and `failed` says which it is.
+                unsafe { self.drop_output(failed) };
             } else if snapshot.is_join_waker_set() {
                 self.cell().join_waker.with(|waker| {
                     // SAFETY: JOIN_WAKER was set at completion, so the JoinHandle wrote
@@ -219,10 +254,18 @@ where
         self.cell().scheduler.schedule(notified);
     }
 
-    /// Frees the allocation.
+    /// Frees the allocation, dropping the future if the task never completed.
     pub(super) fn dealloc(self) {
-        // SAFETY: the last reference is gone (vtable contract), so nobody else reaches
-        // the cell; it is initialised, and dropped exactly once here.
+        if !self.state().load().is_complete() {
+            self.cell().stage.with_mut(|stage| {
+                // SAFETY: the last reference is gone, so nobody else reaches the cell; a
+                // task that is not complete still holds its future (raw.rs, Stage).
+                unsafe { ManuallyDrop::drop(&mut (*stage).future) }
+            });
+        }
+        // SAFETY: as above; the cell is initialised and dropped exactly once here (the
+        // stage's fields are `ManuallyDrop`: a complete task's result was already dropped
+        // or taken, see raw.rs, Stage).
         unsafe { std::ptr::drop_in_place(self.cell.as_ptr()) };
         let layout = std::alloc::Layout::new::<Cell<F, S>>();
         // SAFETY: allocated by `cache::allocate` with this layout in `RawTask::new`.
@@ -233,7 +276,7 @@ where
     pub(super) fn shutdown(self) {
         if self.state().transition_to_shutdown() {
             self.cancel_future();
-            self.complete();
+            self.complete(true);
         } else if self.state().ref_dec() {
             self.dealloc();
         }
@@ -249,26 +292,40 @@ where
         dst: *mut Poll<Result<F::Output, JoinError>>,
         waker: &Waker,
     ) {
-        if self.can_read_output(waker) {
-            let output = self.cell().stage.with_mut(|stage| {
-                // SAFETY: COMPLETE with JOIN_INTEREST: the JoinHandle owns the stage.
-                match unsafe { mem::replace(&mut *stage, Stage::Consumed) } {
-                    Stage::Finished(output) => output,
-                    _ => panic!("JoinHandle polled after it returned the output"),
+        let Some(snapshot) = self.can_read_output(waker) else {
+            return;
+        };
+        assert!(
+            snapshot.is_join_interested(),
+            "JoinHandle polled after it returned the output"
+        );
+        let output = self.cell().stage.with_mut(|stage| {
+            // SAFETY: COMPLETE with JOIN_INTEREST: the result is in the stage and the
+            // JoinHandle (the caller) owns it; FAILED (published with COMPLETE, which our
+            // Acquire load saw) says which field. Moved out once: `take_output` below
+            // clears JOIN_INTEREST so that nobody reads or drops it again.
+            unsafe {
+                if snapshot.is_failed() {
+                    let failure = ManuallyDrop::take(&mut (*stage).failure);
+                    Err(failure.into_error(self.cell().header.id))
+                } else {
+                    Ok(ManuallyDrop::take(&mut (*stage).output))
                 }
-            });
-            // SAFETY: the caller guarantees `dst`'s type; the old value is `Pending`,
-            // which has nothing to drop.
-            unsafe { *dst = Poll::Ready(output) };
-        }
+            }
+        });
+        self.state().take_output();
+        // SAFETY: the caller guarantees `dst`'s type; the old value is `Pending`, which has
+        // nothing to drop.
+        unsafe { *dst = Poll::Ready(output) };
     }
 
-    /// The join waker protocol (state.rs, JOIN_WAKER): true when complete; otherwise
-    /// makes sure `waker` is registered.
-    fn can_read_output(&self, waker: &Waker) -> bool {
+    /// The join waker protocol (state.rs, JOIN_WAKER): the state once complete (read with
+    /// `Acquire`, so the result is visible); otherwise makes sure `waker` is registered
+    /// and returns `None`.
+    fn can_read_output(&self, waker: &Waker) -> Option<Snapshot> {
         let snapshot = self.state().load();
         if snapshot.is_complete() {
-            return true;
+            return Some(snapshot);
         }
         if snapshot.is_join_waker_set() {
             let same = self.cell().join_waker.with(|slot| {
@@ -279,31 +336,31 @@ where
                     .is_some_and(|w| w.will_wake(waker))
             });
             if same {
-                return false;
+                return None;
             }
-            if self.state().unset_join_waker().is_err() {
-                return true;
+            if let Err(snapshot) = self.state().unset_join_waker() {
+                return Some(snapshot);
             }
         }
         self.set_join_waker(waker.clone())
     }
 
-    /// With JOIN_WAKER clear, write the slot then publish it. Returns true if the task
-    /// completed first.
-    fn set_join_waker(&self, waker: Waker) -> bool {
+    /// With JOIN_WAKER clear, write the slot then publish it. Returns the state if the
+    /// task completed first.
+    fn set_join_waker(&self, waker: Waker) -> Option<Snapshot> {
         self.cell().join_waker.with_mut(|slot| {
             // SAFETY: JOIN_WAKER is clear and the task is not complete: only the
             // JoinHandle (us) may touch the slot.
             unsafe { *slot = Some(waker) };
         });
         match self.state().set_join_waker() {
-            Ok(_) => false,
-            Err(_) => {
+            Ok(_) => None,
+            Err(snapshot) => {
                 self.cell().join_waker.with_mut(|slot| {
                     // SAFETY: JOIN_WAKER still clear: the slot is still ours.
                     unsafe { *slot = None };
                 });
-                true
+                Some(snapshot)
             }
         }
     }
@@ -315,10 +372,15 @@ where
             return;
         }
         match self.state().unset_join_interest() {
-            // Complete: the output is ours to drop (state.rs, JOIN_INTEREST).
-            Err(_) => {
-                let _ = self.take_stage();
+            // Complete, and the output was not taken: it is ours to drop (state.rs,
+            // JOIN_INTEREST).
+            Err(snapshot) if snapshot.is_join_interested() => {
+                // SAFETY: COMPLETE with JOIN_INTEREST: the result is in the stage and we,
+                // the handle, own it; FAILED says which field it is.
+                unsafe { self.drop_output(snapshot.is_failed()) };
             }
+            // Complete, and the handle already took the output.
+            Err(_) => {}
             // Not complete: the runtime will drop the output, and the waker slot is ours.
             Ok(_) => {
                 let waker = self.cell().join_waker.with_mut(|slot| {

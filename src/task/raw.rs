@@ -4,15 +4,19 @@
 //! Cell<F, S> (repr(C), one Box):
 //!   Header      state word | &'static Vtable | Id | owned-list links
 //!   scheduler   S (the runtime's handle; used to requeue the task on wake)
-//!   stage       Running(F) | Finished(Result<F::Output, JoinError>) | Consumed
+//!   stage       union { future: F, output: F::Output, failure: Failure }
 //!   join_waker  Option<Waker> (the JoinHandle's waker; see JOIN_WAKER)
 //! ```
+//!
+//! The stage carries no tag of its own: the state word says which field is live (see
+//! [`Stage`]). For a small future with a `()` output the stage is one word and the cell
+//! 72 bytes.
 //!
 //! A pointer to the `Header` is a pointer to the `Cell` (`repr(C)`, header first), so the
 //! run queues, wakers and handles carry one thin pointer and reach the typed code through
 //! the vtable.
 
-use super::error::JoinError;
+use super::error::Failure;
 use super::harness::Harness;
 use super::id::Id;
 use super::state::State;
@@ -20,6 +24,7 @@ use super::Schedule;
 use crate::sync::UnsafeCell;
 use std::alloc::Layout;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 use std::task::Waker;
 
@@ -44,15 +49,22 @@ pub(crate) struct Links {
     pub(crate) next: Option<NonNull<Header>>,
 }
 
-/// What the task's cell holds in place of the future as it progresses.
-pub(crate) enum Stage<F: Future> {
-    /// Not complete: the future. Touched only by the thread holding `RUNNING`.
-    Running(F),
-    /// Complete: the output, until the `JoinHandle` (or the completer, when there is no
-    /// handle) takes it.
-    Finished(Result<F::Output, JoinError>),
-    /// The output was taken or dropped.
-    Consumed,
+/// What the task's cell holds as it progresses. Which field is live follows from the
+/// state word (state.rs) and from who is looking:
+///
+/// - not `COMPLETE`: `future`, except inside the `RUNNING` holder between dropping the
+///   future and publishing `COMPLETE`, when the holder writes the result;
+/// - `COMPLETE` and `JOIN_INTEREST`: the result, owned by the `JoinHandle`; `output` if
+///   `FAILED` is clear, `failure` if it is set;
+/// - `COMPLETE` without `JOIN_INTEREST`: nothing; the result was dropped by the completer
+///   (no handle) or taken or dropped by the handle.
+///
+/// So a cell freed while `COMPLETE` holds nothing to drop, and one freed before holds the
+/// future.
+pub(crate) union Stage<F: Future> {
+    pub(crate) future: ManuallyDrop<F>,
+    pub(crate) output: ManuallyDrop<F::Output>,
+    pub(crate) failure: ManuallyDrop<Failure>,
 }
 
 /// The whole task allocation.
@@ -120,7 +132,9 @@ impl RawTask {
                 owned: UnsafeCell::new(Links::default()),
             },
             scheduler,
-            stage: UnsafeCell::new(Stage::Running(future)),
+            stage: UnsafeCell::new(Stage {
+                future: ManuallyDrop::new(future),
+            }),
             join_waker: UnsafeCell::new(None),
         };
         let ptr = super::cache::allocate(Layout::new::<Cell<F, S>>()).cast::<Cell<F, S>>();
@@ -266,4 +280,25 @@ where
 {
     // SAFETY: see the note above the vtable entries.
     unsafe { Harness::<F, S>::from_raw(ptr) }.shutdown();
+}
+
+#[cfg(all(test, not(heist_loom), target_pointer_width = "64"))]
+mod tests {
+    use super::Cell;
+    use std::mem::size_of;
+
+    #[test]
+    fn a_small_task_fits_a_72_byte_cell() {
+        // header 40 + scheduler 8 + stage 8 (the failure word) + join waker 16: glibc
+        // serves it as an 80-byte chunk.
+        assert_eq!(
+            size_of::<Cell<std::future::Pending<()>, std::sync::Arc<()>>>(),
+            72
+        );
+        // A future larger than a word sets the stage's size; the stage adds no tag.
+        assert_eq!(
+            size_of::<Cell<std::future::Ready<[u64; 4]>, std::sync::Arc<()>>>(),
+            104
+        );
+    }
 }

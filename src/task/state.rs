@@ -7,7 +7,7 @@
 //! Layout of the word (a `usize`):
 //!
 //! ```text
-//!  | ref count (high bits) | REGISTERED | JOIN_WAKER | JOIN_INTEREST | CANCELLED | NOTIFIED | COMPLETE | RUNNING |
+//!  | ref count (high bits) | FAILED | REGISTERED | JOIN_WAKER | JOIN_INTEREST | CANCELLED | NOTIFIED | COMPLETE | RUNNING |
 //! ```
 //!
 //! Orderings: transitions that hand the task's cells from one thread to another use
@@ -39,8 +39,11 @@ pub(crate) const NOTIFIED: usize = 1 << 2;
 /// thread that holds `RUNNING` sees it and drops the future instead of polling again.
 pub(crate) const CANCELLED: usize = 1 << 3;
 
-/// The `JoinHandle` is alive. Set at creation, cleared once when the handle is dropped.
-/// While set, the `JoinHandle` (not the runtime) owns the output after completion.
+/// The `JoinHandle` is alive and has not taken the output. Set at creation; cleared
+/// once, when the handle is dropped before completion (`unset_join_interest`) or when it
+/// takes the output after completion (`take_output`). While set at completion, the
+/// `JoinHandle` (not the runtime) owns the output; `COMPLETE` with `JOIN_INTEREST` is
+/// exactly "the output is in the cell".
 pub(crate) const JOIN_INTEREST: usize = 1 << 4;
 
 /// The join waker slot holds a waker that the runtime may read. The `JoinHandle` writes
@@ -53,7 +56,12 @@ pub(crate) const JOIN_WAKER: usize = 1 << 5;
 /// never cleared; read by the `RUNNING` holder (and at completion).
 pub(crate) const REGISTERED: usize = 1 << 6;
 
-const FLAG_BITS: u32 = 7;
+/// The task's result is a failure (cancelled, or panicked): the stage holds a `Failure`
+/// rather than the future's output. Set by `transition_to_complete` together with
+/// `COMPLETE`, never cleared; meaningless before `COMPLETE`.
+pub(crate) const FAILED: usize = 1 << 7;
+
+const FLAG_BITS: u32 = 8;
 
 /// One reference in the count held in the high bits.
 pub(crate) const REF_ONE: usize = 1 << FLAG_BITS;
@@ -143,6 +151,9 @@ impl Snapshot {
     pub(crate) fn is_registered(self) -> bool {
         self.0 & REGISTERED != 0
     }
+    pub(crate) fn is_failed(self) -> bool {
+        self.0 & FAILED != 0
+    }
     pub(crate) fn ref_count(self) -> usize {
         self.0 >> FLAG_BITS
     }
@@ -174,6 +185,7 @@ impl fmt::Debug for Snapshot {
             (JOIN_INTEREST, "JOIN_INTEREST"),
             (JOIN_WAKER, "JOIN_WAKER"),
             (REGISTERED, "REGISTERED"),
+            (FAILED, "FAILED"),
         ] {
             if self.0 & bit != 0 {
                 flags.push(name);
@@ -268,16 +280,17 @@ impl State {
         })
     }
 
-    /// The future is gone and the stage holds the output: `RUNNING` -> `COMPLETE`.
-    /// Returns the new state, which tells who owns the output and whether to wake the
-    /// join waker.
-    pub(crate) fn transition_to_complete(&self) -> Snapshot {
-        let prev = Snapshot(self.val.fetch_xor(RUNNING | COMPLETE, AcqRel));
+    /// The future is gone and the stage holds the result: `RUNNING` -> `COMPLETE`, with
+    /// `FAILED` if the result is a `Failure`. Returns the new state, which tells who owns
+    /// the output and whether to wake the join waker.
+    pub(crate) fn transition_to_complete(&self, failed: bool) -> Snapshot {
+        let flip = RUNNING | COMPLETE | if failed { FAILED } else { 0 };
+        let prev = Snapshot(self.val.fetch_xor(flip, AcqRel));
         assert!(
-            prev.is_running() && !prev.is_complete(),
+            prev.is_running() && !prev.is_complete() && !prev.is_failed(),
             "complete from {prev:?}"
         );
-        Snapshot(prev.0 ^ (RUNNING | COMPLETE))
+        Snapshot(prev.0 ^ flip)
     }
 
     /// Releases `count` references at once (the completer's own and, when it removed the
@@ -398,23 +411,40 @@ impl State {
 
     /// The `JoinHandle` is dropped. Before completion, clears `JOIN_INTEREST` and
     /// `JOIN_WAKER` (the handle then owns the waker slot and the runtime will drop the
-    /// output); after completion, fails and the handle must drop the output.
+    /// output); after completion, fails with the state, which still shows
+    /// `JOIN_INTEREST` if the handle must drop the output (it did not take it).
     pub(crate) fn unset_join_interest(&self) -> Result<Snapshot, Snapshot> {
         self.fetch_update_action(|mut s| {
-            assert!(s.is_join_interested(), "join interest dropped twice: {s:?}");
             if s.is_complete() {
                 return (Err(s), None);
             }
+            assert!(s.is_join_interested(), "join interest dropped twice: {s:?}");
             s.unset(JOIN_INTEREST | JOIN_WAKER);
             (Ok(s), Some(s))
         })
     }
 
+    /// The `JoinHandle` moved the output out of the completed task: clear `JOIN_INTEREST`
+    /// (and `JOIN_WAKER`, which may not outlive it), so that nobody drops the output
+    /// again. `Relaxed`: only the handle reads the flag after completion, and its later
+    /// reference release orders the read of the output before the cell is freed.
+    pub(crate) fn take_output(&self) {
+        let prev = Snapshot(self.val.fetch_and(!(JOIN_INTEREST | JOIN_WAKER), Relaxed));
+        assert!(
+            prev.is_complete() && prev.is_join_interested(),
+            "output taken from {prev:?}"
+        );
+    }
+
     /// The `JoinHandle` is dropped before the task was ever polled (the common case for a
     /// detached spawn): one compare-exchange from the initial state drops both the
     /// interest and the handle's reference. Fails if anything else happened; the caller
-    /// then takes the slow path.
+    /// then takes the slow path. A plain load first keeps a handle that was awaited (the
+    /// state has long moved on) from paying for a compare-exchange that must fail.
     pub(crate) fn drop_join_handle_fast(&self) -> Result<(), ()> {
+        if self.val.load(Relaxed) != INITIAL {
+            return Err(());
+        }
         self.val
             .compare_exchange(
                 INITIAL,
@@ -572,8 +602,9 @@ mod tests {
     #[test]
     fn complete_flips_running_to_complete() {
         let s = state(RUNNING | JOIN_INTEREST | JOIN_WAKER, 2);
-        let after = s.transition_to_complete();
+        let after = s.transition_to_complete(false);
         assert!(after.is_complete() && !after.is_running() && after.is_join_waker_set());
+        assert!(!after.is_failed());
         assert!(!s.transition_to_terminal(1));
         assert!(s.transition_to_terminal(1));
     }
@@ -585,6 +616,24 @@ mod tests {
         let s = state(COMPLETE | JOIN_INTEREST | JOIN_WAKER, 1);
         assert!(s.unset_join_waker().is_err());
         assert!(s.unset_join_interest().is_err());
+    }
+
+    #[test]
+    fn a_failed_completion_is_marked_and_the_taken_output_is_never_dropped_again() {
+        let s = state(RUNNING | JOIN_INTEREST | JOIN_WAKER, 2);
+        assert!(s.transition_to_complete(true).is_failed());
+        s.take_output();
+        let after = s.load();
+        assert!(!after.is_join_interested() && !after.is_join_waker_set());
+        // The handle's drop now finds nothing to drop.
+        assert!(!s.unset_join_interest().unwrap_err().is_join_interested());
+    }
+
+    #[test]
+    #[should_panic(expected = "output taken from")]
+    fn taking_the_output_twice_is_a_bug() {
+        let s = state(COMPLETE, 1);
+        s.take_output();
     }
 
     #[test]

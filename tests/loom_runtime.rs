@@ -24,12 +24,12 @@ mod sync {
     #[cfg(heist_loom)]
     pub(crate) use loom::{
         future::block_on,
-        sync::{atomic::AtomicUsize, Arc, Mutex},
+        sync::{atomic::AtomicUsize, Arc, Condvar, Mutex},
         thread,
     };
     #[cfg(not(heist_loom))]
     pub(crate) use std::{
-        sync::{atomic::AtomicUsize, Arc, Mutex},
+        sync::{atomic::AtomicUsize, Arc, Condvar, Mutex},
         thread,
     };
 
@@ -81,7 +81,7 @@ mod sync {
 }
 
 use std::sync::atomic::Ordering::SeqCst;
-use sync::{model, model_bounded, thread, Arc, AtomicUsize, Mutex};
+use sync::{model, model_bounded, thread, Arc, AtomicUsize, Condvar, Mutex};
 
 /// Runs of each model on real threads (without loom).
 const ITERATIONS: usize = if cfg!(miri) { 2 } else { 200 };
@@ -149,6 +149,29 @@ impl Signal {
                 Poll::Pending
             }
         })
+    }
+}
+
+/// A gate that blocks a *thread* until it is opened: for a task that must hold its
+/// worker until some other task has run.
+#[derive(Clone)]
+struct Gate(Arc<(Mutex<bool>, Condvar)>);
+
+impl Gate {
+    fn new() -> Gate {
+        Gate(Arc::new((Mutex::new(false), Condvar::new())))
+    }
+
+    fn open(&self) {
+        *self.0 .0.lock().unwrap() = true;
+        self.0 .1.notify_all();
+    }
+
+    fn wait(&self) {
+        let mut open = self.0 .0.lock().unwrap();
+        while !*open {
+            open = self.0 .1.wait(open).unwrap();
+        }
     }
 }
 
@@ -321,5 +344,27 @@ fn two_searchers_one_sleeper() {
         };
         rt.block_on(h).unwrap();
         assert_eq!(ran.get(), 1);
+    });
+}
+
+/// Sleep protocol for a worker's own deque: a task spawns two children (the second
+/// pushes the first out of the next-task slot into the worker's deque), then blocks its
+/// worker until the first child has run. Only the other worker can run it, so the spill
+/// must wake that worker (`WorkerCtx::schedule_local`: push, `SeqCst` fence, notify) or
+/// the worker must find it while searching or re-checking before it parks. A lost
+/// wake-up leaves every thread blocked, which loom reports as a deadlock.
+#[test]
+fn spilled_task_reaches_the_other_worker() {
+    model(ITERATIONS, || {
+        let rt = runtime(2);
+        let gate = Gate::new();
+        let h = rt.spawn(async move {
+            let opener = gate.clone();
+            let first = heist::spawn(async move { opener.open() });
+            let second = heist::spawn(async {});
+            gate.wait();
+            drop((first, second));
+        });
+        rt.block_on(h).unwrap();
     });
 }

@@ -5,10 +5,10 @@
 //! which heist's workers push, pop and steal, but it does not check crossbeam-deque's
 //! lock-free internals (those are crossbeam's to prove). A lock is also *stronger* than
 //! the lock-free deque, so where heist's own orderings pair with a queue operation the
-//! stand-in must not order things by itself: the injector's `is_empty` (a sleeping
-//! worker's re-check) reads a `SeqCst` length without the lock, so loom checks the
-//! fences heist pairs with it. The local queues' `is_empty` still locks; what pairs with
-//! it is checked against a lock only (`docs/testing.md`, "What loom cannot see").
+//! stand-in must not order things by itself: `is_empty` on the injector and on a
+//! thief's end of a local queue (a sleeping worker's re-check) reads a `SeqCst` length
+//! without the lock, so loom checks the fences heist pairs with them
+//! (`docs/testing.md`, "What loom cannot see").
 
 pub(crate) use loom::sync::Arc;
 
@@ -162,14 +162,44 @@ pub(crate) mod deque {
 
     pub(crate) use crossbeam_deque::Steal;
 
+    /// A locked queue with its length published for lock-free emptiness checks: stored
+    /// with `SeqCst` under the lock whenever it changes (crossbeam's deque publishes its
+    /// `back` index with `Release` on push, and a thief's `is_empty` reads both indices
+    /// around a `SeqCst` fence). A sleeping worker's re-check (`has_queued_work`) is then
+    /// ordered against a push only by the atomics and heist's own fences, as on the real
+    /// deque, not by this stand-in's lock.
+    struct Locked<T> {
+        queue: Mutex<VecDeque<T>>,
+        len: AtomicUsize,
+    }
+
+    impl<T> Locked<T> {
+        fn new() -> Self {
+            Locked {
+                queue: Mutex::new(VecDeque::new()),
+                len: AtomicUsize::new(0),
+            }
+        }
+        /// Runs `f` on the queue under the lock, then publishes the length if it changed.
+        fn with<R>(&self, f: impl FnOnce(&mut VecDeque<T>) -> R) -> R {
+            let mut queue = self.queue.lock();
+            let before = queue.len();
+            let out = f(&mut queue);
+            if queue.len() != before {
+                self.len.store(queue.len(), SeqCst);
+            }
+            out
+        }
+    }
+
     /// The owner's end of a FIFO work-stealing queue.
     pub(crate) struct Worker<T> {
-        inner: Arc<Mutex<VecDeque<T>>>,
+        inner: Arc<Locked<T>>,
     }
 
     /// A thief's end of a [`Worker`].
     pub(crate) struct Stealer<T> {
-        inner: Arc<Mutex<VecDeque<T>>>,
+        inner: Arc<Locked<T>>,
     }
 
     /// The global multi-producer queue.
@@ -180,14 +210,13 @@ pub(crate) mod deque {
     /// then ordered against a push only by what orders it on the real injector, the
     /// atomics and heist's fences, not by this stand-in's lock.
     pub(crate) struct Injector<T> {
-        inner: Mutex<VecDeque<T>>,
-        len: AtomicUsize,
+        inner: Locked<T>,
     }
 
     impl<T> Worker<T> {
         pub(crate) fn new_fifo() -> Self {
             Worker {
-                inner: Arc::new(Mutex::new(VecDeque::new())),
+                inner: Arc::new(Locked::new()),
             }
         }
         pub(crate) fn stealer(&self) -> Stealer<T> {
@@ -196,10 +225,10 @@ pub(crate) mod deque {
             }
         }
         pub(crate) fn push(&self, task: T) {
-            self.inner.lock().push_back(task)
+            self.inner.with(|q| q.push_back(task))
         }
         pub(crate) fn pop(&self) -> Option<T> {
-            self.inner.lock().pop_front()
+            self.inner.with(|q| q.pop_front())
         }
     }
 
@@ -209,27 +238,19 @@ pub(crate) mod deque {
     /// The batch is taken out under the source's lock and pushed after releasing it:
     /// holding both locks would let two workers stealing from each other deadlock, which
     /// crossbeam's lock-free deque cannot do.
-    /// `src_len`, if given, is the source's published length, updated under its lock.
-    fn steal_half<T>(
-        src: &Mutex<VecDeque<T>>,
-        dest: &Worker<T>,
-        limit: usize,
-        src_len: Option<&AtomicUsize>,
-    ) -> Steal<T> {
-        let Some(mut src) = src.try_lock() else {
+    fn steal_half<T>(src: &Locked<T>, dest: &Worker<T>, limit: usize) -> Steal<T> {
+        let Some(mut queue) = src.queue.try_lock() else {
             return Steal::Retry;
         };
-        let n = src.len().div_ceil(2).min(limit + 1);
-        let Some(first) = src.pop_front() else {
+        let n = queue.len().div_ceil(2).min(limit + 1);
+        let Some(first) = queue.pop_front() else {
             return Steal::Empty;
         };
-        let batch: Vec<T> = (1..n).map_while(|_| src.pop_front()).collect();
-        if let Some(len) = src_len {
-            len.store(src.len(), SeqCst);
-        }
-        drop(src);
+        let batch: Vec<T> = (1..n).map_while(|_| queue.pop_front()).collect();
+        src.len.store(queue.len(), SeqCst);
+        drop(queue);
         if !batch.is_empty() {
-            dest.inner.lock().extend(batch);
+            dest.inner.with(|q| q.extend(batch));
         }
         Steal::Success(first)
     }
@@ -240,31 +261,28 @@ pub(crate) mod deque {
             dest: &Worker<T>,
             limit: usize,
         ) -> Steal<T> {
-            steal_half(&self.inner, dest, limit, None)
+            steal_half(&self.inner, dest, limit)
         }
         pub(crate) fn is_empty(&self) -> bool {
-            self.inner.lock().is_empty()
+            self.inner.len.load(SeqCst) == 0
         }
     }
 
     impl<T> Injector<T> {
         pub(crate) fn new() -> Self {
             Injector {
-                inner: Mutex::new(VecDeque::new()),
-                len: AtomicUsize::new(0),
+                inner: Locked::new(),
             }
         }
         pub(crate) fn push(&self, task: T) {
-            let mut q = self.inner.lock();
-            q.push_back(task);
-            self.len.store(q.len(), SeqCst);
+            self.inner.with(|q| q.push_back(task))
         }
         pub(crate) fn steal(&self) -> Steal<T> {
-            match self.inner.try_lock() {
+            match self.inner.queue.try_lock() {
                 None => Steal::Retry,
                 Some(mut q) => {
                     let task = q.pop_front();
-                    self.len.store(q.len(), SeqCst);
+                    self.inner.len.store(q.len(), SeqCst);
                     task.map_or(Steal::Empty, Steal::Success)
                 }
             }
@@ -274,16 +292,16 @@ pub(crate) mod deque {
             dest: &Worker<T>,
             limit: usize,
         ) -> Steal<T> {
-            steal_half(&self.inner, dest, limit, Some(&self.len))
+            steal_half(&self.inner, dest, limit)
         }
         pub(crate) fn is_empty(&self) -> bool {
-            self.len.load(SeqCst) == 0
+            self.inner.len.load(SeqCst) == 0
         }
         /// Under the lock: only `is_empty` (the sleeper's re-check) needs the lock-free
         /// read, and an atomic read here on every scheduling round multiplied the
         /// interleavings of the two-worker model several-fold.
         pub(crate) fn len(&self) -> usize {
-            self.inner.lock().len()
+            self.inner.queue.lock().len()
         }
     }
 }

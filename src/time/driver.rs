@@ -19,15 +19,16 @@
 //! A timed park ends when the OS runs the thread again, which is usually 50-100 us after
 //! the timeout but now and then a millisecond or more later (a virtual CPU the host did
 //! not run, a CPU busy with another process until the scheduler's next tick). With one
-//! keeper, each such late wake-up makes every timer due in the meantime late by as much:
-//! measured on the 2-core CI machine, 0.1-0.4% of the keeper's parks woke >= 0.5 ms late,
-//! and those made 0.1-1% of all sleeps > 1.3 ms late (3-5% with a CPU-bound process
-//! beside), the whole tail of `benches/timer.rs`'s accuracy run (`docs/design.md`).
-//! Two threads' wake-ups are late together far less often than one's (not never: both
-//! timers may sit on one CPU that stalls), and with two keepers a timer is late only if
-//! both are. The cost is small: when every worker is asleep, the second
-//! keeper wakes at each deadline too, but with one keeper that wake-up happened anyway
-//! (the keeper that left to run the fired tasks woke a sleeper to take over its role).
+//! keeper, each such late wake-up makes every timer due in the meantime late by as
+//! much: measured on the 2-core CI machine, 0.05-0.4% of the keeper's parks woke at
+//! least 0.5 ms late, and those made 0.1-1% of all sleeps > 1.3 ms late (up to 5% with a
+//! CPU-bound process beside): the whole tail of `benches/timer.rs`'s accuracy run
+//! (`docs/design.md`, "Why two keepers"). Two threads' wake-ups are late together far
+//! less often than one's (not never: both timers may sit on one CPU that stalls), and
+//! with two keepers a timer is late only if both are. The cost is small: when every
+//! worker is asleep, the second keeper wakes at each deadline too, but with one keeper
+//! that wake-up happened anyway (the keeper that left to run the fired tasks woke a
+//! sleeper to take over its role).
 //!
 //! # Earlier deadlines, and the hand-off
 //!

@@ -70,7 +70,8 @@ impl Builder {
         self
     }
 
-    /// The worker threads' name prefix; each is named `{name}-{index}`.
+    /// The threads' name prefix (default `heist-worker`): each worker is named
+    /// `{name}-{index}`, each blocking-pool thread `{name}-blocking`.
     pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Self {
         self.thread_name = name.into();
         self
@@ -82,13 +83,19 @@ impl Builder {
         self
     }
 
-    /// Runs `f` on each worker thread as it starts, before it polls any task.
+    /// Runs `f` on each worker thread and each blocking-pool thread
+    /// ([`spawn_blocking`](crate::task::spawn_blocking)) as it starts, before it runs any
+    /// task. It runs outside the runtime context.
     pub fn on_thread_start(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
         self.on_thread_start = Some(std::sync::Arc::new(f));
         self
     }
 
-    /// Runs `f` on each worker thread as it stops, after its last poll.
+    /// Runs `f` on each worker thread and each blocking-pool thread as it stops, after its
+    /// last task (a pool thread also stops when idle for
+    /// [`thread_keep_alive`](Builder::thread_keep_alive)). Dropping the runtime returns
+    /// after every thread's stop hook ran; so does `shutdown_timeout` if the threads
+    /// finish in time.
     pub fn on_thread_stop(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
         self.on_thread_stop = Some(std::sync::Arc::new(f));
         self

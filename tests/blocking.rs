@@ -2,7 +2,7 @@
 //! async tasks staying on time while blocking calls are in flight, and shutdown.
 
 use heist::Runtime;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::mpsc;
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
@@ -275,4 +275,94 @@ fn dropping_the_runtime_inside_a_blocking_call_does_not_wait_for_itself() {
     });
     tx.send(rt).unwrap();
     assert_eq!(futures::executor::block_on(h).unwrap(), 7);
+}
+
+#[test]
+fn blocking_threads_run_the_start_and_stop_hooks() {
+    // The workers run the hooks too: count only the pool's threads, by name.
+    fn on_pool_thread() -> bool {
+        std::thread::current().name() == Some("hooks-blocking")
+    }
+    let (starts, stops) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (s, t) = (starts.clone(), stops.clone());
+    let rt = Runtime::builder()
+        .worker_threads(1)
+        .thread_name("hooks")
+        // Nothing leaves on its keep-alive during the test.
+        .thread_keep_alive(Duration::from_secs(3600))
+        .on_thread_start(move || {
+            if on_pool_thread() {
+                s.fetch_add(1, SeqCst);
+            }
+        })
+        .on_thread_stop(move || {
+            if on_pool_thread() {
+                t.fetch_add(1, SeqCst);
+            }
+        })
+        .build()
+        .unwrap();
+    // Calls that meet at a barrier run at once, so each gets a thread of its own.
+    const N: usize = 3;
+    let barrier = Arc::new(Barrier::new(N + 1));
+    let calls: Vec<_> = (0..N)
+        .map(|_| {
+            let b = barrier.clone();
+            rt.spawn_blocking(move || {
+                b.wait();
+                on_pool_thread()
+            })
+        })
+        .collect();
+    barrier.wait();
+    for call in calls {
+        assert!(rt.block_on(call).unwrap(), "a call ran off the pool");
+    }
+    // Each thread ran its start hook before its call; none has stopped yet.
+    assert_eq!(starts.load(SeqCst), N);
+    assert_eq!(stops.load(SeqCst), 0);
+    drop(rt);
+    // Dropping the runtime returns after every pool thread's stop hook.
+    assert_eq!(stops.load(SeqCst), N);
+    assert_eq!(starts.load(SeqCst), N);
+}
+
+#[test]
+fn dropping_the_runtime_waits_for_a_call_still_running_after_shutdown_began() {
+    // A worker stops only once shutdown has begun: its stop hook tells us.
+    let (stopped_tx, stopped_rx) = mpsc::channel::<()>();
+    let rt = Runtime::builder()
+        .worker_threads(1)
+        .thread_name("waits")
+        .on_thread_stop(move || {
+            if std::thread::current().name() == Some("waits-0") {
+                let _ = stopped_tx.send(());
+            }
+        })
+        .build()
+        .unwrap();
+    let (started_tx, started_rx) = mpsc::channel::<()>();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let dropped = Arc::new(AtomicBool::new(false));
+    let d = dropped.clone();
+    let call = rt.spawn_blocking(move || {
+        started_tx.send(()).unwrap();
+        release_rx.recv().unwrap();
+        // True if the runtime's drop has not returned yet.
+        !d.load(SeqCst)
+    });
+    started_rx.recv().unwrap();
+    let dropper = std::thread::spawn(move || {
+        drop(rt);
+        dropped.store(true, SeqCst);
+    });
+    // The call is running and shutdown has begun: only now let the call finish. A drop
+    // that did not wait for it would (most likely) have returned by the time it looks.
+    stopped_rx.recv().unwrap();
+    release_tx.send(()).unwrap();
+    dropper.join().unwrap();
+    assert!(
+        futures::executor::block_on(call).unwrap(),
+        "the runtime's drop returned before the running call finished"
+    );
 }

@@ -8,12 +8,26 @@
 //! consume it: the spawner already counted one idle thread out). A thread idle for
 //! `keep_alive` without a claim exits.
 //!
+//! Pool threads run the runtime's `on_thread_start` / `on_thread_stop` hooks, like the
+//! workers: the start hook before the first task, the stop hook after the last.
+//!
 //! Shutdown: the flag is set and every idle thread woken to exit; every blocking task
 //! not yet started is taken from the queue and cancelled (its `JoinHandle` resolves to a
 //! cancelled `JoinError`); a task queued after that is cancelled by its spawner; tasks
-//! already running run to the end, and shutdown waits for their threads up to the
-//! runtime's shutdown deadline. A blocking task completes in its first poll, so it is
-//! never in an owned-tasks registry: the queue is the only place to find it.
+//! already running run to the end, and shutdown waits for their threads (stop hooks
+//! included) up to the runtime's shutdown deadline, then joins them if they all
+//! finished. A blocking task completes in its first poll, so it is never in an
+//! owned-tasks registry: the queue is the only place to find it.
+//!
+//! Two thread counts, because a thread leaves in two steps: `threads` counts the threads
+//! in the work loop (what a spawn may still hand work to, so at most `max_threads`), and
+//! `live` those not yet past their stop hook (what shutdown waits for). A thread that
+//! leaves the loop stops counting in `threads` under the same lock hold in which it
+//! stops looking at the queue, so a spawn never counts on a thread that is leaving.
+//! Each thread's `JoinHandle` is kept while it may still be joined: a thread leaving on
+//! its keep-alive drops (detaches) its own, a thread leaving for shutdown leaves it for
+//! shutdown to join. The handle is stored under the lock held while the thread is
+//! started, so the thread cannot look for it before it is there.
 
 use super::BlockingTask;
 use crate::sync::{thread, wait_timeout, Arc, Condvar, Mutex};
@@ -45,8 +59,14 @@ pub(crate) struct Inner {
 
 struct State {
     queue: VecDeque<Notified>,
-    /// Threads started and not yet exited.
+    /// Threads in the work loop: started and not yet leaving (at most `max_threads`).
     threads: usize,
+    /// Threads started and not yet past their stop hook: what shutdown waits for.
+    live: usize,
+    /// The threads that may still be joined, by their pool id.
+    handles: Vec<(usize, thread::JoinHandle<()>)>,
+    /// The id of the next thread started.
+    next_id: usize,
     /// Threads waiting for work and not yet claimed by a spawn.
     idle: usize,
     /// Claims on idle threads not yet consumed.
@@ -55,10 +75,11 @@ struct State {
 }
 
 crate::sync::thread_local! {
-    /// The pool whose thread this is (null elsewhere): shutdown must not wait for itself.
+    /// The pool whose thread this is (null elsewhere) and the thread's id in it: shutdown
+    /// must not wait for, or join, itself.
     // loom's `thread_local!` does not accept a `const { .. }` initialiser.
     #[allow(clippy::missing_const_for_thread_local)]
-    static CURRENT: Cell<*const Inner> = Cell::new(std::ptr::null());
+    static CURRENT: Cell<(*const Inner, usize)> = Cell::new((std::ptr::null(), 0));
 }
 
 /// The pool's settings (from `Builder`).
@@ -77,6 +98,9 @@ impl Pool {
                 state: Mutex::new(State {
                     queue: VecDeque::new(),
                     threads: 0,
+                    live: 0,
+                    handles: Vec::new(),
+                    next_id: 0,
                     idle: 0,
                     notified: 0,
                     shutdown: false,
@@ -105,7 +129,8 @@ impl Pool {
     }
 
     /// Cancels the tasks not yet started and waits until `deadline` (`None`: without
-    /// limit) for the running ones to finish.
+    /// limit) for the running ones to finish and every thread to run its stop hook; if
+    /// they all did, joins the threads.
     pub(crate) fn shutdown(&self, deadline: Option<Instant>) {
         let inner = &*self.inner;
         {
@@ -123,18 +148,32 @@ impl Pool {
             task.shutdown();
         }
         // On one of our own threads (the runtime dropped inside `spawn_blocking`), do
-        // not wait for that thread.
-        let own = usize::from(CURRENT.with(|c| std::ptr::eq(c.get(), inner)));
+        // not wait for, or join, that thread.
+        let own = CURRENT.with(|c| {
+            let (pool, id) = c.get();
+            std::ptr::eq(pool, inner).then_some(id)
+        });
         let mut state = inner.state.lock();
-        while state.threads > own {
+        while state.live > usize::from(own.is_some()) {
             let timeout = match deadline {
                 None => None,
                 Some(d) => match d.checked_duration_since(Instant::now()) {
                     Some(t) if !t.is_zero() => Some(t),
+                    // Threads still running are left to finish on their own.
                     _ => return,
                 },
             };
             wait_timeout(&inner.exited, &mut state, timeout);
+        }
+        // Every other thread is past its stop hook: joining waits only for its exit.
+        let handles = std::mem::take(&mut state.handles);
+        drop(state);
+        for (id, handle) in handles {
+            if Some(id) != own {
+                // A panic on a pool thread was caught by the task harness or came from
+                // a hook; either way the thread is gone.
+                let _ = handle.join();
+            }
         }
     }
 }
@@ -163,26 +202,60 @@ fn push(inner: &Arc<Inner>, task: Notified, handle: Option<&Handle>) {
         return;
     }
     state.threads += 1;
-    drop(state);
+    state.live += 1;
+    let id = state.next_id;
+    state.next_id += 1;
     let mut builder = thread::Builder::new().name(inner.thread_name.clone());
     if let Some(size) = inner.stack_size {
         builder = builder.stack_size(size);
     }
     let (thread_inner, thread_handle) = (inner.clone(), handle.clone());
-    if let Err(e) = builder.spawn(move || run(thread_inner, thread_handle)) {
-        let mut state = inner.state.lock();
-        state.threads -= 1;
-        if state.threads == 0 {
-            panic!("heist: cannot start a blocking-pool thread, and none is running: {e}");
+    // Started under the lock, so the handle is stored before the thread can look for it
+    // (the thread takes the lock before it may leave).
+    match builder.spawn(move || run(thread_inner, thread_handle, id)) {
+        Ok(handle) => state.handles.push((id, handle)),
+        Err(e) => {
+            state.threads -= 1;
+            state.live -= 1;
+            let none_left = state.threads == 0;
+            drop(state);
+            if none_left {
+                panic!("heist: cannot start a blocking-pool thread, and none is running: {e}");
+            }
+            // The task waits for a running thread.
         }
-        // The task waits for a running thread.
     }
 }
 
-/// A pool thread: runs queued tasks, waits up to `keep_alive` for more, exits.
-fn run(inner: Arc<Inner>, handle: Handle) {
-    let _enter = crate::context::enter(handle);
-    CURRENT.with(|c| c.set(&*inner));
+/// A pool thread (pool id `id`): runs the start hook, queued tasks, waits up to
+/// `keep_alive` for more, runs the stop hook, exits.
+fn run(inner: Arc<Inner>, handle: Handle, id: usize) {
+    let config = &handle.shared.config;
+    let (on_start, on_stop) = (
+        config.on_thread_start.clone(),
+        config.on_thread_stop.clone(),
+    );
+    // As on the workers: the hooks run outside the runtime context.
+    if let Some(hook) = on_start {
+        hook();
+    }
+    {
+        let _enter = crate::context::enter(handle);
+        CURRENT.with(|c| c.set((&*inner, id)));
+        work(&inner, id);
+        CURRENT.with(|c| c.set((std::ptr::null(), 0)));
+    }
+    if let Some(hook) = on_stop {
+        hook();
+    }
+    let mut state = inner.state.lock();
+    state.live -= 1;
+    inner.exited.notify_all();
+}
+
+/// The work loop of pool thread `id`; returns once it leaves (shutdown, or idle for
+/// `keep_alive`), no longer counted in `threads`.
+fn work(inner: &Inner, id: usize) {
     let mut state = inner.state.lock();
     'work: loop {
         while let Some(task) = state.queue.pop_front() {
@@ -204,17 +277,20 @@ fn run(inner: Arc<Inner>, handle: Handle) {
                 state.notified -= 1;
                 continue 'work;
             }
-            if state.shutdown || Instant::now() >= idle_until {
+            if state.shutdown {
                 state.idle -= 1;
+                break 'work;
+            }
+            if Instant::now() >= idle_until {
+                state.idle -= 1;
+                // Nobody will join this thread: detach it.
+                state.handles.retain(|(i, _)| *i != id);
                 break 'work;
             }
             // Spurious wake-up: wait on.
         }
     }
     state.threads -= 1;
-    inner.exited.notify_all();
-    drop(state);
-    CURRENT.with(|c| c.set(std::ptr::null()));
 }
 
 impl Schedule for Arc<Inner> {

@@ -121,7 +121,7 @@ impl Idle {
     }
 
     /// A sleeping worker other than `except`, the longest asleep (least likely to be
-    /// woken for work next), to take the timer keeper's role (`time/driver.rs`). It stays
+    /// woken for work next), to take a timer keeper's role (`time/driver.rs`). It stays
     /// on the list: the caller only unparks it, it finds no work and parks again.
     pub(crate) fn some_sleeper(&self, except: usize) -> Option<usize> {
         self.sleepers.lock().iter().copied().find(|&i| i != except)

@@ -17,8 +17,8 @@
 //! 7. Park.
 //!
 //! Timers (`src/time/driver.rs`) are fired by the workers: every `time::CHECK_INTERVAL`
-//! tasks in the run loop, before parking, and by the *keeper*, the parked worker whose
-//! park times out at the next deadline.
+//! tasks in the run loop, before parking, and by the *keepers*, the (at most two) parked
+//! workers whose park times out at the next deadline.
 
 use super::{Notified, Remote, Shared};
 use crate::context;
@@ -281,10 +281,11 @@ impl WorkerCtx {
             if shared.is_shutdown() {
                 return;
             }
-            // Timers: the keeper (the first worker to park) sleeps until the next deadline.
+            // Timers: a keeper (one of the first two workers to park) sleeps until the next
+            // deadline.
             let park_for = shared.time.keeper_timeout(self.index, timeout);
             self.remote().parker.park(park_for);
-            // Timers: give the keeper role up, fire what is due (into this worker's queue).
+            // Timers: give any keeper role up, fire what is due (into this worker's queue).
             shared.time.release_keeper(self.index);
             let fired = shared.time.fire_due(true) > 0;
             if shared.is_shutdown() {
@@ -302,7 +303,7 @@ impl WorkerCtx {
                 return;
             }
             // Spurious wake-up, or a keeper's timeout with nothing due (or a hand-off):
-            // still on the sleepers list; park again, keeping time if nobody else does.
+            // still on the sleepers list; park again, keeping time if a keeper role is free.
         }
     }
 

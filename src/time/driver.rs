@@ -5,12 +5,30 @@
 //!
 //! - **A worker about to park** first fires whatever is due (`fire_due`); if that queued
 //!   tasks, it runs them instead of parking.
-//! - **The keeper.** The first worker to park while nobody holds the *keeper* role takes
-//!   it and parks with a timeout to the next deadline (`keeper_timeout`); every other
-//!   sleeper parks without one. On waking for any reason the keeper gives the role up
-//!   (`release_keeper`) and fires what is due; the fired tasks land in its own queue.
+//! - **The keepers.** The first `KEEPERS` (two) workers to park while a *keeper* role
+//!   is free take one each and park with a timeout to the next deadline
+//!   (`keeper_timeout`); every other sleeper parks without one. On waking for any reason
+//!   a keeper gives its role up (`release_keeper`) and fires what is due; the fired
+//!   tasks land in its own queue. Both keepers wake for the same deadline and whichever
+//!   takes the lock first fires; the other finds nothing due and parks again.
 //! - **Busy workers** call `fire_due` every `CHECK_INTERVAL` tasks: one atomic load when
 //!   nothing is due, so timers keep time while no worker parks.
+//!
+//! # Why two keepers
+//!
+//! A timed park ends when the OS runs the thread again, which is usually 50-100 us after
+//! the timeout but now and then a millisecond or more later (a virtual CPU the host did
+//! not run, a CPU busy with another process until the scheduler's next tick). With one
+//! keeper, each such late wake-up makes every timer due in the meantime late by as
+//! much: measured on the 2-core CI machine, 0.05-0.4% of the keeper's parks woke at
+//! least 0.5 ms late, and those made 0.1-1% of all sleeps > 1.3 ms late (up to 5% with a
+//! CPU-bound process beside): the whole tail of `benches/timer.rs`'s accuracy run
+//! (`docs/design.md`, "Why two keepers"). Two threads' wake-ups are late together far
+//! less often than one's (not never: both timers may sit on one CPU that stalls), and
+//! with two keepers a timer is late only if both are. The cost is small: when every
+//! worker is asleep, the second keeper wakes at each deadline too, but with one keeper
+//! that wake-up happened anyway (the keeper that left to run the fired tasks woke a
+//! sleeper to take over its role).
 //!
 //! # Earlier deadlines, and the hand-off
 //!
@@ -19,22 +37,23 @@
 //!
 //! ```text
 //! registrar                                   parking worker
-//!   [lock] insert; next_wake = when [unlock]    keeper: CAS NONE -> me      (SeqCst)
-//!   k = keeper.load()              (SeqCst)     n = next_wake.load()         (SeqCst)
-//!   k is a worker: unpark k                     park(until n)
+//!   [lock] insert; next_wake = when [unlock]    keepers[i]: CAS NONE -> me  (SeqCst)
+//!   k = keepers[0..].load()        (SeqCst)     n = next_wake.load()         (SeqCst)
+//!   each keeper k: unpark k                     park(until n)
 //!   no keeper:     hand off (below)
 //! ```
 //!
-//! All four operations are `SeqCst`, so they have one total order: if the registrar's
-//! load sees no keeper, the worker's CAS comes after it, hence so does its load of
-//! `next_wake`, which sees the new deadline. If it sees a keeper, it unparks it (the
-//! parker keeps the token, so the unpark is not lost) and the keeper recomputes.
+//! All these operations are `SeqCst`, so they have one total order: if the registrar's
+//! load of role `i` sees no keeper, the worker's CAS into it comes after that load, hence
+//! so does its load of `next_wake`, which sees the new deadline. If it sees a keeper, it
+//! unparks it (the parker keeps the token, so the unpark is not lost) and the keeper
+//! recomputes. So every keeper either is woken or parks for the new deadline.
 //!
 //! A keeper that leaves the park loop to run tasks (`hand_off_timer_keeper`), and a
 //! registrar that finds no keeper, wake one *other* sleeper without taking it off the
-//! sleepers list: it finds no work, takes the free role and parks with the timeout. The
-//! same Dekker pairing (`keeper` store / `next_wake` load against `next_wake` store /
-//! `keeper` load) makes at least one of a leaving keeper and a racing registrar see the
+//! sleepers list: it finds no work, takes a free role and parks with the timeout. The
+//! same Dekker pairing (`keepers` store / `next_wake` load against `next_wake` store /
+//! `keepers` load) makes at least one of a leaving keeper and a racing registrar see the
 //! other. If no worker sleeps, all are busy and fire timers in their run loops.
 //!
 //! # Time
@@ -55,8 +74,10 @@ use std::time::{Duration, Instant};
 
 /// `next_wake` when the wheel is empty.
 const NO_WAKE: u64 = u64::MAX;
-/// `keeper` when no worker holds the role.
+/// A keeper role that no worker holds.
 const NO_KEEPER: usize = usize::MAX;
+/// Workers that park with a timeout to the next deadline at once (see the module doc).
+pub(crate) const KEEPERS: usize = 2;
 /// Wakers collected under the lock and woken after releasing it, per batch.
 const BATCH: usize = 32;
 
@@ -115,8 +136,9 @@ pub(crate) struct Driver {
     inner: Mutex<Inner>,
     /// The tick at which the wheel next has work, or `NO_WAKE`. Written under the lock.
     next_wake: AtomicU64,
-    /// The worker parked with a timeout for `next_wake`, or `NO_KEEPER`.
-    keeper: AtomicUsize,
+    /// The keeper roles: each holds the worker parked with a timeout for `next_wake`, or
+    /// `NO_KEEPER`. Only a worker writes its own index in (and out); it holds at most one.
+    keepers: [AtomicUsize; KEEPERS],
 }
 
 /// What a `Sleep` poll found.
@@ -139,7 +161,7 @@ impl Driver {
                 closed: false,
             }),
             next_wake: AtomicU64::new(NO_WAKE),
-            keeper: AtomicUsize::new(NO_KEEPER),
+            keepers: std::array::from_fn(|_| AtomicUsize::new(NO_KEEPER)),
         }
     }
 
@@ -404,16 +426,14 @@ impl Driver {
         }
     }
 
-    /// Parking worker `index`: takes the keeper role if it is free, and returns how long
-    /// to sleep at most (`other`: the worker's own timeout, if any).
+    /// Parking worker `index`: takes a keeper role if it holds none and one is free, and
+    /// returns how long to sleep at most (`other`: the worker's own timeout, if any).
     pub(crate) fn keeper_timeout(&self, index: usize, other: Option<Duration>) -> Option<Duration> {
-        let held = match self
-            .keeper
-            .compare_exchange(NO_KEEPER, index, SeqCst, SeqCst)
-        {
-            Ok(_) => true,
-            Err(holder) => holder == index,
-        };
+        let held = self.keepers.iter().any(|k| k.load(SeqCst) == index)
+            || self
+                .keepers
+                .iter()
+                .any(|k| k.compare_exchange(NO_KEEPER, index, SeqCst, SeqCst).is_ok());
         if !held {
             return other;
         }
@@ -425,15 +445,20 @@ impl Driver {
         Some(other.map_or(until, |o| o.min(until)))
     }
 
-    /// Worker `index` woke: it gives up the keeper role if it held it.
+    /// Worker `index` woke: it gives up its keeper role if it held one.
     pub(crate) fn release_keeper(&self, index: usize) {
         let _ = self
-            .keeper
-            .compare_exchange(index, NO_KEEPER, SeqCst, SeqCst);
+            .keepers
+            .iter()
+            .any(|k| k.compare_exchange(index, NO_KEEPER, SeqCst, SeqCst).is_ok());
     }
 
-    fn keeper(&self) -> Option<usize> {
-        Some(self.keeper.load(SeqCst)).filter(|&k| k != NO_KEEPER)
+    /// The workers holding a keeper role now.
+    fn keepers(&self) -> impl Iterator<Item = usize> + '_ {
+        self.keepers
+            .iter()
+            .map(|k| k.load(SeqCst))
+            .filter(|&k| k != NO_KEEPER)
     }
 
     fn has_timers(&self) -> bool {
@@ -459,19 +484,23 @@ fn shutdown_panic() -> ! {
 
 /// The glue between the driver and the workers' parking (see the module doc).
 impl Shared {
-    /// A registration lowered `next_wake`: wake the keeper so it sleeps less, or, with
+    /// A registration lowered `next_wake`: wake the keepers so they sleep less, or, with
     /// no keeper, a sleeper to become one.
     pub(crate) fn timer_moved_earlier(&self) {
-        match self.time.keeper() {
-            Some(k) => self.remotes[k].parker.unpark(),
-            None => self.hand_off_timer_keeper(usize::MAX),
+        let mut kept = false;
+        for k in self.time.keepers() {
+            self.remotes[k].parker.unpark();
+            kept = true;
+        }
+        if !kept {
+            self.hand_off_timer_keeper(usize::MAX);
         }
     }
 
-    /// Worker `index` leaves its park loop (to run tasks) without the keeper role: if
-    /// timers are pending and nobody keeps them, wake another sleeper to take the role.
+    /// Worker `index` leaves its park loop (to run tasks) without a keeper role: if
+    /// timers are pending and nobody keeps them, wake another sleeper to take a role.
     pub(crate) fn hand_off_timer_keeper(&self, index: usize) {
-        if !self.time.has_timers() || self.time.keeper().is_some() {
+        if !self.time.has_timers() || self.time.keepers().next().is_some() {
             return;
         }
         if let Some(sleeper) = self.idle.some_sleeper(index) {
@@ -494,11 +523,40 @@ mod tests {
         assert_eq!(clock.tick_floor(o + Duration::from_micros(5999)), 5);
         assert_eq!(clock.until(0), Duration::ZERO);
     }
+
+    #[test]
+    fn two_keepers_one_role_each() {
+        let driver = Driver::new();
+        let day = Some(Duration::from_secs(86_400));
+        assert_eq!(
+            driver.keeper_timeout(0, day),
+            day,
+            "no timers: the worker's own"
+        );
+        driver.release_keeper(0);
+        let entry = Box::pin(Entry::new());
+        let deadline = Instant::now() + Duration::from_secs(3600);
+        let polled = driver.poll_entry(entry.as_ref(), deadline, Waker::noop());
+        assert_eq!(polled, Polled::PendingEarlier);
+        // A keeper's timeout is the next deadline's (about an hour), not the worker's own.
+        let keeps = |index| driver.keeper_timeout(index, day) != day;
+        assert!(keeps(0));
+        // A keeper parking again keeps its role and takes no second one.
+        assert!(keeps(0));
+        assert_eq!(driver.keepers().collect::<Vec<_>>(), [0]);
+        assert!(keeps(1));
+        assert!(!keeps(2), "both roles are taken");
+        driver.release_keeper(0);
+        assert_eq!(driver.keepers().collect::<Vec<_>>(), [1]);
+        assert!(keeps(2));
+        assert_eq!(driver.keepers().collect::<Vec<_>>(), [2, 1]);
+        driver.cancel(entry.as_ref());
+    }
 }
 
 /// loom models of the entry protocol: firing against cancelling, and against a poll
 /// that changes the waker. Run with `RUSTFLAGS="--cfg heist_loom" cargo test --lib
-/// time::driver` (see docs/testing.md). The keeper hand-off is argued in the module
+/// time::driver` (see docs/testing.md). The keepers' protocol is argued in the module
 /// doc, not modelled: it needs the workers' parking, whose model lives with the
 /// scheduler's.
 #[cfg(all(test, heist_loom))]

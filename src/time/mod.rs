@@ -23,9 +23,10 @@
 //! (`entry.rs`): registering allocates nothing, dropping unlinks it.
 //!
 //! The workers fire timers: a worker that runs out of work fires what is due before it
-//! parks; the first worker to park keeps time for everyone, parking with a timeout to
-//! the next deadline, and a registration with an earlier deadline wakes it; busy
-//! workers check every 32 tasks. `driver.rs` has the protocol and why
+//! parks; the first two workers to park keep time for everyone, parking with a timeout
+//! to the next deadline (two, so that one late wake-up does not delay every timer), and
+//! a registration with an earlier deadline wakes them; busy workers check every 32
+//! tasks. `driver.rs` has the protocol and why
 //! no deadline is slept through; `docs/design.md` has the design, `docs/benchmarks.md` the measurements.
 //!
 //! # Precision

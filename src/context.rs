@@ -48,31 +48,27 @@ impl std::error::Error for TryCurrentError {}
 
 /// Runs `f` with the current runtime's handle, without cloning it.
 pub(crate) fn with_current<R>(f: impl FnOnce(&Handle) -> R) -> Result<R, TryCurrentError> {
-    let mut f = Some(f);
     CONTEXT
-        .try_with(|ctx| {
-            let handle = ctx.handle.borrow();
-            match handle.as_ref() {
-                Some(h) => Ok((f.take().expect("called once"))(h)),
-                None => Err(TryCurrentError { destroyed: false }),
-            }
+        .try_with(|ctx| match ctx.handle.borrow().as_ref() {
+            Some(h) => Ok(f(h)),
+            None => Err(TryCurrentError { destroyed: false }),
         })
         .unwrap_or(Err(TryCurrentError { destroyed: true }))
 }
 
 /// Runs `f` with this thread's worker, if it is one.
+///
+/// `f` is called after the thread-local is read, not inside it, and never moved into a
+/// temporary: this sits on every spawn and wake, and copying its captures through the
+/// stack showed up in profiles.
+#[inline]
 pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&WorkerCtx>) -> R) -> R {
-    let mut f = Some(f);
-    let mut run = |ptr: *const WorkerCtx| {
-        // SAFETY: the pointer is set by `enter_worker` to a WorkerCtx that outlives the
-        // guard which clears it, and it is only read on this thread.
-        let worker = unsafe { ptr.as_ref() };
-        (f.take().expect("called once"))(worker)
-    };
-    match CONTEXT.try_with(|ctx| ctx.worker.get()) {
-        Ok(ptr) => run(ptr),
-        Err(_) => run(std::ptr::null()),
-    }
+    let ptr = CONTEXT
+        .try_with(|ctx| ctx.worker.get())
+        .unwrap_or(std::ptr::null());
+    // SAFETY: the pointer is set by `enter_worker` to a WorkerCtx that outlives the guard
+    // which clears it, and it is only read on this thread.
+    f(unsafe { ptr.as_ref() })
 }
 
 /// Makes `handle` current until the guard drops.

@@ -9,9 +9,12 @@
 //! Without loom the same bodies run a few hundred times on real threads: a small stress
 //! test for miri and ThreadSanitizer.
 //!
-//! Each model uses at most two workers plus one extra thread. Time in loom does not
-//! pass, so the runtimes here set `stalled_slot_check(None)`: a worker parks until woken
-//! instead of waking up later to look at a peer's next-task slot.
+//! Each model uses at most three workers plus one extra thread. Time in a model is
+//! virtual: it stands still except when a timed park ends, which moves it to that
+//! park's deadline (`sync/model.rs`, `time`), so the timer models fire their timers
+//! through the workers' real parking. The runtimes here set `stalled_slot_check(None)`:
+//! a worker parks until woken instead of waking up later to look at a peer's next-task
+//! slot (one model turns it on).
 
 use heist::task::{yield_now, JoinError};
 use heist::Runtime;
@@ -366,5 +369,39 @@ fn spilled_task_reaches_the_other_worker() {
             drop((first, second));
         });
         rt.block_on(h).unwrap();
+    });
+}
+
+/// Timers: `block_on` sleeps, so the timer is registered from outside the workers while
+/// the only worker may be going to sleep. The registrar lowers the next deadline, then
+/// looks for a keeper to wake; the worker takes a keeper role, then reads the deadline to
+/// park until (`time/driver.rs`, "Earlier deadlines, and the hand-off"). If both missed
+/// each other the worker would park with no timeout and `block_on` would wait for ever:
+/// loom reports a deadlock. Time in the model is virtual (`sync/model.rs`, `time`): it
+/// moves when a worker's timed park ends.
+#[test]
+fn timer_registered_from_outside_while_the_worker_parks() {
+    model(ITERATIONS, || {
+        let rt = runtime(1);
+        rt.block_on(async { heist::time::sleep(std::time::Duration::from_millis(1)).await });
+    });
+}
+
+/// Timers with two workers: a task sleeps while `block_on` spawns another task, so a
+/// keeper may be woken for that work and leave its role while the timer is pending.
+/// The sleeping task still finishes (else loom reports a deadlock).
+///
+/// One preemption, as for `two_searchers_one_sleeper`: at two this ran for over 12
+/// minutes without finishing.
+#[test]
+fn timer_kept_while_a_keeper_leaves_for_work() {
+    model_bounded(ITERATIONS, Some(1), || {
+        let rt = runtime(2);
+        let sleeper =
+            rt.spawn(async { heist::time::sleep(std::time::Duration::from_millis(1)).await });
+        rt.block_on(async move {
+            heist::spawn(async {}).await.unwrap();
+            sleeper.await.unwrap();
+        });
     });
 }

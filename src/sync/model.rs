@@ -28,6 +28,42 @@ pub(crate) mod thread {
 
 pub(crate) use loom::thread_local;
 
+/// Virtual time for the timers (`time/`): loom has no clock, so a model's time stands
+/// still except where a thread waits with a timeout (`wait_timeout`), which moves it to
+/// that wait's end if it is later. Per model execution (a `loom::lazy_static`), and
+/// deterministic: it depends only on the order loom chose. A std atomic, on purpose:
+/// time is not shared memory the code synchronises through, and a loom atomic would
+/// add a scheduling point to every clock read.
+pub(crate) mod time {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    use std::time::{Duration, Instant};
+
+    struct Virtual {
+        start: Instant,
+        nanos: AtomicU64,
+    }
+
+    loom::lazy_static! {
+        static ref VIRTUAL: Virtual = Virtual {
+            start: Instant::now(),
+            nanos: AtomicU64::new(0),
+        };
+    }
+
+    /// Now, in the model's virtual time.
+    pub(crate) fn now() -> Instant {
+        VIRTUAL.start + Duration::from_nanos(VIRTUAL.nanos.load(Relaxed))
+    }
+
+    /// A timed wait ended at `t`: time is at least `t` from now on.
+    pub(crate) fn advance_to(t: Instant) {
+        let nanos = t.saturating_duration_since(VIRTUAL.start).as_nanos();
+        VIRTUAL
+            .nanos
+            .fetch_max(u64::try_from(nanos).unwrap_or(u64::MAX), Relaxed);
+    }
+}
+
 /// Under loom every task allocation goes to the global allocator (`task/cache.rs`):
 /// loom runs its threads on one OS thread, so a per-thread cache would be shared.
 pub(crate) const RECYCLE_TASK_ALLOCATIONS: bool = false;
@@ -137,7 +173,9 @@ impl Condvar {
 
 /// loom has no notion of time. An untimed wait waits for a notification. A timed wait
 /// yields to the other threads (so any of them may run, and notify, first) and then
-/// reports the timeout: in a model every timeout expires, the soonest it can.
+/// reports the timeout: in a model every timeout expires, the soonest it can, and the
+/// virtual clock (`time`) moves to its end, so a worker parked until a timer's deadline
+/// finds the timer due when it wakes.
 ///
 /// This is what lets loom explore the paths a real timeout opens, such as a parked
 /// worker waking by itself to look at a peer's stalled next-task slot
@@ -150,7 +188,13 @@ pub(crate) fn wait_timeout<T>(
 ) {
     match timeout {
         None => condvar.wait(guard),
-        Some(_) => loom::thread::yield_now(),
+        Some(timeout) => {
+            let end = time::now().checked_add(timeout);
+            loom::thread::yield_now();
+            if let Some(end) = end {
+                time::advance_to(end);
+            }
+        }
     }
 }
 

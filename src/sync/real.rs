@@ -20,6 +20,15 @@ pub(crate) mod thread {
 
 pub(crate) use std::thread_local;
 
+/// The clock the timers read (`time/`): the system's monotonic clock.
+pub(crate) mod time {
+    /// Now.
+    #[inline]
+    pub(crate) fn now() -> std::time::Instant {
+        std::time::Instant::now()
+    }
+}
+
 /// Recycle task allocations per thread (`task/cache.rs`).
 pub(crate) const RECYCLE_TASK_ALLOCATIONS: bool = true;
 

@@ -38,10 +38,18 @@
 //! ```text
 //! registrar                                   parking worker
 //!   [lock] insert; next_wake = when [unlock]    keepers[i]: CAS NONE -> me  (SeqCst)
+//!   fence(SeqCst)                               fence(SeqCst)
 //!   k = keepers[0..].load()        (SeqCst)     n = next_wake.load()         (SeqCst)
 //!   each keeper k: unpark k                     park(until n)
 //!   no keeper:     hand off (below)
 //! ```
+//!
+//! The fences are what loom checks: it models `SeqCst` loads, stores and
+//! read-modify-writes as acquire/release and only fences as `SeqCst`, and without them
+//! the runtime model `timer_registered_from_outside_while_the_worker_parks` deadlocks
+//! (both sides miss each other). The C++ model already forbids that outcome for four
+//! `SeqCst` operations, so the fences cost a few cycles on a path that takes a lock
+//! anyway, in exchange for a checked proof.
 //!
 //! All these operations are `SeqCst`, so they have one total order: if the registrar's
 //! load of role `i` sees no keeper, the worker's CAS into it comes after that load, hence
@@ -64,7 +72,7 @@
 use super::entry::{Entry, FIRED, MAX_TICK, SHUTDOWN, UNREGISTERED};
 use super::wheel::Wheel;
 use crate::scheduler::Shared;
-use crate::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
+use crate::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering::*};
 use crate::sync::Mutex;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
@@ -90,13 +98,13 @@ pub(crate) struct Clock {
 impl Clock {
     fn new() -> Clock {
         Clock {
-            origin: Instant::now(),
+            origin: crate::sync::time::now(),
         }
     }
 
     /// The time now: the one place the timers read the clock.
     pub(crate) fn now(&self) -> Instant {
-        Instant::now()
+        crate::sync::time::now()
     }
 
     /// The current tick, rounded down: a timer due at tick `t` fires once this is `>= t`,
@@ -437,6 +445,8 @@ impl Driver {
         if !held {
             return other;
         }
+        // Pairs with the fence in `timer_moved_earlier` (module doc).
+        fence(SeqCst);
         let next = self.next_wake.load(SeqCst);
         if next == NO_WAKE {
             return other;
@@ -487,6 +497,8 @@ impl Shared {
     /// A registration lowered `next_wake`: wake the keepers so they sleep less, or, with
     /// no keeper, a sleeper to become one.
     pub(crate) fn timer_moved_earlier(&self) {
+        // Pairs with the fence in `keeper_timeout` (module doc).
+        fence(SeqCst);
         let mut kept = false;
         for k in self.time.keepers() {
             self.remotes[k].parker.unpark();
@@ -500,6 +512,9 @@ impl Shared {
     /// Worker `index` leaves its park loop (to run tasks) without a keeper role: if
     /// timers are pending and nobody keeps them, wake another sleeper to take a role.
     pub(crate) fn hand_off_timer_keeper(&self, index: usize) {
+        // A leaving keeper released its role just before: pairs with the registrar's
+        // fence, as in `keeper_timeout` (module doc).
+        fence(SeqCst);
         if !self.time.has_timers() || self.time.keepers().next().is_some() {
             return;
         }
@@ -556,9 +571,8 @@ mod tests {
 
 /// loom models of the entry protocol: firing against cancelling, and against a poll
 /// that changes the waker. Run with `RUSTFLAGS="--cfg heist_loom" cargo test --lib
-/// time::driver` (see docs/testing.md). The keepers' protocol is argued in the module
-/// doc, not modelled: it needs the workers' parking, whose model lives with the
-/// scheduler's.
+/// time::driver` (see docs/testing.md). The keepers' protocol needs the workers'
+/// parking: its models are whole-runtime ones (`tests/loom_runtime.rs`, `timer_*`).
 #[cfg(all(test, heist_loom))]
 mod loom_models {
     use super::*;

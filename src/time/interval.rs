@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 /// If `period` is zero, and outside a runtime (as [`sleep`](super::sleep)).
 #[track_caller]
 pub fn interval(period: Duration) -> Interval {
-    interval_at(Instant::now(), period)
+    interval_at(crate::sync::time::now(), period)
 }
 
 /// Ticks every `period`, the first tick completing at `start`.
@@ -113,7 +113,7 @@ impl Interval {
             return Poll::Pending;
         }
         let due = self.delay.deadline();
-        let now = Instant::now();
+        let now = crate::sync::time::now();
         let next = self.missed.next_tick(due, now, self.period);
         self.delay.as_mut().reset(next);
         Poll::Ready(due)
@@ -121,7 +121,7 @@ impl Interval {
 
     /// Restarts the schedule: the next tick is one period from now.
     pub fn reset(&mut self) {
-        let next = Instant::now() + self.period;
+        let next = crate::sync::time::now() + self.period;
         self.delay.as_mut().reset(next);
     }
 

@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 /// driven by a runtime's workers. Polling it after its runtime shut down also panics.
 #[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
-    let deadline = Instant::now()
+    let deadline = crate::sync::time::now()
         .checked_add(duration)
         .unwrap_or_else(far_future);
     Sleep::new(current("sleep"), deadline)
@@ -72,7 +72,7 @@ pub(crate) fn current(what: &str) -> Arc<Shared> {
 
 /// About 30 years from now: the deadline of a sleep too long for `Instant`.
 pub(crate) fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(86_400 * 365 * 30)
+    crate::sync::time::now() + Duration::from_secs(86_400 * 365 * 30)
 }
 
 /// A future that completes at a deadline; made by [`sleep`] and [`sleep_until`].

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 /// Outside a runtime, as [`sleep`](super::sleep).
 #[track_caller]
 pub fn timeout<F: IntoFuture>(duration: Duration, future: F) -> Timeout<F::IntoFuture> {
-    let deadline = Instant::now()
+    let deadline = crate::sync::time::now()
         .checked_add(duration)
         .unwrap_or_else(far_future);
     Timeout {

@@ -366,3 +366,27 @@ fn dropping_the_runtime_waits_for_a_call_still_running_after_shutdown_began() {
         "the runtime's drop returned before the running call finished"
     );
 }
+
+#[test]
+fn a_panicking_stop_hook_on_a_pool_thread_does_not_hang_shutdown() {
+    let rt = Runtime::builder()
+        .worker_threads(1)
+        .thread_name("panicky")
+        .on_thread_stop(|| {
+            if std::thread::current().name() == Some("panicky-blocking") {
+                panic!("stop hook");
+            }
+        })
+        .build()
+        .unwrap();
+    assert_eq!(rt.block_on(rt.spawn_blocking(|| 5)).unwrap(), 5);
+    // Drop on another thread, so that a hang fails the test instead of stalling it.
+    let (done_tx, done_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        drop(rt);
+        done_tx.send(()).unwrap();
+    });
+    done_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("shutdown waited for a pool thread whose stop hook panicked");
+}

@@ -235,6 +235,10 @@ fn run(inner: Arc<Inner>, handle: Handle, id: usize) {
         config.on_thread_start.clone(),
         config.on_thread_stop.clone(),
     );
+    let mut leave = Leave {
+        inner: &inner,
+        in_threads: true,
+    };
     // As on the workers: the hooks run outside the runtime context.
     if let Some(hook) = on_start {
         hook();
@@ -243,14 +247,31 @@ fn run(inner: Arc<Inner>, handle: Handle, id: usize) {
         let _enter = crate::context::enter(handle);
         CURRENT.with(|c| c.set((&*inner, id)));
         work(&inner, id);
+        leave.in_threads = false;
         CURRENT.with(|c| c.set((std::ptr::null(), 0)));
     }
     if let Some(hook) = on_stop {
         hook();
     }
-    let mut state = inner.state.lock();
-    state.live -= 1;
-    inner.exited.notify_all();
+}
+
+/// Counts a pool thread out of `live` (and out of `threads` if it never left the work
+/// loop) however it ends: a hook that panics must not leave shutdown waiting for a
+/// thread that is gone.
+struct Leave<'a> {
+    inner: &'a Inner,
+    in_threads: bool,
+}
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        let mut state = self.inner.state.lock();
+        if self.in_threads {
+            state.threads -= 1;
+        }
+        state.live -= 1;
+        self.inner.exited.notify_all();
+    }
 }
 
 /// The work loop of pool thread `id`; returns once it leaves (shutdown, or idle for

@@ -85,7 +85,8 @@ impl Builder {
 
     /// Runs `f` on each worker thread and each blocking-pool thread
     /// ([`spawn_blocking`](crate::task::spawn_blocking)) as it starts, before it runs any
-    /// task. It runs outside the runtime context.
+    /// task. It runs outside the runtime context. A panic in it is caught (the panic
+    /// hook still prints it) and the thread carries on.
     pub fn on_thread_start(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
         self.on_thread_start = Some(std::sync::Arc::new(f));
         self
@@ -95,7 +96,8 @@ impl Builder {
     /// last task (a pool thread also stops when idle for
     /// [`thread_keep_alive`](Builder::thread_keep_alive)). Dropping the runtime returns
     /// after every thread's stop hook ran; so does `shutdown_timeout` if the threads
-    /// finish in time.
+    /// finish in time. A panic in it is caught, as for
+    /// [`on_thread_start`](Builder::on_thread_start).
     pub fn on_thread_stop(&mut self, f: impl Fn() + Send + Sync + 'static) -> &mut Self {
         self.on_thread_stop = Some(std::sync::Arc::new(f));
         self

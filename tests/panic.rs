@@ -126,3 +126,38 @@ fn nested_block_on_panics_clearly() {
     let handle = rt.handle().clone();
     rt.block_on(async move { handle.block_on(async {}) });
 }
+
+#[test]
+fn panicking_thread_hooks_kill_no_thread() {
+    // On another thread, so that a hang (a worker killed by its hook, tasks never run,
+    // shutdown waiting) fails the test instead of stalling it.
+    let (done_tx, done_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = heist::Runtime::builder()
+            .worker_threads(2)
+            .on_thread_start(|| panic!("start hook"))
+            .on_thread_stop(|| panic!("stop hook"))
+            .build()
+            .unwrap();
+        // Both workers run tasks: each of these blocks its worker until both started.
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let barrier = barrier.clone();
+                rt.spawn(async move {
+                    barrier.wait();
+                })
+            })
+            .collect();
+        for h in handles {
+            rt.block_on(h).unwrap();
+        }
+        assert_eq!(rt.block_on(rt.spawn_blocking(|| 3)).unwrap(), 3);
+        // Shutdown returns only once every thread got past its (panicking) stop hook.
+        drop(rt);
+        done_tx.send(()).unwrap();
+    });
+    done_rx
+        .recv_timeout(PATIENCE)
+        .expect("a panicking hook stopped the runtime");
+}

@@ -30,6 +30,7 @@
 //! started, so the thread cannot look for it before it is there.
 
 use super::BlockingTask;
+use crate::scheduler::run_hook;
 use crate::sync::{thread, wait_timeout, Arc, Condvar, Mutex};
 use crate::task::{self, Id, JoinHandle, Schedule};
 use crate::Handle;
@@ -239,10 +240,8 @@ fn run(inner: Arc<Inner>, handle: Handle, id: usize) {
         inner: &inner,
         in_threads: true,
     };
-    // As on the workers: the hooks run outside the runtime context.
-    if let Some(hook) = on_start {
-        hook();
-    }
+    // As on the workers: the hooks run outside the runtime context, panics caught.
+    run_hook(on_start.as_ref());
     {
         let _enter = crate::context::enter(handle);
         CURRENT.with(|c| c.set((&*inner, id)));
@@ -250,14 +249,13 @@ fn run(inner: Arc<Inner>, handle: Handle, id: usize) {
         leave.in_threads = false;
         CURRENT.with(|c| c.set((std::ptr::null(), 0)));
     }
-    if let Some(hook) = on_stop {
-        hook();
-    }
+    run_hook(on_stop.as_ref());
 }
 
 /// Counts a pool thread out of `live` (and out of `threads` if it never left the work
-/// loop) however it ends: a hook that panics must not leave shutdown waiting for a
-/// thread that is gone.
+/// loop) however it ends: even a thread that unwinds (hooks' panics are caught, but a
+/// guard does not depend on that) must not leave shutdown waiting for a thread that is
+/// gone.
 struct Leave<'a> {
     inner: &'a Inner,
     in_threads: bool,

@@ -37,6 +37,16 @@ pub(crate) type Task = task::Task<Arc<Shared>>;
 /// Callback run on each worker thread as it starts or stops.
 pub(crate) type Hook = std::sync::Arc<dyn Fn() + Send + Sync + 'static>;
 
+/// Runs a thread hook (`Builder::on_thread_start` / `on_thread_stop`). A panic in it is
+/// caught, after the panic hook reported it as usual, and the thread carries on: a bug
+/// in a hook must not take a worker (or a pool thread the runtime counts on) with it,
+/// which would leave its tasks unrun and shutdown waiting.
+pub(crate) fn run_hook(hook: Option<&Hook>) {
+    if let Some(hook) = hook {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook()));
+    }
+}
+
 /// The scheduler's tunables (from `Builder`).
 #[derive(Clone)]
 pub(crate) struct Config {

@@ -100,9 +100,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: LocalQueue) {
             slot_seen: vec![None; n],
         }),
     };
-    if let Some(hook) = &worker.shared.config.on_thread_start {
-        hook();
-    }
+    super::run_hook(worker.shared.config.on_thread_start.as_ref());
     {
         let _enter = context::enter(crate::Handle {
             shared: worker.shared.clone(),
@@ -114,9 +112,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: LocalQueue) {
     }
     worker.drain();
     worker.shared.worker_exited();
-    if let Some(hook) = &worker.shared.config.on_thread_stop {
-        hook();
-    }
+    super::run_hook(worker.shared.config.on_thread_stop.as_ref());
 }
 
 impl WorkerCtx {

@@ -194,20 +194,25 @@ fn spawn_yield_complete_one_worker() {
     });
 }
 
+/// Spawns a task from outside the workers that counts its run, awaits it from
+/// `block_on`, and checks that it ran once.
+fn spawn_from_outside_and_await(rt: &Runtime) {
+    let ran = Counter::new();
+    let h = {
+        let ran = ran.clone();
+        rt.spawn(async move { ran.inc() })
+    };
+    rt.block_on(h).unwrap();
+    assert_eq!(ran.get(), 1);
+}
+
 /// Sleep protocol: a spawn from outside races with the only worker going to sleep (it
 /// may be searching, announcing its sleep, re-checking the queues or parked). The task
 /// still runs: otherwise `block_on` waits forever and loom reports a deadlock.
 #[test]
 fn spawn_from_outside_races_with_last_worker_parking() {
     model(ITERATIONS, || {
-        let rt = runtime(1);
-        let ran = Counter::new();
-        let h = {
-            let ran = ran.clone();
-            rt.spawn(async move { ran.inc() })
-        };
-        rt.block_on(h).unwrap();
-        assert_eq!(ran.get(), 1);
+        spawn_from_outside_and_await(&runtime(1));
     });
 }
 
@@ -339,14 +344,7 @@ fn shutdown_racing_with_wake() {
 #[test]
 fn two_searchers_one_sleeper() {
     model_bounded(ITERATIONS, Some(1), || {
-        let rt = runtime(3);
-        let ran = Counter::new();
-        let h = {
-            let ran = ran.clone();
-            rt.spawn(async move { ran.inc() })
-        };
-        rt.block_on(h).unwrap();
-        assert_eq!(ran.get(), 1);
+        spawn_from_outside_and_await(&runtime(3));
     });
 }
 

@@ -186,15 +186,19 @@ fn pending_forever(dropped: DropGuard) -> impl Future<Output = ()> + Send {
     })
 }
 
-/// A future that completes on its first poll with an output that counts its drop.
-fn ready_with(
-    future_dropped: DropGuard,
-    output_dropped: Counter,
-) -> impl Future<Output = DropGuard> + Send {
-    poll_fn(move |_| {
-        let _keep = &future_dropped;
-        Poll::Ready(output_dropped.guard())
-    })
+/// Spawns a task that completes at its first poll with an output. Returns its handles
+/// and two counters: how often its future and its output were dropped.
+fn spawn_ready(sched: &Sched) -> (Notified<Sched>, JoinHandle<DropGuard>, Counter, Counter) {
+    let (future_drops, output_drops) = (Counter::new(), Counter::new());
+    let (future_dropped, outputs) = (future_drops.guard(), output_drops.clone());
+    let (notified, join) = spawn(
+        sched,
+        poll_fn(move |_| {
+            let _keep = &future_dropped;
+            Poll::Ready(outputs.guard())
+        }),
+    );
+    (notified, join, future_drops, output_drops)
 }
 
 /// Model 1: a wake from another thread races with the poll. The task is polled again
@@ -241,11 +245,7 @@ fn wake_racing_with_poll() {
 fn join_awaits_while_task_completes_elsewhere() {
     model(ITERATIONS, || {
         let sched = new_sched();
-        let (future_drops, output_drops) = (Counter::new(), Counter::new());
-        let (notified, join) = spawn(
-            &sched,
-            ready_with(future_drops.guard(), output_drops.clone()),
-        );
+        let (notified, join, future_drops, output_drops) = spawn_ready(&sched);
 
         let runner = thread::spawn(move || notified.run());
         let output = block_on(join).expect("task completed normally");
@@ -270,11 +270,7 @@ fn join_awaits_while_task_completes_elsewhere() {
 fn join_handle_dropped_while_task_completes() {
     model(ITERATIONS, || {
         let sched = new_sched();
-        let (future_drops, output_drops) = (Counter::new(), Counter::new());
-        let (notified, join) = spawn(
-            &sched,
-            ready_with(future_drops.guard(), output_drops.clone()),
-        );
+        let (notified, join, future_drops, output_drops) = spawn_ready(&sched);
 
         let runner = thread::spawn(move || notified.run());
         {
@@ -323,11 +319,7 @@ fn abort_racing_with_poll() {
 fn abort_racing_with_completion() {
     model(ITERATIONS, || {
         let sched = new_sched();
-        let (future_drops, output_drops) = (Counter::new(), Counter::new());
-        let (notified, join) = spawn(
-            &sched,
-            ready_with(future_drops.guard(), output_drops.clone()),
-        );
+        let (notified, join, future_drops, output_drops) = spawn_ready(&sched);
         let abort = join.abort_handle();
 
         let aborter = thread::spawn(move || abort.abort());

@@ -1,10 +1,11 @@
-//! Scheduler workloads, each run on heist, tokio's multi-thread runtime and
-//! async-executor with the same worker count (`HEIST_BENCH_WORKERS`, default: cores).
+//! Scheduler workloads, each run on heist, tokio's multi-thread runtime, async-executor
+//! and the futures crate's `ThreadPool` with the same worker count
+//! (`HEIST_BENCH_WORKERS`, default: cores).
 //!
-//! The workloads follow the descriptions of tokio's `benches/rt_multi_threaded.rs` (see
-//! `docs/benchmarks.md`); they are written here from those descriptions, once, generic
-//! over the runtime. One criterion group per workload, the three runtimes as its
-//! functions, so the report puts them side by side. Each runtime is built once per
+//! The first seven follow the descriptions of tokio's `benches/rt_multi_threaded.rs`
+//! (see `docs/benchmarks.md`); `foreign_wake_storm` and `token_ring` are heist's own.
+//! All are written here once, generic over the runtime. One criterion group per
+//! workload, the runtimes as its functions, so the report puts them side by side. Each runtime is built once per
 //! group (before its measurements), never per iteration, and dropped before the next
 //! runtime is built, so only one runtime's threads exist at a time.
 //!
@@ -12,16 +13,18 @@
 //! cargo bench --bench scheduler                         # full run
 //! HEIST_BENCH_QUICK=1 cargo bench --bench scheduler     # smoke run (1 s warm-up, 3 s)
 //! cargo bench --bench scheduler -- yield_many/heist     # one workload, one runtime
+//! HEIST_BENCH_WORKERS=1 cargo bench --bench scheduler   # every runtime with 1 worker
 //! ```
 
 #[path = "common/mod.rs"]
 #[allow(dead_code)]
 mod common;
 
-use common::{spin, workers, AsyncExecutor, Heist, Rt, Tokio};
+use common::{spin, workers, AsyncExecutor, FuturesPool, Heist, Rt, Tokio};
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
-use futures::channel::oneshot;
+use futures::channel::{mpsc as fmpsc, oneshot};
+use futures::StreamExt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
@@ -37,6 +40,12 @@ const NUM_YIELDS: usize = 1_000;
 const NUM_PINGS: usize = 1_000;
 /// Length of the `chained_spawn` chain.
 const CHAIN_LEN: usize = 1_000;
+/// Receiving tasks in `foreign_wake_storm`, and the messages each receives.
+const NUM_RECEIVERS: usize = 100;
+const NUM_MESSAGES: usize = 200;
+/// Tasks in the `token_ring`, and the laps the token makes.
+const RING_LEN: usize = 64;
+const RING_LAPS: usize = 100;
 /// Busy work of the background tasks in `busy1` and the chains in `busy2`.
 const SPIN: Duration = Duration::from_micros(10);
 
@@ -233,6 +242,94 @@ fn chained_spawn<R: Rt>(rt: &R, g: &mut Group) {
     });
 }
 
+/// `foreign_wake_storm`: `NUM_RECEIVERS` tasks each loop on an unbounded channel's
+/// `next()`; the bench thread (outside the runtime) sends `NUM_MESSAGES` to each, one
+/// receiver after the other in turn, so almost every send wakes a task from a thread
+/// the runtime does not own (a database driver's or a logger's thread feeding tasks).
+/// Done when every task has drained its channel.
+fn foreign_wake_storm<R: Rt>(rt: &R, g: &mut Group) {
+    let sp = rt.spawner();
+    measure::<R>(g, || {
+        let (count, rx) = Countdown::new(NUM_RECEIVERS);
+        let senders: Vec<_> = (0..NUM_RECEIVERS)
+            .map(|_| {
+                let (tx, mut messages) = fmpsc::unbounded::<u32>();
+                let count = count.clone();
+                R::spawn_detached(&sp, async move {
+                    let mut received = 0;
+                    while messages.next().await.is_some() {
+                        received += 1;
+                        if received == NUM_MESSAGES {
+                            break;
+                        }
+                    }
+                    count.tick();
+                });
+                tx
+            })
+            .collect();
+        for i in 0..NUM_MESSAGES as u32 {
+            for tx in &senders {
+                tx.unbounded_send(i).expect("receiver waits");
+            }
+        }
+        rx.recv().unwrap();
+    });
+}
+
+/// The token of `token_ring`: it carries the receiver on which its recipient gets the
+/// token next lap (a oneshot carries one message, so each hop makes a new channel).
+struct Token {
+    next_inbox: oneshot::Receiver<Token>,
+}
+
+/// One member of the ring: `laps` times, wait for the token, pass it on. Member 0
+/// (`starts`) passes first and waits last.
+async fn ring_member(
+    mut inbox: oneshot::Receiver<Token>,
+    mut out: oneshot::Sender<Token>,
+    starts: bool,
+) {
+    for lap in 0..RING_LAPS {
+        if !(starts && lap == 0) {
+            inbox = inbox.await.expect("ring intact").next_inbox;
+        }
+        let (tx, next_inbox) = oneshot::channel();
+        if out.send(Token { next_inbox }).is_err() {
+            panic!("ring intact");
+        }
+        out = tx;
+    }
+    if starts {
+        inbox.await.expect("ring intact");
+    }
+}
+
+/// `token_ring`: `RING_LEN` tasks (spawned from outside) pass a token `RING_LAPS` laps
+/// round a ring of oneshot channels: one wake per hop, each from a worker, with only
+/// one task runnable at a time.
+fn token_ring<R: Rt>(rt: &R, g: &mut Group) {
+    let sp = rt.spawner();
+    measure::<R>(g, || {
+        let (count, rx) = Countdown::new(1);
+        let (senders, inboxes): (Vec<_>, Vec<_>) =
+            (0..RING_LEN).map(|_| oneshot::channel::<Token>()).unzip();
+        // Member i receives on inbox i and sends to member i + 1.
+        let mut senders: std::collections::VecDeque<_> = senders.into();
+        senders.rotate_left(1);
+        for (i, (inbox, out)) in inboxes.into_iter().zip(senders).enumerate() {
+            let count = count.clone();
+            R::spawn_detached(&sp, async move {
+                ring_member(inbox, out, i == 0).await;
+                if i == 0 {
+                    count.tick();
+                }
+            });
+        }
+        rx.recv().unwrap();
+    });
+}
+
 type Group<'a> = BenchmarkGroup<'a, WallTime>;
 
 /// Times `iteration` as the group's function for runtime `R`.
@@ -240,12 +337,14 @@ fn measure<R: Rt>(g: &mut Group, mut iteration: impl FnMut()) {
     g.bench_function(R::NAME, |b| b.iter(&mut iteration));
 }
 
-/// A workload as three monomorphised functions, one per runtime. Each sets up what it
-/// needs around the runtime (background load), measures, then tears it down.
+/// A workload as monomorphised functions, one per runtime. Each sets up what it needs
+/// around the runtime (background load), measures, then tears it down. `futures_pool`
+/// is `None` where the pool cannot run the workload (see `common::FuturesPool`).
 struct Workload {
     heist: fn(&Heist, &mut Group),
     tokio: fn(&Tokio, &mut Group),
     async_executor: fn(&AsyncExecutor, &mut Group),
+    futures_pool: Option<fn(&FuturesPool, &mut Group)>,
 }
 
 macro_rules! workload {
@@ -254,6 +353,15 @@ macro_rules! workload {
             heist: $f::<Heist>,
             tokio: $f::<Tokio>,
             async_executor: $f::<AsyncExecutor>,
+            futures_pool: Some($f::<FuturesPool>),
+        }
+    };
+    ($f:ident, without_futures_pool) => {
+        Workload {
+            heist: $f::<Heist>,
+            tokio: $f::<Tokio>,
+            async_executor: $f::<AsyncExecutor>,
+            futures_pool: None,
         }
     };
 }
@@ -266,6 +374,9 @@ fn compare(c: &mut Criterion, name: &str, w: Workload) {
     (w.heist)(&Heist::build(n), &mut g);
     (w.tokio)(&Tokio::build(n), &mut g);
     (w.async_executor)(&AsyncExecutor::build(n), &mut g);
+    if let Some(f) = w.futures_pool {
+        f(&FuturesPool::build(n), &mut g);
+    }
     g.finish();
 }
 
@@ -277,10 +388,12 @@ fn scheduler(c: &mut Criterion) {
         "spawn_many_remote_idle",
         workload!(spawn_many_remote_idle),
     );
+    // The futures pool re-polls a self-waking task in place: the background tasks
+    // would keep every pool thread forever.
     compare(
         c,
         "spawn_many_remote_busy1",
-        workload!(spawn_many_remote_busy1),
+        workload!(spawn_many_remote_busy1, without_futures_pool),
     );
     compare(
         c,
@@ -290,6 +403,8 @@ fn scheduler(c: &mut Criterion) {
     compare(c, "yield_many", workload!(yield_many));
     compare(c, "ping_pong", workload!(ping_pong));
     compare(c, "chained_spawn", workload!(chained_spawn));
+    compare(c, "foreign_wake_storm", workload!(foreign_wake_storm));
+    compare(c, "token_ring", workload!(token_ring));
 }
 
 /// Criterion settings: `HEIST_BENCH_QUICK=1` for a smoke run; command-line options

@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
-# Runs heist's benchmark suites against tokio and async-executor and prints one ratio
-# table per suite (markdown, ready for docs/benchmarks.md).
+# Runs heist's benchmark suites against tokio, async-executor (and, in the scheduler
+# suite, the futures ThreadPool) and prints one ratio table per suite (markdown, ready
+# for docs/benchmarks.md).
 #
 #   scripts/bench-compare.sh            # full run (about 10 minutes on 2 cores)
 #   scripts/bench-compare.sh --quick    # smoke run: HEIST_BENCH_QUICK=1 (short criterion
 #                                       # times, fewer wake samples)
 #   scripts/bench-compare.sh --report   # no run: print the tables from the last results
+#   scripts/bench-compare.sh --workers all       # the scheduler suite at 1 worker, the
+#                                       # core count and twice the core count (one table
+#                                       # each), then the other suites once
+#   scripts/bench-compare.sh --workers "1 4"     # the scheduler suite at these counts
+#   scripts/bench-compare.sh --scheduler-only --workers all   # skip spawn/wake/memory
+#
+# Each worker count N of `--workers` runs the scheduler suite with HEIST_BENCH_WORKERS=N
+# and saves criterion's results as the baseline `workers-N`
+# (target/criterion/<group>/<fn>/workers-N/); `--report --workers ...` reads them back.
 #
 # Environment: HEIST_BENCH_WORKERS (worker count, default: cores), HEIST_WAKE_SAMPLES,
 # HEIST_MEM_TASKS, CARGO_TARGET_DIR. Extra arguments after `--` go to every criterion
@@ -18,11 +28,23 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 run=1
+others=1
+worker_counts=""
 criterion_args=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) export HEIST_BENCH_QUICK=1 ;;
         --report) run=0 ;;
+        --scheduler-only) others=0 ;;
+        --workers)
+            shift
+            [ $# -gt 0 ] || { echo "--workers needs a list, or all" >&2; exit 2; }
+            if [ "$1" = all ]; then
+                worker_counts="1 $(nproc) $((2 * $(nproc)))"
+            else
+                worker_counts="$1"
+            fi
+            ;;
         --) shift; criterion_args=("$@"); break ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
@@ -32,27 +54,38 @@ done
 target="${CARGO_TARGET_DIR:-target}"
 
 if [ "$run" = 1 ]; then
-    cargo bench --bench scheduler -- "${criterion_args[@]}"
-    cargo bench --bench spawn -- "${criterion_args[@]}"
-    cargo bench --bench wake
-    cargo run --release --example memory -- all
+    if [ -z "$worker_counts" ]; then
+        cargo bench --bench scheduler -- "${criterion_args[@]}"
+    else
+        for n in $worker_counts; do
+            HEIST_BENCH_WORKERS="$n" cargo bench --bench scheduler -- \
+                --save-baseline "workers-$n" "${criterion_args[@]}"
+        done
+    fi
+    if [ "$others" = 1 ]; then
+        cargo bench --bench spawn -- "${criterion_args[@]}"
+        cargo bench --bench wake
+        cargo run --release --example memory -- all
+    fi
 fi
 
 echo
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 echo "commit:  $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo ' (src modified)')"
-echo "workers: ${HEIST_BENCH_WORKERS:-$(nproc)}"
+echo "workers: ${worker_counts:-${HEIST_BENCH_WORKERS:-$(nproc)}}"
 echo
 
-python3 - "$target" <<'EOF'
+python3 - "$target" "$worker_counts" <<'EOF'
 import json, os, sys
 
 target = sys.argv[1]
+worker_counts = sys.argv[2].split()
 crit = os.path.join(target, "criterion")
 peers = ["heist", "tokio", "async-executor"]
+sched_peers = peers + ["futures-pool"]
 
-def median_ns(group, fn):
-    path = os.path.join(crit, group, fn, "new", "estimates.json")
+def median_ns(group, fn, baseline="new"):
+    path = os.path.join(crit, group, fn, baseline, "estimates.json")
     try:
         with open(path) as f:
             return json.load(f)["median"]["point_estimate"]
@@ -77,16 +110,29 @@ def verdict(h, t, a):
     ok = h <= 0.8 * t and h <= a
     return "ok" if ok else "MISS"
 
-print("## scheduler (criterion medians; bar: heist <= 0.8 x tokio and <= async-executor)")
-print()
-print("| workload | heist | tokio | async-executor | heist/tokio | heist/async-executor | bar |")
-print("|---|---|---|---|---|---|---|")
-for w in ["spawn_many_local", "spawn_many_remote_idle", "spawn_many_remote_busy1",
-          "spawn_many_remote_busy2", "yield_many", "ping_pong", "chained_spawn"]:
-    h, t, a = (median_ns(w, p) for p in peers)
-    print(f"| {w} | {fmt_time(h)} | {fmt_time(t)} | {fmt_time(a)} | {ratio(h, t)} | "
-          f"{ratio(h, a)} | {verdict(h, t, a)} |")
-print()
+def loses_to(h, others):
+    if h is None:
+        return "n/a"
+    lost = [p for p, m in others.items() if m is not None and m < h]
+    return ", ".join(lost) if lost else "none"
+
+workloads = ["spawn_many_local", "spawn_many_remote_idle", "spawn_many_remote_busy1",
+             "spawn_many_remote_busy2", "yield_many", "ping_pong", "chained_spawn",
+             "foreign_wake_storm", "token_ring"]
+for baseline, title in ([(f"workers-{n}", f"{n} workers") for n in worker_counts]
+                        or [("new", f"{os.environ.get('HEIST_BENCH_WORKERS', os.cpu_count())} workers")]):
+    print(f"## scheduler, {title} (criterion medians; bar: heist <= 0.8 x tokio and "
+          "<= async-executor; and heist <= every peer)")
+    print()
+    print("| workload | heist | tokio | async-executor | futures-pool | heist/tokio | "
+          "heist/async-executor | bar | heist loses to |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for w in workloads:
+        h, t, a, f = (median_ns(w, p, baseline) for p in sched_peers)
+        print(f"| {w} | {fmt_time(h)} | {fmt_time(t)} | {fmt_time(a)} | {fmt_time(f)} | "
+              f"{ratio(h, t)} | {ratio(h, a)} | {verdict(h, t, a)} | "
+              f"{loses_to(h, {'tokio': t, 'async-executor': a, 'futures-pool': f})} |")
+    print()
 
 print("## spawn + await of a trivial task, one worker (bar: heist <= 10 x floor)")
 print()

@@ -1,13 +1,15 @@
-//! One face for the three runtimes the benchmarks compare: heist, tokio's multi-thread
-//! runtime and async-executor (N threads each running `Executor::run` until a shutdown
-//! signal).
+//! One face for the runtimes the benchmarks compare: heist, tokio's multi-thread
+//! runtime, async-executor (N threads each running `Executor::run` until a shutdown
+//! signal) and, in the scheduler suite, the futures crate's `ThreadPool`.
 //!
 //! Every workload is written once, generic over [`Rt`], so the only thing that changes
 //! between the three measurements is the scheduler. Spawning goes through a cloneable
 //! [`Rt::Spawner`] (heist's and tokio's `Handle`, async-executor's `Arc<Executor>`):
 //! heist's and tokio's handles put a task spawned on one of their own workers into that
 //! worker's local queue / next-task slot, exactly like `heist::spawn` and `tokio::spawn`,
-//! and anywhere else into the global queue; async-executor always uses its global queue.
+//! and anywhere else into the global queue; async-executor always uses its global queue,
+//! and so does the futures pool (one channel all its threads take from; a task woken
+//! during its own poll is polled again at once, in place).
 //!
 //! Shared by `benches/*.rs` and `examples/memory.rs` through `#[path]`.
 
@@ -241,5 +243,51 @@ impl Drop for AsyncExecutor {
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
+    }
+}
+
+/// The futures crate's `ThreadPool`: `workers` threads taking tasks from one shared
+/// channel. A task that wakes itself during its poll is polled again at once on the same
+/// thread (no queue round trip), so a self-waking task never lets others run on that
+/// thread: workloads that need fairness between tasks on one thread (`busy1`) hang on
+/// it and skip it. `yield_now` is futures-lite's (the pool has none).
+pub struct FuturesPool(futures::executor::ThreadPool);
+
+impl Rt for FuturesPool {
+    const NAME: &'static str = "futures-pool";
+    type Spawner = futures::executor::ThreadPool;
+    type Join<T: Send + 'static> = futures::future::RemoteHandle<T>;
+
+    fn build(workers: usize) -> Self {
+        FuturesPool(
+            futures::executor::ThreadPool::builder()
+                .pool_size(workers)
+                .name_prefix("futures-pool-")
+                .create()
+                .expect("futures thread pool"),
+        )
+    }
+    fn spawner(&self) -> Self::Spawner {
+        self.0.clone()
+    }
+    fn spawn<F>(sp: &Self::Spawner, f: F) -> Self::Join<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        use futures::task::SpawnExt;
+        sp.spawn_with_handle(f).expect("futures pool spawn")
+    }
+    fn spawn_detached<F>(sp: &Self::Spawner, f: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        sp.spawn_ok(f);
+    }
+    fn block_on<F: Future>(&self, f: F) -> F::Output {
+        futures::executor::block_on(f)
+    }
+    fn yield_now() -> impl Future<Output = ()> + Send + 'static {
+        futures_lite::future::yield_now()
     }
 }

@@ -197,7 +197,7 @@ impl WorkerCtx {
             let mut retry = false;
             match shared
                 .injector
-                .steal_batch_with_limit_and_pop(&core.queue, INJECTOR_LIMIT)
+                .steal_batch_with_limit_and_pop(&core.queue, injector_share(shared))
             {
                 Steal::Success(task) => return Some(task),
                 Steal::Retry => retry = true,

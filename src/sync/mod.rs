@@ -5,7 +5,8 @@
 //! cells, the work-stealing deques, thread spawns and thread-locals) is taken from here.
 //! Two sides export the same names:
 //!
-//! - [`real`] (the default): std atomics, `parking_lot` locks, `crossbeam_deque` queues.
+//! - [`real`] (the default): std atomics, `parking_lot` locks, `crossbeam_deque` queues
+//!   and the injector (`injector.rs`: a locked ring buffer).
 //! - `model` (under `--cfg heist_loom`): loom's atomics, locks, cells and threads, plus
 //!   loom-visible stand-ins for the deque and the injector built on a loom `Mutex`.
 //!
@@ -14,6 +15,8 @@
 //! check crossbeam's or parking_lot's internals, which are replaced wholesale. See
 //! `docs/testing.md`.
 
+#[cfg(not(heist_loom))]
+mod injector;
 #[cfg(not(heist_loom))]
 mod real;
 #[cfg(not(heist_loom))]

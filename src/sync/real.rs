@@ -1,4 +1,5 @@
-//! The real side of the facade: std atomics, parking_lot locks, crossbeam deques.
+//! The real side of the facade: std atomics, parking_lot locks, crossbeam deques and
+//! the injector of `sync/injector.rs`.
 
 pub(crate) use std::sync::Arc;
 
@@ -49,9 +50,11 @@ pub(crate) fn model(iterations: usize, f: impl Fn()) {
 #[cfg(test)]
 pub(crate) use futures::executor::block_on;
 
-/// Work-stealing queues.
+/// Work-stealing queues: crossbeam's per-worker deques, and heist's own injector
+/// (`sync/injector.rs` says why not crossbeam's).
 pub(crate) mod deque {
-    pub(crate) use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+    pub(crate) use super::super::injector::Injector;
+    pub(crate) use crossbeam_deque::{Steal, Stealer, Worker};
 }
 
 /// A cell whose contents are reached only through closures, so that the loom side can

@@ -20,12 +20,12 @@
 #[allow(dead_code)]
 mod common;
 
+use common::workloads::{self as body, spawn_remote_and_await, Countdown};
 use common::{spin, workers, AsyncExecutor, FuturesPool, Heist, Rt, Tokio};
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
-use futures::channel::{mpsc as fmpsc, oneshot};
-use futures::StreamExt;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use futures::channel::oneshot;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
@@ -33,47 +33,12 @@ use std::time::Duration;
 const NUM_SPAWN: usize = 10_000;
 /// Remote spawns per iteration of `spawn_many_remote_busy2`.
 const NUM_SPAWN_BUSY2: usize = 1_000;
-/// Tasks in `yield_many`, and the yields each makes.
-const NUM_YIELD_TASKS: usize = 200;
-const NUM_YIELDS: usize = 1_000;
 /// Rounds of `ping_pong`.
 const NUM_PINGS: usize = 1_000;
 /// Length of the `chained_spawn` chain.
 const CHAIN_LEN: usize = 1_000;
-/// Receiving tasks in `foreign_wake_storm`, and the messages each receives.
-const NUM_RECEIVERS: usize = 100;
-const NUM_MESSAGES: usize = 200;
-/// Tasks in the `token_ring`, and the laps the token makes.
-const RING_LEN: usize = 64;
-const RING_LAPS: usize = 100;
 /// Busy work of the background tasks in `busy1` and the chains in `busy2`.
 const SPIN: Duration = Duration::from_micros(10);
-
-/// Counts finished tasks down; the last one sends on a std channel, which the bench
-/// thread waits on (so the waiting thread is outside every runtime).
-struct Countdown {
-    left: AtomicUsize,
-    done: mpsc::Sender<()>,
-}
-
-impl Countdown {
-    fn new(n: usize) -> (Arc<Countdown>, mpsc::Receiver<()>) {
-        let (done, rx) = mpsc::channel();
-        (
-            Arc::new(Countdown {
-                left: AtomicUsize::new(n),
-                done,
-            }),
-            rx,
-        )
-    }
-
-    fn tick(&self) {
-        if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.done.send(()).expect("bench thread waits");
-        }
-    }
-}
 
 /// `spawn_many_local`: one task spawned from outside spawns `NUM_SPAWN` tasks from
 /// inside a worker; each decrements the counter, the last signals a std channel.
@@ -89,16 +54,6 @@ fn spawn_many_local<R: Rt>(rt: &R, g: &mut Group) {
             }
         });
         rx.recv().unwrap();
-    });
-}
-
-/// Spawns `n` empty tasks from the bench thread (outside the runtime), then awaits all.
-fn spawn_remote_and_await<R: Rt>(rt: &R, sp: &R::Spawner, n: usize) {
-    let handles: Vec<_> = (0..n).map(|_| R::spawn(sp, async {})).collect();
-    rt.block_on(async move {
-        for h in handles {
-            h.await;
-        }
     });
 }
 
@@ -165,21 +120,11 @@ fn spawn_many_remote_busy2<R: Rt>(rt: &R, g: &mut Group) {
 }
 
 /// `yield_many`: `NUM_YIELD_TASKS` tasks spawned from outside, each yielding
-/// `NUM_YIELDS` times with the runtime's own `yield_now`.
+/// `NUM_YIELDS` times with the runtime's own `yield_now` (`common/workloads.rs`).
 fn yield_many<R: Rt>(rt: &R, g: &mut Group) {
     let sp = rt.spawner();
     measure::<R>(g, || {
-        let (count, rx) = Countdown::new(NUM_YIELD_TASKS);
-        for _ in 0..NUM_YIELD_TASKS {
-            let count = count.clone();
-            R::spawn_detached(&sp, async move {
-                for _ in 0..NUM_YIELDS {
-                    R::yield_now().await;
-                }
-                count.tick();
-            });
-        }
-        rx.recv().unwrap();
+        body::yield_many::<R>(&sp, body::NUM_YIELD_TASKS, body::NUM_YIELDS)
     });
 }
 
@@ -242,91 +187,21 @@ fn chained_spawn<R: Rt>(rt: &R, g: &mut Group) {
     });
 }
 
-/// `foreign_wake_storm`: `NUM_RECEIVERS` tasks each loop on an unbounded channel's
-/// `next()`; the bench thread (outside the runtime) sends `NUM_MESSAGES` to each, one
-/// receiver after the other in turn, so almost every send wakes a task from a thread
-/// the runtime does not own (a database driver's or a logger's thread feeding tasks).
-/// Done when every task has drained its channel.
+/// `foreign_wake_storm` (`common/workloads.rs`): `NUM_RECEIVERS` tasks loop on an
+/// unbounded channel while the bench thread sends `NUM_MESSAGES` to each in turn.
 fn foreign_wake_storm<R: Rt>(rt: &R, g: &mut Group) {
     let sp = rt.spawner();
     measure::<R>(g, || {
-        let (count, rx) = Countdown::new(NUM_RECEIVERS);
-        let senders: Vec<_> = (0..NUM_RECEIVERS)
-            .map(|_| {
-                let (tx, mut messages) = fmpsc::unbounded::<u32>();
-                let count = count.clone();
-                R::spawn_detached(&sp, async move {
-                    let mut received = 0;
-                    while messages.next().await.is_some() {
-                        received += 1;
-                        if received == NUM_MESSAGES {
-                            break;
-                        }
-                    }
-                    count.tick();
-                });
-                tx
-            })
-            .collect();
-        for i in 0..NUM_MESSAGES as u32 {
-            for tx in &senders {
-                tx.unbounded_send(i).expect("receiver waits");
-            }
-        }
-        rx.recv().unwrap();
+        body::foreign_wake_storm::<R>(&sp, body::NUM_RECEIVERS, body::NUM_MESSAGES)
     });
 }
 
-/// The token of `token_ring`: it carries the receiver on which its recipient gets the
-/// token next lap (a oneshot carries one message, so each hop makes a new channel).
-struct Token {
-    next_inbox: oneshot::Receiver<Token>,
-}
-
-/// One member of the ring: `laps` times, wait for the token, pass it on. Member 0
-/// (`starts`) passes first and waits last.
-async fn ring_member(
-    mut inbox: oneshot::Receiver<Token>,
-    mut out: oneshot::Sender<Token>,
-    starts: bool,
-) {
-    for lap in 0..RING_LAPS {
-        if !(starts && lap == 0) {
-            inbox = inbox.await.expect("ring intact").next_inbox;
-        }
-        let (tx, next_inbox) = oneshot::channel();
-        if out.send(Token { next_inbox }).is_err() {
-            panic!("ring intact");
-        }
-        out = tx;
-    }
-    if starts {
-        inbox.await.expect("ring intact");
-    }
-}
-
-/// `token_ring`: `RING_LEN` tasks (spawned from outside) pass a token `RING_LAPS` laps
-/// round a ring of oneshot channels: one wake per hop, each from a worker, with only
-/// one task runnable at a time.
+/// `token_ring` (`common/workloads.rs`): `RING_LEN` tasks pass a token `RING_LAPS` laps
+/// through oneshot channels.
 fn token_ring<R: Rt>(rt: &R, g: &mut Group) {
     let sp = rt.spawner();
     measure::<R>(g, || {
-        let (count, rx) = Countdown::new(1);
-        let (senders, inboxes): (Vec<_>, Vec<_>) =
-            (0..RING_LEN).map(|_| oneshot::channel::<Token>()).unzip();
-        // Member i receives on inbox i and sends to member i + 1.
-        let mut senders: std::collections::VecDeque<_> = senders.into();
-        senders.rotate_left(1);
-        for (i, (inbox, out)) in inboxes.into_iter().zip(senders).enumerate() {
-            let count = count.clone();
-            R::spawn_detached(&sp, async move {
-                ring_member(inbox, out, i == 0).await;
-                if i == 0 {
-                    count.tick();
-                }
-            });
-        }
-        rx.recv().unwrap();
+        body::token_ring::<R>(&sp, body::RING_LEN, body::RING_LAPS)
     });
 }
 

@@ -11,7 +11,11 @@
 //! and so does the futures pool (one channel all its threads take from; a task woken
 //! during its own poll is polled again at once, in place).
 //!
-//! Shared by `benches/*.rs` and `examples/memory.rs` through `#[path]`.
+//! Shared by `benches/*.rs`, `examples/memory.rs` and `examples/workload.rs` through
+//! `#[path]`; `workloads.rs` holds the bodies of the scheduler workloads that the
+//! example runs too.
+
+pub mod workloads;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -370,6 +370,30 @@ fn spilled_task_reaches_the_other_worker() {
     });
 }
 
+/// The chain wake-up (rule 3 of `docs/sleep-protocol.md`): two tasks spawned from
+/// outside into the idle two-worker runtime, the first blocking its worker until the
+/// second has run, so only the other worker can run the second. The second spawn may
+/// find the worker woken for the first still searching and wake nobody; that worker,
+/// the last searcher, must then see the second task still queued (in the injector, or
+/// in its own deque after a batch pull) once it finds work, and wake the other worker.
+/// A searcher that skipped that re-check (or woke nobody because it found work) would
+/// leave the second task queued behind the blocked worker for ever: loom reports a
+/// deadlock.
+#[test]
+fn second_remote_task_reaches_the_other_worker() {
+    model(ITERATIONS, || {
+        let rt = runtime(2);
+        let gate = Gate::new();
+        let opener = gate.clone();
+        let first = rt.spawn(async move { gate.wait() });
+        let second = rt.spawn(async move { opener.open() });
+        rt.block_on(async move {
+            second.await.unwrap();
+            first.await.unwrap();
+        });
+    });
+}
+
 /// Timers: `block_on` sleeps, so the timer is registered from outside the workers while
 /// the only worker may be going to sleep. The registrar lowers the next deadline, then
 /// looks for a keeper to wake; the worker takes a keeper role, then reads the deadline to

@@ -7,8 +7,9 @@
 //!
 //! - New work wakes a sleeper only when nobody is searching: a searcher will find it.
 //! - At most about half the workers search at once, so a burst does not wake every core.
-//! - A searcher that finds work, if it was the last searcher, wakes one more (the
-//!   chain wake-up): bursts ramp up one worker at a time.
+//! - A searcher that finds work, if it was the last searcher and work is still queued,
+//!   wakes one more (the chain wake-up): bursts ramp up one worker at a time, and a
+//!   lone task does not wake a worker that would find nothing.
 //! - A worker that falls asleep re-checks every queue after announcing it (under a
 //!   `SeqCst` fence, paired with the fence in `worker_to_notify`), so work queued while
 //!   every worker was falling asleep is never lost.
@@ -57,11 +58,18 @@ impl Idle {
     }
 
     /// A searching worker found work. Returns true if it was the last searcher, in which
-    /// case the caller wakes another worker (there may be more work behind this one).
+    /// case it has issued a `SeqCst` fence after leaving the count, and the caller must
+    /// re-check every queue and wake another worker if any holds work (there may be more
+    /// work behind this one, or a push that saw this searcher and woke nobody).
     pub(crate) fn work_found(&self) -> bool {
         let prev = self.state.fetch_sub(SEARCH_ONE, SeqCst);
         assert!(searching(prev) > 0, "searching count underflow");
-        searching(prev) == 1
+        let last = searching(prev) == 1;
+        if last {
+            // Pairs with the pushers' fences, as in `about_to_park`.
+            fence(SeqCst);
+        }
+        last
     }
 
     /// New work was queued (the caller already issued a `SeqCst` fence after the push):

@@ -150,3 +150,39 @@ fn local_queue_slot_thief_and_injector() {
         assert_eq!(shared.idle.counts(), (0, 2));
     });
 }
+
+/// Rule 3 (the chain wake-up), without threads: the last searcher to find work wakes a
+/// sleeper only when a queue still holds work. The race it must not lose (a push that
+/// saw the searcher and woke nobody) is `tests/loom_runtime.rs`,
+/// `second_remote_task_reaches_the_other_worker`.
+#[cfg(not(heist_loom))]
+#[test]
+fn the_last_searcher_wakes_another_worker_only_for_queued_work() {
+    let (shared, queues) = shared(2);
+    shared.idle.about_to_park(1, false);
+    assert!(shared.idle.try_start_searching());
+    shared.searcher_found_work();
+    assert!(
+        !shared.idle.was_notified(1),
+        "a searcher that took the only task woke a worker for nothing"
+    );
+    assert_eq!(shared.idle.counts(), (0, 1));
+
+    let runs = Runs::new();
+    let (task, join) = runs.task(&shared, 0);
+    queues[0].push(task);
+    assert!(shared.idle.try_start_searching());
+    shared.searcher_found_work();
+    assert!(
+        shared.idle.was_notified(1),
+        "work is queued: the last searcher wakes a sleeper"
+    );
+    assert_eq!(
+        shared.idle.counts(),
+        (1, 2),
+        "the woken worker counts as searching"
+    );
+    run_all(&queues[0]);
+    runs.assert_each_ran_once(1);
+    assert!(join.is_finished());
+}

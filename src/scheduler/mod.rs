@@ -175,6 +175,19 @@ impl Shared {
         }
     }
 
+    /// Rule 3 of `docs/sleep-protocol.md` (the chain wake-up): a searching worker found
+    /// work. If it was the last searcher and a queue still holds work (the rest of a
+    /// batch, a peer's other half, a push that saw it searching and woke nobody), wake
+    /// another worker; a searcher that took the only task wakes nobody, since the woken
+    /// worker would find nothing and park again.
+    pub(crate) fn searcher_found_work(&self) {
+        // `work_found` ends with a SeqCst fence when it returns true: a push that this
+        // re-check misses saw no searcher and woke a worker itself.
+        if self.idle.work_found() && self.has_queued_work() {
+            self.notify_parked();
+        }
+    }
+
     /// True if any queue a searcher looks at holds a task.
     pub(crate) fn has_queued_work(&self) -> bool {
         !self.injector.is_empty() || self.remotes.iter().any(|r| !r.stealer.is_empty())

@@ -75,10 +75,14 @@ impl WorkerCtx {
         if let Some(task) = spilled {
             core.queue.push(task);
             drop(core);
-            // Pairs with `Idle::about_to_park`: a sleeper either sees this push or we see
-            // it asleep.
-            crate::sync::atomic::fence(crate::sync::atomic::Ordering::SeqCst);
-            self.shared.notify_parked();
+            // With one worker there is nobody to wake: the only worker is this one, awake,
+            // and it runs its own queue next. This saves a fence on every yield.
+            if self.shared.num_workers() > 1 {
+                // Pairs with `Idle::about_to_park` and `Idle::work_found`: a sleeper (or
+                // the last searcher) either sees this push or we see it asleep (or gone).
+                crate::sync::atomic::fence(crate::sync::atomic::Ordering::SeqCst);
+                self.shared.notify_parked();
+            }
         }
     }
 }
@@ -245,15 +249,13 @@ impl WorkerCtx {
         None
     }
 
-    /// A task was found: stop searching, and if this was the last searcher, wake another
-    /// worker (there may be more work where this came from).
+    /// A task was found: stop searching, and if this was the last searcher and work is
+    /// still queued, wake another worker (`Shared::searcher_found_work`).
     fn found_work(&self) {
         let mut core = self.core.borrow_mut();
         if std::mem::take(&mut core.is_searching) {
             drop(core);
-            if self.shared.idle.work_found() {
-                self.shared.notify_parked();
-            }
+            self.shared.searcher_found_work();
         }
     }
 

@@ -21,26 +21,39 @@
 //! reached by a burst is kept (8 bytes per task queued at the peak, against the tasks'
 //! own 96 bytes or more each).
 
-use super::atomic::{AtomicUsize, Ordering::SeqCst};
+use super::atomic::{AtomicUsize, Ordering::Release, Ordering::SeqCst};
 use crossbeam_deque::{Steal, Worker};
+use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 
+/// Most tasks one batch take moves into the taker's deque besides the one it returns
+/// (the scheduler asks for at most `INJECTOR_LIMIT`, 64, in all).
+const MAX_BATCH: usize = 64;
+
 /// A multi-producer, multi-consumer FIFO queue with batch takes into a worker's deque.
 /// The same API as the part of `crossbeam_deque::Injector` the scheduler uses.
+///
+/// The lock and the length sit on cache lines of their own: every worker reads the
+/// length on every scheduling round, and sharing its line with the lock (or with the
+/// fields around the injector) made each push move that line between cores several
+/// times.
 pub(crate) struct Injector<T> {
-    queue: Mutex<VecDeque<T>>,
-    /// `queue.len()`, stored under the lock after every change, read without it. `SeqCst`
-    /// so the scheduler's fences pair with it exactly as with crossbeam's indices: a
-    /// sleeper's re-check after its fence sees a push made before the pusher's fence.
-    len: AtomicUsize,
+    queue: CachePadded<Mutex<VecDeque<T>>>,
+    /// `queue.len()`, stored under the lock after every change, read without it. The
+    /// scheduler's fences pair with it as with crossbeam's indices: a pusher stores the
+    /// length, then issues its `SeqCst` fence; a sleeper issues its fence, then loads
+    /// the length, and so sees the push or a later length (a store sequenced before one
+    /// `SeqCst` fence is seen by a load sequenced after a later one, whatever the
+    /// store's own ordering; `Release` avoids a locked instruction per push).
+    len: CachePadded<AtomicUsize>,
 }
 
 impl<T> Injector<T> {
     pub(crate) fn new() -> Self {
         Injector {
-            queue: Mutex::new(VecDeque::new()),
-            len: AtomicUsize::new(0),
+            queue: CachePadded::new(Mutex::new(VecDeque::new())),
+            len: CachePadded::new(AtomicUsize::new(0)),
         }
     }
 
@@ -48,7 +61,7 @@ impl<T> Injector<T> {
     pub(crate) fn push(&self, task: T) {
         let mut queue = self.queue.lock();
         queue.push_back(task);
-        self.len.store(queue.len(), SeqCst);
+        self.len.store(queue.len(), Release);
     }
 
     /// Takes the task at the front. Never answers `Retry` (it waits for the lock).
@@ -58,12 +71,17 @@ impl<T> Injector<T> {
         }
         let mut queue = self.queue.lock();
         let task = queue.pop_front();
-        self.len.store(queue.len(), SeqCst);
+        self.len.store(queue.len(), Release);
         task.map_or(Steal::Empty, Steal::Success)
     }
 
-    /// Takes up to `limit` tasks (at least one) from the front: returns the first and
-    /// pushes the others, in order, into `dest`. Never answers `Retry`.
+    /// Takes up to `limit` tasks (at least one, at most `MAX_BATCH` besides it) from the
+    /// front: returns the first and pushes the others, in order, into `dest`. Never
+    /// answers `Retry`.
+    ///
+    /// The batch is moved out under the lock into a buffer on the stack, and pushed into
+    /// `dest` after the lock is released: pushers (often one thread outside the runtime
+    /// spawning or waking in a tight loop) wait only while the tasks are copied out.
     pub(crate) fn steal_batch_with_limit_and_pop(
         &self,
         dest: &Worker<T>,
@@ -72,15 +90,22 @@ impl<T> Injector<T> {
         if self.is_empty() {
             return Steal::Empty;
         }
-        let mut queue = self.queue.lock();
-        let Some(first) = queue.pop_front() else {
-            return Steal::Empty;
+        let mut batch: [Option<T>; MAX_BATCH] = std::array::from_fn(|_| None);
+        let first = {
+            let mut queue = self.queue.lock();
+            let Some(first) = queue.pop_front() else {
+                return Steal::Empty;
+            };
+            let more = queue.len().min(limit.saturating_sub(1)).min(MAX_BATCH);
+            for (slot, task) in batch.iter_mut().zip(queue.drain(..more)) {
+                *slot = Some(task);
+            }
+            self.len.store(queue.len(), Release);
+            first
         };
-        let more = queue.len().min(limit.saturating_sub(1));
-        for task in queue.drain(..more) {
+        for task in batch.into_iter().map_while(|task| task) {
             dest.push(task);
         }
-        self.len.store(queue.len(), SeqCst);
         Steal::Success(first)
     }
 

@@ -83,6 +83,24 @@ pub mod time;
 pub use builder::Builder;
 pub use context::{EnterGuard, TryCurrentError};
 pub use handle::Handle;
+/// Runs `async fn main` on a heist runtime; see the [crate docs](crate#the-main-and-test-attributes).
+///
+/// Arguments: `worker_threads = N` (default: one per core), `flavor = "multi_thread"`
+/// (heist's only flavor), `crate = "path"` (where heist is, if renamed). A clear
+/// compile error for anything else, and for a function that is not `async`.
+#[cfg(feature = "macros")]
+pub use heist_macros::main;
+/// Runs an `async fn` test on a heist runtime of its own; same arguments as
+/// [`main`](macro@main).
+///
+/// ```
+/// #[heist::test(worker_threads = 2)]
+/// async fn spawned_tasks_run() {
+///     assert_eq!(heist::spawn(async { 1 + 1 }).await.unwrap(), 2);
+/// }
+/// ```
+#[cfg(feature = "macros")]
+pub use heist_macros::test;
 pub use runtime::Runtime;
 
 use std::future::Future;

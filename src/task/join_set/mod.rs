@@ -7,7 +7,10 @@
 //! (`docs/benchmarks.md`, "JoinSet").
 
 mod ready;
-#[cfg(all(test, not(heist_loom)))]
+// Real runtimes with 100,000 tasks: not under loom, nor miri (crossbeam-deque's epoch GC
+// needs miri flags the `task::` runs do not pass; docs/testing.md). The set's protocol is
+// modelled in `task/loom_tests.rs`, which miri does run.
+#[cfg(all(test, not(heist_loom), not(miri)))]
 mod tests;
 
 use self::ready::{EntryWaker, ReadyList};
@@ -177,7 +180,7 @@ impl<T> JoinSet<T> {
     }
 
     /// The `JoinHandle` polls this set has made (for the linearity test).
-    #[cfg(test)]
+    #[cfg(all(test, not(heist_loom), not(miri)))]
     pub(crate) fn handle_polls(&self) -> u64 {
         self.polls
     }

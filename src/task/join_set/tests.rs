@@ -5,8 +5,8 @@ use super::JoinSet;
 use crate::Runtime;
 use std::sync::mpsc;
 
-/// Tasks in the linearity tests (scaled down under miri).
-const TASKS: usize = if cfg!(miri) { 50 } else { 100_000 };
+/// Tasks in the linearity tests.
+const TASKS: usize = 100_000;
 
 /// Every task has finished before the first `join_next`: each entry is polled once (its
 /// initial queueing), and found complete.

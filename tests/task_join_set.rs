@@ -357,3 +357,12 @@ fn spawn_outside_a_runtime_panics() {
     let mut set = JoinSet::new();
     set.spawn(async {});
 }
+
+#[test]
+fn auto_traits_as_tokio() {
+    fn send_sync<T: Send + Sync>() {}
+    fn unpin<T: Unpin>() {}
+    send_sync::<JoinSet<u32>>();
+    send_sync::<JoinSet<std::cell::Cell<u32>>>(); // T: Send is enough, as for JoinHandle
+    unpin::<JoinSet<std::marker::PhantomPinned>>();
+}

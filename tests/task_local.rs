@@ -202,3 +202,12 @@ fn keys_are_independent_and_debug() {
     let fut = REQ_ID.scope(3, async {});
     assert_eq!(format!("{fut:?}"), "TaskLocalFuture { value: Some(3), .. }");
 }
+
+#[test]
+fn auto_traits_as_tokio() {
+    fn send<T: Send>(_: &T) {}
+    fn sync<T: Sync>(_: &T) {}
+    sync(&REQ_ID);
+    // A scoped future is Send when its value and future are, so it can be spawned.
+    send(&NAME.scope(String::new(), async {}));
+}

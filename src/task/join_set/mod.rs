@@ -254,6 +254,7 @@ impl<T: Send + 'static> JoinSet<T> {
     }
 
     /// Spawns `task` on the runtime of `handle` into the set.
+    #[track_caller]
     pub fn spawn_on<F>(&mut self, task: F, handle: &Handle) -> AbortHandle
     where
         F: Future<Output = T> + Send + 'static,
@@ -276,6 +277,7 @@ impl<T: Send + 'static> JoinSet<T> {
 
     /// Runs the blocking closure `f` on the blocking pool of `handle`'s runtime, as a
     /// task of the set.
+    #[track_caller]
     pub fn spawn_blocking_on<F>(&mut self, f: F, handle: &Handle) -> AbortHandle
     where
         F: FnOnce() -> T + Send + 'static,

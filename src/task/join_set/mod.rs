@@ -58,6 +58,10 @@ pub struct JoinSet<T> {
     polls: u64,
 }
 
+/// Unfinished handles one `poll_join_next` polls before it yields (tokio's coop budget
+/// is the same size).
+const POLL_BUDGET: u32 = 128;
+
 struct Entry<T> {
     handle: JoinHandle<T>,
     /// This entry's waker, which `handle` is always polled with.
@@ -155,10 +159,16 @@ impl<T> JoinSet<T> {
     /// Pops ready entries until one's task has finished; `None` when the ready list is
     /// empty (after registering `waiter`, if given). Each pop is one handle poll, and an
     /// entry is pushed once per wake, so the work is O(1) per finished task.
+    ///
+    /// With a `waiter`, at most `POLL_BUDGET` handles that are not finished (new entries
+    /// getting their first poll) are polled per call: then the waiter is woken and
+    /// `None` returned, so that a `join_next` after spawning many tasks yields to the
+    /// worker's other tasks instead of holding it for one long poll.
     fn next_finished(&mut self, waiter: Option<&Waker>) -> Option<Result<(Id, T), JoinError>> {
         if self.is_empty() {
             return None;
         }
+        let mut budget = POLL_BUDGET;
         while let Some(node) = self.ready.pop(waiter) {
             let key = node.key;
             let Some(entry) = self.slots.get_mut(key).and_then(Option::as_mut) else {
@@ -174,6 +184,13 @@ impl<T> JoinSet<T> {
                 let id = entry.handle.id();
                 drop(self.remove(key));
                 return Some(res.map(|output| (id, output)));
+            }
+            if let Some(waiter) = waiter {
+                budget -= 1;
+                if budget == 0 {
+                    waiter.wake_by_ref();
+                    return None;
+                }
             }
         }
         None

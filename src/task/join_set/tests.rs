@@ -69,3 +69,30 @@ fn join_next_while_tasks_finish_is_linear() {
         "{polls} JoinHandle polls for {n} tasks"
     );
 }
+
+/// A `join_next` right after spawning many tasks that are still running polls at most a
+/// budget of them and yields, instead of polling every new entry in one go.
+#[test]
+fn join_next_yields_after_a_budget_of_unfinished_tasks() {
+    use futures::FutureExt;
+    let rt = Runtime::builder().worker_threads(1).build().unwrap();
+    rt.block_on(async {
+        let (release_tx, release_rx) = tokio::sync::watch::channel(false);
+        let mut set = JoinSet::new();
+        for _ in 0..1000 {
+            let mut release = release_rx.clone();
+            set.spawn(async move { release.wait_for(|go| *go).await.map(|_| ()).unwrap() });
+        }
+        // Nothing has finished: each call polls a budget's worth and yields.
+        assert!(set.join_next().now_or_never().is_none());
+        assert_eq!(set.handle_polls(), u64::from(super::POLL_BUDGET));
+        release_tx.send(true).unwrap();
+        let mut joined = 0;
+        while let Some(res) = set.join_next().await {
+            res.unwrap();
+            joined += 1;
+        }
+        assert_eq!(joined, 1000);
+        assert!(set.handle_polls() <= 2000);
+    });
+}

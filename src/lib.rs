@@ -126,7 +126,7 @@ pub mod time;
 pub use builder::Builder;
 pub use context::{EnterGuard, TryCurrentError};
 pub use handle::Handle;
-/// Runs `async fn main` on a heist runtime; see the [crate docs](crate#the-main-and-test-attributes).
+/// Runs `async fn main` on a heist runtime; see the [crate docs](crate#groups-of-tasks-and-the-main-and-test-attributes).
 ///
 /// Arguments: `worker_threads = N` (default: one per core), `flavor = "multi_thread"`
 /// (heist's only flavor), `crate = "path"` (where heist is, if renamed). A clear

@@ -260,3 +260,22 @@ fn polling_a_join_handle_after_it_returned_panics() {
         let _ = (&mut handle).await;
     });
 }
+
+#[test]
+fn handles_are_unwind_safe_whatever_the_output() {
+    use std::panic::{RefUnwindSafe, UnwindSafe};
+    fn unwind_safe<T: UnwindSafe + RefUnwindSafe>(_: &T) {}
+    let rt = rt(1);
+    // `Cell` is neither `UnwindSafe` nor `RefUnwindSafe`: the handles do not depend on it.
+    let handle = rt.spawn(async { std::cell::Cell::new(3) });
+    let abort = handle.abort_handle();
+    unwind_safe(&handle);
+    unwind_safe(&abort);
+    // What the bounds are for: holding a handle across `catch_unwind`.
+    let caught = std::panic::catch_unwind(|| {
+        abort.abort();
+        handle
+    });
+    let handle = caught.unwrap();
+    let _ = rt.block_on(handle);
+}

@@ -279,3 +279,27 @@ fn handles_are_unwind_safe_whatever_the_output() {
     let handle = caught.unwrap();
     let _ = rt.block_on(handle);
 }
+
+#[test]
+fn enter_guards_dropped_out_of_order_panic_clearly() {
+    let (rt1, rt2) = (rt(1), rt(1));
+    let g1 = rt1.enter();
+    let g2 = rt2.enter();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(g1)));
+    let payload = caught.expect_err("dropping the outer guard first must panic");
+    let msg = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or(payload.downcast_ref::<&str>().copied())
+        .unwrap();
+    assert!(msg.contains("dropped out of order"), "{msg}");
+    drop(g2);
+    // In order, the guards nest.
+    {
+        let _g1 = rt1.enter();
+        {
+            let _g2 = rt2.enter();
+        }
+        assert!(heist::Handle::try_current().is_ok());
+    }
+}

@@ -286,11 +286,15 @@ fn work(inner: &Inner, id: usize) {
         if state.shutdown {
             break;
         }
+        // `None`: a keep-alive too long for an `Instant` means "for ever". Computed
+        // before counting ourselves idle: from `idle += 1` to leaving the count, nothing
+        // may panic, or spawns would claim a thread that is gone (the exit guard cannot
+        // tell whether a spawn already claimed us).
+        let idle_until = Instant::now().checked_add(inner.keep_alive);
         state.idle += 1;
-        let idle_until = Instant::now() + inner.keep_alive;
         loop {
-            let left = idle_until.saturating_duration_since(Instant::now());
-            wait_timeout(&inner.work, &mut state, Some(left));
+            let left = idle_until.map(|t| t.saturating_duration_since(Instant::now()));
+            wait_timeout(&inner.work, &mut state, left);
             if state.notified > 0 {
                 // Claimed by a spawn (which already counted us out of `idle`).
                 state.notified -= 1;
@@ -300,7 +304,7 @@ fn work(inner: &Inner, id: usize) {
                 state.idle -= 1;
                 break 'work;
             }
-            if Instant::now() >= idle_until {
+            if idle_until.is_some_and(|t| Instant::now() >= t) {
                 state.idle -= 1;
                 // Nobody will join this thread: detach it.
                 state.handles.retain(|(i, _)| *i != id);
@@ -362,6 +366,48 @@ mod tests {
             let _ = futures::executor::block_on(q);
         }
         assert!(shared.blocking.inner.state.lock().queue.is_empty());
+    }
+
+    #[test]
+    fn any_keep_alive_loses_no_call_and_keeps_the_counts_right() {
+        const PATIENCE: Duration = Duration::from_secs(30);
+        for keep_alive in [
+            Duration::ZERO,
+            Duration::MAX,
+            Duration::from_secs(u64::MAX / 2),
+        ] {
+            let rt = Runtime::builder()
+                .worker_threads(1)
+                .max_blocking_threads(1)
+                .thread_keep_alive(keep_alive)
+                .build()
+                .unwrap();
+            let inner = rt.handle().shared.blocking.inner.clone();
+            for i in 0..3 {
+                let call = rt.spawn_blocking(move || i);
+                let out = rt.block_on(async { crate::time::timeout(PATIENCE, call).await });
+                assert_eq!(out.expect("a blocking call was lost").unwrap(), i);
+                // Let the thread reach rest (idle, or gone) before the next call, so
+                // that call meets the idle accounting (a failure bound, not a wait for
+                // time to pass: the loop ends as soon as the state is right).
+                let start = std::time::Instant::now();
+                loop {
+                    let state = inner.state.lock();
+                    assert!(
+                        state.idle <= state.threads,
+                        "{keep_alive:?}: {} idle of {} threads",
+                        state.idle,
+                        state.threads
+                    );
+                    if state.idle == state.threads {
+                        break;
+                    }
+                    drop(state);
+                    assert!(start.elapsed() < PATIENCE, "the thread never came to rest");
+                    std::thread::yield_now();
+                }
+            }
+        }
     }
 
     #[test]

@@ -32,10 +32,11 @@ use std::time::{Duration, Instant};
 /// once. Dropping waits for the workers without limit: a task that never returns from
 /// `poll` makes it hang, so use `shutdown_timeout` when that can happen.
 ///
-/// Blocking calls ([`spawn_blocking`](Runtime::spawn_blocking)) not yet started are
-/// cancelled; running ones are waited for, without limit on drop, up to the timeout
-/// with `shutdown_timeout`, not at all with `shutdown_background`. Timers still pending
-/// are dropped with their tasks.
+/// Blocking calls ([`spawn_blocking`](Runtime::spawn_blocking)) made before shutdown
+/// began all run to completion, started or not, and are waited for: without limit on
+/// drop, up to the timeout with `shutdown_timeout`, not at all with
+/// `shutdown_background` (those not finished then finish on their own). Timers still
+/// pending are dropped with their tasks.
 pub struct Runtime {
     handle: Handle,
     threads: Vec<ThreadHandle<()>>,
@@ -103,9 +104,9 @@ impl Runtime {
     }
 
     /// Shuts down, waiting at most `timeout` for workers to finish their current poll
-    /// and for running blocking calls to return. Tasks still running then are cancelled
-    /// after their poll by their worker, which is left to exit on its own; blocking
-    /// calls still running are left to finish on their own.
+    /// and for blocking calls made before shutdown to return. Tasks still running then
+    /// are cancelled after their poll by their worker, which is left to exit on its own;
+    /// blocking calls not finished are left to finish on their own.
     ///
     /// # Panics
     /// On one of this runtime's own worker threads.

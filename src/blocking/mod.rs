@@ -44,8 +44,9 @@ use std::task::{Context, Poll};
 /// A call made before the runtime's shutdown began always runs to completion, whether
 /// or not a pool thread had started it, and shutdown waits for it (dropping the
 /// runtime without limit, [`shutdown_timeout`](crate::Runtime::shutdown_timeout) up to
-/// its timeout; see [`Runtime`](crate::Runtime#shutdown)). A call made after is
-/// cancelled at once: its handle yields a cancelled `JoinError`. (tokio may cancel a
+/// its timeout; see [`Runtime`](crate::Runtime#shutdown)). A call made once
+/// the runtime has shut down is cancelled at once: its handle yields a cancelled
+/// `JoinError`. (tokio may cancel a
 /// call that no thread started yet; heist never does.)
 ///
 /// ```

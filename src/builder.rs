@@ -202,6 +202,7 @@ impl Builder {
                     // Workers never started count as exited.
                     for _ in index..workers {
                         shared.worker_exited();
+                        shared.worker_stopped();
                     }
                     drop(Runtime::from_parts(Handle { shared }, threads));
                     return Err(e);

@@ -139,15 +139,16 @@ impl Runtime {
         }
         let all_exited = shared.wait_for_workers(deadline);
         shared.finish_shutdown();
-        // Blocking pool: cancel what has not started, wait for the rest up to the same
-        // deadline.
+        // Blocking pool: wait for the calls made before shutdown up to the same deadline.
         shared.blocking.shutdown(deadline);
-        if all_exited {
+        // Join only threads past their stop hooks (so joining waits for nothing but
+        // their exit): a slow hook cannot hold the caller past the deadline.
+        if all_exited && shared.wait_for_stopped_workers(deadline) {
             for thread in self.threads.drain(..) {
                 let _ = thread.join();
             }
         }
-        // Workers still in a poll are detached; they exit after it.
+        // Workers still in a poll or a stop hook are detached; they exit after it.
         self.threads.clear();
         if on_own_worker && may_block && !std::thread::panicking() {
             panic!(

@@ -71,9 +71,16 @@ pub(crate) fn current(what: &str) -> Arc<Shared> {
 /// About 30 years from now: the deadline of a sleep too long for `Instant`.
 pub(crate) fn far_future() -> Instant {
     let now = crate::sync::time::now();
-    // Every platform's `Instant` holds 30 years past now; saturate anyway.
-    now.checked_add(Duration::from_secs(86_400 * 365 * 30))
-        .unwrap_or(now + Duration::from_secs(86_400))
+    // Every platform's `Instant` holds 30 years past now; saturate anyway, to the
+    // farthest instant within that which it holds.
+    let mut ahead = Duration::from_secs(86_400 * 365 * 30);
+    loop {
+        match now.checked_add(ahead) {
+            Some(t) => return t,
+            None if ahead.is_zero() => return now,
+            None => ahead /= 2,
+        }
+    }
 }
 
 /// `t + d`, or the far future if that does not fit an `Instant`: how every deadline the

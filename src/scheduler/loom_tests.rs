@@ -21,12 +21,17 @@ const ITERATIONS: usize = if cfg!(miri) { 3 } else { 300 };
 /// A scheduler's shared state with `n` workers but no worker threads: the model's
 /// threads play the workers' parts. Returns the owners' ends of the local queues.
 fn shared(n: usize) -> (Arc<Shared>, Vec<LocalQueue>) {
+    shared_with(n, None)
+}
+
+/// As `shared`, with the stalled-slot check set to `stalled_slot_check`.
+fn shared_with(n: usize, stalled_slot_check: Option<Duration>) -> (Arc<Shared>, Vec<LocalQueue>) {
     let queues: Vec<LocalQueue> = (0..n).map(|_| LocalQueue::new_fifo()).collect();
     let stealers = queues.iter().map(|q| q.stealer()).collect();
     let config = Config {
         global_queue_interval: 61,
         lifo_limit: 3,
-        stalled_slot_check: None,
+        stalled_slot_check,
         on_thread_start: None,
         on_thread_stop: None,
         blocking: crate::blocking::PoolConfig {
@@ -185,4 +190,28 @@ fn the_last_searcher_wakes_another_worker_only_for_queued_work() {
     run_all(&queues[0]);
     runs.assert_each_ran_once(1);
     assert!(join.is_finished());
+}
+
+/// Rule 3 with the stalled-slot check on: the last searcher, alone awake, wakes a
+/// sleeper even with nothing queued, so that the sleeper parks again with the check's
+/// timeout and watches this worker's next-task slot; with another worker awake it
+/// wakes nobody.
+#[cfg(not(heist_loom))]
+#[test]
+fn the_last_searcher_alone_awake_wakes_a_slot_watcher() {
+    let (shared, _queues) = shared_with(3, Some(Duration::from_millis(1)));
+    shared.idle.about_to_park(2, false);
+    assert!(shared.idle.try_start_searching());
+    shared.searcher_found_work();
+    assert!(
+        !shared.idle.was_notified(2),
+        "worker 1 is awake and will watch: nobody needs waking"
+    );
+    shared.idle.about_to_park(1, false);
+    assert!(shared.idle.try_start_searching());
+    shared.searcher_found_work();
+    assert!(
+        shared.idle.was_notified(1) != shared.idle.was_notified(2),
+        "alone awake: one sleeper is woken to watch the slot"
+    );
 }

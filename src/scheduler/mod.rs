@@ -190,14 +190,20 @@ impl Shared {
     }
 
     /// Rule 3 of `docs/sleep-protocol.md` (the chain wake-up): a searching worker found
-    /// work. If it was the last searcher and a queue still holds work (the rest of a
-    /// batch, a peer's other half, a push that saw it searching and woke nobody), wake
-    /// another worker; a searcher that took the only task wakes nobody, since the woken
-    /// worker would find nothing and park again.
+    /// work. If it was the last searcher, wake another worker when a queue still holds
+    /// work (the rest of a batch, a peer's other half, a push that saw it searching and
+    /// woke nobody), or when it is the only worker awake and the stalled-slot check is
+    /// on (the woken peer parks again *with* the check's timeout and so watches this
+    /// worker's next-task slot). Otherwise it wakes nobody: a peer is awake to watch the
+    /// slot, and the woken worker would find nothing and park again.
     pub(crate) fn searcher_found_work(&self) {
         // `work_found` ends with a SeqCst fence when it returns true: a push that this
         // re-check misses saw no searcher and woke a worker itself.
-        if self.idle.work_found() && self.has_queued_work() {
+        if !self.idle.work_found() {
+            return;
+        }
+        let alone = self.config.stalled_slot_check.is_some() && self.idle.counts().1 == 1;
+        if alone || self.has_queued_work() {
             self.notify_parked();
         }
     }

@@ -394,6 +394,31 @@ fn second_remote_task_reaches_the_other_worker() {
     });
 }
 
+/// Rule 3's "only worker awake" case, with the stalled-slot check on: a task spawned
+/// from outside into the idle runtime spawns a child into its worker's next-task slot
+/// and then blocks its worker until the child has run. The other worker, asleep
+/// without a timeout (nobody was awake when it parked), can rescue the child only if
+/// the last searcher, alone awake, woke it, so that it parks again with the timeout and
+/// takes the stalled slot. Without that wake-up loom reports a deadlock.
+#[test]
+fn remote_task_blocking_on_its_slotted_child() {
+    model(ITERATIONS, || {
+        let rt = Runtime::builder()
+            .worker_threads(2)
+            .stalled_slot_check(Some(std::time::Duration::from_millis(1)))
+            .build()
+            .unwrap();
+        let gate = Gate::new();
+        let h = rt.spawn(async move {
+            let opener = gate.clone();
+            let child = heist::spawn(async move { opener.open() });
+            gate.wait();
+            drop(child);
+        });
+        rt.block_on(h).unwrap();
+    });
+}
+
 /// Timers: `block_on` sleeps, so the timer is registered from outside the workers while
 /// the only worker may be going to sleep. The registrar lowers the next deadline, then
 /// looks for a keeper to wake; the worker takes a keeper role, then reads the deadline to

@@ -403,3 +403,32 @@ fn timer_kept_while_a_keeper_leaves_for_work() {
         });
     });
 }
+
+/// Timers and the next-task slot: a task sleeps, and the worker woken by the timer runs
+/// it; it spawns a child (into that worker's next-task slot) and blocks its worker until
+/// the child ran, so only the other worker can run the child, by taking it from the slot
+/// once the slot's owner stays in one poll (the stalled-slot check, on here as by
+/// default). That needs the other worker to park with a timeout, so the worker woken by
+/// its timer must wake it (the chain wake-up, whatever woke the worker): otherwise the
+/// other worker sleeps for good without a timeout, and loom reports a deadlock.
+///
+/// One preemption, as for the other two-worker timer model.
+#[test]
+fn timer_wake_with_an_occupied_next_task_slot() {
+    model_bounded(ITERATIONS, Some(1), || {
+        let rt = Runtime::builder()
+            .worker_threads(2)
+            .stalled_slot_check(Some(std::time::Duration::from_millis(1)))
+            .build()
+            .unwrap();
+        let gate = Gate::new();
+        let h = rt.spawn(async move {
+            heist::time::sleep(std::time::Duration::from_millis(1)).await;
+            let opener = gate.clone();
+            let child = heist::spawn(async move { opener.open() });
+            gate.wait();
+            drop(child);
+        });
+        rt.block_on(h).unwrap();
+    });
+}

@@ -8,12 +8,12 @@
 //! times on real threads, for miri and ThreadSanitizer). The whole-runtime models,
 //! including the sleep protocol, are in `tests/loom_runtime.rs`.
 
+use super::park::{Seat, Unpark};
+use super::queue::{LocalQueue, Steal};
 use super::{Config, Notified, Shared};
-use crate::queue::{LocalQueue, Steal};
 use crate::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use crate::sync::{model, thread, Arc};
 use crate::task::{self, Id, JoinHandle};
-use std::time::Duration;
 
 /// Runs of each model on real threads (without loom).
 const ITERATIONS: usize = if cfg!(miri) { 3 } else { 300 };
@@ -27,16 +27,20 @@ fn shared(n: usize) -> (Arc<Shared>, Vec<LocalQueue>) {
         global_queue_interval: 61,
         lifo_limit: 3,
         stalled_slot_check: None,
-        on_thread_start: None,
-        on_thread_stop: None,
-        blocking: crate::blocking::PoolConfig {
-            max_threads: 1,
-            keep_alive: Duration::from_secs(1),
-            thread_name: "model-blocking".into(),
-            stack_size: None,
-        },
     };
-    (Arc::new(Shared::new(stealers, config)), queues)
+    (
+        Arc::new(Shared::new(stealers, config, Box::new(NoDriver))),
+        queues,
+    )
+}
+
+/// No worker waits in a driver here.
+struct NoDriver;
+
+impl Unpark for NoDriver {
+    fn unpark(&self, _seat: Seat) {
+        unreachable!("no worker waits in a driver in these models")
+    }
 }
 
 /// Counts how often each task ran.

@@ -24,6 +24,13 @@ mod model;
 #[cfg(heist_loom)]
 pub(crate) use model::*;
 
+mod parker;
+pub(crate) use parker::Parker;
+
+/// A cell written once before the threads that read it start (the timer driver's
+/// host); not part of any protocol loom explores, so std's on both sides.
+pub(crate) use std::sync::OnceLock;
+
 /// Hands out `len` consecutive task ids from the process-wide counter (only uniqueness
 /// matters, never ordering with other memory, hence `Relaxed`).
 ///

@@ -10,7 +10,7 @@
 //!
 //! The search order lives in `scheduler/worker.rs` and is explained in `docs/design.md`.
 
-use crate::scheduler::Notified;
+use super::Notified;
 use crate::sync::atomic::{AtomicPtr, Ordering::AcqRel, Ordering::Relaxed};
 use crate::task::Header;
 use std::ptr;

@@ -32,7 +32,11 @@
 //! | *running*   | `RUNNING`                          | one thread holds the future and polls it   |
 //! | *waiting*   | none of `RUNNING/NOTIFIED/COMPLETE`| only wakers can bring it back              |
 //! | *complete*  | `COMPLETE`                         | output stored (or taken)                   |
-//! | *cancelled* | `COMPLETE` + `CANCELLED`           | future dropped without finishing           |
+//! | *cancelled* | `COMPLETE` + `FAILED` + `CANCELLED`| future dropped without finishing           |
+//!
+//! `FAILED`, not `CANCELLED`, tells a dropped future from a delivered output: an abort
+//! during a poll that then returns `Ready` leaves `COMPLETE` + `CANCELLED` with the
+//! output stored.
 //!
 //! # Who touches which field when
 //!

@@ -158,13 +158,15 @@ impl<S: 'static> Task<S> {
     pub(crate) fn shutdown(self) {
         let raw = self.raw;
         mem::forget(self);
-        raw.shutdown();
+        // SAFETY: this `Task` owned one reference; forgotten above, so it is given up.
+        unsafe { raw.shutdown() };
     }
 }
 
 impl<S: 'static> Drop for Task<S> {
     fn drop(&mut self) {
-        self.raw.drop_reference();
+        // SAFETY: this `Task` owns one reference, released once, here.
+        unsafe { self.raw.drop_reference() };
     }
 }
 
@@ -188,14 +190,17 @@ impl<S: 'static> Notified<S> {
     pub(crate) fn shutdown(self) {
         let raw = self.0.raw;
         mem::forget(self);
-        raw.shutdown();
+        // SAFETY: this `Notified` owned one reference; forgotten above, so it is given up.
+        unsafe { raw.shutdown() };
     }
 
     /// Polls the task (or cancels it, if it was aborted), consuming this reference.
     pub(crate) fn run(self) {
         let raw = self.0.raw;
         mem::forget(self);
-        raw.poll();
+        // SAFETY: this `Notified` owned one reference and the NOTIFIED token; forgotten
+        // above, so both are given up to the poll.
+        unsafe { raw.poll() };
     }
 }
 

@@ -42,7 +42,7 @@ pub struct Builder {
     on_thread_start: Option<Hook>,
     on_thread_stop: Option<Hook>,
     global_queue_interval: u32,
-    lifo_limit: u32,
+    lifo_slot_limit: u32,
     stalled_slot_check: Option<Duration>,
     max_blocking_threads: usize,
     thread_keep_alive: Duration,
@@ -66,7 +66,7 @@ impl Builder {
             on_thread_start: None,
             on_thread_stop: None,
             global_queue_interval: 61,
-            lifo_limit: 3,
+            lifo_slot_limit: 3,
             stalled_slot_check: Some(Duration::from_millis(1)),
             max_blocking_threads: 512,
             thread_keep_alive: Duration::from_secs(10),
@@ -136,7 +136,7 @@ impl Builder {
     /// before that task goes to the back of the queue (default 3). 0 disables the slot:
     /// every spawn and wake goes to the back of the queue.
     pub fn lifo_slot_limit(&mut self, n: u32) -> &mut Self {
-        self.lifo_limit = n;
+        self.lifo_slot_limit = n;
         self
     }
 
@@ -189,7 +189,7 @@ impl Builder {
         };
         let config = Config {
             global_queue_interval: self.global_queue_interval,
-            lifo_limit: self.lifo_limit,
+            lifo_slot_limit: self.lifo_slot_limit,
             stalled_slot_check: self.stalled_slot_check,
         };
         let blocking = Pool::new(PoolConfig {
@@ -259,7 +259,7 @@ impl fmt::Debug for Builder {
             .field("thread_name", &self.thread_name)
             .field("thread_stack_size", &self.thread_stack_size)
             .field("global_queue_interval", &self.global_queue_interval)
-            .field("lifo_slot_limit", &self.lifo_limit)
+            .field("lifo_slot_limit", &self.lifo_slot_limit)
             .field("max_blocking_threads", &self.max_blocking_threads)
             .field("thread_keep_alive", &self.thread_keep_alive)
             .finish_non_exhaustive()

@@ -25,7 +25,7 @@ fn shared(n: usize) -> (Arc<Shared>, Vec<LocalQueue>) {
     let stealers = queues.iter().map(|q| q.stealer()).collect();
     let config = Config {
         global_queue_interval: 61,
-        lifo_limit: 3,
+        lifo_slot_limit: 3,
         stalled_slot_check: None,
     };
     (
@@ -105,7 +105,7 @@ fn local_queue_slot_thief_and_injector() {
                     Steal::Success(task) => task.run(),
                     Steal::Empty | Steal::Retry => {}
                 }
-                if let Some(task) = shared.remotes[0].next.take() {
+                if let Some(task) = shared.remotes[0].next_slot.take() {
                     task.run();
                 }
                 run_all(&q1);
@@ -120,11 +120,11 @@ fn local_queue_slot_thief_and_injector() {
             })
         };
 
-        assert!(shared.remotes[0].next.put(a).is_none());
-        if let Some(displaced) = shared.remotes[0].next.put(b) {
+        assert!(shared.remotes[0].next_slot.put(a).is_none());
+        if let Some(displaced) = shared.remotes[0].next_slot.put(b) {
             q0.push(displaced);
         }
-        if let Some(task) = shared.remotes[0].next.take() {
+        if let Some(task) = shared.remotes[0].next_slot.take() {
             task.run();
         }
         run_all(&q0);
@@ -149,7 +149,7 @@ fn local_queue_slot_thief_and_injector() {
             shared.owned.is_empty(),
             "a completed task is still registered"
         );
-        assert!(shared.remotes[0].next.is_empty());
+        assert!(shared.remotes[0].next_slot.is_empty());
         // Nobody slept, so nobody was woken: the spawn left the accounting alone.
         assert_eq!(shared.idle.counts(), (0, 2));
     });

@@ -44,7 +44,7 @@ pub(crate) struct Config {
     pub(crate) global_queue_interval: u32,
     /// Polls in a row taken from the next-task slot before it must yield to the queue.
     /// 0 disables the slot.
-    pub(crate) lifo_limit: u32,
+    pub(crate) lifo_slot_limit: u32,
     /// How long a sleeping worker waits, while some peer is awake, before looking at the
     /// peers' next-task slots again (a peer may be stuck in a long poll).
     /// `None`: sleepers wait for new work only (the rescue is off).
@@ -54,7 +54,7 @@ pub(crate) struct Config {
 /// The part of a worker its peers may touch.
 pub(crate) struct Remote {
     pub(crate) stealer: Stealer,
-    pub(crate) next: NextSlot,
+    pub(crate) next_slot: NextSlot,
     /// The owner's tick (tasks run so far), published so a thief can tell a stuck owner.
     pub(crate) tick: AtomicU32,
     pub(crate) parker: Parker,
@@ -84,7 +84,7 @@ impl Shared {
             .map(|stealer| {
                 CachePadded::new(Remote {
                     stealer,
-                    next: NextSlot::new(),
+                    next_slot: NextSlot::new(),
                     tick: AtomicU32::new(0),
                     parker: Parker::new(),
                 })
@@ -238,10 +238,10 @@ impl Schedule for Arc<Shared> {
     }
 
     fn register(&self, task: Task) -> Result<(), Task> {
-        self.owned.bind(task)
+        self.owned.register(task)
     }
 
     fn release(&self, task: &Task) -> Option<Task> {
-        self.owned.remove(task)
+        self.owned.release(task)
     }
 }

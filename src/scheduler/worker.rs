@@ -5,7 +5,7 @@
 //!
 //! 1. Every `global_queue_interval` ticks, one task from the injector first, so remote
 //!    work is never starved by a worker that keeps itself busy.
-//! 2. The next-task slot, at most `lifo_limit` times in a row (then its task moves to the
+//! 2. The next-task slot, at most `lifo_slot_limit` times in a row (then its task moves to the
 //!    back of the queue, so a ping-pong pair cannot starve the rest).
 //! 3. The local queue (FIFO). Before it, if the injector is not empty, a share of it is
 //!    moved to the back of the local queue, so remote work waits behind what is already
@@ -202,10 +202,10 @@ impl Worker {
         let Ok(core) = self.core.try_borrow_mut() else {
             return self.shared.schedule_remote(task);
         };
-        let spilled = if is_yield || self.shared.config.lifo_limit == 0 {
+        let spilled = if is_yield || self.shared.config.lifo_slot_limit == 0 {
             Some(task)
         } else {
-            self.remote().next.put(task)
+            self.remote().next_slot.put(task)
         };
         if let Some(task) = spilled {
             core.queue.push(task);
@@ -297,13 +297,13 @@ impl Worker {
                 self.made_stealable();
             }
         }
-        if shared.config.lifo_limit > 0 {
-            if core.lifo_polls < shared.config.lifo_limit {
-                if let Some(task) = self.remote().next.take() {
+        if shared.config.lifo_slot_limit > 0 {
+            if core.lifo_polls < shared.config.lifo_slot_limit {
+                if let Some(task) = self.remote().next_slot.take() {
                     core.lifo_polls += 1;
                     return Some(task);
                 }
-            } else if let Some(task) = self.remote().next.take() {
+            } else if let Some(task) = self.remote().next_slot.take() {
                 core.queue.push(task);
                 self.made_stealable();
             }
@@ -372,13 +372,13 @@ impl Worker {
             if i == self.index {
                 continue;
             }
-            if remote.next.is_empty() {
+            if remote.next_slot.is_empty() {
                 core.slot_seen[i] = None;
                 continue;
             }
             let tick = remote.tick.load(Relaxed);
             if core.slot_seen[i] == Some(tick) {
-                if let Some(task) = remote.next.take() {
+                if let Some(task) = remote.next_slot.take() {
                     core.slot_seen[i] = None;
                     return Some(task);
                 }
@@ -404,7 +404,7 @@ impl Worker {
     /// only from here; the others are also cancelled through the registry, and whichever
     /// comes second finds them complete).
     fn drain(&self) {
-        if let Some(task) = self.remote().next.take() {
+        if let Some(task) = self.remote().next_slot.take() {
             task.shutdown();
         }
         let core = self.core.borrow_mut();

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 const EMPTY: usize = 0;
 const PARKED: usize = 1;
-const NOTIFIED: usize = 2;
+const TOKEN: usize = 2;
 
 /// One thread's parking spot.
 #[derive(Debug)]
@@ -35,7 +35,7 @@ impl Parker {
         // Fast path: consume a pending token without touching the lock.
         if self
             .state
-            .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
+            .compare_exchange(TOKEN, EMPTY, SeqCst, SeqCst)
             .is_ok()
         {
             return;
@@ -43,11 +43,11 @@ impl Parker {
         let mut guard = self.lock.lock();
         if let Err(actual) = self.state.compare_exchange(EMPTY, PARKED, SeqCst, SeqCst) {
             // The token arrived between the fast path and the lock.
-            assert_eq!(actual, NOTIFIED, "parker state corrupted: {actual}");
+            assert_eq!(actual, TOKEN, "parker state corrupted: {actual}");
             self.state.store(EMPTY, SeqCst);
             return;
         }
-        // `unpark` swaps in NOTIFIED and then takes the lock before notifying, so it
+        // `unpark` swaps in TOKEN and then takes the lock before notifying, so it
         // cannot signal between our PARKED store (made under the lock) and our wait.
         wait_timeout(&self.cvar, &mut guard, timeout);
         // Woken, timed out, or spurious: leave EMPTY either way, consuming any token.
@@ -56,8 +56,8 @@ impl Parker {
 
     /// Wakes the parked thread, or makes its next `park` return at once.
     pub(crate) fn unpark(&self) {
-        match self.state.swap(NOTIFIED, SeqCst) {
-            EMPTY | NOTIFIED => {}
+        match self.state.swap(TOKEN, SeqCst) {
+            EMPTY | TOKEN => {}
             PARKED => {
                 // Taking the lock orders this notify after the parker's wait began.
                 drop(self.lock.lock());

@@ -207,7 +207,7 @@ where
     }
 
     /// Holding `RUNNING` with the result stored (`failed`: it is a `Failure`): publish
-    /// completion, hand the output to whoever owns it, leave the owned list and release
+    /// completion, hand the output to whoever owns it, leave the owned-tasks registry and release
     /// the runner's reference.
     fn complete(self, failed: bool) {
         let snapshot = self.state().transition_to_complete(failed);

@@ -10,14 +10,14 @@
 //!
 //! | handle        | where it lives                      | what it may do                          |
 //! |---------------|-------------------------------------|-----------------------------------------|
-//! | `Task`        | the owned-tasks list (`list.rs`), from the first `Pending` on | cancel the task at shutdown |
+//! | `Task`        | the owned-tasks registry (`list.rs`), from the first `Pending` on | cancel the task at shutdown |
 //! | `Notified`    | a run queue, a next-task slot       | poll the task (carries `NOTIFIED`)      |
 //! | `JoinHandle`  | user code                           | read the output, register a join waker  |
 //! | `AbortHandle` | user code                           | cancel                                  |
 //! | `Waker`       | anywhere, any number of clones      | wake (queue a `Notified` when waiting)  |
 //!
 //! A new task starts with three references: the first `Notified`, the `JoinHandle`, and
-//! one reserved for the owned-tasks list, which takes it when the task first waits
+//! one reserved for the owned-tasks registry, which takes it when the task first waits
 //! (`Schedule::register`); a task that completes in its first poll releases the reserved
 //! one itself. Until it first waits, a task is always in exactly one queue or being run,
 //! so shutdown reaches it by draining the queues.
@@ -124,7 +124,7 @@ pub(crate) trait Schedule: Sync + Sized + 'static {
     fn release(&self, task: &Task<Self>) -> Option<Task<Self>>;
 }
 
-/// One counted reference to a task, as held by the owned-tasks list.
+/// One counted reference to a task, as held by the owned-tasks registry.
 pub(crate) struct Task<S: 'static> {
     raw: RawTask,
     _scheduler: PhantomData<S>,

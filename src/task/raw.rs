@@ -37,7 +37,7 @@ pub(crate) struct Header {
     pub(crate) vtable: &'static Vtable,
     /// The task's id, fixed at spawn.
     pub(crate) id: Id,
-    /// Links of the owned-tasks list. Read and written only under the lock of the list
+    /// Links of the owned-tasks registry. Read and written only under the lock of the list
     /// shard that owns the task (see `task/list.rs`).
     pub(crate) owned: UnsafeCell<Links>,
 }

@@ -604,15 +604,21 @@ mod tests {
     }
 }
 
-/// loom models of the entry protocol: firing against cancelling, and against a poll
-/// that changes the waker. Run with `RUSTFLAGS="--cfg heist_loom" cargo test --lib
-/// time::driver` (see docs/testing.md). The keepers' protocol needs the workers'
-/// parking: its models are whole-runtime ones (`tests/loom_runtime.rs`, `timer_*`).
-#[cfg(all(test, heist_loom))]
-mod loom_models {
+/// Models of the entry protocol: firing against cancelling, and against a poll that
+/// changes the waker. Explored by loom under `--cfg heist_loom` (`scripts/loom.sh
+/// time`), run on real threads otherwise (so miri and ThreadSanitizer run them too),
+/// through the crate's one model runner (`sync::model`). The keepers' protocol needs the
+/// workers' parking: its models are whole-runtime ones (`tests/loom_runtime.rs`,
+/// `timer_*`).
+#[cfg(test)]
+mod loom_tests {
     use super::*;
+    use crate::sync::{model, thread};
     use std::sync::Arc as StdArc;
     use std::task::Wake;
+
+    /// Runs of each model on real threads (without loom).
+    const ITERATIONS: usize = if cfg!(miri) { 3 } else { 300 };
 
     struct Count(AtomicUsize);
 
@@ -632,7 +638,7 @@ mod loom_models {
 
     #[test]
     fn firing_races_cancel_and_free() {
-        loom::model(|| {
+        model(ITERATIONS, || {
             let driver = crate::sync::Arc::new(Driver::new());
             let (count, waker) = counting_waker();
             let entry = Box::pin(Entry::new());
@@ -642,7 +648,7 @@ mod loom_models {
                 Polled::PendingEarlier
             );
             let firer = driver.clone();
-            let th = loom::thread::spawn(move || {
+            let th = thread::spawn(move || {
                 firer.process_at(LATER, true);
             });
             driver.cancel(entry.as_ref());
@@ -655,7 +661,7 @@ mod loom_models {
 
     #[test]
     fn firing_races_a_poll_with_a_new_waker() {
-        loom::model(|| {
+        model(ITERATIONS, || {
             let driver = crate::sync::Arc::new(Driver::new());
             let (first, waker1) = counting_waker();
             let (second, waker2) = counting_waker();
@@ -666,7 +672,7 @@ mod loom_models {
                 Polled::PendingEarlier
             );
             let firer = driver.clone();
-            let th = loom::thread::spawn(move || {
+            let th = thread::spawn(move || {
                 firer.process_at(LATER, true);
             });
             let repoll = driver.poll_entry(entry.as_ref(), deadline, &waker2);

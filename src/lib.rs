@@ -100,7 +100,9 @@ where
     // On a worker, its own runtime (one thread-local lookup); elsewhere the current one.
     scheduler::worker::with_current(|worker| match worker {
         Some(worker) => worker.spawn(future),
-        None => match runtime::context::with_current(|handle| handle.spawn(future)) {
+        None => match runtime::context::with_current(|handle| {
+            scheduler::Shared::spawn_remote(&handle.scheduler, future)
+        }) {
             Ok(join) => join,
             Err(e) => panic!("heist::spawn: {e}"),
         },

@@ -117,11 +117,37 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        Shared::spawn_with(this, future, |shared, task| {
+            shared.schedule_task(task, false)
+        })
+    }
+
+    /// `spawn` from a thread known to run no worker (`heist::spawn` after its own
+    /// thread-local lookup found none): straight into the injector.
+    pub(crate) fn spawn_remote<F>(this: &Arc<Self>, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Shared::spawn_with(this, future, Shared::schedule_remote)
+    }
+
+    /// Allocates the task and hands it to `queue`, or cancels it after shutdown.
+    #[inline]
+    pub(super) fn spawn_with<F>(
+        this: &Arc<Self>,
+        future: F,
+        queue: impl FnOnce(&Shared, Notified),
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         let (notified, join) = task::new_task(future, this.clone(), Id::next());
         if this.is_shutdown() {
             notified.shutdown();
         } else {
-            this.schedule_task(notified, false);
+            queue(this, notified);
         }
         join
     }

@@ -29,7 +29,7 @@ use super::queue::{LocalQueue, Steal};
 use super::{Notified, Remote, Shared};
 use crate::sync::atomic::{fence, Ordering::Relaxed, Ordering::SeqCst};
 use crate::sync::Arc;
-use crate::task::{self, Id, JoinHandle};
+use crate::task::JoinHandle;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 
@@ -187,13 +187,9 @@ impl Worker {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (notified, join) = task::new_task(future, self.shared.clone(), Id::next());
-        if self.shared.is_shutdown() {
-            notified.shutdown();
-        } else {
-            self.schedule_local(notified, false);
-        }
-        join
+        Shared::spawn_with(&self.shared, future, |_, task| {
+            self.schedule_local(task, false)
+        })
     }
 
     /// Queues a task woken or spawned on this worker. If the core is borrowed (the worker

@@ -111,21 +111,13 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs, missing_debug_implementations)]
 
-mod block_on;
 mod blocking;
-mod builder;
-mod context;
-mod handle;
-mod queue;
 mod runtime;
 mod scheduler;
 mod sync;
 pub mod task;
 pub mod time;
 
-pub use builder::Builder;
-pub use context::{EnterGuard, TryCurrentError};
-pub use handle::Handle;
 /// Runs `async fn main` on a heist runtime; see the [crate docs](crate#groups-of-tasks-and-the-main-and-test-attributes).
 ///
 /// Arguments: `worker_threads = N` (default: one per core), `flavor = "multi_thread"`
@@ -144,7 +136,7 @@ pub use heist_macros::main;
 /// ```
 #[cfg(feature = "macros")]
 pub use heist_macros::test;
-pub use runtime::Runtime;
+pub use runtime::{Builder, EnterGuard, Handle, Runtime, TryCurrentError};
 
 use std::future::Future;
 
@@ -166,8 +158,14 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    match context::with_current(|handle| scheduler::Shared::spawn(&handle.shared, future)) {
-        Ok(join) => join,
-        Err(e) => panic!("heist::spawn: {e}"),
-    }
+    // On a worker, its own runtime (one thread-local lookup); elsewhere the current one.
+    scheduler::worker::with_current(|worker| match worker {
+        Some(worker) => worker.spawn(future),
+        None => match runtime::context::with_current(|handle| {
+            scheduler::Shared::spawn_remote(&handle.scheduler, future)
+        }) {
+            Ok(join) => join,
+            Err(e) => panic!("heist::spawn: {e}"),
+        },
+    })
 }

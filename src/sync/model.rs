@@ -274,6 +274,11 @@ pub(crate) mod deque {
         pub(crate) fn pop(&self) -> Option<T> {
             self.inner.with(|q| q.pop_front())
         }
+        /// The owner's check, from the published length (no lock: it only decides
+        /// whether to notify, and a lock here would add interleavings for nothing).
+        pub(crate) fn is_empty(&self) -> bool {
+            self.inner.len.load(SeqCst) == 0
+        }
     }
 
     /// Moves up to `limit` (and at most half, rounded up) of `src` into `dest`, returning

@@ -131,6 +131,10 @@ impl Pool {
     {
         let (notified, join) =
             task::new_task(BlockingTask::new(func), self.inner.clone(), Id::next());
+        // A blocking call holds a paused clock from now until it has run and woken its
+        // `JoinHandle` (`work`), as tokio's: time does not jump while it waits or runs.
+        // (A call cancelled by shutdown keeps it held: moot for a runtime shut down.)
+        handle.time().inhibit_auto_advance();
         push(&self.inner, notified, Some(handle));
         join
     }
@@ -244,9 +248,9 @@ fn run(inner: Arc<Inner>, handle: Handle, id: usize) {
     // As on the workers: the hooks run outside the runtime context, panics caught.
     run_hook(inner.on_thread_start.as_ref());
     {
-        let _enter = context::enter(handle);
+        let _enter = context::enter(handle.clone());
         CURRENT.with(|c| c.set((&*inner, id)));
-        work(&inner, id);
+        work(&inner, &handle, id);
         leave.in_threads = false;
         CURRENT.with(|c| c.set((std::ptr::null(), 0)));
     }
@@ -275,13 +279,15 @@ impl Drop for Leave<'_> {
 
 /// The work loop of pool thread `id`; returns once it leaves (shutdown, or idle for
 /// `keep_alive`), no longer counted in `threads`.
-fn work(inner: &Inner, id: usize) {
+fn work(inner: &Inner, handle: &Handle, id: usize) {
     let mut state = inner.state.lock();
     'work: loop {
         while let Some(task) = state.queue.pop_front() {
             drop(state);
             // Behind the task harness: a panic in the closure becomes a JoinError.
             task.run();
+            // Done, its `JoinHandle` woken: let the paused clock go (`Pool::spawn`).
+            handle.time().allow_auto_advance();
             state = inner.state.lock();
         }
         if state.shutdown {

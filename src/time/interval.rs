@@ -1,11 +1,12 @@
 //! `Interval`: ticks at a fixed period, with a choice of what to do about missed ticks.
 
+use super::instant::Instant;
 use super::sleep::{current, Sleep};
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Ticks every `period`, the first tick completing at once.
 ///
@@ -25,7 +26,7 @@ use std::time::{Duration, Instant};
 /// If `period` is zero, and outside a runtime (as [`sleep`](super::sleep)).
 #[track_caller]
 pub fn interval(period: Duration) -> Interval {
-    interval_at(crate::sync::time::now(), period)
+    interval_at(Instant::now(), period)
 }
 
 /// Ticks every `period`, the first tick completing at `start`.
@@ -113,7 +114,7 @@ impl Interval {
             return Poll::Pending;
         }
         let due = self.delay.deadline();
-        let now = crate::sync::time::now();
+        let now = self.delay.now();
         let next = self.missed.next_tick(due, now, self.period);
         self.delay.as_mut().reset(next);
         Poll::Ready(due)
@@ -121,7 +122,7 @@ impl Interval {
 
     /// Restarts the schedule: the next tick is one period from now.
     pub fn reset(&mut self) {
-        let next = crate::sync::time::now() + self.period;
+        let next = self.delay.now() + self.period;
         self.delay.as_mut().reset(next);
     }
 
@@ -153,8 +154,9 @@ impl fmt::Debug for Interval {
 
 #[cfg(test)]
 mod tests {
+    use super::Instant;
     use super::MissedTickBehavior::*;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     #[test]
     fn next_tick_per_behavior() {

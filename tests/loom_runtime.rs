@@ -466,3 +466,26 @@ fn paused_timers_fire_one_deadline_at_a_time() {
         assert_eq!(*log.lock().unwrap(), [1, 2]);
     });
 }
+
+/// `block_in_place` on the only worker: the task spawns a child (into the worker's
+/// next-task slot), then blocks in place until the child has run, which only the
+/// stand-in (a blocking-pool thread running this very worker, `scheduler/lend.rs`) can
+/// do. Then the lender takes the worker back, whether the stand-in is running a task,
+/// searching, or parked (in the timer driver's seat or on its condvar), and finishes
+/// the task as the worker. A stand-in that never gets the worker, or a reclaim that
+/// does not reach a parked stand-in, leaves every thread blocked: loom reports a
+/// deadlock.
+#[test]
+fn block_in_place_lends_the_worker_to_a_stand_in() {
+    model(ITERATIONS, || {
+        let rt = runtime(1);
+        let gate = Gate::new();
+        let h = rt.spawn(async move {
+            let opener = gate.clone();
+            let child = heist::spawn(async move { opener.open() });
+            heist::task::block_in_place(|| gate.wait());
+            child.await.unwrap();
+        });
+        rt.block_on(h).unwrap();
+    });
+}

@@ -294,9 +294,11 @@ fn work(inner: &Inner, handle: &Handle, id: usize) {
             break;
         }
         state.idle += 1;
-        let idle_until = Instant::now() + inner.keep_alive;
+        // The facade's clock: under loom a timed wait moves it to the wait's end, so an
+        // idle thread's keep-alive ends there (a model with a pool thread terminates).
+        let idle_until = crate::sync::time::now() + inner.keep_alive;
         loop {
-            let left = idle_until.saturating_duration_since(Instant::now());
+            let left = idle_until.saturating_duration_since(crate::sync::time::now());
             wait_timeout(&inner.work, &mut state, Some(left));
             if state.notified > 0 {
                 // Claimed by a spawn (which already counted us out of `idle`).
@@ -307,7 +309,7 @@ fn work(inner: &Inner, handle: &Handle, id: usize) {
                 state.idle -= 1;
                 break 'work;
             }
-            if Instant::now() >= idle_until {
+            if crate::sync::time::now() >= idle_until {
                 state.idle -= 1;
                 // Nobody will join this thread: detach it.
                 state.handles.retain(|(i, _)| *i != id);

@@ -226,7 +226,10 @@ impl Parker {
 impl Worker {
     /// Step 7 of the search order: sleep until notified, a timeout, or a driver event
     /// (module doc, "The park loop").
-    pub(super) fn park<D: Driver>(&self, driver: &D) {
+    ///
+    /// `stop`: a stand-in asked to give the worker back (`lend.rs`) leaves the loop as
+    /// a worker that woke by itself would, and its run loop then ends.
+    pub(super) fn park<D: Driver>(&self, driver: &D, stop: &impl Fn() -> bool) {
         let shared = &*self.shared;
         // Fire what is due first; if that queued tasks here, run them instead.
         if driver.turn(true) > 0 {
@@ -241,6 +244,14 @@ impl Worker {
         }
         loop {
             if shared.is_shutdown() {
+                return;
+            }
+            if stop() {
+                shared.idle.wake_self(self.index);
+                self.start_searching();
+                if driver.needs_waiter() {
+                    shared.summon(Some(self.index));
+                }
                 return;
             }
             // Paused time: the last worker to find the runtime idle moves the clock to the

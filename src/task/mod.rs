@@ -94,6 +94,7 @@ pub use join::{AbortHandle, JoinHandle};
 pub use yield_now::yield_now;
 // The blocking pool lives in `src/blocking/`; its entry point belongs with `spawn`.
 pub use crate::blocking::spawn_blocking;
+pub use crate::runtime::block_in_place;
 
 pub(crate) use raw::{Header, RawTask};
 

@@ -20,6 +20,7 @@ use std::time::Duration;
 ///
 /// ```
 /// use std::time::Duration;
+/// use heist::time::Instant;
 ///
 /// let rt = heist::Runtime::new().unwrap();
 /// rt.block_on(async {
@@ -44,6 +45,7 @@ pub fn sleep(duration: Duration) -> Sleep {
 ///
 /// ```
 /// use std::time::Duration;
+/// use heist::time::Instant;
 ///
 /// let rt = heist::Runtime::new().unwrap();
 /// rt.block_on(async {
@@ -89,6 +91,7 @@ pub(crate) fn deadline_after(t: Instant, d: Duration) -> Instant {
 ///
 /// ```
 /// use std::time::Duration;
+/// use heist::time::Instant;
 ///
 /// let rt = heist::Runtime::new().unwrap();
 /// rt.block_on(async {

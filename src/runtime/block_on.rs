@@ -6,11 +6,14 @@
 //! task that wakes `block_on` and then goes idle leaves no gap in which the runtime
 //! looks idle (`docs/sleep-protocol.md`, "Auto-advance").
 
-use crate::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use crate::sync::Parker;
+// A std atomic, on purpose: as the clock's counts (`time/clock.rs`), what orders the
+// auto-advance protocol is the clock's and the sleepers' locks; this word only decides,
+// by read-modify-writes, which of the waker and the woken thread counts the thread busy.
 use crate::time;
 use std::future::Future;
 use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 

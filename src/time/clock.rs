@@ -12,8 +12,15 @@
 
 use super::instant::Instant;
 use crate::runtime::context;
-use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use crate::sync::Mutex;
+// std's atomics, on purpose, for the flags and the inhibitor count: every decision of
+// the auto-advance protocol is made under the facade's `frozen` lock (`auto_advance_to`)
+// or the sleepers' lock (`Idle::claim_idle`), which loom sees and orders
+// (`docs/sleep-protocol.md`, "Auto-advance"); the lock-free reads are hints re-checked
+// there. Loom atomics would add a scheduling point to every park-loop round and every
+// `block_on` poll of every model, paused or not (2.5x the interleavings of
+// `spawn_from_worker_with_two_workers`), for nothing the models could find.
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
 /// True once any runtime's clock was paused: until then [`now`] is one clock read, with

@@ -161,7 +161,7 @@ mod tests {
     #[test]
     fn next_tick_per_behavior() {
         let p = Duration::from_millis(10);
-        let t0 = Instant::now();
+        let t0 = Instant::from_std(std::time::Instant::now());
         let due = t0 + p;
         // On time (or late by less than a period): always the schedule.
         for b in [Burst, Delay, Skip] {

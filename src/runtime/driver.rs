@@ -1,7 +1,26 @@
 //! The runtime's driver stack: what a parked worker waits in (`scheduler/park.rs`, "The
-//! driver interface"). Today the timers alone; an I/O driver goes on top of them (it
-//! polls with the timers' next deadline as its timeout, then turns them), and this file
-//! is where the two are stacked.
+//! driver interface"). Today the timers alone; an I/O driver goes on top of them, and
+//! this file is where the two are stacked.
+//!
+//! # Stacking an I/O driver
+//!
+//! With a reactor, `Driver` holds it beside the timers and the seat becomes the
+//! reactor's (one seat, a try-lock on the `mio::Poll`); the timers' keeper roles are then
+//! simply never taken:
+//!
+//! - `turn(wait)`: poll with a zero timeout if the `try_lock` succeeds, dispatch, then
+//!   `time.fire_due(wait)`; return the sum of the tasks woken.
+//! - `try_enter`: the `try_lock`. `park(seat, timeout)`: poll with
+//!   `time.timeout_for(timeout)` (the worker's timeout shortened to the next timer
+//!   deadline), dispatch. `leave`: unlock.
+//! - `needs_waiter`: after a `SeqCst` fence, nobody holds the poll and something is
+//!   registered (I/O sources, or `time` has timers).
+//! - `Unpark::unpark(seat)`: `mio::Waker::wake` (it leaves an event, so a wake that
+//!   lands before the poll is kept).
+//! - An earlier timer deadline: with no keeper role held, `time::Driver` calls the
+//!   callback given to `set_summon` on every registration that lowers the next
+//!   deadline. With a reactor that callback wakes the poller (`mio::Waker::wake`) and,
+//!   if nobody holds the poll, summons a sleeper (`Shared::summon`) to take it.
 
 use crate::scheduler::park::{self, Seat};
 use crate::sync::Arc;

@@ -468,19 +468,25 @@ impl Driver {
         // Pairs with the fence in `timer_moved_earlier` (module doc): taking the role
         // (`try_keep`) comes before this read.
         fence(SeqCst);
+        self.keepers.parkers[role].park(self.timeout_for(timeout));
+    }
+
+    /// How long a waiter may block: `timeout`, shortened to the time until the next
+    /// deadline if a timer is registered. For a driver stacked on the timers (an I/O
+    /// poller's timeout), as for the keepers.
+    pub(crate) fn timeout_for(&self, timeout: Option<Duration>) -> Option<Duration> {
         let next = self.next_wake.load(SeqCst);
         // While paused, the clock moves only by `advance` or auto-advance: no deadline
-        // to park until (`resume` wakes the keepers to time their parks again).
+        // to wait until (`resume` wakes the keepers to time their parks again).
         let until = if next == NO_WAKE {
             None
         } else {
             self.clock.until(next)
         };
-        let timeout = match (timeout, until) {
+        match (timeout, until) {
             (Some(t), Some(u)) => Some(t.min(u)),
             (t, u) => t.or(u),
-        };
-        self.keepers.parkers[role].park(timeout);
+        }
     }
 
     /// The holder of `role` woke: it gives the role up.

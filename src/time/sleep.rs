@@ -73,10 +73,20 @@ pub(crate) fn current(what: &str) -> Arc<Driver> {
 
 /// About 30 years after `now`: the deadline of a sleep too long for `Instant`.
 pub(crate) fn far_future(now: Instant) -> Instant {
-    now + Duration::from_secs(86_400 * 365 * 30)
+    // Every platform's `Instant` holds 30 years past now; saturate anyway, to the
+    // farthest instant within that which it holds.
+    let mut ahead = Duration::from_secs(86_400 * 365 * 30);
+    loop {
+        match now.checked_add(ahead) {
+            Some(t) => return t,
+            None if ahead.is_zero() => return now,
+            None => ahead /= 2,
+        }
+    }
 }
 
-/// `t + d`, or the far future if that does not fit an `Instant`.
+/// `t + d`, or the far future if that does not fit an `Instant`: how every deadline the
+/// crate computes from a user's `Duration` is made (a huge duration means "never").
 pub(crate) fn deadline_after(t: Instant, d: Duration) -> Instant {
     t.checked_add(d).unwrap_or_else(|| far_future(t))
 }

@@ -496,3 +496,11 @@ fn instant_conversions_and_arithmetic() {
         assert_eq!(now.elapsed(), Duration::from_secs(60));
     });
 }
+
+/// `#[heist::test(start_paused = true)]` starts the runtime paused.
+#[heist::test(start_paused = true, worker_threads = 2)]
+async fn the_test_attribute_starts_paused() {
+    let start = Instant::now();
+    sleep(Duration::from_secs(3600)).await;
+    assert_eq!(start.elapsed(), Duration::from_secs(3600));
+}

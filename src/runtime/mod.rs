@@ -7,12 +7,14 @@
 //!
 //! `docs/design.md`, "Layers", draws which module may use which.
 
+mod block_in_place;
 mod block_on;
 mod builder;
 pub(crate) mod context;
 pub(crate) mod driver;
 mod handle;
 
+pub use block_in_place::block_in_place;
 pub use builder::Builder;
 pub(crate) use builder::{run_hook, Hook};
 pub use context::{EnterGuard, TryCurrentError};

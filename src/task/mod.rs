@@ -130,6 +130,7 @@ pub mod futures {
 }
 // The blocking pool lives in `src/blocking/`; its entry point belongs with `spawn`.
 pub use crate::blocking::spawn_blocking;
+pub use crate::runtime::block_in_place;
 
 pub(crate) use raw::{Header, RawTask};
 

@@ -74,6 +74,7 @@ mod harness;
 mod id;
 mod join;
 pub(crate) mod list;
+mod local;
 mod raw;
 pub(crate) mod state;
 mod waker;
@@ -87,6 +88,7 @@ mod loom_tests;
 pub use error::JoinError;
 pub use id::Id;
 pub use join::{AbortHandle, JoinHandle};
+pub use local::{spawn_local, LocalEnterGuard, LocalSet};
 pub use yield_now::yield_now;
 // The blocking pool lives in `src/blocking/`; its entry point belongs with `spawn`.
 pub use crate::blocking::spawn_blocking;
@@ -127,7 +129,8 @@ pub(crate) struct Task<S: 'static> {
 }
 
 // SAFETY: a task's shared fields are synchronised by its state word (see the table
-// above), and its future and output are `Send`.
+// above), and its future and output are `Send`, or, for a local task, only touched on
+// the owning thread (`RawTask::new_unchecked`'s contract, kept by `local::Shared`).
 unsafe impl<S> Send for Task<S> {}
 // SAFETY: as above; `&Task` only reaches atomics and immutable fields.
 unsafe impl<S> Sync for Task<S> {}
@@ -213,6 +216,32 @@ where
     // SAFETY: a new task has three references (state.rs, INITIAL) and NOTIFIED set; the
     // handles below take one each (the third stays reserved for the registry), and the
     // JoinHandle takes JOIN_INTEREST with output type `F::Output`.
+    unsafe {
+        (
+            Notified::from_raw(raw.header_ptr()),
+            JoinHandle::from_raw(raw),
+        )
+    }
+}
+
+/// Allocates a task whose future and output need not be `Send`: as [`new_task`].
+///
+/// # Safety
+/// As [`RawTask::new_unchecked`]: `scheduler` polls and cancels the task only on the
+/// thread that owns it, and holds a reference to it until it is complete.
+pub(crate) unsafe fn new_local_task<F, S>(
+    future: F,
+    scheduler: S,
+    id: Id,
+) -> (Notified<S>, JoinHandle<F::Output>)
+where
+    F: Future + 'static,
+    F::Output: 'static,
+    S: Schedule,
+{
+    // SAFETY: forwarded caller contract.
+    let raw = unsafe { RawTask::new_unchecked(future, scheduler, id) };
+    // SAFETY: as in `new_task`.
     unsafe {
         (
             Notified::from_raw(raw.header_ptr()),

@@ -94,8 +94,8 @@ pub(crate) struct Vtable {
 
 fn vtable<F, S>() -> &'static Vtable
 where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
+    F: Future + 'static,
+    F::Output: 'static,
     S: Schedule,
 {
     &Vtable {
@@ -122,6 +122,28 @@ impl RawTask {
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
+        S: Schedule,
+    {
+        // SAFETY: the future and its output are `Send`: any thread may poll, cancel or
+        // drop them.
+        unsafe { RawTask::new_unchecked(future, scheduler, id) }
+    }
+
+    /// Allocates a task whose future or output need not be `Send` (local tasks,
+    /// `task/local/`).
+    ///
+    /// # Safety
+    /// The task's `Send` handles (`Task`, `Notified`, wakers, `AbortHandle`) may reach
+    /// other threads, so the caller guarantees, through `S`, that the future is polled
+    /// and dropped, and the output dropped by the runtime, only on the thread that owns
+    /// it: `S` runs and cancels the task on that thread only, and keeps a reference to
+    /// every task that is not complete until it has cancelled the task there (so the
+    /// last reference of a task that still holds its future is never released
+    /// elsewhere).
+    pub(crate) unsafe fn new_unchecked<F, S>(future: F, scheduler: S, id: Id) -> RawTask
+    where
+        F: Future + 'static,
+        F::Output: 'static,
         S: Schedule,
     {
         let ptr = super::cache::allocate(Layout::new::<Cell<F, S>>()).cast::<Cell<F, S>>();
@@ -233,52 +255,52 @@ impl RawTask {
 // vtable is only installed by `vtable::<F, S>()` into a `Cell<F, S>`, so the cast is to
 // the real type; reference ownership is as documented on `Vtable`.
 
-unsafe fn poll<F: Future + Send + 'static, S: Schedule>(ptr: NonNull<Header>)
+unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>)
 where
-    F::Output: Send + 'static,
+    F::Output: 'static,
 {
     // SAFETY: see the note above the vtable entries.
     unsafe { Harness::<F, S>::from_raw(ptr) }.poll();
 }
 
-unsafe fn schedule<F: Future + Send + 'static, S: Schedule>(ptr: NonNull<Header>)
+unsafe fn schedule<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>)
 where
-    F::Output: Send + 'static,
+    F::Output: 'static,
 {
     // SAFETY: see the note above the vtable entries.
     unsafe { Harness::<F, S>::from_raw(ptr) }.schedule();
 }
 
-unsafe fn dealloc<F: Future + Send + 'static, S: Schedule>(ptr: NonNull<Header>)
+unsafe fn dealloc<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>)
 where
-    F::Output: Send + 'static,
+    F::Output: 'static,
 {
     // SAFETY: see the note above the vtable entries.
     unsafe { Harness::<F, S>::from_raw(ptr) }.dealloc();
 }
 
-unsafe fn try_read_output<F: Future + Send + 'static, S: Schedule>(
+unsafe fn try_read_output<F: Future + 'static, S: Schedule>(
     ptr: NonNull<Header>,
     dst: *mut (),
     waker: &Waker,
 ) where
-    F::Output: Send + 'static,
+    F::Output: 'static,
 {
     // SAFETY: see the note above the vtable entries; `dst` is typed by the JoinHandle.
     unsafe { Harness::<F, S>::from_raw(ptr).try_read_output(dst.cast(), waker) };
 }
 
-unsafe fn drop_join_handle<F: Future + Send + 'static, S: Schedule>(ptr: NonNull<Header>)
+unsafe fn drop_join_handle<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>)
 where
-    F::Output: Send + 'static,
+    F::Output: 'static,
 {
     // SAFETY: see the note above the vtable entries.
     unsafe { Harness::<F, S>::from_raw(ptr) }.drop_join_handle();
 }
 
-unsafe fn shutdown<F: Future + Send + 'static, S: Schedule>(ptr: NonNull<Header>)
+unsafe fn shutdown<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>)
 where
-    F::Output: Send + 'static,
+    F::Output: 'static,
 {
     // SAFETY: see the note above the vtable entries.
     unsafe { Harness::<F, S>::from_raw(ptr) }.shutdown();

@@ -76,6 +76,7 @@ mod handle;
 mod queue;
 mod runtime;
 mod scheduler;
+mod scope;
 mod sync;
 pub mod task;
 pub mod time;
@@ -84,6 +85,7 @@ pub use builder::Builder;
 pub use context::{EnterGuard, TryCurrentError};
 pub use handle::Handle;
 pub use runtime::Runtime;
+pub use scope::{Scope, ScopedJoinHandle};
 
 use std::future::Future;
 

@@ -189,14 +189,12 @@ impl Context {
 
     /// Every task has completed: none queued (here or remotely) and none waiting.
     fn is_done(&self) -> bool {
-        self.local.borrow().is_empty()
-            && self.shared.owned_is_empty()
-            && {
-                let remote = self.shared.take_remote();
-                let empty = remote.is_empty();
-                self.append_remote(remote);
-                empty
-            }
+        self.local.borrow().is_empty() && self.shared.owned_is_empty() && {
+            let remote = self.shared.take_remote();
+            let empty = remote.is_empty();
+            self.append_remote(remote);
+            empty
+        }
     }
 }
 

@@ -41,7 +41,7 @@ fn tasks_borrow_the_callers_stack() {
 #[test]
 fn scoped_join_handles_yield_outputs_and_errors() {
     let rt = rt(2);
-    let words = vec![String::from("borrowed"), String::from("words")];
+    let words = [String::from("borrowed"), String::from("words")];
     let lens = rt.handle().scope(|s| {
         let handles: Vec<_> = words.iter().map(|w| s.spawn(async { w.len() })).collect();
         let failed = s.spawn(async { panic!("received by the handle") });

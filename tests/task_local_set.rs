@@ -238,7 +238,7 @@ fn dropping_the_set_cancels_its_tasks_on_its_thread() {
     mark_set_thread();
     let rc = Rc::new(());
     let (started_tx, started_rx) = oneshot::channel();
-    struct AssertDroppedHere(Rc<()>);
+    struct AssertDroppedHere(#[allow(dead_code)] Rc<()>);
     impl Drop for AssertDroppedHere {
         fn drop(&mut self) {
             assert!(on_set_thread(), "a local future is dropped on its thread");

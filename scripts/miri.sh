@@ -12,7 +12,8 @@ cargo +nightly miri setup
 # shrunk under cfg!(miri)); several seeds give miri's scheduler several interleavings.
 
 # 1. heist's own unsafe code: the task allocation, vtable, wakers, join hand-off, abort
-#    (task::), plus the idle accounting. Strict provenance, Stacked Borrows (the
+#    (task::, which includes the LocalSet models in task::local::), plus the idle
+#    accounting. Strict provenance, Stacked Borrows (the
 #    default), leak check on, eight schedules.
 echo "== miri: task module, strict provenance, Stacked Borrows"
 MIRIFLAGS="-Zmiri-strict-provenance -Zmiri-many-seeds=0..8" \
@@ -37,3 +38,11 @@ MIRIFLAGS="-Zmiri-permissive-provenance -Zmiri-tree-borrows -Zmiri-ignore-leaks 
     cargo +nightly miri test --lib -- scheduler::loom_tests
 MIRIFLAGS="-Zmiri-permissive-provenance -Zmiri-tree-borrows -Zmiri-ignore-leaks -Zmiri-many-seeds=0..4" \
     cargo +nightly miri test --test loom_runtime
+
+# 4. Handle::scope: futures that borrow the caller's stack run on real workers, through
+#    a lifetime-erased box (src/scope.rs); miri checks that no borrow is used after the
+#    scope returns or unwinds, the runtime-shutdown path included. Same flags as run 3
+#    (the runtime goes through crossbeam-deque).
+echo "== miri: Handle::scope (tests/scope.rs)"
+MIRIFLAGS="-Zmiri-permissive-provenance -Zmiri-tree-borrows -Zmiri-ignore-leaks -Zmiri-many-seeds=0..4" \
+    cargo +nightly miri test --test scope

@@ -38,6 +38,55 @@ fn tasks_borrow_the_callers_stack() {
     assert_eq!(last, N - 1);
 }
 
+/// What the tasks borrow is freed as soon as `scope` returns: under miri, any access
+/// by a task (or a drop of its future or output) after that is a use-after-free.
+#[test]
+fn borrowed_heap_data_is_freed_right_after_the_scope() {
+    struct Borrows<'a>(&'a AtomicUsize);
+    impl Drop for Borrows<'_> {
+        fn drop(&mut self) {
+            // Lets the caller run first (under miri, a switch to another thread), so a
+            // task that counts itself out of the scope before dropping its output lets
+            // `scope` return and free `counter` before this touches it.
+            std::thread::yield_now();
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+    let rt = rt(2);
+    for round in 0..if cfg!(miri) { 2 } else { 50 } {
+        // Alone in its scope, so its task is the last to count itself out.
+        let alone = Box::new(AtomicUsize::new(0));
+        rt.handle()
+            .scope(|s| drop(s.spawn(async { Borrows(&alone) })));
+        assert_eq!(alone.load(SeqCst), 1);
+        drop(alone);
+
+        let counter = Box::new(AtomicUsize::new(0));
+        let mut text = String::from("on the heap");
+        let dropped = rt.handle().scope(|s| {
+            for _ in 0..3 {
+                let counter = &*counter;
+                s.spawn(async move {
+                    task::yield_now().await;
+                    counter.fetch_add(1, SeqCst);
+                });
+            }
+            // An output that borrows, never awaited; a future that borrows mutably.
+            drop(s.spawn(async { Borrows(&counter) }));
+            s.spawn(async {
+                task::yield_now().await;
+                text.push('!');
+            });
+            round
+        });
+        assert_eq!(dropped, round);
+        assert_eq!(counter.load(SeqCst), 4);
+        assert_eq!(text, "on the heap!");
+        drop(counter);
+        drop(text);
+    }
+}
+
 #[test]
 fn scoped_join_handles_yield_outputs_and_errors() {
     let rt = rt(2);

@@ -22,6 +22,12 @@
 //! one itself. Until it first waits, a task is always in exactly one queue or being run,
 //! so shutdown reaches it by draining the queues.
 //!
+//! Local tasks (`local/`, `LocalSet`) use the same cell, handles and transitions; their
+//! future need not be `Send` because their scheduler polls and cancels them only on the
+//! thread that owns the set, and holds every task that is not complete until it has
+//! cancelled it there (`RawTask::new_unchecked`). Scoped tasks (`Handle::scope`,
+//! `src/scope.rs`) are ordinary tasks whose future is a lifetime-erased box.
+//!
 //! # States
 //!
 //! The user-facing states are derived from the flags (`state.rs` documents each flag):

@@ -130,3 +130,31 @@ fn set_dropped_while_a_task_is_woken_from_another_thread() {
         assert!(block_on(join).unwrap_err().is_cancelled());
     });
 }
+
+/// A local task is aborted from another thread, before or after it starts waiting: its
+/// future is dropped once, on the set's thread, and the set (awaited) completes.
+#[test]
+fn local_task_aborted_from_another_thread() {
+    model(ITERATIONS, || {
+        OWNER.with(|o| o.set(true));
+        let drops = Arc::new(AtomicUsize::new(0));
+        let set = LocalSet::new();
+        let join = set.spawn_local({
+            let guard = DropOnOwner(drops.clone());
+            async move {
+                let _guard = guard;
+                poll_fn(|_| {
+                    assert_on_owner("polled");
+                    Poll::<()>::Pending
+                })
+                .await;
+            }
+        });
+        let abort = join.abort_handle();
+        let aborter = thread::spawn(move || abort.abort());
+        block_on(set);
+        aborter.join().unwrap();
+        assert_eq!(drops.load(SeqCst), 1);
+        assert!(block_on(join).unwrap_err().is_cancelled());
+    });
+}

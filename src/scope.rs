@@ -15,7 +15,7 @@
 //! it holds only the `()` output of a future that was dropped: nothing that borrows.
 
 use crate::context;
-use crate::handle::Handle;
+use crate::Handle;
 use crate::sync::{Arc, Condvar, Mutex};
 use crate::task::{Id, JoinError, JoinHandle};
 use std::any::Any;

@@ -15,9 +15,9 @@
 //! it holds only the `()` output of a future that was dropped: nothing that borrows.
 
 use crate::context;
-use crate::Handle;
 use crate::sync::{Arc, Condvar, Mutex};
 use crate::task::{Id, JoinError, JoinHandle};
+use crate::Handle;
 use std::any::Any;
 use std::fmt;
 use std::future::Future;

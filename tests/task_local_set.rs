@@ -480,3 +480,20 @@ fn two_sets_on_two_threads() {
     }
     assert_eq!(total.load(SeqCst), 100);
 }
+
+/// `task::id()` and task-locals work inside local tasks as in any task.
+#[test]
+fn task_id_and_task_locals_in_local_tasks() {
+    heist::task_local! {
+        static NAME: &'static str;
+    }
+    let rt = rt(1);
+    LocalSet::new().block_on(&rt, async {
+        let join = task::spawn_local(NAME.scope("local", async {
+            task::yield_now().await;
+            (task::id(), NAME.get())
+        }));
+        let expected = join.id();
+        assert_eq!(join.await.unwrap(), (expected, "local"));
+    });
+}

@@ -13,11 +13,12 @@ cargo +nightly miri setup
 
 # 1. heist's own unsafe code: the task allocation, vtable, wakers, join hand-off, abort
 #    (task::, which includes the LocalSet models in task::local::), plus the idle
-#    accounting. Strict provenance, Stacked Borrows (the
-#    default), leak check on, eight schedules.
+#    accounting and the timer entry models (firing against cancel-and-free and against
+#    a new waker). Strict provenance, Stacked Borrows (the default), leak check on,
+#    eight schedules.
 echo "== miri: task module, strict provenance, Stacked Borrows"
 MIRIFLAGS="-Zmiri-strict-provenance -Zmiri-many-seeds=0..8" \
-    cargo +nightly miri test -p heist --lib -- task:: scheduler::idle
+    cargo +nightly miri test -p heist --lib -- task:: scheduler::idle time::driver::loom_tests
 
 # 2. The same under Tree Borrows.
 echo "== miri: task module, strict provenance, Tree Borrows"
@@ -40,7 +41,7 @@ MIRIFLAGS="-Zmiri-permissive-provenance -Zmiri-tree-borrows -Zmiri-ignore-leaks 
     cargo +nightly miri test -p heist --test loom_runtime
 
 # 4. Handle::scope: futures that borrow the caller's stack run on real workers, through
-#    a lifetime-erased box (src/scope.rs); miri checks that no borrow is used after the
+#    a lifetime-erased box (src/runtime/scope.rs); miri checks that no borrow is used after the
 #    scope returns or unwinds, the runtime-shutdown path included. Same flags as run 3
 #    (the runtime goes through crossbeam-deque). Every test once, then, on four
 #    schedules, the one that frees what its tasks borrowed right after the scope (it

@@ -145,22 +145,13 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs, missing_debug_implementations)]
 
-mod block_on;
 mod blocking;
-mod builder;
-mod context;
-mod handle;
-mod queue;
 mod runtime;
 mod scheduler;
-mod scope;
 mod sync;
 pub mod task;
 pub mod time;
 
-pub use builder::Builder;
-pub use context::{EnterGuard, TryCurrentError};
-pub use handle::Handle;
 /// Runs `async fn main` on a heist runtime; see the [crate docs](crate#groups-of-tasks-and-the-main-and-test-attributes).
 ///
 /// Arguments: `worker_threads = N` (default: one per core), `flavor = "multi_thread"`
@@ -179,8 +170,7 @@ pub use heist_macros::main;
 /// ```
 #[cfg(feature = "macros")]
 pub use heist_macros::test;
-pub use runtime::Runtime;
-pub use scope::{Scope, ScopedJoinHandle};
+pub use runtime::{Builder, EnterGuard, Handle, Runtime, Scope, ScopedJoinHandle, TryCurrentError};
 
 use std::future::Future;
 
@@ -202,8 +192,14 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    match context::with_current(|handle| scheduler::Shared::spawn(&handle.shared, future)) {
-        Ok(join) => join,
-        Err(e) => panic!("heist::spawn: {e}"),
-    }
+    // On a worker, its own runtime (one thread-local lookup); elsewhere the current one.
+    scheduler::worker::with_current(|worker| match worker {
+        Some(worker) => worker.spawn(future),
+        None => match runtime::context::with_current(|handle| {
+            scheduler::Shared::spawn_remote(&handle.scheduler, future)
+        }) {
+            Ok(join) => join,
+            Err(e) => panic!("heist::spawn: {e}"),
+        },
+    })
 }

@@ -133,10 +133,10 @@ impl Schedule for Arc<Shared> {
     }
 
     fn register(&self, task: Task<Self>) -> Result<(), Task<Self>> {
-        self.owned.bind(task)
+        self.owned.register(task)
     }
 
     fn release(&self, task: &Task<Self>) -> Option<Task<Self>> {
-        self.owned.remove(task)
+        self.owned.release(task)
     }
 }

@@ -14,7 +14,7 @@
 //! A task cell may outlive the scope (a `JoinHandle` or a waker keeps it), but by then
 //! it holds only the `()` output of a future that was dropped: nothing that borrows.
 
-use crate::context;
+use crate::scheduler::worker;
 use crate::sync::{Arc, Condvar, Mutex};
 use crate::task::{Id, JoinError, JoinHandle};
 use crate::Handle;
@@ -111,7 +111,7 @@ impl Handle {
     where
         F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
     {
-        if context::with_worker(|worker| worker.is_some()) {
+        if worker::is_worker() {
             panic!(
                 "`Handle::scope` called on a heist worker thread: it blocks until its tasks \
                  finish, and blocking a worker can deadlock the runtime; call it from \

@@ -57,6 +57,25 @@
 //! });
 //! ```
 //!
+//! Blocking code that must stay on the current thread runs in
+//! [`task::block_in_place`], which hands the worker's queued work to another thread
+//! meanwhile. For tests, the clock can be paused ([`Builder::start_paused`],
+//! [`time::pause`]): timers then take no real time and fire in deadline order, with any
+//! number of workers:
+//!
+//! ```
+//! use std::time::Duration;
+//! use heist::time::{timeout, Instant};
+//!
+//! let rt = heist::Runtime::builder().start_paused(true).build().unwrap();
+//! rt.block_on(async {
+//!     let start = Instant::now();
+//!     let never = std::future::pending::<()>();
+//!     assert!(timeout(Duration::from_secs(30), never).await.is_err()); // at once
+//!     assert_eq!(start.elapsed(), Duration::from_secs(30));
+//! });
+//! ```
+//!
 //! # Groups of tasks, and the `main` and `test` attributes
 //!
 //! A [`JoinSet`](task::JoinSet) runs a group of tasks and hands back their results as

@@ -8,6 +8,7 @@
 //!
 //! `docs/design.md`, "Layers", draws which module may use which.
 
+mod block_in_place;
 mod block_on;
 mod builder;
 pub(crate) mod context;
@@ -15,6 +16,7 @@ pub(crate) mod driver;
 mod handle;
 mod scope;
 
+pub use block_in_place::block_in_place;
 pub use builder::Builder;
 pub(crate) use builder::{run_hook, Hook};
 pub use context::{EnterGuard, TryCurrentError};

@@ -100,6 +100,11 @@
 //!   unfinished task) and the join waker's; both are behind `catch_unwind`, as are the
 //!   output's destructor and the join waker's `wake_by_ref` in `complete` and every join
 //!   waker the `JoinHandle` replaces. A panic there never unwinds through a worker.
+//! - **Frees never nest.** Freeing a task drops its join waker, which may release the
+//!   last reference of the task that awaited it, and so on down a chain of finished
+//!   tasks. `RawTask::dealloc` queues a free that starts inside another on the same
+//!   thread, and the outermost frees them one by one, so a chain of any length runs in
+//!   constant stack (`tests/spawn.rs`, `freeing_a_long_chain_of_finished_tasks_...`).
 //!
 //! Guarantees that follow: a task is never polled by two threads (the `RUNNING` lock); a
 //! wake during a poll requeues the task once, after the poll; a wake of a complete task
@@ -138,6 +143,7 @@ pub mod futures {
 }
 // The blocking pool lives in `src/blocking/`; its entry point belongs with `spawn`.
 pub use crate::blocking::spawn_blocking;
+pub use crate::runtime::block_in_place;
 
 pub(crate) use raw::{Header, RawTask};
 

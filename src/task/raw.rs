@@ -108,6 +108,17 @@ where
     }
 }
 
+crate::sync::thread_local! {
+    /// Whether this thread is inside `RawTask::dealloc` (see there). (No `const`
+    /// initialiser: loom's `thread_local!` does not take one.)
+    #[allow(clippy::missing_const_for_thread_local)]
+    static FREEING: std::cell::Cell<bool> = std::cell::Cell::new(false);
+
+    /// The frees that nested calls left to the outermost one on this thread.
+    #[allow(clippy::missing_const_for_thread_local)]
+    static PENDING: std::cell::RefCell<Vec<RawTask>> = std::cell::RefCell::new(Vec::new());
+}
+
 /// A type-erased pointer to a task. Copying it does not take a reference: every
 /// `RawTask` is held by an owner of one (a `Task`, `Notified`, `JoinHandle`,
 /// `AbortHandle` or `Waker`), and its methods document whose reference they consume.
@@ -252,12 +263,46 @@ impl RawTask {
 
     /// Frees the task.
     ///
+    /// Frees run one after another on a thread, never inside one another: freeing a task
+    /// drops its join waker, which may release the last reference to the task that
+    /// awaited it, whose join waker may release the next, and so on down a chain of
+    /// finished tasks as long as the program made it. A free that starts while another
+    /// is under way on this thread is queued, and the outer one frees it next, so the
+    /// stack stays flat however long the chain.
+    ///
     /// # Safety
     /// The last reference was just released (by the caller): nobody else can reach the
     /// allocation.
     pub(crate) unsafe fn dealloc(self) {
-        // SAFETY: the caller's contract; the vtable matches the cell.
-        unsafe { (self.header().vtable.dealloc)(self.ptr) }
+        let queued = FREEING.try_with(|freeing| {
+            if !freeing.get() {
+                freeing.set(true);
+                return false;
+            }
+            PENDING
+                .try_with(|pending| pending.borrow_mut().push(self))
+                .is_ok()
+        });
+        match queued {
+            Ok(true) => {}
+            Ok(false) => {
+                let mut task = Some(self);
+                while let Some(next) = task {
+                    // SAFETY: the caller's contract, or, for a queued task, that of the
+                    // nested call that queued it (nobody else reaches it); the vtable
+                    // matches the cell.
+                    unsafe { (next.header().vtable.dealloc)(next.ptr) };
+                    task = PENDING
+                        .try_with(|pending| pending.borrow_mut().pop())
+                        .ok()
+                        .flatten();
+                }
+                let _ = FREEING.try_with(|freeing| freeing.set(false));
+            }
+            // The thread's locals are being destroyed: free in place.
+            // SAFETY: the caller's contract; the vtable matches the cell.
+            Err(_) => unsafe { (self.header().vtable.dealloc)(self.ptr) },
+        }
     }
 
     /// Acts on a wake's transition (the code behind `Waker::wake` / `wake_by_ref`):

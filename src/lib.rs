@@ -119,6 +119,40 @@
 //! assert_eq!(rt.block_on(task).unwrap(), (7, id));
 //! ```
 //!
+//! # Tasks that are not `Send`, and tasks that borrow
+//!
+//! Futures that are not `Send` run on a [`LocalSet`](task::LocalSet), on the thread that
+//! drives it, beside the workers; [`Handle::scope`] runs tasks that borrow from the
+//! caller's stack on the workers, and returns once they have all finished:
+//!
+//! ```
+//! use heist::task::{self, LocalSet};
+//! use std::cell::RefCell;
+//! use std::rc::Rc;
+//!
+//! let rt = heist::Runtime::new().unwrap();
+//! let log = Rc::new(RefCell::new(Vec::new())); // not Send
+//! LocalSet::new().block_on(&rt, async {
+//!     let log2 = log.clone();
+//!     let task = task::spawn_local(async move {
+//!         // Woken by a task on a worker; still runs on this thread.
+//!         let n = heist::spawn(async { 6 * 7 }).await.unwrap();
+//!         log2.borrow_mut().push(n);
+//!     });
+//!     task.await.unwrap();
+//! });
+//! assert_eq!(*log.borrow(), [42]);
+//!
+//! let chunks = [vec![1, 2], vec![3, 4]];
+//! let mut sums = [0, 0];
+//! rt.handle().scope(|s| {
+//!     for (chunk, sum) in chunks.iter().zip(&mut sums) {
+//!         s.spawn(async move { *sum = chunk.iter().sum() }); // borrows both arrays
+//!     }
+//! });
+//! assert_eq!(sums, [3, 7]);
+//! ```
+//!
 //! # How it works
 //!
 //! `docs/design.md` walks through the life of a task (spawn, wake, run, steal, park,
@@ -155,7 +189,7 @@ pub use heist_macros::main;
 /// ```
 #[cfg(feature = "macros")]
 pub use heist_macros::test;
-pub use runtime::{Builder, EnterGuard, Handle, Runtime, TryCurrentError};
+pub use runtime::{Builder, EnterGuard, Handle, Runtime, Scope, ScopedJoinHandle, TryCurrentError};
 
 use std::future::Future;
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs heist's loom models (docs/testing.md). Usage:
-#   scripts/loom.sh [task|queue|time|runtime|user|all] [libtest args, e.g. --nocapture]
+#   scripts/loom.sh [task|queue|time|io|runtime|user|all] [libtest args, e.g. --nocapture]
 # Each slice is one cargo invocation, so CI may run them as separate steps.
 # Budget on the 2-core CI machine: see docs/testing.md (about 2 min cold, all slices).
 set -euo pipefail
@@ -29,17 +29,18 @@ case "$slice" in
     task) run --lib -- task::loom_tests "$@" ;;
     queue) run --lib -- scheduler::loom_tests "$@" ;;
     time) run --lib -- time::driver::loom_models "$@" ;;
+    io) run --lib -- io::loom_models "$@" ;;
     runtime) run --test loom_runtime -- "$@" ;;
     user) run --test loom_user -- "$@" ;;
     all)
         # Every model inside the crate: task::, scheduler:: (loom_tests) and the timer
-        # driver's (time::driver::loom_models).
+        # driver's (time::driver::loom_models) and the I/O readiness (io::loom_models).
         run --lib -- loom_tests loom_models "$@"
         run --test loom_runtime -- "$@"
         run --test loom_user -- "$@"
         ;;
     *)
-        echo "usage: $0 [task|queue|time|runtime|user|all] [libtest args...]" >&2
+        echo "usage: $0 [task|queue|time|io|runtime|user|all] [libtest args...]" >&2
         exit 2
         ;;
 esac

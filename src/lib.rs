@@ -73,6 +73,8 @@ mod blocking;
 mod builder;
 mod context;
 mod handle;
+pub mod io;
+pub mod net;
 mod queue;
 mod runtime;
 mod scheduler;

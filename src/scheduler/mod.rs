@@ -85,6 +85,8 @@ pub(crate) struct Shared {
     pub(crate) time: crate::time::Driver,
     /// The blocking pool (`src/blocking/`), for `spawn_blocking`.
     pub(crate) blocking: crate::blocking::Pool,
+    /// The I/O driver (`src/io/`), created on first use.
+    pub(crate) io: crate::io::driver::Driver,
     shutdown: AtomicBool,
     /// Workers that have not yet left their run loop.
     live_workers: Mutex<usize>,
@@ -114,6 +116,7 @@ impl Shared {
             config,
             time: crate::time::Driver::new(),
             blocking,
+            io: crate::io::driver::Driver::new(),
             shutdown: AtomicBool::new(false),
             live_workers: Mutex::new(n),
             workers_done: Condvar::new(),
@@ -230,6 +233,8 @@ impl Shared {
         // The cancelled tasks' timers left the wheel as their futures dropped; close it,
         // waking any timer still registered outside a task (its poll then panics).
         self.time.shutdown();
+        // Pending I/O operations resolve with an error; the driver's thread exits.
+        self.io.shutdown();
     }
 }
 

@@ -1,0 +1,25 @@
+//! I/O: readiness types, the reactor that drives heist's sockets, and [`unix::AsyncFd`]
+//! for file descriptors a user owns.
+//!
+//! - `interest.rs`: [`Interest`] and [`Ready`] (tokio's names).
+//! - `scheduled.rs`: one resource's readiness (per direction, with a tick) and its
+//!   waiters; no system calls, so loom and miri check it (`loom_models.rs`).
+//! - `driver.rs`: the mio `Poll`, the slab of registrations, the turn.
+//! - `registration.rs`: a resource's tie to the driver, the I/O loop with its
+//!   cooperative budget, and `PollEvented` (what `heist::net` wraps).
+//! - `unix.rs`: `AsyncFd`.
+//!
+//! The streams in [`net`](crate::net) implement `futures::io::{AsyncRead, AsyncWrite}`
+//! (re-exported here), and with the `tokio-io` feature tokio's traits too.
+
+pub(crate) mod driver;
+mod interest;
+pub(crate) mod registration;
+pub(crate) mod scheduled;
+pub mod unix;
+
+#[cfg(test)]
+mod loom_models;
+
+pub use futures::io::{AsyncRead, AsyncWrite};
+pub use interest::{Interest, Ready};

@@ -131,10 +131,8 @@ fn unix_pair_and_datagrams() {
 fn pipe() -> (std::fs::File, std::fs::File) {
     let mut fds = [0; 2];
     // SAFETY: `fds` has room for the two descriptors pipe2 writes.
-    assert_eq!(
-        unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK) },
-        0
-    );
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK) };
+    assert_eq!(rc, 0);
     // SAFETY: pipe2 succeeded: both descriptors are open and owned by nobody else.
     unsafe {
         (

@@ -8,11 +8,14 @@
 //! - `registration.rs`: a resource's tie to the driver, the I/O loop with its
 //!   cooperative budget, and `PollEvented` (what `heist::net` wraps).
 //! - `unix.rs`: `AsyncFd`.
+//! - `hyper.rs` (feature `hyper`): hyper's `Executor` and `Timer` on heist.
 //!
 //! The streams in [`net`](crate::net) implement `futures::io::{AsyncRead, AsyncWrite}`
 //! (re-exported here), and with the `tokio-io` feature tokio's traits too.
 
 pub(crate) mod driver;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 mod interest;
 pub(crate) mod registration;
 pub(crate) mod scheduled;

@@ -68,24 +68,16 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs, missing_debug_implementations)]
 
-mod block_on;
 mod blocking;
-mod builder;
-mod context;
-mod handle;
 pub mod io;
 pub mod net;
-mod queue;
 mod runtime;
 mod scheduler;
 mod sync;
 pub mod task;
 pub mod time;
 
-pub use builder::Builder;
-pub use context::{EnterGuard, TryCurrentError};
-pub use handle::Handle;
-pub use runtime::Runtime;
+pub use runtime::{Builder, EnterGuard, Handle, Runtime, TryCurrentError};
 
 use std::future::Future;
 
@@ -107,8 +99,14 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    match context::with_current(|handle| scheduler::Shared::spawn(&handle.shared, future)) {
-        Ok(join) => join,
-        Err(e) => panic!("heist::spawn: {e}"),
-    }
+    // On a worker, its own runtime (one thread-local lookup); elsewhere the current one.
+    scheduler::worker::with_current(|worker| match worker {
+        Some(worker) => worker.spawn(future),
+        None => match runtime::context::with_current(|handle| {
+            scheduler::Shared::spawn_remote(&handle.scheduler, future)
+        }) {
+            Ok(join) => join,
+            Err(e) => panic!("heist::spawn: {e}"),
+        },
+    })
 }

@@ -11,7 +11,7 @@ mod pool;
 
 pub(crate) use pool::{Pool, PoolConfig};
 
-use crate::context;
+use crate::runtime::context;
 use crate::task::JoinHandle;
 
 use std::future::Future;

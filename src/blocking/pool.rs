@@ -30,10 +30,9 @@
 //! started, so the thread cannot look for it before it is there.
 
 use super::BlockingTask;
-use crate::scheduler::run_hook;
+use crate::runtime::{context, run_hook, Handle, Hook};
 use crate::sync::{thread, wait_timeout, Arc, Condvar, Mutex};
 use crate::task::{self, Id, JoinHandle, Schedule};
-use crate::Handle;
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -42,6 +41,7 @@ type Notified = task::Notified<Arc<Inner>>;
 type Task = task::Task<Arc<Inner>>;
 
 /// The runtime's blocking pool.
+#[derive(Clone)]
 pub(crate) struct Pool {
     inner: Arc<Inner>,
 }
@@ -56,6 +56,8 @@ pub(crate) struct Inner {
     keep_alive: Duration,
     thread_name: String,
     stack_size: Option<usize>,
+    on_thread_start: Option<Hook>,
+    on_thread_stop: Option<Hook>,
 }
 
 struct State {
@@ -90,6 +92,8 @@ pub(crate) struct PoolConfig {
     pub(crate) keep_alive: Duration,
     pub(crate) thread_name: String,
     pub(crate) stack_size: Option<usize>,
+    pub(crate) on_thread_start: Option<Hook>,
+    pub(crate) on_thread_stop: Option<Hook>,
 }
 
 impl Pool {
@@ -112,6 +116,8 @@ impl Pool {
                 keep_alive: config.keep_alive,
                 thread_name: config.thread_name,
                 stack_size: config.stack_size,
+                on_thread_start: config.on_thread_start,
+                on_thread_stop: config.on_thread_stop,
             }),
         }
     }
@@ -231,25 +237,20 @@ fn push(inner: &Arc<Inner>, task: Notified, handle: Option<&Handle>) {
 /// A pool thread (pool id `id`): runs the start hook, queued tasks, waits up to
 /// `keep_alive` for more, runs the stop hook, exits.
 fn run(inner: Arc<Inner>, handle: Handle, id: usize) {
-    let config = &handle.shared.config;
-    let (on_start, on_stop) = (
-        config.on_thread_start.clone(),
-        config.on_thread_stop.clone(),
-    );
     let mut leave = Leave {
         inner: &inner,
         in_threads: true,
     };
     // As on the workers: the hooks run outside the runtime context, panics caught.
-    run_hook(on_start.as_ref());
+    run_hook(inner.on_thread_start.as_ref());
     {
-        let _enter = crate::context::enter(handle);
+        let _enter = context::enter(handle);
         CURRENT.with(|c| c.set((&*inner, id)));
         work(&inner, id);
         leave.in_threads = false;
         CURRENT.with(|c| c.set((std::ptr::null(), 0)));
     }
-    run_hook(on_stop.as_ref());
+    run_hook(inner.on_thread_stop.as_ref());
 }
 
 /// Counts a pool thread out of `live` (and out of `threads` if it never left the work
@@ -334,7 +335,7 @@ mod tests {
     use std::time::Duration;
 
     fn threads(rt: &Runtime) -> usize {
-        rt.handle().shared.blocking.inner.state.lock().threads
+        rt.handle().blocking.inner.state.lock().threads
     }
 
     #[test]
@@ -344,7 +345,7 @@ mod tests {
             .max_blocking_threads(1)
             .build()
             .unwrap();
-        let shared = rt.handle().shared.clone();
+        let pool = rt.handle().blocking.clone();
         let (tx, rx) = std::sync::mpsc::channel::<()>();
         let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
         let running = rt.spawn_blocking(move || {
@@ -353,7 +354,7 @@ mod tests {
         });
         started_rx.recv().unwrap();
         let queued: Vec<_> = (0..10).map(|i| rt.spawn_blocking(move || i)).collect();
-        assert_eq!(shared.blocking.inner.state.lock().queue.len(), 10);
+        assert_eq!(pool.inner.state.lock().queue.len(), 10);
         rt.shutdown_timeout(Duration::ZERO);
         tx.send(()).unwrap();
         futures::executor::block_on(running).unwrap();
@@ -361,7 +362,7 @@ mod tests {
             // Either ran before shutdown or was cancelled by it; never lost.
             let _ = futures::executor::block_on(q);
         }
-        assert!(shared.blocking.inner.state.lock().queue.is_empty());
+        assert!(pool.inner.state.lock().queue.is_empty());
     }
 
     #[test]

@@ -4,13 +4,17 @@
 //! - `Shared` (this file): the injector, one `Remote` per worker (what peers may touch:
 //!   its stealer, its next-task slot, its parker), the idle accounting, the owned-tasks
 //!   registry, the configuration and the shutdown flag.
-//! - `worker.rs`: the run loop and the `Core` each worker thread owns.
-//! - `idle.rs`: searching/sleeping accounting; `park.rs`: the parker.
-//! - `time` (`src/time/`): the timer driver, fired by the workers as they park and every
-//!   few tasks; `src/time/driver.rs` holds its glue with the parking protocol.
+//! - `worker.rs`: the run loop, the `Core` each worker thread owns, and the thread-local
+//!   naming the worker a thread runs.
+//! - `queue.rs`: the run queues (the local deque, the next-task slot, the injector).
+//! - `idle.rs`: searching/sleeping accounting.
+//! - `park.rs`: how a worker sleeps, and the interface of the driver (timers, I/O) it
+//!   may wait in. The scheduler knows no driver by name: the runtime
+//!   (`src/runtime/driver.rs`) plugs its driver stack in.
 
 pub(crate) mod idle;
 pub(crate) mod park;
+pub(crate) mod queue;
 pub(crate) mod worker;
 
 // Models of the run queues: explored by loom under `--cfg heist_loom`, run on real
@@ -18,14 +22,13 @@ pub(crate) mod worker;
 #[cfg(test)]
 mod loom_tests;
 
-use crate::context;
-use crate::queue::{self, Injector, NextSlot, Stealer};
 use crate::sync::atomic::{fence, AtomicBool, AtomicU32, Ordering::SeqCst};
 use crate::sync::{Arc, Condvar, Mutex};
 use crate::task::{self, list::OwnedTasks, Id, JoinHandle, Schedule};
 use crossbeam_utils::CachePadded;
 use idle::Idle;
-use park::Parker;
+use park::{Parker, Unpark};
+use queue::{Injector, NextSlot, Stealer};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -34,19 +37,6 @@ pub(crate) type Notified = task::Notified<Arc<Shared>>;
 /// A registered task of this scheduler.
 pub(crate) type Task = task::Task<Arc<Shared>>;
 
-/// Callback run on each worker thread as it starts or stops.
-pub(crate) type Hook = std::sync::Arc<dyn Fn() + Send + Sync + 'static>;
-
-/// Runs a thread hook (`Builder::on_thread_start` / `on_thread_stop`). A panic in it is
-/// caught, after the panic hook reported it as usual, and the thread carries on: a bug
-/// in a hook must not take a worker (or a pool thread the runtime counts on) with it,
-/// which would leave its tasks unrun and shutdown waiting.
-pub(crate) fn run_hook(hook: Option<&Hook>) {
-    if let Some(hook) = hook {
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook()));
-    }
-}
-
 /// The scheduler's tunables (from `Builder`).
 #[derive(Clone)]
 pub(crate) struct Config {
@@ -54,21 +44,17 @@ pub(crate) struct Config {
     pub(crate) global_queue_interval: u32,
     /// Polls in a row taken from the next-task slot before it must yield to the queue.
     /// 0 disables the slot.
-    pub(crate) lifo_limit: u32,
+    pub(crate) lifo_slot_limit: u32,
     /// How long a sleeping worker waits, while some peer is awake, before looking at the
     /// peers' next-task slots again (a peer may be stuck in a long poll).
     /// `None`: sleepers wait for new work only (the rescue is off).
     pub(crate) stalled_slot_check: Option<Duration>,
-    pub(crate) on_thread_start: Option<Hook>,
-    pub(crate) on_thread_stop: Option<Hook>,
-    /// The blocking pool's settings (`src/blocking/`), taken by `Shared::new`.
-    pub(crate) blocking: crate::blocking::PoolConfig,
 }
 
 /// The part of a worker its peers may touch.
 pub(crate) struct Remote {
     pub(crate) stealer: Stealer,
-    pub(crate) next: NextSlot,
+    pub(crate) next_slot: NextSlot,
     /// The owner's tick (tasks run so far), published so a thief can tell a stuck owner.
     pub(crate) tick: AtomicU32,
     pub(crate) parker: Parker,
@@ -81,12 +67,8 @@ pub(crate) struct Shared {
     pub(crate) idle: Idle,
     pub(crate) owned: OwnedTasks<Arc<Shared>>,
     pub(crate) config: Config,
-    /// The timers (`src/time/`): fired by the workers, no thread of their own.
-    pub(crate) time: crate::time::Driver,
-    /// The blocking pool (`src/blocking/`), for `spawn_blocking`.
-    pub(crate) blocking: crate::blocking::Pool,
-    /// The I/O driver (`src/io/`), created on first use.
-    pub(crate) io: crate::io::driver::Driver,
+    /// Wakes a worker that waits in the driver (`park.rs`).
+    unpark: Box<dyn Unpark>,
     shutdown: AtomicBool,
     /// Workers that have not yet left their run loop.
     live_workers: Mutex<usize>,
@@ -94,29 +76,27 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(stealers: Vec<Stealer>, config: Config) -> Shared {
+    /// `unpark` wakes a worker waiting in the runtime's driver (`park.rs`).
+    pub(crate) fn new(stealers: Vec<Stealer>, config: Config, unpark: Box<dyn Unpark>) -> Shared {
         let n = stealers.len();
         let remotes = stealers
             .into_iter()
             .map(|stealer| {
                 CachePadded::new(Remote {
                     stealer,
-                    next: NextSlot::new(),
+                    next_slot: NextSlot::new(),
                     tick: AtomicU32::new(0),
                     parker: Parker::new(),
                 })
             })
             .collect();
-        let blocking = crate::blocking::Pool::new(config.blocking.clone());
         Shared {
             injector: Injector::new(),
             remotes,
             idle: Idle::new(n),
             owned: OwnedTasks::new(n * 4),
             config,
-            time: crate::time::Driver::new(),
-            blocking,
-            io: crate::io::driver::Driver::new(),
+            unpark,
             shutdown: AtomicBool::new(false),
             live_workers: Mutex::new(n),
             workers_done: Condvar::new(),
@@ -137,11 +117,37 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        Shared::spawn_with(this, future, |shared, task| {
+            shared.schedule_task(task, false)
+        })
+    }
+
+    /// `spawn` from a thread known to run no worker (`heist::spawn` after its own
+    /// thread-local lookup found none): straight into the injector.
+    pub(crate) fn spawn_remote<F>(this: &Arc<Self>, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Shared::spawn_with(this, future, Shared::schedule_remote)
+    }
+
+    /// Allocates the task and hands it to `queue`, or cancels it after shutdown.
+    #[inline]
+    pub(super) fn spawn_with<F>(
+        this: &Arc<Self>,
+        future: F,
+        queue: impl FnOnce(&Shared, Notified),
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         let (notified, join) = task::new_task(future, this.clone(), Id::next());
         if this.is_shutdown() {
             notified.shutdown();
         } else {
-            this.schedule_task(notified, false);
+            queue(this, notified);
         }
         join
     }
@@ -149,7 +155,7 @@ impl Shared {
     /// Queues a task: on this runtime's worker thread, into its next-task slot (or, for
     /// a yield, the back of its queue); anywhere else, into the injector.
     fn schedule_task(&self, task: Notified, is_yield: bool) {
-        context::with_worker(|worker| match worker {
+        worker::with_current(|worker| match worker {
             Some(worker) if std::ptr::eq(&*worker.shared, self) => {
                 worker.schedule_local(task, is_yield)
             }
@@ -170,11 +176,26 @@ impl Shared {
         self.notify_parked();
     }
 
+    /// Wakes worker `index`.
+    fn unpark(&self, index: usize) {
+        self.remotes[index].parker.unpark(&*self.unpark);
+    }
+
     /// Wakes a sleeping worker for new work, if nobody is searching. The caller has
     /// issued a `SeqCst` fence after making the work visible.
     pub(crate) fn notify_parked(&self) {
         if let Some(index) = self.idle.worker_to_notify() {
-            self.remotes[index].parker.unpark();
+            self.unpark(index);
+        }
+    }
+
+    /// The driver needs a waiter and nobody waits in it (`park.rs`, the hand-off): wakes
+    /// a sleeper other than `except`, the longest asleep (least likely to be woken for
+    /// work next), without taking it off the sleepers list. It finds no work and parks
+    /// again, taking the free seat.
+    pub(crate) fn summon(&self, except: Option<usize>) {
+        if let Some(sleeper) = self.idle.some_sleeper(except) {
+            self.unpark(sleeper);
         }
     }
 
@@ -193,8 +214,8 @@ impl Shared {
             return false;
         }
         fence(SeqCst);
-        for remote in self.remotes.iter() {
-            remote.parker.unpark();
+        for index in 0..self.remotes.len() {
+            self.unpark(index);
         }
         true
     }
@@ -230,11 +251,6 @@ impl Shared {
     pub(crate) fn finish_shutdown(&self) {
         self.owned.close_and_shutdown_all();
         queue::drain_injector(&self.injector);
-        // The cancelled tasks' timers left the wheel as their futures dropped; close it,
-        // waking any timer still registered outside a task (its poll then panics).
-        self.time.shutdown();
-        // Pending I/O operations resolve with an error; the driver's thread exits.
-        self.io.shutdown();
     }
 }
 
@@ -248,10 +264,10 @@ impl Schedule for Arc<Shared> {
     }
 
     fn register(&self, task: Task) -> Result<(), Task> {
-        self.owned.bind(task)
+        self.owned.register(task)
     }
 
     fn release(&self, task: &Task) -> Option<Task> {
-        self.owned.remove(task)
+        self.owned.release(task)
     }
 }

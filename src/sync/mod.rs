@@ -1,8 +1,12 @@
-//! The synchronisation facade: the only module that names `std::sync`, `parking_lot`,
-//! `crossbeam_deque`, `loom` or `std::thread`.
+//! The synchronisation facade: the only module that names `parking_lot`,
+//! `crossbeam_deque` or `loom`.
 //!
-//! Everything the scheduler shares between threads (atomics, locks, condition variables,
-//! cells, the work-stealing deques, thread spawns and thread-locals) is taken from here.
+//! Everything a heist protocol shares between threads (atomics, locks, condition
+//! variables, cells, the work-stealing deques, the token parker, thread spawns and
+//! thread-locals) is taken from here. Other modules name std only for what no protocol
+//! runs through (`std::sync::Arc` for user hooks and `block_on`'s waker, `Ordering`
+//! paths, the per-thread task cache that is off under loom, `available_parallelism`);
+//! `docs/testing.md` lists them.
 //! Two sides export the same names:
 //!
 //! - [`real`] (the default): std atomics, `parking_lot` locks, `crossbeam_deque` queues.
@@ -23,6 +27,13 @@ pub(crate) use real::*;
 mod model;
 #[cfg(heist_loom)]
 pub(crate) use model::*;
+
+mod parker;
+pub(crate) use parker::Parker;
+
+/// A cell written once before the threads that read it start (the timer driver's
+/// host); not part of any protocol loom explores, so std's on both sides.
+pub(crate) use std::sync::OnceLock;
 
 /// Hands out `len` consecutive task ids from the process-wide counter (only uniqueness
 /// matters, never ordering with other memory, hence `Relaxed`).

@@ -7,7 +7,7 @@
 
 use super::error::{Failure, JoinError};
 use super::raw::{Cell, Header, Stage};
-use super::state::{Snapshot, TransitionToIdle, TransitionToNotified, TransitionToRunning};
+use super::state::{Snapshot, TransitionToIdle, TransitionToRunning};
 use super::waker::waker_ref;
 use super::{Notified, Schedule, Task};
 use std::future::Future;
@@ -62,7 +62,9 @@ where
 
     /// Holding `RUNNING`: poll once and act on the result.
     fn poll_future(self) {
-        let waker = waker_ref(self.header_ptr());
+        // SAFETY: we are the poller, holding the task's reference for the whole poll,
+        // longer than the borrowed waker lives.
+        let waker = unsafe { waker_ref(self.header_ptr()) };
         let mut cx = Context::from_waker(&waker);
         let res = panic::catch_unwind(AssertUnwindSafe(|| {
             self.cell().stage.with_mut(|stage| {
@@ -205,7 +207,7 @@ where
     }
 
     /// Holding `RUNNING` with the result stored (`failed`: it is a `Failure`): publish
-    /// completion, hand the output to whoever owns it, leave the owned list and release
+    /// completion, hand the output to whoever owns it, leave the owned-tasks registry and release
     /// the runner's reference.
     fn complete(self, failed: bool) {
         let snapshot = self.state().transition_to_complete(failed);
@@ -393,17 +395,5 @@ where
         if self.state().ref_dec() {
             self.dealloc();
         }
-    }
-}
-
-/// Wakes through the state machine: the code behind `Waker::wake` / `wake_by_ref`.
-pub(super) fn act_on_wake(ptr: NonNull<Header>, action: TransitionToNotified) {
-    // SAFETY: the waker that called us holds a reference (or just transferred it into
-    // the transition's action).
-    let raw = unsafe { super::raw::RawTask::from_raw(ptr) };
-    match action {
-        TransitionToNotified::DoNothing => {}
-        TransitionToNotified::Submit => raw.schedule(),
-        TransitionToNotified::Dealloc => raw.dealloc(),
     }
 }

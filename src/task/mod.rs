@@ -10,14 +10,14 @@
 //!
 //! | handle        | where it lives                      | what it may do                          |
 //! |---------------|-------------------------------------|-----------------------------------------|
-//! | `Task`        | the owned-tasks list (`list.rs`), from the first `Pending` on | cancel the task at shutdown |
+//! | `Task`        | the owned-tasks registry (`list.rs`), from the first `Pending` on | cancel the task at shutdown |
 //! | `Notified`    | a run queue, a next-task slot       | poll the task (carries `NOTIFIED`)      |
 //! | `JoinHandle`  | user code                           | read the output, register a join waker  |
 //! | `AbortHandle` | user code                           | cancel                                  |
 //! | `Waker`       | anywhere, any number of clones      | wake (queue a `Notified` when waiting)  |
 //!
 //! A new task starts with three references: the first `Notified`, the `JoinHandle`, and
-//! one reserved for the owned-tasks list, which takes it when the task first waits
+//! one reserved for the owned-tasks registry, which takes it when the task first waits
 //! (`Schedule::register`); a task that completes in its first poll releases the reserved
 //! one itself. Until it first waits, a task is always in exactly one queue or being run,
 //! so shutdown reaches it by draining the queues.
@@ -32,7 +32,11 @@
 //! | *running*   | `RUNNING`                          | one thread holds the future and polls it   |
 //! | *waiting*   | none of `RUNNING/NOTIFIED/COMPLETE`| only wakers can bring it back              |
 //! | *complete*  | `COMPLETE`                         | output stored (or taken)                   |
-//! | *cancelled* | `COMPLETE` + `CANCELLED`           | future dropped without finishing           |
+//! | *cancelled* | `COMPLETE` + `FAILED` + `CANCELLED`| future dropped without finishing           |
+//!
+//! `FAILED`, not `CANCELLED`, tells a dropped future from a delivered output: an abort
+//! during a poll that then returns `Ready` leaves `COMPLETE` + `CANCELLED` with the
+//! output stored.
 //!
 //! # Who touches which field when
 //!
@@ -120,7 +124,7 @@ pub(crate) trait Schedule: Sync + Sized + 'static {
     fn release(&self, task: &Task<Self>) -> Option<Task<Self>>;
 }
 
-/// One counted reference to a task, as held by the owned-tasks list.
+/// One counted reference to a task, as held by the owned-tasks registry.
 pub(crate) struct Task<S: 'static> {
     raw: RawTask,
     _scheduler: PhantomData<S>,
@@ -154,13 +158,15 @@ impl<S: 'static> Task<S> {
     pub(crate) fn shutdown(self) {
         let raw = self.raw;
         mem::forget(self);
-        raw.shutdown();
+        // SAFETY: this `Task` owned one reference; forgotten above, so it is given up.
+        unsafe { raw.shutdown() };
     }
 }
 
 impl<S: 'static> Drop for Task<S> {
     fn drop(&mut self) {
-        self.raw.drop_reference();
+        // SAFETY: this `Task` owns one reference, released once, here.
+        unsafe { self.raw.drop_reference() };
     }
 }
 
@@ -184,14 +190,17 @@ impl<S: 'static> Notified<S> {
     pub(crate) fn shutdown(self) {
         let raw = self.0.raw;
         mem::forget(self);
-        raw.shutdown();
+        // SAFETY: this `Notified` owned one reference; forgotten above, so it is given up.
+        unsafe { raw.shutdown() };
     }
 
     /// Polls the task (or cancels it, if it was aborted), consuming this reference.
     pub(crate) fn run(self) {
         let raw = self.0.raw;
         mem::forget(self);
-        raw.poll();
+        // SAFETY: this `Notified` owned one reference and the NOTIFIED token; forgotten
+        // above, so both are given up to the poll.
+        unsafe { raw.poll() };
     }
 }
 

@@ -1,18 +1,24 @@
 //! The timer driver: the wheel under its lock, the clock, and the protocol by which the
 //! workers keep time between them (there is no timer thread).
 //!
+//! The driver knows no scheduler: the workers reach it through the park seam
+//! (`scheduler/park.rs`, "The driver interface", glued in `runtime/driver.rs`), where a
+//! *seat* is a keeper role, and it asks its host for a sleeper through the callback set
+//! by `set_summon`.
+//!
 //! # Who fires timers
 //!
 //! - **A worker about to park** first fires whatever is due (`fire_due`); if that queued
 //!   tasks, it runs them instead of parking.
 //! - **The keepers.** The first `KEEPERS` (two) workers to park while a *keeper* role
-//!   is free take one each and park with a timeout to the next deadline
-//!   (`keeper_timeout`); every other sleeper parks without one. On waking for any reason
-//!   a keeper gives its role up (`release_keeper`) and fires what is due; the fired
-//!   tasks land in its own queue. Both keepers wake for the same deadline and whichever
-//!   takes the lock first fires; the other finds nothing due and parks again.
-//! - **Busy workers** call `fire_due` every `CHECK_INTERVAL` tasks: one atomic load when
-//!   nothing is due, so timers keep time while no worker parks.
+//!   is free take one each (`try_keep`) and wait on the role's own parker with a timeout
+//!   to the next deadline (`park_keeper`); every other sleeper parks on its own condvar
+//!   without one. On waking for any reason a keeper gives its role up
+//!   (`release_keeper`) and fires what is due; the fired tasks land in its own queue.
+//!   Both keepers wake for the same deadline and whichever takes the lock first fires;
+//!   the other finds nothing due and parks again.
+//! - **Busy workers** call `fire_due` every `DRIVER_INTERVAL` (32) tasks: one atomic load
+//!   when nothing is due, so timers keep time while no worker parks.
 //!
 //! # Why two keepers
 //!
@@ -37,11 +43,11 @@
 //!
 //! ```text
 //! registrar                                   parking worker
-//!   [lock] insert; next_wake = when [unlock]    keepers[i]: CAS NONE -> me  (SeqCst)
+//!   [lock] insert; next_wake = when [unlock]    held[i]: CAS NONE -> me     (SeqCst)
 //!   fence(SeqCst)                               fence(SeqCst)
-//!   k = keepers[0..].load()        (SeqCst)     n = next_wake.load()         (SeqCst)
-//!   each keeper k: unpark k                     park(until n)
-//!   no keeper:     hand off (below)
+//!   k = held[0..].load()           (SeqCst)     n = next_wake.load()         (SeqCst)
+//!   each role held: unpark its parker           park on role i (until n)
+//!   no role held:   summon (below)
 //! ```
 //!
 //! The fences are what loom checks: it models `SeqCst` loads, stores and
@@ -57,12 +63,14 @@
 //! unparks it (the parker keeps the token, so the unpark is not lost) and the keeper
 //! recomputes. So every keeper either is woken or parks for the new deadline.
 //!
-//! A keeper that leaves the park loop to run tasks (`hand_off_timer_keeper`), and a
-//! registrar that finds no keeper, wake one *other* sleeper without taking it off the
-//! sleepers list: it finds no work, takes a free role and parks with the timeout. The
-//! same Dekker pairing (`keepers` store / `next_wake` load against `next_wake` store /
-//! `keepers` load) makes at least one of a leaving keeper and a racing registrar see the
-//! other. If no worker sleeps, all are busy and fire timers in their run loops.
+//! A worker that leaves the park loop to run tasks while timers are pending and no role
+//! is held (`needs_keeper`, the seam's hand-off), and a registrar that finds no keeper
+//! (`timer_moved_earlier`, through the host's summon), wake one *other* sleeper without
+//! taking it off the sleepers list: it finds no work, takes a free role and parks with
+//! the timeout. The same Dekker pairing (`held` store / `next_wake` load against
+//! `next_wake` store / `held` load) makes at least one of a leaving keeper and a racing
+//! registrar see the other. If no worker sleeps, all are busy and fire timers in their
+//! run loops.
 //!
 //! # Time
 //!
@@ -71,9 +79,8 @@
 
 use super::entry::{Entry, FIRED, MAX_TICK, SHUTDOWN, UNREGISTERED};
 use super::wheel::Wheel;
-use crate::scheduler::Shared;
 use crate::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering::*};
-use crate::sync::Mutex;
+use crate::sync::{Arc, Mutex, OnceLock, Parker};
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::NonNull;
@@ -144,9 +151,34 @@ pub(crate) struct Driver {
     inner: Mutex<Inner>,
     /// The tick at which the wheel next has work, or `NO_WAKE`. Written under the lock.
     next_wake: AtomicU64,
-    /// The keeper roles: each holds the worker parked with a timeout for `next_wake`, or
-    /// `NO_KEEPER`. Only a worker writes its own index in (and out); it holds at most one.
-    keepers: [AtomicUsize; KEEPERS],
+    keepers: Arc<Keepers>,
+    /// Asks the host (the runtime) to send a parked worker to take a free keeper role:
+    /// for a registration that lowered `next_wake` while nobody keeps time.
+    summon: OnceLock<Box<dyn Fn() + Send + Sync>>,
+}
+
+/// The keeper roles: the seats a parked worker may wait in for the next deadline.
+pub(crate) struct Keepers {
+    /// The worker holding each role, or `NO_KEEPER`. Only a worker writes its own index
+    /// in (and out), and it holds at most one.
+    held: [AtomicUsize; KEEPERS],
+    /// What the holder of each role waits on.
+    parkers: [Parker; KEEPERS],
+}
+
+impl Keepers {
+    /// Wakes the holder of `role` (or makes its next wait return at once).
+    pub(crate) fn unpark(&self, role: usize) {
+        self.parkers[role].unpark();
+    }
+
+    /// The workers holding a keeper role now.
+    fn holders(&self) -> impl Iterator<Item = usize> + '_ {
+        self.held
+            .iter()
+            .map(|k| k.load(SeqCst))
+            .filter(|&k| k != NO_KEEPER)
+    }
 }
 
 /// What a `Sleep` poll found.
@@ -156,7 +188,7 @@ pub(crate) enum Polled {
     Ready,
     Pending,
     /// Registered with the earliest deadline in the wheel: the caller must make sure a
-    /// worker wakes for it (`Shared::timer_moved_earlier`).
+    /// worker wakes for it (`Driver::timer_moved_earlier`).
     PendingEarlier,
 }
 
@@ -169,8 +201,27 @@ impl Driver {
                 closed: false,
             }),
             next_wake: AtomicU64::new(NO_WAKE),
-            keepers: std::array::from_fn(|_| AtomicUsize::new(NO_KEEPER)),
+            keepers: Arc::new(Keepers {
+                held: std::array::from_fn(|_| AtomicUsize::new(NO_KEEPER)),
+                parkers: std::array::from_fn(|_| Parker::new()),
+            }),
+            summon: OnceLock::new(),
         }
+    }
+
+    /// Sets how the driver asks for a parked worker to keep time when nobody does (the
+    /// hand-off; called once, before any timer registers).
+    pub(crate) fn set_summon(&self, summon: Box<dyn Fn() + Send + Sync>) {
+        assert!(
+            self.summon.set(summon).is_ok(),
+            "the timer driver's host is set once"
+        );
+    }
+
+    /// The keeper roles, to wake their holders with: held by the scheduler, which holds
+    /// no timer driver.
+    pub(crate) fn keepers(&self) -> Arc<Keepers> {
+        self.keepers.clone()
     }
 
     /// Timers registered (for tests).
@@ -434,41 +485,61 @@ impl Driver {
         }
     }
 
-    /// Parking worker `index`: takes a keeper role if it holds none and one is free, and
-    /// returns how long to sleep at most (`other`: the worker's own timeout, if any).
-    pub(crate) fn keeper_timeout(&self, index: usize, other: Option<Duration>) -> Option<Duration> {
-        let held = self.keepers.iter().any(|k| k.load(SeqCst) == index)
-            || self
-                .keepers
-                .iter()
-                .any(|k| k.compare_exchange(NO_KEEPER, index, SeqCst, SeqCst).is_ok());
-        if !held {
-            return other;
-        }
-        // Pairs with the fence in `timer_moved_earlier` (module doc).
+    /// Parking worker `worker` takes a free keeper role, if any.
+    pub(crate) fn try_keep(&self, worker: usize) -> Option<usize> {
+        self.keepers.held.iter().position(|k| {
+            k.compare_exchange(NO_KEEPER, worker, SeqCst, SeqCst)
+                .is_ok()
+        })
+    }
+
+    /// The holder of `role` waits for the next deadline, at most `timeout` (the worker's
+    /// own), or until `Keepers::unpark(role)`. May return spuriously.
+    pub(crate) fn park_keeper(&self, role: usize, timeout: Option<Duration>) {
+        // Pairs with the fence in `timer_moved_earlier` (module doc): taking the role
+        // (`try_keep`) comes before this read.
         fence(SeqCst);
         let next = self.next_wake.load(SeqCst);
-        if next == NO_WAKE {
-            return other;
+        let timeout = if next == NO_WAKE {
+            timeout
+        } else {
+            let until = self.clock.until(next);
+            Some(timeout.map_or(until, |t| t.min(until)))
+        };
+        self.keepers.parkers[role].park(timeout);
+    }
+
+    /// The holder of `role` woke: it gives the role up.
+    pub(crate) fn release_keeper(&self, role: usize) {
+        self.keepers.held[role].store(NO_KEEPER, SeqCst);
+    }
+
+    /// A worker leaves its park loop: true if timers are pending and nobody keeps them,
+    /// so it must send another sleeper to (`park.rs`, the hand-off).
+    pub(crate) fn needs_keeper(&self) -> bool {
+        // A leaving keeper released its role just before: pairs with the registrar's
+        // fence, as in `park_keeper` (module doc).
+        fence(SeqCst);
+        self.has_timers() && self.keepers.holders().next().is_none()
+    }
+
+    /// A registration lowered `next_wake`: wakes the keepers so they sleep less, or, with
+    /// no keeper, asks the host to send a sleeper to keep time.
+    pub(crate) fn timer_moved_earlier(&self) {
+        // Pairs with the fence in `park_keeper` (module doc).
+        fence(SeqCst);
+        let mut kept = false;
+        for (role, held) in self.keepers.held.iter().enumerate() {
+            if held.load(SeqCst) != NO_KEEPER {
+                self.keepers.unpark(role);
+                kept = true;
+            }
         }
-        let until = self.clock.until(next);
-        Some(other.map_or(until, |o| o.min(until)))
-    }
-
-    /// Worker `index` woke: it gives up its keeper role if it held one.
-    pub(crate) fn release_keeper(&self, index: usize) {
-        let _ = self
-            .keepers
-            .iter()
-            .any(|k| k.compare_exchange(index, NO_KEEPER, SeqCst, SeqCst).is_ok());
-    }
-
-    /// The workers holding a keeper role now.
-    fn keepers(&self) -> impl Iterator<Item = usize> + '_ {
-        self.keepers
-            .iter()
-            .map(|k| k.load(SeqCst))
-            .filter(|&k| k != NO_KEEPER)
+        if !kept {
+            if let Some(summon) = self.summon.get() {
+                summon();
+            }
+        }
     }
 
     fn has_timers(&self) -> bool {
@@ -492,38 +563,6 @@ fn shutdown_panic() -> ! {
     )
 }
 
-/// The glue between the driver and the workers' parking (see the module doc).
-impl Shared {
-    /// A registration lowered `next_wake`: wake the keepers so they sleep less, or, with
-    /// no keeper, a sleeper to become one.
-    pub(crate) fn timer_moved_earlier(&self) {
-        // Pairs with the fence in `keeper_timeout` (module doc).
-        fence(SeqCst);
-        let mut kept = false;
-        for k in self.time.keepers() {
-            self.remotes[k].parker.unpark();
-            kept = true;
-        }
-        if !kept {
-            self.hand_off_timer_keeper(usize::MAX);
-        }
-    }
-
-    /// Worker `index` leaves its park loop (to run tasks) without a keeper role: if
-    /// timers are pending and nobody keeps them, wake another sleeper to take a role.
-    pub(crate) fn hand_off_timer_keeper(&self, index: usize) {
-        // A leaving keeper released its role just before: pairs with the registrar's
-        // fence, as in `keeper_timeout` (module doc).
-        fence(SeqCst);
-        if !self.time.has_timers() || self.time.keepers().next().is_some() {
-            return;
-        }
-        if let Some(sleeper) = self.idle.some_sleeper(index) {
-            self.remotes[sleeper].parker.unpark();
-        }
-    }
-}
-
 #[cfg(all(test, not(heist_loom)))]
 mod tests {
     use super::*;
@@ -542,42 +581,44 @@ mod tests {
     #[test]
     fn two_keepers_one_role_each() {
         let driver = Driver::new();
-        let day = Some(Duration::from_secs(86_400));
-        assert_eq!(
-            driver.keeper_timeout(0, day),
-            day,
-            "no timers: the worker's own"
-        );
+        assert_eq!(driver.try_keep(7), Some(0));
+        assert_eq!(driver.try_keep(8), Some(1));
+        assert_eq!(driver.try_keep(9), None, "both roles are taken");
+        assert_eq!(driver.keepers.holders().collect::<Vec<_>>(), [7, 8]);
+        assert!(!driver.needs_keeper(), "no timers");
         driver.release_keeper(0);
+        driver.release_keeper(1);
         let entry = Box::pin(Entry::new());
         let deadline = Instant::now() + Duration::from_secs(3600);
         let polled = driver.poll_entry(entry.as_ref(), deadline, Waker::noop());
         assert_eq!(polled, Polled::PendingEarlier);
-        // A keeper's timeout is the next deadline's (about an hour), not the worker's own.
-        let keeps = |index| driver.keeper_timeout(index, day) != day;
-        assert!(keeps(0));
-        // A keeper parking again keeps its role and takes no second one.
-        assert!(keeps(0));
-        assert_eq!(driver.keepers().collect::<Vec<_>>(), [0]);
-        assert!(keeps(1));
-        assert!(!keeps(2), "both roles are taken");
+        assert!(driver.needs_keeper(), "a timer and no keeper");
+        assert_eq!(driver.try_keep(9), Some(0));
+        assert!(!driver.needs_keeper());
+        // A keeper waits for the next deadline (about an hour), not for its own timeout
+        // of a day; the token left by an unpark ends the wait at once.
+        driver.keepers.unpark(0);
+        driver.park_keeper(0, Some(Duration::from_secs(86_400)));
         driver.release_keeper(0);
-        assert_eq!(driver.keepers().collect::<Vec<_>>(), [1]);
-        assert!(keeps(2));
-        assert_eq!(driver.keepers().collect::<Vec<_>>(), [2, 1]);
         driver.cancel(entry.as_ref());
     }
 }
 
-/// loom models of the entry protocol: firing against cancelling, and against a poll
-/// that changes the waker. Run with `RUSTFLAGS="--cfg heist_loom" cargo test --lib
-/// time::driver` (see docs/testing.md). The keepers' protocol needs the workers'
-/// parking: its models are whole-runtime ones (`tests/loom_runtime.rs`, `timer_*`).
-#[cfg(all(test, heist_loom))]
-mod loom_models {
+/// Models of the entry protocol: firing against cancelling, and against a poll that
+/// changes the waker. Explored by loom under `--cfg heist_loom` (`scripts/loom.sh
+/// time`), run on real threads otherwise (so miri and ThreadSanitizer run them too),
+/// through the crate's one model runner (`sync::model`). The keepers' protocol needs the
+/// workers' parking: its models are whole-runtime ones (`tests/loom_runtime.rs`,
+/// `timer_*`).
+#[cfg(test)]
+mod loom_tests {
     use super::*;
+    use crate::sync::{model, thread};
     use std::sync::Arc as StdArc;
     use std::task::Wake;
+
+    /// Runs of each model on real threads (without loom).
+    const ITERATIONS: usize = if cfg!(miri) { 3 } else { 300 };
 
     struct Count(AtomicUsize);
 
@@ -597,7 +638,7 @@ mod loom_models {
 
     #[test]
     fn firing_races_cancel_and_free() {
-        loom::model(|| {
+        model(ITERATIONS, || {
             let driver = crate::sync::Arc::new(Driver::new());
             let (count, waker) = counting_waker();
             let entry = Box::pin(Entry::new());
@@ -607,7 +648,7 @@ mod loom_models {
                 Polled::PendingEarlier
             );
             let firer = driver.clone();
-            let th = loom::thread::spawn(move || {
+            let th = thread::spawn(move || {
                 firer.process_at(LATER, true);
             });
             driver.cancel(entry.as_ref());
@@ -620,7 +661,7 @@ mod loom_models {
 
     #[test]
     fn firing_races_a_poll_with_a_new_waker() {
-        loom::model(|| {
+        model(ITERATIONS, || {
             let driver = crate::sync::Arc::new(Driver::new());
             let (first, waker1) = counting_waker();
             let (second, waker2) = counting_waker();
@@ -631,7 +672,7 @@ mod loom_models {
                 Polled::PendingEarlier
             );
             let firer = driver.clone();
-            let th = loom::thread::spawn(move || {
+            let th = thread::spawn(move || {
                 firer.process_at(LATER, true);
             });
             let repoll = driver.poll_entry(entry.as_ref(), deadline, &waker2);

@@ -47,11 +47,7 @@ mod sleep;
 mod timeout;
 mod wheel;
 
-pub(crate) use driver::Driver;
+pub(crate) use driver::{Driver, Keepers};
 pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
 pub use sleep::{sleep, sleep_until, Sleep};
 pub use timeout::{timeout, timeout_at, Elapsed, Timeout};
-
-/// A busy worker fires due timers once every this many tasks (cheap when none is due:
-/// one atomic load), so timers keep time while no worker parks.
-pub(crate) const CHECK_INTERVAL: u32 = 32;

@@ -1,9 +1,8 @@
 //! `Sleep`: a future that completes at a deadline, and `sleep` / `sleep_until`.
 
-use super::driver::Polled;
+use super::driver::{Driver, Polled};
 use super::entry::{Entry, FIRED};
-use crate::context;
-use crate::scheduler::Shared;
+use crate::runtime::context;
 use crate::sync::Arc;
 use std::fmt;
 use std::future::Future;
@@ -61,11 +60,11 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep::new(current("sleep_until"), deadline)
 }
 
-/// The runtime's shared state, for a timer created here.
+/// The current runtime's timer driver, for a timer created here.
 #[track_caller]
-pub(crate) fn current(what: &str) -> Arc<Shared> {
-    match context::with_current(|handle| handle.shared.clone()) {
-        Ok(shared) => shared,
+pub(crate) fn current(what: &str) -> Arc<Driver> {
+    match context::with_current(|handle| handle.time().clone()) {
+        Ok(driver) => driver,
         Err(e) => panic!("heist::time::{what}: {e}"),
     }
 }
@@ -96,16 +95,16 @@ pub(crate) fn far_future() -> Instant {
 /// });
 /// ```
 pub struct Sleep {
-    shared: Arc<Shared>,
+    driver: Arc<Driver>,
     deadline: Instant,
     /// Structurally pinned: the wheel points to it while it is registered.
     entry: Entry,
 }
 
 impl Sleep {
-    pub(crate) fn new(shared: Arc<Shared>, deadline: Instant) -> Sleep {
+    pub(crate) fn new(driver: Arc<Driver>, deadline: Instant) -> Sleep {
         Sleep {
-            shared,
+            driver,
             deadline,
             entry: Entry::new(),
         }
@@ -129,15 +128,15 @@ impl Sleep {
         this.deadline = deadline;
         // SAFETY: `entry` is structurally pinned, and `this` came from a `Pin`.
         let entry = unsafe { Pin::new_unchecked(&this.entry) };
-        if this.shared.time.reset(entry, deadline) == Polled::PendingEarlier {
-            this.shared.timer_moved_earlier();
+        if this.driver.reset(entry, deadline) == Polled::PendingEarlier {
+            this.driver.timer_moved_earlier();
         }
     }
 
     /// Unregisters the timer now rather than at drop (a finished `Timeout`).
     pub(crate) fn cancel(self: Pin<&mut Self>) {
         let this = self.into_ref();
-        this.shared.time.cancel(this.entry());
+        this.driver.cancel(this.entry());
     }
 
     fn entry(self: Pin<&Self>) -> Pin<&Entry> {
@@ -153,14 +152,13 @@ impl Future for Sleep {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.into_ref();
         match this
-            .shared
-            .time
+            .driver
             .poll_entry(this.entry(), this.deadline, cx.waker())
         {
             Polled::Ready => Poll::Ready(()),
             Polled::Pending => Poll::Pending,
             Polled::PendingEarlier => {
-                this.shared.timer_moved_earlier();
+                this.driver.timer_moved_earlier();
                 Poll::Pending
             }
         }
@@ -172,7 +170,7 @@ impl Drop for Sleep {
         // SAFETY: the pinning contract: a `Sleep` that was ever pinned is dropped in
         // place, so its entry is still where the wheel points.
         let entry = unsafe { Pin::new_unchecked(&self.entry) };
-        self.shared.time.cancel(entry);
+        self.driver.cancel(entry);
     }
 }
 

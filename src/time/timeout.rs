@@ -146,26 +146,26 @@ mod tests {
     #[test]
     fn a_finished_timeout_leaves_no_timer_behind() {
         let rt = Runtime::builder().worker_threads(1).build().unwrap();
-        let shared = rt.handle().shared.clone();
+        let time = rt.handle().time().clone();
         rt.block_on(async {
             // Ready at once: never registers.
             let mut t = std::pin::pin!(timeout(Duration::from_secs(60), async { 1 }));
             assert_eq!(t.as_mut().await, Ok(1));
-            assert_eq!(shared.time.len(), 0);
+            assert_eq!(time.len(), 0);
             // Ready later: registered, then cancelled as soon as the value is ready.
             let (tx, rx) = futures::channel::oneshot::channel();
             let mut t = std::pin::pin!(timeout(Duration::from_secs(60), rx));
             assert!(futures::poll!(t.as_mut()).is_pending());
-            assert_eq!(shared.time.len(), 1);
+            assert_eq!(time.len(), 1);
             tx.send(2).unwrap();
             assert_eq!(t.as_mut().await, Ok(Ok(2)));
-            assert_eq!(shared.time.len(), 0);
+            assert_eq!(time.len(), 0);
             // Dropping a pending sleep unlinks it.
             let mut s = Box::pin(super::super::sleep(Duration::from_secs(60)));
             assert!(futures::poll!(s.as_mut()).is_pending());
-            assert_eq!(shared.time.len(), 1);
+            assert_eq!(time.len(), 1);
             drop(s);
-            assert_eq!(shared.time.len(), 0);
+            assert_eq!(time.len(), 0);
         });
     }
 }

@@ -1,6 +1,8 @@
 //! `Handle`: a cloneable reference to a runtime, for spawning from anywhere.
 
-use crate::context::{self, EnterGuard, TryCurrentError};
+use super::context::{self, EnterGuard, TryCurrentError};
+use super::driver::Driver;
+use crate::blocking::Pool;
 use crate::scheduler::Shared;
 use crate::sync::Arc;
 use crate::task::JoinHandle;
@@ -16,7 +18,11 @@ use std::future::Future;
 /// [`JoinError`]: crate::task::JoinError
 #[derive(Clone)]
 pub struct Handle {
-    pub(crate) shared: Arc<Shared>,
+    /// The scheduler, the driver and the blocking pool side by side: none of the three
+    /// owns another (`docs/design.md`, "Layers").
+    pub(crate) scheduler: Arc<Shared>,
+    pub(crate) driver: Arc<Driver>,
+    pub(crate) blocking: Pool,
 }
 
 impl Handle {
@@ -44,7 +50,7 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        Shared::spawn(&self.shared, future)
+        Shared::spawn(&self.scheduler, future)
     }
 
     /// Runs a blocking closure on the runtime's blocking pool; see
@@ -54,7 +60,7 @@ impl Handle {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        self.shared.blocking.spawn(func, self)
+        self.blocking.spawn(func, self)
     }
 
     /// Runs a future to completion on this thread, with this runtime current; see
@@ -66,7 +72,7 @@ impl Handle {
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _blocking = context::enter_blocking();
         let _enter = self.enter();
-        crate::block_on::block_on(future)
+        super::block_on::block_on(future)
     }
 
     /// Makes this runtime current on this thread until the guard drops, so that
@@ -74,12 +80,17 @@ impl Handle {
     pub fn enter(&self) -> EnterGuard {
         context::enter(self.clone())
     }
+
+    /// The timer driver, for a timer created on this runtime.
+    pub(crate) fn time(&self) -> &Arc<crate::time::Driver> {
+        &self.driver.time
+    }
 }
 
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Handle")
-            .field("workers", &self.shared.num_workers())
+            .field("workers", &self.scheduler.num_workers())
             .finish()
     }
 }
@@ -94,7 +105,7 @@ impl Spawn for Handle {
     }
 
     fn status(&self) -> Result<(), SpawnError> {
-        if self.shared.is_shutdown() {
+        if self.scheduler.is_shutdown() {
             Err(SpawnError::shutdown())
         } else {
             Ok(())

@@ -1,10 +1,26 @@
-//! `Runtime`: the front door. Owns the worker threads and shuts them down.
+//! The runtime: the front door and the composition root. `Builder` puts a runtime
+//! together from its three parts, side by side in its `Handle`: the scheduler
+//! (`src/scheduler/`), the driver its workers park in (`driver.rs`: the timers of
+//! `src/time/`) and the blocking pool (`src/blocking/`). `Runtime` owns the worker
+//! threads and shuts the three down in order; `context` is the thread-local current
+//! runtime; `block_on` runs a future on the calling thread.
+//!
+//! `docs/design.md`, "Layers", draws which module may use which.
 
-use crate::builder::Builder;
-use crate::context::{self, EnterGuard};
+mod block_on;
+mod builder;
+pub(crate) mod context;
+pub(crate) mod driver;
+mod handle;
+
+pub use builder::Builder;
+pub(crate) use builder::{run_hook, Hook};
+pub use context::{EnterGuard, TryCurrentError};
+pub use handle::Handle;
+
+use crate::scheduler::worker;
 use crate::sync::thread::JoinHandle as ThreadHandle;
 use crate::task::JoinHandle;
-use crate::Handle;
 use futures::task::{FutureObj, Spawn, SpawnError};
 use std::fmt;
 use std::future::Future;
@@ -126,8 +142,8 @@ impl Runtime {
     /// background this panics to report the mistake.
     #[track_caller]
     fn shutdown(&mut self, deadline: Option<Instant>, may_block: bool) {
-        let shared = self.handle.shared.clone();
-        let on_own_worker = context::is_worker_of(&*shared);
+        let shared = self.handle.scheduler.clone();
+        let on_own_worker = worker::is_worker_of(&*shared);
         let deadline = if on_own_worker {
             Some(Instant::now())
         } else {
@@ -138,9 +154,12 @@ impl Runtime {
         }
         let all_exited = shared.wait_for_workers(deadline);
         shared.finish_shutdown();
+        // The cancelled tasks' timers left the wheel as their futures dropped; close it,
+        // waking any timer still registered outside a task (its poll then panics).
+        self.handle.driver.shutdown();
         // Blocking pool: cancel what has not started, wait for the rest up to the same
         // deadline.
-        shared.blocking.shutdown(deadline);
+        self.handle.blocking.shutdown(deadline);
         if all_exited {
             for thread in self.threads.drain(..) {
                 let _ = thread.join();

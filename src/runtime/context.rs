@@ -1,16 +1,16 @@
 //! The thread-local runtime context: which runtime is current on this thread (inside
-//! its workers, `block_on` and `Runtime::enter`), and which worker this thread is.
+//! its workers, `block_on` and `Runtime::enter`), and whether the thread is inside
+//! `block_on`. Which *worker* a thread runs is the scheduler's own thread-local
+//! (`scheduler/worker.rs`).
 
-use crate::handle::Handle;
-use crate::scheduler::worker::WorkerCtx;
+use super::handle::Handle;
+use crate::scheduler::worker;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 
 struct Context {
-    /// The current runtime, for `Handle::current` and `heist::spawn`.
+    /// The current runtime, for `Handle::current` and `heist::spawn` off the workers.
     handle: RefCell<Option<Handle>>,
-    /// The worker running on this thread, or null.
-    worker: Cell<*const WorkerCtx>,
     /// Inside `block_on`.
     blocking: Cell<bool>,
 }
@@ -20,7 +20,6 @@ crate::sync::thread_local! {
     #[allow(clippy::missing_const_for_thread_local)]
     static CONTEXT: Context = Context {
         handle: RefCell::new(None),
-        worker: Cell::new(std::ptr::null()),
         blocking: Cell::new(false),
     };
 }
@@ -56,56 +55,33 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Handle) -> R) -> Result<R, TryCurr
         .unwrap_or(Err(TryCurrentError { destroyed: true }))
 }
 
-/// Runs `f` with this thread's worker, if it is one.
-///
-/// `f` is called after the thread-local is read, not inside it, and never moved into a
-/// temporary: this sits on every spawn and wake, and copying its captures through the
-/// stack showed up in profiles.
-#[inline]
-pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&WorkerCtx>) -> R) -> R {
-    let ptr = CONTEXT
-        .try_with(|ctx| ctx.worker.get())
-        .unwrap_or(std::ptr::null());
-    // SAFETY: the pointer is set by `enter_worker` to a WorkerCtx that outlives the guard
-    // which clears it, and it is only read on this thread.
-    f(unsafe { ptr.as_ref() })
-}
-
 /// Makes `handle` current until the guard drops.
 #[must_use = "the runtime stays current only while the guard lives"]
 pub struct EnterGuard {
     prev: Option<Handle>,
+    /// On a worker of another runtime: that worker stands aside while the guard lives,
+    /// so `heist::spawn` here goes to the entered runtime (`scheduler/worker.rs`).
+    worker: Option<worker::CurrentGuard>,
 }
 
 pub(crate) fn enter(handle: Handle) -> EnterGuard {
+    let other_worker = worker::is_worker() && !worker::is_worker_of(&*handle.scheduler);
+    let worker = other_worker.then(worker::CurrentGuard::suspend);
     let prev = CONTEXT.with(|ctx| ctx.handle.borrow_mut().replace(handle));
-    EnterGuard { prev }
+    EnterGuard { prev, worker }
 }
 
 impl Drop for EnterGuard {
     fn drop(&mut self) {
         let prev = self.prev.take();
         let _ = CONTEXT.try_with(|ctx| *ctx.handle.borrow_mut() = prev);
+        drop(self.worker.take());
     }
 }
 
 impl fmt::Debug for EnterGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("EnterGuard")
-    }
-}
-
-/// Marks this thread as worker `worker` until the guard drops.
-pub(crate) struct WorkerGuard(());
-
-pub(crate) fn enter_worker(worker: &WorkerCtx) -> WorkerGuard {
-    CONTEXT.with(|ctx| ctx.worker.set(worker));
-    WorkerGuard(())
-}
-
-impl Drop for WorkerGuard {
-    fn drop(&mut self) {
-        let _ = CONTEXT.try_with(|ctx| ctx.worker.set(std::ptr::null()));
     }
 }
 
@@ -119,8 +95,9 @@ pub(crate) struct BlockingGuard(());
 /// `block_on`.
 #[track_caller]
 pub(crate) fn enter_blocking() -> BlockingGuard {
+    let on_worker = worker::is_worker();
     CONTEXT.with(|ctx| {
-        if !ctx.worker.get().is_null() {
+        if on_worker {
             panic!(
                 "`block_on` called on a heist worker thread: blocking a worker can deadlock \
                  the runtime; `.await` the future instead, or use `spawn`"
@@ -137,9 +114,4 @@ impl Drop for BlockingGuard {
     fn drop(&mut self) {
         let _ = CONTEXT.try_with(|ctx| ctx.blocking.set(false));
     }
-}
-
-/// True on a worker thread of the runtime whose shared state is at `shared`.
-pub(crate) fn is_worker_of(shared: *const crate::scheduler::Shared) -> bool {
-    with_worker(|w| w.is_some_and(|w| std::ptr::eq(&*w.shared, shared)))
 }

@@ -1,6 +1,6 @@
 //! Running a future to completion on the calling thread.
 
-use crate::scheduler::park::Parker;
+use crate::sync::Parker;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;

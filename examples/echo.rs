@@ -53,7 +53,9 @@ fn main() {
         }
         _ => {
             eprintln!("usage: echo server --rt heist|tokio|smol --workers N --addr A");
-            eprintln!("       echo client --addr A --conns C --size S --mode rr|pipe --secs T --warmup W");
+            eprintln!(
+                "       echo client --addr A --conns C --size S --mode rr|pipe --secs T --warmup W"
+            );
             std::process::exit(2);
         }
     }

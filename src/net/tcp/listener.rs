@@ -14,6 +14,9 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
+/// The listen backlog of `bind` (tokio's).
+const BACKLOG: libc::c_int = 1024;
+
 /// How long `accept` waits after running out of file descriptors (or memory) before
 /// trying again: the error is returned, but the next call does not spin on it.
 const RESOURCE_BACKOFF: Duration = Duration::from_millis(10);
@@ -45,7 +48,16 @@ impl TcpListener {
     /// Outside a heist runtime.
     pub async fn bind<A: super::super::ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
         super::super::each_addr(addr, |addr| async move {
-            TcpListener::new(mio::net::TcpListener::bind(addr)?)
+            let listener = mio::net::TcpListener::bind(addr)?;
+            // mio listens with std's backlog (128); a server that takes a burst of
+            // connections wants tokio's 1024 (capped by `net.core.somaxconn`), or the
+            // kernel drops SYNs and clients wait seconds for their retries. Listening
+            // again on a listening socket only updates its backlog.
+            // SAFETY: `listen` on a descriptor the listener owns and keeps open.
+            if unsafe { libc::listen(listener.as_raw_fd(), BACKLOG) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            TcpListener::new(listener)
         })
         .await
     }

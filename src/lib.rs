@@ -57,6 +57,22 @@
 //! });
 //! ```
 //!
+//! Sockets ([`net`]) run on a reactor that the workers host too (a parked worker waits
+//! in `epoll_wait`), with tokio's names:
+//!
+//! ```
+//! use futures::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! let rt = heist::Runtime::new().unwrap();
+//! rt.block_on(async {
+//!     let (mut a, mut b) = heist::net::UnixStream::pair().unwrap();
+//!     a.write_all(b"ping").await.unwrap();
+//!     let mut buf = [0; 4];
+//!     b.read_exact(&mut buf).await.unwrap();
+//!     assert_eq!(&buf, b"ping");
+//! });
+//! ```
+//!
 //! # How it works
 //!
 //! `docs/design.md` walks through the life of a task (spawn, wake, run, steal, park,

@@ -100,26 +100,75 @@ fn flooding_connection_does_not_starve_a_trickling_one() {
 #[test]
 fn a_blocked_worker_does_not_stall_other_connections() {
     bounded("the echo beside a blocked worker", || {
-        let rt = Runtime::builder().worker_threads(2).build().unwrap();
-        let addr = rt.block_on(async {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            spawn_echo(listener);
-            addr
-        });
-        // A task blocks its worker until the echo has completed (or 10 s pass).
+        // No periodic rescue: sleepers wait for work only, so only the reactor's own
+        // hosting can serve the echo while a worker is blocked.
+        let rt = Runtime::builder()
+            .worker_threads(2)
+            .stalled_slot_check(None)
+            .build()
+            .unwrap();
         let (done_tx, done_rx) = mpsc::channel::<()>();
-        let (blocking_tx, blocking_rx) = mpsc::channel::<()>();
-        let blocker = rt.spawn(async move {
-            blocking_tx.send(()).unwrap();
-            done_rx.recv_timeout(Duration::from_secs(10)).is_ok()
+        let (echo_addr, trigger_addr, blocked) = rt.block_on(async move {
+            let echo = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let trigger = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addrs = (echo.local_addr().unwrap(), trigger.local_addr().unwrap());
+            spawn_echo(echo);
+            // Woken by an I/O event (so it runs on the worker that was waiting in the
+            // reactor), this task blocks that worker until the echo has completed, or
+            // 10 s pass.
+            let blocked = heist::spawn(async move {
+                let (mut socket, _) = trigger.accept().await.unwrap();
+                let mut byte = [0; 1];
+                socket.read_exact(&mut byte).await.unwrap();
+                done_rx.recv_timeout(Duration::from_secs(10)).is_ok()
+            });
+            (addrs.0, addrs.1, blocked)
         });
-        blocking_rx.recv().unwrap();
-        trickle(addr, 20);
+        // Warm the echo connection up, then trigger the blocker and echo beside it.
+        let mut echo = std::net::TcpStream::connect(echo_addr).unwrap();
+        echo.write_all(b"warm").unwrap();
+        echo.read_exact(&mut [0; 4]).unwrap();
+        let mut trigger = std::net::TcpStream::connect(trigger_addr).unwrap();
+        trigger.write_all(b"!").unwrap();
+        for i in 0..20u32 {
+            echo.write_all(&i.to_le_bytes()).unwrap();
+            let mut back = [0; 4];
+            echo.read_exact(&mut back).unwrap();
+            assert_eq!(back, i.to_le_bytes());
+        }
         done_tx.send(()).unwrap();
         assert!(
-            rt.block_on(blocker).unwrap(),
+            rt.block_on(blocked).unwrap(),
             "the echo completed only after the blocked worker was released"
         );
+    });
+}
+
+#[test]
+fn timers_fire_while_the_only_worker_waits_in_the_reactor() {
+    bounded("timers beside the reactor", || {
+        let rt = Runtime::builder().worker_threads(1).build().unwrap();
+        rt.block_on(async {
+            // A source that never becomes ready: the worker parks in `epoll_wait`.
+            let socket = heist::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let idle = heist::spawn(async move {
+                let mut buf = [0; 8];
+                let _ = socket.recv(&mut buf).await;
+            });
+            // A timer registered from a task on the worker...
+            let inner = heist::spawn(async {
+                for _ in 0..5 {
+                    heist::time::sleep(Duration::from_millis(5)).await;
+                }
+            });
+            inner.await.unwrap();
+            // ...and from outside it (this `block_on` thread), both fire.
+            for _ in 0..5 {
+                let start = std::time::Instant::now();
+                heist::time::sleep(Duration::from_millis(5)).await;
+                assert!(start.elapsed() >= Duration::from_millis(5));
+            }
+            idle.abort();
+        });
     });
 }

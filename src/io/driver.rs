@@ -21,17 +21,31 @@
 //! lives until the turn is done with it, however the resource's owner races. No
 //! pointer is ever made from a token.
 //!
-//! # Who turns the driver
+//! # Who waits in it, who turns it
 //!
-//! Anyone holding the `poll` lock: `try_turn` takes it without blocking. Until the
-//! scheduler's park seam can host the driver, one thread per runtime (started with the
-//! first registration, `io-driver`) holds it and waits in `epoll_wait`; `unpark` writes
-//! mio's `Waker` (an eventfd) to end a wait early.
+//! No thread of its own: the runtime's workers host it through the park seam
+//! (`scheduler/park.rs`, glued in `runtime/driver.rs`).
+//!
+//! - **The seat.** One parked worker at a time holds the seat (`try_enter`, a CAS) and
+//!   waits in `epoll_wait` (`park`) with the timers' next deadline as its timeout. The
+//!   events it gets are left in the buffer; it dispatches them in the `turn` right
+//!   after, on its own thread, so the woken tasks land in its own queue and the park
+//!   loop counts them. `unpark` writes mio's `Waker` (an eventfd; a wake before the wait
+//!   leaves a token in the poll, so it is never lost).
+//! - **Turning.** `turn` never blocks: it takes the poll if nobody holds it (a
+//!   `try_lock`), dispatches what the seat's wait left, or else polls with a zero
+//!   timeout (about 250 ns when nothing is ready). Busy workers turn every
+//!   `DRIVER_INTERVAL` tasks, so I/O is served while no worker parks.
+//! - **Hand-off.** While sources are registered, the seat must not stay empty while
+//!   workers sleep elsewhere: a worker leaving the seat asks for a waiter
+//!   (`needs_waiter`, the scheduler then wakes another sleeper to take it), and a
+//!   registration that finds the seat empty summons one. So a task that blocks its
+//!   worker stalls no other connection's I/O: another worker sits in the poll.
 
 use super::interest::{Interest, Ready};
 use super::scheduled::ScheduledIo;
-use crate::sync::atomic::{AtomicBool, Ordering::*};
-use crate::sync::{Arc, Mutex};
+use crate::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering::*};
+use crate::sync::{Arc, Mutex, OnceLock};
 use std::io;
 use std::time::Duration;
 
@@ -44,43 +58,80 @@ const INDEX_MASK: usize = (1 << GEN_SHIFT) - 1;
 const EVENTS: usize = 1024;
 
 /// A runtime's I/O driver, created on first use (a runtime that never does I/O opens
-/// no epoll instance and starts no thread).
+/// no epoll instance, and its workers never wait in one).
 pub(crate) struct Driver {
-    inner: Mutex<Option<Arc<Inner>>>,
+    inner: OnceLock<Arc<Inner>>,
+    /// Serialises creation.
+    init: Mutex<()>,
     /// Set by `shutdown`: no driver is created after it.
     shut: AtomicBool,
+    /// Asks the host for a parked worker to take the seat (set once by the runtime).
+    summon: OnceLock<Summon>,
+    /// mio's waker, once created: what `Unpark` writes.
+    waker: Arc<OnceLock<mio::Waker>>,
 }
+
+/// The host's callback: send a sleeping worker to the seat.
+pub(crate) type Summon = std::sync::Arc<dyn Fn() + Send + Sync>;
 
 impl Driver {
     pub(crate) fn new() -> Driver {
         Driver {
-            inner: Mutex::new(None),
+            inner: OnceLock::new(),
+            init: Mutex::new(()),
             shut: AtomicBool::new(false),
+            summon: OnceLock::new(),
+            waker: Arc::new(OnceLock::new()),
         }
     }
 
-    /// The driver, created (and its thread started) on first call.
+    /// Sets how the driver asks for a waiter (once, before any registration).
+    pub(crate) fn set_summon(&self, summon: Summon) {
+        assert!(
+            self.summon.set(summon).is_ok(),
+            "the I/O driver's host is set once"
+        );
+    }
+
+    /// The cell `Unpark` writes the waker through (a leaf: it holds no registration).
+    pub(crate) fn waker(&self) -> Arc<OnceLock<mio::Waker>> {
+        self.waker.clone()
+    }
+
+    /// The driver if it was created: what the park seam uses (one load).
+    #[inline]
+    pub(crate) fn get(&self) -> Option<&Arc<Inner>> {
+        self.inner.get()
+    }
+
+    /// The driver, created on first call.
     pub(crate) fn handle(&self) -> io::Result<Arc<Inner>> {
-        let mut slot = self.inner.lock();
-        if let Some(inner) = &*slot {
+        if let Some(inner) = self.inner.get() {
+            return Ok(inner.clone());
+        }
+        let _init = self.init.lock();
+        if let Some(inner) = self.inner.get() {
             return Ok(inner.clone());
         }
         if self.shut.load(Acquire) {
             return Err(shut_down_error());
         }
-        let inner = Arc::new(Inner::new()?);
-        start_thread(inner.clone())?;
-        *slot = Some(inner.clone());
+        let (inner, waker) = Inner::new(self.summon.get().cloned())?;
+        let inner = Arc::new(inner);
+        let _ = self.waker.set(waker);
+        let _ = self.inner.set(inner.clone());
         Ok(inner)
     }
 
-    /// Runtime shutdown: every registered resource fails from now on, and the driver's
-    /// thread exits.
+    /// Runtime shutdown: every registered resource fails from now on.
     pub(crate) fn shutdown(&self) {
         self.shut.store(true, Release);
-        let inner = self.inner.lock().clone();
-        if let Some(inner) = inner {
+        let _init = self.init.lock();
+        if let Some(inner) = self.inner.get() {
             inner.shutdown();
+        }
+        if let Some(waker) = self.waker.get() {
+            let _ = waker.wake();
         }
     }
 }
@@ -93,16 +144,22 @@ pub(crate) fn shut_down_error() -> io::Error {
 /// What a resource's registration holds on to.
 pub(crate) struct Inner {
     registry: mio::Registry,
-    waker: mio::Waker,
     slab: Mutex<Slab>,
-    /// Holding this lock is the right to turn.
+    /// Holding this lock is the right to poll.
     poll: Mutex<PollState>,
+    /// A parked worker holds the seat (waits, or is about to wait, in the poll).
+    seat: AtomicBool,
+    /// Registered sources: while there are any, the seat wants a waiter.
+    sources: AtomicUsize,
+    summon: Option<Summon>,
     is_shutdown: AtomicBool,
 }
 
 struct PollState {
     poll: mio::Poll,
     events: mio::Events,
+    /// `events` holds a batch from the seat's wait that is not dispatched yet.
+    undispatched: bool,
     /// Reused between turns: the resources an event batch touched.
     batch: Vec<(Arc<ScheduledIo>, Ready)>,
 }
@@ -146,35 +203,42 @@ impl Slab {
         entry.io.as_ref()
     }
 
-    fn remove(&mut self, token: mio::Token) {
+    /// Removes `token`'s entry; false if it was not there.
+    fn remove(&mut self, token: mio::Token) -> bool {
         let index = token.0 & INDEX_MASK;
         let Some(entry) = self.entries.get_mut(index) else {
-            return;
+            return false;
         };
         if entry.generation == token.0 >> GEN_SHIFT && entry.io.take().is_some() {
             // A stale event for the old token no longer matches the slot.
             entry.generation = (entry.generation + 1) & (usize::MAX >> GEN_SHIFT);
             self.free.push(index);
+            return true;
         }
+        false
     }
 }
 
 impl Inner {
-    fn new() -> io::Result<Inner> {
+    fn new(summon: Option<Summon>) -> io::Result<(Inner, mio::Waker)> {
         let poll = mio::Poll::new()?;
         let registry = poll.registry().try_clone()?;
         let waker = mio::Waker::new(poll.registry(), WAKER)?;
-        Ok(Inner {
+        let inner = Inner {
             registry,
-            waker,
             slab: Mutex::new(Slab::default()),
             poll: Mutex::new(PollState {
                 poll,
                 events: mio::Events::with_capacity(EVENTS),
+                undispatched: false,
                 batch: Vec::new(),
             }),
+            seat: AtomicBool::new(false),
+            sources: AtomicUsize::new(0),
+            summon,
             is_shutdown: AtomicBool::new(false),
-        })
+        };
+        Ok((inner, waker))
     }
 
     /// Registers `source` for `interest`; returns its readiness and token.
@@ -196,6 +260,15 @@ impl Inner {
         if self.is_shutdown.load(Acquire) {
             io.shutdown();
         }
+        self.sources.fetch_add(1, SeqCst);
+        // Pairs with the fence in `needs_waiter`: either a worker leaving the seat sees
+        // this source and hands the seat off, or we see the seat empty and summon.
+        fence(SeqCst);
+        if !self.seat.load(SeqCst) {
+            if let Some(summon) = &self.summon {
+                summon();
+            }
+        }
         Ok((io, token))
     }
 
@@ -206,32 +279,68 @@ impl Inner {
 
     /// Forgets `token`: its slot may be reused, and stale events for it are ignored.
     pub(crate) fn release(&self, token: mio::Token) {
-        self.slab.lock().remove(token);
+        if self.slab.lock().remove(token) {
+            self.sources.fetch_sub(1, SeqCst);
+        }
     }
 
-    /// Turns the driver if no one else is: waits up to `timeout` for events (`Some(0)`:
-    /// does not block), records them and wakes their waiters. False if another thread
-    /// holds the driver.
-    pub(crate) fn try_turn(&self, timeout: Option<Duration>) -> bool {
+    /// Dispatches what the seat's last wait left, or else polls without blocking;
+    /// gives up at once if another thread holds the poll. Returns how many resources
+    /// it woke waiters of (the tasks land in the caller's queue, if it is a worker).
+    pub(crate) fn turn(&self) -> usize {
         let Some(mut state) = self.poll.try_lock() else {
-            return false;
+            return 0;
         };
-        self.turn(&mut state, timeout);
-        true
+        if !std::mem::take(&mut state.undispatched) {
+            Self::poll(&mut state, Some(Duration::ZERO));
+        }
+        self.dispatch(&mut state)
     }
 
-    fn turn(&self, state: &mut PollState, timeout: Option<Duration>) {
-        let PollState {
-            poll,
-            events,
-            batch,
-        } = state;
-        if let Err(e) = poll.poll(events, timeout) {
-            // EINTR: a signal; anything else leaves the events empty, and the caller
-            // turns again.
-            if e.kind() != io::ErrorKind::Interrupted {
-                return;
-            }
+    /// Takes the seat, if free.
+    pub(crate) fn try_enter(&self) -> bool {
+        self.seat
+            .compare_exchange(false, true, SeqCst, SeqCst)
+            .is_ok()
+    }
+
+    /// The seat's holder waits up to `timeout` for events, leaving them for the next
+    /// `turn` to dispatch. Returns at once if a `turn` is under way elsewhere (spurious).
+    pub(crate) fn park(&self, timeout: Option<Duration>) {
+        let Some(mut state) = self.poll.try_lock() else {
+            return;
+        };
+        if state.undispatched {
+            return; // a batch is waiting: the caller's turn dispatches it
+        }
+        Self::poll(&mut state, timeout);
+        state.undispatched = !state.events.is_empty();
+    }
+
+    /// Gives the seat up.
+    pub(crate) fn leave(&self) {
+        self.seat.store(false, SeqCst);
+    }
+
+    /// After a `SeqCst` fence: sources are registered and nobody holds the seat.
+    pub(crate) fn needs_waiter(&self) -> bool {
+        fence(SeqCst);
+        !self.is_shutdown() && self.sources.load(SeqCst) > 0 && !self.seat.load(SeqCst)
+    }
+
+    fn poll(state: &mut PollState, timeout: Option<Duration>) {
+        let PollState { poll, events, .. } = state;
+        if poll.poll(events, timeout).is_err() {
+            // EINTR (a signal) or a failure that left no events: nothing to dispatch.
+            events.clear();
+        }
+    }
+
+    /// Records each event's readiness and wakes its waiters (outside every lock).
+    fn dispatch(&self, state: &mut PollState) -> usize {
+        let PollState { events, batch, .. } = state;
+        if events.is_empty() {
+            return 0;
         }
         {
             let slab = self.slab.lock();
@@ -244,14 +353,12 @@ impl Inner {
                 }
             }
         }
+        events.clear();
+        let mut woke = 0;
         for (io, ready) in batch.drain(..) {
-            io.set_readiness(ready);
+            woke += io.set_readiness(ready);
         }
-    }
-
-    /// Ends a thread's wait in `epoll_wait` early (writes mio's eventfd `Waker`).
-    pub(crate) fn unpark(&self) {
-        let _ = self.waker.wake();
+        woke
     }
 
     pub(crate) fn is_shutdown(&self) -> bool {
@@ -262,7 +369,6 @@ impl Inner {
         if self.is_shutdown.swap(true, AcqRel) {
             return;
         }
-        self.unpark();
         // Wake every waiter with the shutdown flag set; their operations fail.
         let all: Vec<Arc<ScheduledIo>> = {
             let slab = self.slab.lock();
@@ -272,19 +378,6 @@ impl Inner {
             io.shutdown();
         }
     }
-}
-
-/// Hosts the driver on a thread of its own until the runtime shuts down: a stand-in
-/// until the scheduler's park seam hosts it in a parked worker.
-fn start_thread(inner: Arc<Inner>) -> io::Result<()> {
-    crate::sync::thread::Builder::new()
-        .name("heist-io".into())
-        .spawn(move || {
-            while !inner.is_shutdown() {
-                inner.try_turn(None);
-            }
-        })
-        .map(drop)
 }
 
 impl std::fmt::Debug for Inner {

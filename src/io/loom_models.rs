@@ -10,6 +10,9 @@ use crate::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use crate::sync::{block_on, model, thread, Arc};
 use std::future::poll_fn;
 
+/// Runs per model on real threads (loom ignores it); few under miri.
+const ITERATIONS: usize = if cfg!(miri) { 3 } else { 200 };
+
 /// Reads until the "socket" has data: wait for readability, try the "syscall" (read the
 /// flag: the driver sets it once, before recording the edge), and on `WouldBlock` clear
 /// the readiness seen, as the I/O loop does.
@@ -52,21 +55,21 @@ fn edge_arrives_while_reading(stale_edge: bool) {
 /// forever (the planted bug in `docs/testing.md`).
 #[test]
 fn edge_during_wouldblock_is_not_lost() {
-    model(200, || edge_arrives_while_reading(true));
+    model(ITERATIONS, || edge_arrives_while_reading(true));
 }
 
 /// The waiter registers while the driver records the edge: either the waiter's re-check
 /// under the lock sees the readiness or the driver finds the waker.
 #[test]
 fn waiter_registers_while_edge_arrives() {
-    model(200, || edge_arrives_while_reading(false));
+    model(ITERATIONS, || edge_arrives_while_reading(false));
 }
 
 /// A write edge does not disturb a reader's clear (per-direction ticks), and a shutdown
 /// wakes a waiting reader with the shutdown flag.
 #[test]
 fn write_edge_and_shutdown_wake_the_right_waiters() {
-    model(200, || {
+    model(ITERATIONS, || {
         let io = Arc::new(ScheduledIo::new());
         let other = {
             let io = io.clone();

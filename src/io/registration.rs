@@ -41,7 +41,7 @@ pub(crate) struct Registration {
 /// Outside a heist runtime, as tokio does, with a message saying where to call from.
 #[track_caller]
 pub(crate) fn current_driver() -> io::Result<Arc<Inner>> {
-    match crate::context::with_current(|handle| handle.shared.io.handle()) {
+    match crate::runtime::context::with_current(|handle| handle.driver.io.handle()) {
         Ok(driver) => driver,
         Err(e) => panic!("heist::net: {e}"),
     }

@@ -200,8 +200,8 @@ impl ScheduledIo {
     }
 
     /// Driver side: records `ready` (bumping each touched direction's tick) and wakes
-    /// the waiters of those directions.
-    pub(crate) fn set_readiness(&self, ready: Ready) {
+    /// the waiters of those directions. Returns how many it woke.
+    pub(crate) fn set_readiness(&self, ready: Ready) -> usize {
         let mut woken: Option<Interest> = None;
         for dir in Direction::BOTH {
             let bits = ready.intersection(dir.mask());
@@ -213,9 +213,7 @@ impl ScheduledIo {
             });
             woken = Some(woken.map_or(dir.interest(), |w| w.add(dir.interest())));
         }
-        if let Some(interest) = woken {
-            self.wake(interest);
-        }
+        woken.map_or(0, |interest| self.wake(interest))
     }
 
     /// The driver shut down: every direction reports it, and every waiter wakes.
@@ -223,14 +221,15 @@ impl ScheduledIo {
         for word in &self.words {
             word.fetch_or(SHUTDOWN, AcqRel);
         }
-        self.wake(Interest::READABLE | Interest::WRITABLE);
+        let _ = self.wake(Interest::READABLE | Interest::WRITABLE);
     }
 
     /// Wakes the waiters of `interest`, at most `BATCH` at a time with the lock released
-    /// (a waker is user code: it must not run under our lock).
-    fn wake(&self, interest: Interest) {
+    /// (a waker is user code: it must not run under our lock). Returns how many.
+    fn wake(&self, interest: Interest) -> usize {
         let mut batch: Vec<Waker> = Vec::new();
         let mut next = 0;
+        let mut woken = 0;
         loop {
             {
                 let mut waiters = self.waiters.lock();
@@ -244,11 +243,14 @@ impl ScheduledIo {
                     next += 1;
                 }
                 if batch.is_empty() && next >= waiters.slots.len() {
-                    return;
+                    return woken;
                 }
             }
+            woken += batch.len();
             for waker in batch.drain(..) {
-                waker.wake();
+                // A waker is user code: a panic in it must not unwind through the
+                // driver's turn (a worker's run loop).
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()));
             }
         }
     }

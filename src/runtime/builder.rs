@@ -204,12 +204,11 @@ impl Builder {
         let stealers = queues.iter().map(|q| q.stealer()).collect();
         let driver = Arc::new(Driver::new());
         let scheduler = Arc::new(Shared::new(stealers, config, driver.unpark()));
-        // A timer registered while nobody keeps time sends a sleeper to (the hand-off).
+        // A timer registered while nobody keeps time, or an I/O source while nobody waits in
+        // the reactor, sends a sleeper to (the hand-off).
         // The driver holds the scheduler this way, the scheduler only the `Unpark`.
         let summoned = scheduler.clone();
-        driver
-            .time
-            .set_summon(Box::new(move || summoned.summon(None)));
+        driver.set_summon(std::sync::Arc::new(move || summoned.summon(None)));
         let handle = Handle {
             scheduler,
             driver,

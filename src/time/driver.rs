@@ -509,6 +509,16 @@ impl Driver {
         self.keepers.parkers[role].park(timeout);
     }
 
+    /// How long until the wheel next has work (`None`: no timer), for a waiter that
+    /// keeps no role (the I/O reactor's seat, `runtime/driver.rs`). The fence pairs with
+    /// `timer_moved_earlier`'s, as in `park_keeper`: a registration this read misses
+    /// finds no keeper for it and summons a sleeper, which may be this waiter.
+    pub(crate) fn until_next_wake(&self) -> Option<Duration> {
+        fence(SeqCst);
+        let next = self.next_wake.load(SeqCst);
+        (next != NO_WAKE).then(|| self.clock.until(next))
+    }
+
     /// The holder of `role` woke: it gives the role up.
     pub(crate) fn release_keeper(&self, role: usize) {
         self.keepers.held[role].store(NO_KEEPER, SeqCst);

@@ -47,7 +47,7 @@ mod sleep;
 mod timeout;
 mod wheel;
 
-pub(crate) use driver::{Driver, Keepers};
+pub(crate) use driver::{Driver, Keepers, KEEPERS};
 pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
 pub use sleep::{sleep, sleep_until, Sleep};
 pub use timeout::{timeout, timeout_at, Elapsed, Timeout};

@@ -28,23 +28,14 @@ run() {
 case "$slice" in
     task) run --lib -- task::loom_tests "$@" ;;
     queue) run --lib -- scheduler::loom_tests "$@" ;;
-<<<<<<< HEAD
-    time) run --lib -- time::driver::loom_models "$@" ;;
-    io) run --lib -- io::loom_models "$@" ;;
-=======
     time) run --lib -- time::driver::loom_tests "$@" ;;
->>>>>>> arch
+    io) run --lib -- io::loom_tests "$@" ;;
     runtime) run --test loom_runtime -- "$@" ;;
     user) run --test loom_user -- "$@" ;;
     all)
         # Every model inside the crate: task::, scheduler:: (loom_tests) and the timer
-<<<<<<< HEAD
-        # driver's (time::driver::loom_models) and the I/O readiness (io::loom_models).
-        run --lib -- loom_tests loom_models "$@"
-=======
-        # driver's (time::driver::loom_tests).
+        # driver's (time::driver::loom_tests) and the I/O readiness (io::loom_tests).
         run --lib -- loom_tests "$@"
->>>>>>> arch
         run --test loom_runtime -- "$@"
         run --test loom_user -- "$@"
         ;;

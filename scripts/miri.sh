@@ -17,7 +17,7 @@ cargo +nightly miri setup
 #    default), leak check on, eight schedules.
 echo "== miri: task module, strict provenance, Stacked Borrows"
 MIRIFLAGS="-Zmiri-strict-provenance -Zmiri-many-seeds=0..8" \
-    cargo +nightly miri test --lib -- task:: scheduler::idle time::driver::loom_tests io::loom_models
+    cargo +nightly miri test --lib -- task:: scheduler::idle time::driver::loom_tests io::loom_tests
 
 # 2. The same under Tree Borrows.
 echo "== miri: task module, strict provenance, Tree Borrows"

@@ -3,7 +3,7 @@
 //!
 //! - `interest.rs`: [`Interest`] and [`Ready`] (tokio's names).
 //! - `scheduled.rs`: one resource's readiness (per direction, with a tick) and its
-//!   waiters; no system calls, so loom and miri check it (`loom_models.rs`).
+//!   waiters; no system calls, so loom and miri check it (`loom_tests.rs`).
 //! - `driver.rs`: the mio `Poll`, the slab of registrations, the turn.
 //! - `registration.rs`: a resource's tie to the driver, the I/O loop with its
 //!   cooperative budget, and `PollEvented` (what `heist::net` wraps).
@@ -22,7 +22,7 @@ pub(crate) mod scheduled;
 pub mod unix;
 
 #[cfg(test)]
-mod loom_models;
+mod loom_tests;
 
 pub use futures::io::{AsyncRead, AsyncWrite};
 pub use interest::{Interest, Ready};

@@ -1,5 +1,5 @@
 //! `ScheduledIo`: one registered resource's readiness and the tasks waiting for it. No
-//! system calls here, so that loom (`io::loom_models`) and miri check all of it.
+//! system calls here, so that loom (`io::loom_tests`) and miri check all of it.
 //!
 //! # Readiness with a tick, per direction
 //!
@@ -34,7 +34,7 @@
 //! stores its waker, and re-reads the word under the lock. Either the driver's lock
 //! comes after the waiter's unlock (it finds the waker) or before the waiter's lock
 //! (the mutex orders the word update before the re-read, which sees it). The loom model
-//! `io::loom_models` checks this and the tick rule (and fails on a blind clear).
+//! `io::loom_tests` checks this and the tick rule (and fails on a blind clear).
 
 use super::interest::{Interest, Ready};
 use crate::sync::atomic::{AtomicU64, Ordering::*};

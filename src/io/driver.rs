@@ -44,7 +44,8 @@
 
 use super::interest::{Interest, Ready};
 use super::scheduled::ScheduledIo;
-use crate::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering::*};
+use super::seat::Seat;
+use crate::sync::atomic::{AtomicBool, Ordering::*};
 use crate::sync::{Arc, Mutex, OnceLock};
 use std::io;
 use std::time::Duration;
@@ -147,10 +148,8 @@ pub(crate) struct Inner {
     slab: Mutex<Slab>,
     /// Holding this lock is the right to poll.
     poll: Mutex<PollState>,
-    /// A parked worker holds the seat (waits, or is about to wait, in the poll).
-    seat: AtomicBool,
-    /// Registered sources: while there are any, the seat wants a waiter.
-    sources: AtomicUsize,
+    /// Which parked worker waits in the poll, and the hand-off (`seat.rs`).
+    seat: Seat,
     summon: Option<Summon>,
     is_shutdown: AtomicBool,
 }
@@ -233,8 +232,7 @@ impl Inner {
                 undispatched: false,
                 batch: Vec::new(),
             }),
-            seat: AtomicBool::new(false),
-            sources: AtomicUsize::new(0),
+            seat: Seat::new(),
             summon,
             is_shutdown: AtomicBool::new(false),
         };
@@ -260,11 +258,9 @@ impl Inner {
         if self.is_shutdown.load(Acquire) {
             io.shutdown();
         }
-        self.sources.fetch_add(1, SeqCst);
-        // Pairs with the fence in `needs_waiter`: either a worker leaving the seat sees
-        // this source and hands the seat off, or we see the seat empty and summon.
-        fence(SeqCst);
-        if !self.seat.load(SeqCst) {
+        // Either a worker leaving the seat sees this source and hands the seat off, or
+        // we see the seat empty and summon (`seat.rs`).
+        if self.seat.registered() {
             if let Some(summon) = &self.summon {
                 summon();
             }
@@ -280,7 +276,7 @@ impl Inner {
     /// Forgets `token`: its slot may be reused, and stale events for it are ignored.
     pub(crate) fn release(&self, token: mio::Token) {
         if self.slab.lock().remove(token) {
-            self.sources.fetch_sub(1, SeqCst);
+            self.seat.deregistered();
         }
     }
 
@@ -299,9 +295,7 @@ impl Inner {
 
     /// Takes the seat, if free.
     pub(crate) fn try_enter(&self) -> bool {
-        self.seat
-            .compare_exchange(false, true, SeqCst, SeqCst)
-            .is_ok()
+        self.seat.try_enter()
     }
 
     /// The seat's holder waits up to `timeout` for events, leaving them for the next
@@ -319,13 +313,12 @@ impl Inner {
 
     /// Gives the seat up.
     pub(crate) fn leave(&self) {
-        self.seat.store(false, SeqCst);
+        self.seat.leave();
     }
 
     /// After a `SeqCst` fence: sources are registered and nobody holds the seat.
     pub(crate) fn needs_waiter(&self) -> bool {
-        fence(SeqCst);
-        !self.is_shutdown() && self.sources.load(SeqCst) > 0 && !self.seat.load(SeqCst)
+        !self.is_shutdown() && self.seat.needs_waiter()
     }
 
     fn poll(state: &mut PollState, timeout: Option<Duration>) {

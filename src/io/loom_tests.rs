@@ -6,6 +6,7 @@
 
 use super::interest::{Interest, Ready};
 use super::scheduled::{ScheduledIo, READER};
+use super::seat::Seat;
 use crate::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use crate::sync::{block_on, model, thread, Arc};
 use std::future::poll_fn;
@@ -99,5 +100,29 @@ fn closed_is_never_cleared() {
         let after = io.ready_now(Interest::READABLE).ready;
         assert!(after.is_read_closed() && after.is_readable());
         assert_eq!(after, Ready::READ_CLOSED);
+    });
+}
+
+/// The hand-off (`seat.rs`): the last holder leaves the seat while a source registers.
+/// Afterwards, if a source is registered, someone must have been told to summon a
+/// waiter (or the seat is held). Without the fences, both sides can miss each other.
+#[test]
+fn source_registered_while_the_holder_leaves_gets_a_waiter() {
+    model(ITERATIONS, || {
+        let seat = Arc::new(Seat::new());
+        assert!(seat.try_enter());
+        let leaver = {
+            let seat = seat.clone();
+            thread::spawn(move || {
+                seat.leave();
+                seat.needs_waiter()
+            })
+        };
+        let registrar_summons = seat.registered();
+        let leaver_summons = leaver.join().unwrap();
+        assert!(
+            registrar_summons || leaver_summons,
+            "a source is registered, the seat is empty, and nobody summons a waiter"
+        );
     });
 }

@@ -5,6 +5,7 @@
 //! - `scheduled.rs`: one resource's readiness (per direction, with a tick) and its
 //!   waiters; no system calls, so loom and miri check it (`loom_tests.rs`).
 //! - `driver.rs`: the mio `Poll`, the slab of registrations, the turn.
+//! - `seat.rs`: which parked worker waits in the poll, and the hand-off (loom-checked).
 //! - `registration.rs`: a resource's tie to the driver, the I/O loop with its
 //!   cooperative budget, and `PollEvented` (what `heist::net` wraps).
 //! - `unix.rs`: `AsyncFd`.
@@ -19,6 +20,7 @@ pub mod hyper;
 mod interest;
 pub(crate) mod registration;
 pub(crate) mod scheduled;
+mod seat;
 pub mod unix;
 
 #[cfg(test)]

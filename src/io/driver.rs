@@ -281,8 +281,12 @@ impl Inner {
     }
 
     /// Dispatches what the seat's last wait left, or else polls without blocking;
-    /// gives up at once if another thread holds the poll. Returns how many resources
-    /// it woke waiters of (the tasks land in the caller's queue, if it is a worker).
+    /// gives up at once if another thread holds the poll. Returns how many waiters it
+    /// woke (their tasks land in the caller's queue, if it is a worker).
+    ///
+    /// The poll lock is held only to poll and to collect the batch, never while waking:
+    /// the seat's holder waits for it (`park`), so a turn that woke a hundred tasks
+    /// under it kept the holder out of `epoll_wait` for as long.
     pub(crate) fn turn(&self) -> usize {
         let Some(mut state) = self.poll.try_lock() else {
             return 0;
@@ -290,7 +294,22 @@ impl Inner {
         if !std::mem::take(&mut state.undispatched) {
             Self::poll(&mut state, Some(Duration::ZERO));
         }
-        self.dispatch(&mut state)
+        if state.events.is_empty() {
+            return 0;
+        }
+        let mut batch = self.collect(&mut state);
+        drop(state);
+        let mut woke = 0;
+        for (io, ready) in batch.drain(..) {
+            woke += io.set_readiness(ready);
+        }
+        // Give the batch's allocation back for the next turn, if the poll is free.
+        if let Some(mut state) = self.poll.try_lock() {
+            if state.batch.capacity() < batch.capacity() {
+                state.batch = batch;
+            }
+        }
+        woke
     }
 
     /// Takes the seat, if free.
@@ -299,11 +318,10 @@ impl Inner {
     }
 
     /// The seat's holder waits up to `timeout` for events, leaving them for the next
-    /// `turn` to dispatch. Returns at once if a `turn` is under way elsewhere (spurious).
+    /// `turn` to dispatch. If a busy worker's `turn` holds the poll, waits for it (it
+    /// only polls without blocking and collects; it wakes nobody under the lock).
     pub(crate) fn park(&self, timeout: Option<Duration>) {
-        let Some(mut state) = self.poll.try_lock() else {
-            return;
-        };
+        let mut state = self.poll.lock();
         if state.undispatched {
             return; // a batch is waiting: the caller's turn dispatches it
         }
@@ -329,12 +347,11 @@ impl Inner {
         }
     }
 
-    /// Records each event's readiness and wakes its waiters (outside every lock).
-    fn dispatch(&self, state: &mut PollState) -> usize {
+    /// Takes the events' resources out of the slab (a clone of each `Arc`, so none is
+    /// freed while its readiness is recorded) into a batch to wake outside every lock.
+    fn collect(&self, state: &mut PollState) -> Vec<(Arc<ScheduledIo>, Ready)> {
         let PollState { events, batch, .. } = state;
-        if events.is_empty() {
-            return 0;
-        }
+        let mut batch = std::mem::take(batch);
         {
             let slab = self.slab.lock();
             for event in events.iter() {
@@ -347,11 +364,7 @@ impl Inner {
             }
         }
         events.clear();
-        let mut woke = 0;
-        for (io, ready) in batch.drain(..) {
-            woke += io.set_readiness(ready);
-        }
-        woke
+        batch
     }
 
     pub(crate) fn is_shutdown(&self) -> bool {

@@ -335,7 +335,7 @@ fn two_searchers_one_sleeper() {
 /// Sleep protocol for a worker's own deque: a task spawns two children (the second
 /// pushes the first out of the next-task slot into the worker's deque), then blocks its
 /// worker until the first child has run. Only the other worker can run it, so the spill
-/// must wake that worker (`WorkerCtx::schedule_local`: push, `SeqCst` fence, notify) or
+/// must wake that worker (`Worker::schedule_local`: push, `SeqCst` fence, notify) or
 /// the worker must find it while searching or re-checking before it parks. A lost
 /// wake-up leaves every thread blocked, which loom reports as a deadlock.
 #[test]

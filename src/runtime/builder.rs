@@ -5,7 +5,7 @@ use super::driver::Driver;
 use super::{context, Handle, Runtime};
 use crate::blocking::{Pool, PoolConfig};
 use crate::scheduler::queue::LocalQueue;
-use crate::scheduler::worker::Worker;
+use crate::scheduler::worker::{CountOut, Worker};
 use crate::scheduler::{Config, Shared};
 use crate::sync::{thread, Arc};
 use std::fmt;
@@ -159,7 +159,9 @@ impl Builder {
     }
 
     /// How long an idle blocking-pool thread waits for more work before it exits
-    /// (default 10 s).
+    /// (default 10 s). Any duration works: zero lets a thread go as soon as the queue is
+    /// empty, and one too long for an `Instant` (`Duration::MAX`) keeps idle threads for
+    /// the runtime's life.
     pub fn thread_keep_alive(&mut self, duration: Duration) -> &mut Self {
         self.thread_keep_alive = duration;
         self
@@ -224,15 +226,19 @@ impl Builder {
             let (on_start, on_stop) = (self.on_thread_start.clone(), self.on_thread_stop.clone());
             let spawned = builder.spawn(move || {
                 let handle = thread_handle;
+                let scheduler = handle.scheduler.clone();
+                // Counts the thread out however it ends, so shutdown never waits for a
+                // thread that is gone.
+                let mut count_out = CountOut::new(&scheduler);
                 // The hooks run outside the runtime context, panics caught.
                 run_hook(on_start.as_ref());
-                let worker = Worker::new(handle.scheduler.clone(), index, queue);
+                let worker = Worker::new(scheduler.clone(), index, queue);
                 {
                     let driver = handle.driver.clone();
                     let _enter = context::enter(handle);
                     worker.run(&*driver);
                 }
-                worker.exit();
+                worker.exit(&mut count_out);
                 run_hook(on_stop.as_ref());
             });
             match spawned {
@@ -241,6 +247,7 @@ impl Builder {
                     // Workers never started count as exited.
                     for _ in index..workers {
                         handle.scheduler.worker_exited();
+                        handle.scheduler.worker_stopped();
                     }
                     drop(Runtime::from_parts(handle, threads));
                     return Err(e);

@@ -7,10 +7,14 @@ use super::handle::Handle;
 use crate::scheduler::worker;
 use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::marker::PhantomData;
 
 struct Context {
     /// The current runtime, for `Handle::current` and `heist::spawn` off the workers.
     handle: RefCell<Option<Handle>>,
+    /// `EnterGuard`s alive on this thread: each records the depth it made, so one dropped
+    /// out of order is caught.
+    depth: Cell<usize>,
     /// Inside `block_on`.
     blocking: Cell<bool>,
 }
@@ -20,6 +24,7 @@ crate::sync::thread_local! {
     #[allow(clippy::missing_const_for_thread_local)]
     static CONTEXT: Context = Context {
         handle: RefCell::new(None),
+        depth: Cell::new(0),
         blocking: Cell::new(false),
     };
 }
@@ -56,25 +61,68 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Handle) -> R) -> Result<R, TryCurr
 }
 
 /// Makes `handle` current until the guard drops.
+///
+/// Guards nest: each restores, as it drops, the runtime that was current when it was
+/// made, so they must be dropped in the reverse order of their making, on the thread
+/// that made them. A guard is not `Send`:
+///
+/// ```compile_fail
+/// let rt = heist::Runtime::new().unwrap();
+/// let guard = rt.enter();
+/// std::thread::spawn(move || drop(guard));
+/// ```
+///
+/// # Panics
+/// On drop, if a guard made after it on this thread is still alive (dropped out of
+/// order), as tokio's does; the runtime context is then left as it is.
 #[must_use = "the runtime stays current only while the guard lives"]
 pub struct EnterGuard {
     prev: Option<Handle>,
+    /// This guard's place in the thread's stack of guards.
+    depth: usize,
     /// On a worker of another runtime: that worker stands aside while the guard lives,
     /// so `heist::spawn` here goes to the entered runtime (`scheduler/worker.rs`).
     worker: Option<worker::CurrentGuard>,
+    /// Not `Send`: it restores this thread's context (a `MutexGuard` is `Sync`, not
+    /// `Send`).
+    _not_send: PhantomData<std::sync::MutexGuard<'static, ()>>,
 }
 
 pub(crate) fn enter(handle: Handle) -> EnterGuard {
     let other_worker = worker::is_worker() && !worker::is_worker_of(&*handle.scheduler);
     let worker = other_worker.then(worker::CurrentGuard::suspend);
-    let prev = CONTEXT.with(|ctx| ctx.handle.borrow_mut().replace(handle));
-    EnterGuard { prev, worker }
+    let (prev, depth) = CONTEXT.with(|ctx| {
+        let depth = ctx.depth.get() + 1;
+        ctx.depth.set(depth);
+        (ctx.handle.borrow_mut().replace(handle), depth)
+    });
+    EnterGuard {
+        prev,
+        depth,
+        worker,
+        _not_send: PhantomData,
+    }
 }
 
 impl Drop for EnterGuard {
     fn drop(&mut self) {
         let prev = self.prev.take();
-        let _ = CONTEXT.try_with(|ctx| *ctx.handle.borrow_mut() = prev);
+        let _ = CONTEXT.try_with(|ctx| {
+            if ctx.depth.get() != self.depth {
+                if std::thread::panicking() {
+                    // Unwinding already: a second panic would abort.
+                    return;
+                }
+                panic!(
+                    "heist: `EnterGuard`s dropped out of order: guards returned by \
+                     `Runtime::enter` / `Handle::enter` must be dropped in the reverse order \
+                     of their making, on the thread that made them"
+                );
+            }
+            ctx.depth.set(self.depth - 1);
+            *ctx.handle.borrow_mut() = prev;
+        });
+        // The worker this guard set aside (if any) comes back.
         drop(self.worker.take());
     }
 }

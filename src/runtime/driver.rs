@@ -11,6 +11,7 @@
 
 use crate::io::driver::{Driver as IoDriver, Summon};
 use crate::scheduler::park::{self, Seat};
+use crate::sync::atomic::{fence, Ordering::SeqCst};
 use crate::sync::{Arc, OnceLock};
 use crate::time;
 use std::time::Duration;
@@ -74,11 +75,11 @@ impl park::Driver for Driver {
     fn park(&self, seat: Seat, timeout: Option<Duration>) {
         match (seat, self.io.get()) {
             (IO_SEAT, Some(io)) => {
-                let timeout = match self.time.until_next_wake() {
-                    Some(until) => Some(timeout.map_or(until, |t| t.min(until))),
-                    None => timeout,
-                };
-                io.park(timeout);
+                // Pairs with the fence in `time::Driver::timer_moved_earlier`, as in
+                // `park_keeper`: a registration whose deadline this read misses finds
+                // no keeper for it and summons a sleeper, which may be this one.
+                fence(SeqCst);
+                io.park(self.time.timeout_for(timeout));
             }
             _ => self.time.park_keeper(seat, timeout),
         }

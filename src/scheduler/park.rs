@@ -57,7 +57,11 @@
 //!   `wait = false` every [`DRIVER_INTERVAL`] tasks (give up at once if another thread is
 //!   turning it: a `try_lock`), so timers and I/O are served while no worker parks; a
 //!   parking worker calls it with `wait = true` before and after it parks. Tasks it
-//!   wakes land in the calling worker's queue (next-task slot first).
+//!   wakes land in the calling worker's queue (next-task slot first). A turn must not
+//!   make a parking worker miss a free seat for good: if it holds the lock `try_enter`
+//!   tries (an I/O driver's poll lock), a `try_enter` that failed meanwhile must be
+//!   made good after the unlock (e.g. a flag the failed `try_enter` sets, read after the
+//!   unlock, and the driver's summon callback; the timers' turn takes no seat).
 //! - **Hand-off.** [`Driver::needs_waiter`]: after a `SeqCst` fence, whether something
 //!   pending (a registered timer; registered I/O sources) needs a seated waiter while no
 //!   seat is held. The driver may also ask for a waiter itself (a timer registered with

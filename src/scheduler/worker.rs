@@ -240,10 +240,41 @@ impl Worker {
 
     /// After `run`, outside the worker context (so that anything the drain wakes goes to
     /// the injector, which shutdown empties): cancels what this worker still queues and
-    /// counts it out.
-    pub(crate) fn exit(self) {
+    /// counts it out of the run loop.
+    pub(crate) fn exit(self, count_out: &mut CountOut<'_>) {
         self.drain();
-        self.shared.worker_exited();
+        count_out.left_loop();
+    }
+}
+
+/// Counts a worker thread out of `Shared`'s live counts as it ends: out of the run loop
+/// (`left_loop`, or on drop if it never got there by the normal path), and out of the
+/// live threads when dropped, after its stop hook. Created first thing on the thread,
+/// so even a thread that unwinds never leaves shutdown waiting for it.
+pub(crate) struct CountOut<'a> {
+    shared: &'a Shared,
+    in_loop: bool,
+}
+
+impl<'a> CountOut<'a> {
+    pub(crate) fn new(shared: &'a Shared) -> CountOut<'a> {
+        CountOut {
+            shared,
+            in_loop: true,
+        }
+    }
+
+    fn left_loop(&mut self) {
+        if std::mem::take(&mut self.in_loop) {
+            self.shared.worker_exited();
+        }
+    }
+}
+
+impl Drop for CountOut<'_> {
+    fn drop(&mut self) {
+        self.left_loop();
+        self.shared.worker_stopped();
     }
 }
 

@@ -499,24 +499,19 @@ impl Driver {
         // Pairs with the fence in `timer_moved_earlier` (module doc): taking the role
         // (`try_keep`) comes before this read.
         fence(SeqCst);
-        let next = self.next_wake.load(SeqCst);
-        let timeout = if next == NO_WAKE {
-            timeout
-        } else {
-            let until = self.clock.until(next);
-            Some(timeout.map_or(until, |t| t.min(until)))
-        };
-        self.keepers.parkers[role].park(timeout);
+        self.keepers.parkers[role].park(self.timeout_for(timeout));
     }
 
-    /// How long until the wheel next has work (`None`: no timer), for a waiter that
-    /// keeps no role (the I/O reactor's seat, `runtime/driver.rs`). The fence pairs with
-    /// `timer_moved_earlier`'s, as in `park_keeper`: a registration this read misses
-    /// finds no keeper for it and summons a sleeper, which may be this waiter.
-    pub(crate) fn until_next_wake(&self) -> Option<Duration> {
-        fence(SeqCst);
+    /// How long a waiter may block: `timeout`, shortened to the time until the next
+    /// deadline if a timer is registered. For a driver stacked on the timers (an I/O
+    /// poller's timeout), as for the keepers.
+    pub(crate) fn timeout_for(&self, timeout: Option<Duration>) -> Option<Duration> {
         let next = self.next_wake.load(SeqCst);
-        (next != NO_WAKE).then(|| self.clock.until(next))
+        if next == NO_WAKE {
+            return timeout;
+        }
+        let until = self.clock.until(next);
+        Some(timeout.map_or(until, |t| t.min(until)))
     }
 
     /// The holder of `role` woke: it gives the role up.

@@ -90,9 +90,9 @@ macro_rules! impl_read {
     };
 }
 
-/// The methods tokio's `AsyncWrite` and hyper's `Write` share, name for name.
-#[cfg(any(feature = "tokio-io", feature = "hyper"))]
-macro_rules! write_methods {
+/// The methods all three write traits share, name for name: `poll_write`,
+/// `poll_write_vectored`, `poll_flush` (a no-op: writes go straight to the socket).
+macro_rules! write_core_methods {
     () => {
         fn poll_write(
             self: std::pin::Pin<&mut Self>,
@@ -110,15 +110,23 @@ macro_rules! write_methods {
             $crate::net::stream_io::WriteSide::poll_write_vectored_bytes(&*self, cx, bufs)
         }
 
-        fn is_write_vectored(&self) -> bool {
-            true
-        }
-
         fn poll_flush(
             self: std::pin::Pin<&mut Self>,
             _cx: &mut std::task::Context<'_>,
         ) -> std::task::Poll<std::io::Result<()>> {
             std::task::Poll::Ready(Ok(()))
+        }
+    };
+}
+
+/// The rest of tokio's `AsyncWrite` and hyper's `Write`, which share it name for name.
+#[cfg(any(feature = "tokio-io", feature = "hyper"))]
+macro_rules! write_methods {
+    () => {
+        $crate::net::stream_io::write_core_methods!();
+
+        fn is_write_vectored(&self) -> bool {
+            true
         }
 
         /// Shuts the write side down: the peer reads end of stream.
@@ -131,34 +139,14 @@ macro_rules! write_methods {
     };
 }
 
+pub(crate) use write_core_methods;
 #[cfg(any(feature = "tokio-io", feature = "hyper"))]
 pub(crate) use write_methods;
 
 macro_rules! impl_write {
     ([$($g:tt)*] $ty:ty) => {
         impl<$($g)*> futures::io::AsyncWrite for $ty {
-            fn poll_write(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &[u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                $crate::net::stream_io::WriteSide::poll_write_bytes(&*self, cx, buf)
-            }
-
-            fn poll_write_vectored(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                bufs: &[std::io::IoSlice<'_>],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                $crate::net::stream_io::WriteSide::poll_write_vectored_bytes(&*self, cx, bufs)
-            }
-
-            fn poll_flush(
-                self: std::pin::Pin<&mut Self>,
-                _cx: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(Ok(()))
-            }
+            $crate::net::stream_io::write_core_methods!();
 
             /// Shuts the write side down: the peer reads end of stream.
             fn poll_close(
@@ -214,6 +202,45 @@ macro_rules! readiness_methods {
     };
 }
 
+/// `ReadSide` and `WriteSide` for a whole stream whose `io` field is a `PollEvented`
+/// of a mio stream.
+macro_rules! stream_sides {
+    ($ty:ty) => {
+        impl $crate::net::stream_io::ReadSide for $ty {
+            fn poll_read_bytes(
+                &self,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.io.poll_read(cx, buf)
+            }
+        }
+
+        impl $crate::net::stream_io::WriteSide for $ty {
+            fn poll_write_bytes(
+                &self,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.io.poll_write(cx, buf)
+            }
+
+            fn poll_write_vectored_bytes(
+                &self,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.io.poll_write_vectored(cx, bufs)
+            }
+
+            fn shutdown_write(&self) -> std::io::Result<()> {
+                self.io.get_ref().shutdown(std::net::Shutdown::Write)
+            }
+        }
+    };
+}
+
 pub(crate) use impl_read;
 pub(crate) use impl_write;
 pub(crate) use readiness_methods;
+pub(crate) use stream_sides;

@@ -149,26 +149,26 @@ impl Drop for OwnedWriteHalf {
 
 impl ReadSide for ReadHalf<'_> {
     fn poll_read_bytes(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.0.poll_read_priv(cx, buf)
+        self.0.poll_read_bytes(cx, buf)
     }
 }
 
 impl ReadSide for OwnedReadHalf {
     fn poll_read_bytes(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.inner.poll_read_priv(cx, buf)
+        self.inner.poll_read_bytes(cx, buf)
     }
 }
 
 impl WriteSide for WriteHalf<'_> {
     fn poll_write_bytes(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.0.poll_write_priv(cx, buf)
+        self.0.poll_write_bytes(cx, buf)
     }
     fn poll_write_vectored_bytes(
         &self,
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.0.poll_write_vectored_priv(cx, bufs)
+        self.0.poll_write_vectored_bytes(cx, bufs)
     }
     fn shutdown_write(&self) -> io::Result<()> {
         self.0.shutdown_std(Shutdown::Write)
@@ -177,14 +177,14 @@ impl WriteSide for WriteHalf<'_> {
 
 impl WriteSide for OwnedWriteHalf {
     fn poll_write_bytes(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.inner.poll_write_priv(cx, buf)
+        self.inner.poll_write_bytes(cx, buf)
     }
     fn poll_write_vectored_bytes(
         &self,
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.inner.poll_write_vectored_priv(cx, bufs)
+        self.inner.poll_write_vectored_bytes(cx, bufs)
     }
     fn shutdown_write(&self) -> io::Result<()> {
         self.inner.shutdown_std(Shutdown::Write)

@@ -3,7 +3,7 @@
 use super::split::{self, OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use crate::io::registration::PollEvented;
 use crate::io::scheduled::Direction;
-use crate::net::stream_io::{impl_read, impl_write, ReadSide, WriteSide};
+use crate::net::stream_io::{impl_read, impl_write};
 use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
@@ -142,53 +142,9 @@ impl TcpStream {
     pub(crate) fn shutdown_std(&self, how: Shutdown) -> io::Result<()> {
         self.io.get_ref().shutdown(how)
     }
-
-    pub(crate) fn poll_read_priv(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_read(cx, buf)
-    }
-
-    pub(crate) fn poll_write_priv(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_write(cx, buf)
-    }
-
-    pub(crate) fn poll_write_vectored_priv(
-        &self,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_write_vectored(cx, bufs)
-    }
 }
 
-impl ReadSide for TcpStream {
-    fn poll_read_bytes(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.poll_read_priv(cx, buf)
-    }
-}
-
-impl WriteSide for TcpStream {
-    fn poll_write_bytes(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.poll_write_priv(cx, buf)
-    }
-    fn poll_write_vectored_bytes(
-        &self,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_vectored_priv(cx, bufs)
-    }
-    fn shutdown_write(&self) -> io::Result<()> {
-        self.shutdown_std(Shutdown::Write)
-    }
-}
+crate::net::stream_io::stream_sides!(TcpStream);
 
 impl_read!([] TcpStream);
 impl_write!([] TcpStream);

@@ -115,27 +115,7 @@ impl UnixStream {
     }
 }
 
-impl ReadSide for UnixStream {
-    fn poll_read_bytes(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_read(cx, buf)
-    }
-}
-
-impl WriteSide for UnixStream {
-    fn poll_write_bytes(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_write(cx, buf)
-    }
-    fn poll_write_vectored_bytes(
-        &self,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_write_vectored(cx, bufs)
-    }
-    fn shutdown_write(&self) -> io::Result<()> {
-        self.shutdown_std(Shutdown::Write)
-    }
-}
+crate::net::stream_io::stream_sides!(UnixStream);
 
 /// The read half of [`UnixStream::into_split`].
 #[derive(Debug)]

@@ -210,20 +210,29 @@ fn client(config: &ClientConfig) -> io::Result<()> {
     let mut latencies: Vec<u32> = Vec::new(); // nanoseconds, saturating
     let mut done = 0u64;
     let mut errors = 0u64;
-    // Start every connection.
-    for conn in conns.iter_mut() {
-        if pump(conn, &msg, depth, &mut buf, &mut |_| {}).is_err() {
-            errors += 1;
-        }
-    }
+    // Connections to pump: woken by an event, or stopped by their round budget (a
+    // fast server can keep one connection busy forever; it must not starve the rest).
+    let mut pending: VecDeque<usize> = (0..conns.len()).collect();
+    let mut queued = vec![true; conns.len()];
     loop {
         let now = Instant::now();
         if now >= end {
             break;
         }
-        poll.poll(&mut events, Some(end - now))?;
+        let timeout = if pending.is_empty() {
+            end - now
+        } else {
+            Duration::ZERO
+        };
+        poll.poll(&mut events, Some(timeout))?;
         for event in events.iter() {
-            let conn = &mut conns[event.token().0];
+            let i = event.token().0;
+            if !std::mem::replace(&mut queued[i], true) {
+                pending.push_back(i);
+            }
+        }
+        for _ in 0..pending.len() {
+            let i = pending.pop_front().unwrap();
             let mut record = |sent: Instant| {
                 let now = Instant::now();
                 if now >= measure_from && now < end {
@@ -232,8 +241,13 @@ fn client(config: &ClientConfig) -> io::Result<()> {
                     latencies.push(u32::try_from(ns).unwrap_or(u32::MAX));
                 }
             };
-            if pump(conn, &msg, depth, &mut buf, &mut record).is_err() {
-                errors += 1;
+            match pump(&mut conns[i], &msg, depth, &mut buf, &mut record) {
+                Ok(true) => pending.push_back(i),
+                Ok(false) => queued[i] = false,
+                Err(_) => {
+                    errors += 1;
+                    queued[i] = false;
+                }
             }
         }
     }
@@ -260,16 +274,21 @@ fn client(config: &ClientConfig) -> io::Result<()> {
     Ok(())
 }
 
+/// Rounds of read-then-write one `pump` call may make before yielding to the others.
+const PUMP_ROUNDS: usize = 8;
+
 /// Reads what has arrived and writes while fewer than `depth` messages are in flight,
-/// until both would block (mio is edge-triggered).
+/// until both would block (mio is edge-triggered: the next event comes only after a
+/// `WouldBlock`), or `PUMP_ROUNDS` rounds made progress: then it returns true and the
+/// caller pumps it again after the others.
 fn pump(
     conn: &mut Conn,
     msg: &[u8],
     depth: usize,
     buf: &mut [u8],
     record: &mut dyn FnMut(Instant),
-) -> io::Result<()> {
-    loop {
+) -> io::Result<bool> {
+    for _ in 0..PUMP_ROUNDS {
         let mut progressed = false;
         // Read echoes.
         match conn.stream.read(buf) {
@@ -303,7 +322,8 @@ fn pump(
             }
         }
         if !progressed {
-            return Ok(());
+            return Ok(false);
         }
     }
+    Ok(true)
 }

@@ -34,7 +34,7 @@
 //!
 //! # The driver interface
 //!
-//! The scheduler is generic over its driver (`worker::run::<D>`; the runtime instantiates
+//! The scheduler is generic over its driver (`Worker::run::<D>`; the runtime instantiates
 //! it with its driver stack, `runtime/driver.rs`), so the run loop's periodic turn is a
 //! static call. Waking a worker that waits in the driver goes through [`Unpark`], a
 //! small object the driver hands out, on the slow path of a wake-up only.

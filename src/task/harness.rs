@@ -6,6 +6,7 @@
 //! leaves the state word half-updated.
 
 use super::error::{Failure, JoinError};
+use super::id::IdGuard;
 use super::raw::{Cell, Header, Stage};
 use super::state::{Snapshot, TransitionToIdle, TransitionToRunning};
 use super::waker::waker_ref;
@@ -62,6 +63,7 @@ where
 
     /// Holding `RUNNING`: poll once and act on the result.
     fn poll_future(self) {
+        let _id = IdGuard::enter(self.cell().header.id);
         // SAFETY: we are the poller, holding the task's reference for the whole poll,
         // longer than the borrowed waker lives.
         let waker = unsafe { waker_ref(self.header_ptr()) };
@@ -131,6 +133,7 @@ where
     /// Afterwards the stage holds nothing until `store` writes the result. Returns the
     /// payload if the future's destructor panicked.
     fn drop_future(&self) -> Result<(), Box<dyn std::any::Any + Send>> {
+        let _id = IdGuard::enter(self.cell().header.id);
         panic::catch_unwind(AssertUnwindSafe(|| {
             self.cell().stage.with_mut(|stage| {
                 // SAFETY: RUNNING and not complete: the future is live and ours alone
@@ -168,6 +171,7 @@ where
     /// `JOIN_INTEREST`, or the completer before it published that there is no handle),
     /// the caller owns it, `failed` is the `FAILED` flag, and nobody reads it again.
     unsafe fn drop_output(&self, failed: bool) {
+        let _id = IdGuard::enter(self.cell().header.id);
         let _ = panic::catch_unwind(AssertUnwindSafe(|| {
             self.cell().stage.with_mut(|stage| {
                 // SAFETY: the caller owns the live result and says which field it is.

@@ -12,9 +12,10 @@ cargo +nightly miri setup
 # shrunk under cfg!(miri)); several seeds give miri's scheduler several interleavings.
 
 # 1. heist's own unsafe code: the task allocation, vtable, wakers, join hand-off, abort
-#    (task::), plus the idle accounting, the timer entry models (firing against
-#    cancel-and-free and against a new waker) and the I/O readiness models. Strict provenance, Stacked Borrows (the
-#    default), leak check on, eight schedules.
+#    (task::, which includes the LocalSet models in task::local::), plus the idle
+#    accounting and the timer entry models (firing against cancel-and-free and against
+#    a new waker) and the I/O readiness models (io::loom_tests). Strict provenance, Stacked Borrows (the default), leak check on,
+#    eight schedules.
 echo "== miri: task module, strict provenance, Stacked Borrows"
 MIRIFLAGS="-Zmiri-strict-provenance -Zmiri-many-seeds=0..8" \
     cargo +nightly miri test -p heist --lib -- task:: scheduler::idle time::driver::loom_tests io::loom_tests
@@ -38,3 +39,15 @@ MIRIFLAGS="-Zmiri-permissive-provenance -Zmiri-tree-borrows -Zmiri-ignore-leaks 
     cargo +nightly miri test -p heist --lib -- scheduler::loom_tests
 MIRIFLAGS="-Zmiri-permissive-provenance -Zmiri-tree-borrows -Zmiri-ignore-leaks -Zmiri-many-seeds=0..4" \
     cargo +nightly miri test -p heist --test loom_runtime
+
+# 4. Handle::scope: futures that borrow the caller's stack run on real workers, through
+#    a lifetime-erased box (src/runtime/scope.rs); miri checks that no borrow is used after the
+#    scope returns or unwinds, the runtime-shutdown path included. Same flags as run 3
+#    (the runtime goes through crossbeam-deque). Every test once, then, on four
+#    schedules, the one that frees what its tasks borrowed right after the scope (it
+#    catches a task that counts itself out before dropping its output on seed 2).
+echo "== miri: Handle::scope (tests/scope.rs)"
+MIRIFLAGS="-Zmiri-permissive-provenance -Zmiri-tree-borrows -Zmiri-ignore-leaks" \
+    cargo +nightly miri test -p heist --test scope
+MIRIFLAGS="-Zmiri-permissive-provenance -Zmiri-tree-borrows -Zmiri-ignore-leaks -Zmiri-many-seeds=0..4" \
+    cargo +nightly miri test -p heist --test scope borrowed_heap_data_is_freed_right_after_the_scope

@@ -57,6 +57,25 @@
 //! });
 //! ```
 //!
+//! Blocking code that must stay on the current thread runs in
+//! [`task::block_in_place`], which hands the worker's queued work to another thread
+//! meanwhile. For tests, the clock can be paused ([`Builder::start_paused`],
+//! [`time::pause`]): timers then take no real time and fire in deadline order, with any
+//! number of workers:
+//!
+//! ```
+//! use std::time::Duration;
+//! use heist::time::{timeout, Instant};
+//!
+//! let rt = heist::Runtime::builder().start_paused(true).build().unwrap();
+//! rt.block_on(async {
+//!     let start = Instant::now();
+//!     let never = std::future::pending::<()>();
+//!     assert!(timeout(Duration::from_secs(30), never).await.is_err()); // at once
+//!     assert_eq!(start.elapsed(), Duration::from_secs(30));
+//! });
+//! ```
+//!
 //! # Groups of tasks, and the `main` and `test` attributes
 //!
 //! A [`JoinSet`](task::JoinSet) runs a group of tasks and hands back their results as
@@ -98,6 +117,40 @@
 //! }));
 //! let id = task.id();
 //! assert_eq!(rt.block_on(task).unwrap(), (7, id));
+//! ```
+//!
+//! # Tasks that are not `Send`, and tasks that borrow
+//!
+//! Futures that are not `Send` run on a [`LocalSet`](task::LocalSet), on the thread that
+//! drives it, beside the workers; [`Handle::scope`] runs tasks that borrow from the
+//! caller's stack on the workers, and returns once they have all finished:
+//!
+//! ```
+//! use heist::task::{self, LocalSet};
+//! use std::cell::RefCell;
+//! use std::rc::Rc;
+//!
+//! let rt = heist::Runtime::new().unwrap();
+//! let log = Rc::new(RefCell::new(Vec::new())); // not Send
+//! LocalSet::new().block_on(&rt, async {
+//!     let log2 = log.clone();
+//!     let task = task::spawn_local(async move {
+//!         // Woken by a task on a worker; still runs on this thread.
+//!         let n = heist::spawn(async { 6 * 7 }).await.unwrap();
+//!         log2.borrow_mut().push(n);
+//!     });
+//!     task.await.unwrap();
+//! });
+//! assert_eq!(*log.borrow(), [42]);
+//!
+//! let chunks = [vec![1, 2], vec![3, 4]];
+//! let mut sums = [0, 0];
+//! rt.handle().scope(|s| {
+//!     for (chunk, sum) in chunks.iter().zip(&mut sums) {
+//!         s.spawn(async move { *sum = chunk.iter().sum() }); // borrows both arrays
+//!     }
+//! });
+//! assert_eq!(sums, [3, 7]);
 //! ```
 //!
 //! Sockets ([`net`]) run on a reactor that the workers host too (a parked worker waits
@@ -154,7 +207,7 @@ pub use heist_macros::main;
 /// ```
 #[cfg(feature = "macros")]
 pub use heist_macros::test;
-pub use runtime::{Builder, EnterGuard, Handle, Runtime, TryCurrentError};
+pub use runtime::{Builder, EnterGuard, Handle, Runtime, Scope, ScopedJoinHandle, TryCurrentError};
 
 use std::future::Future;
 

@@ -416,3 +416,76 @@ fn timer_wake_with_an_occupied_next_task_slot() {
         rt.block_on(h).unwrap();
     });
 }
+
+fn paused_runtime(workers: usize) -> Runtime {
+    Runtime::builder()
+        .worker_threads(workers)
+        .stalled_slot_check(None)
+        .start_paused(true)
+        .build()
+        .unwrap()
+}
+
+/// Paused time: a task sleeps while `block_on` waits for it, and nothing else runs, so
+/// the runtime must auto-advance (`docs/sleep-protocol.md`, "Auto-advance"). Who goes
+/// idle last varies: the worker, which then claims the idle runtime in its park loop,
+/// or `block_on`, whose letting go of the clock summons the sleeping worker to look. If
+/// neither noticed the other, every thread would park with no deadline (a paused clock
+/// gives none): loom reports a deadlock.
+#[test]
+fn paused_clock_advances_when_the_runtime_goes_idle() {
+    model(ITERATIONS, || {
+        let rt = paused_runtime(1);
+        let h = rt.spawn(async { heist::time::sleep(std::time::Duration::from_secs(10)).await });
+        rt.block_on(h).unwrap();
+    });
+}
+
+/// Paused time with two workers: two tasks sleep to different deadlines and log when
+/// they wake. The clock may jump to the second deadline only once the first task has
+/// run (every worker idle), so the log is in deadline order in every interleaving.
+///
+/// One preemption, as for the other two-worker timer models.
+#[test]
+fn paused_timers_fire_one_deadline_at_a_time() {
+    model_bounded(ITERATIONS, Some(1), || {
+        let rt = paused_runtime(2);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let task = |ms: u64| {
+            let log = log.clone();
+            rt.spawn(async move {
+                heist::time::sleep(std::time::Duration::from_millis(ms)).await;
+                log.lock().unwrap().push(ms);
+            })
+        };
+        let (a, b) = (task(1), task(2));
+        rt.block_on(async move {
+            a.await.unwrap();
+            b.await.unwrap();
+        });
+        assert_eq!(*log.lock().unwrap(), [1, 2]);
+    });
+}
+
+/// `block_in_place` on the only worker: the task spawns a child (into the worker's
+/// next-task slot), then blocks in place until the child has run, which only the
+/// stand-in (a blocking-pool thread running this very worker, `scheduler/lend.rs`) can
+/// do. Then the lender takes the worker back, whether the stand-in is running a task,
+/// searching, or parked (in the timer driver's seat or on its condvar), and finishes
+/// the task as the worker. A stand-in that never gets the worker, or a reclaim that
+/// does not reach a parked stand-in, leaves every thread blocked: loom reports a
+/// deadlock.
+#[test]
+fn block_in_place_lends_the_worker_to_a_stand_in() {
+    model(ITERATIONS, || {
+        let rt = runtime(1);
+        let gate = Gate::new();
+        let h = rt.spawn(async move {
+            let opener = gate.clone();
+            let child = heist::spawn(async move { opener.open() });
+            heist::task::block_in_place(|| gate.wait());
+            child.await.unwrap();
+        });
+        rt.block_on(h).unwrap();
+    });
+}

@@ -303,3 +303,50 @@ fn enter_guards_dropped_out_of_order_panic_clearly() {
         assert!(heist::Handle::try_current().is_ok());
     }
 }
+
+/// Freeing a task drops its join waker, which may release the last reference to the
+/// task that waited on it, whose join waker may release the next one... A long chain
+/// of such frees must not recurse once per task (it overflowed worker stacks).
+#[test]
+fn freeing_a_long_chain_of_finished_tasks_does_not_recurse() {
+    use futures::channel::oneshot;
+    use std::future::Future;
+    use std::task::{Context, Poll};
+
+    let rt = rt(1);
+    let n = scale(100_000);
+    let (waker_tx, waker_rx) = mpsc::channel();
+    let mut gates = Vec::with_capacity(n);
+    let mut handles = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (gate_tx, gate_rx) = oneshot::channel::<()>();
+        let waker_tx = waker_tx.clone();
+        handles.push(rt.spawn(async move {
+            // Hand out this task's own waker, then wait for the gate.
+            let waker = std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
+            waker_tx.send(waker).unwrap();
+            let _ = gate_rx.await;
+        }));
+        gates.push(gate_tx);
+    }
+    let wakers: Vec<_> = (0..n)
+        .map(|_| waker_rx.recv_timeout(PATIENCE).unwrap())
+        .collect();
+    // Task i's join waker is task i-1's waker: freeing task i releases task i-1.
+    for i in 1..n {
+        let mut cx = Context::from_waker(&wakers[i - 1]);
+        assert!(std::pin::Pin::new(&mut handles[i])
+            .poll(&mut cx)
+            .is_pending());
+    }
+    drop(wakers);
+    let last = handles.pop().unwrap();
+    for gate in gates {
+        gate.send(()).unwrap();
+    }
+    // Every task but the last is now held only by its successor's join waker.
+    for h in handles {
+        drop(h);
+    }
+    assert!(rt.block_on(last).is_ok());
+}

@@ -5,9 +5,10 @@
 
 mod common;
 use common::rt;
+use heist::time::Instant;
 use heist::time::{interval, interval_at, MissedTickBehavior};
 use heist::Runtime;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const P: Duration = Duration::from_millis(20);
 

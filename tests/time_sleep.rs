@@ -3,13 +3,14 @@
 
 mod common;
 use common::rt;
+use heist::time::Instant;
 use heist::time::{sleep, sleep_until, Sleep};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Wake, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn sleep_is_never_early() {

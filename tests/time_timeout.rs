@@ -2,9 +2,10 @@
 
 mod common;
 use common::rt;
+use heist::time::Instant;
 use heist::time::{sleep, timeout, timeout_at, Elapsed};
 use heist::Runtime;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn a_future_that_finishes_in_time_returns_its_value() {

@@ -136,6 +136,10 @@ impl Pool {
     {
         let (notified, join) =
             task::new_task(BlockingTask::new(func), self.inner.clone(), Id::next());
+        // A blocking call holds a paused clock from now until it has run and woken its
+        // `JoinHandle` (`work`), as tokio's: time does not jump while it waits or runs.
+        // (A call cancelled by shutdown keeps it held: moot for a runtime shut down.)
+        handle.time().inhibit_auto_advance();
         push(&self.inner, notified, Some(handle));
         join
     }
@@ -243,9 +247,9 @@ fn run(inner: Arc<Inner>, handle: Handle, id: usize) {
     // As on the workers: the hooks run outside the runtime context, panics caught.
     run_hook(inner.on_thread_start.as_ref());
     {
-        let _enter = context::enter(handle);
+        let _enter = context::enter(handle.clone());
         CURRENT.with(|c| c.set((&*inner, id)));
-        work(&inner, id);
+        work(&inner, &handle, id);
         leave.in_threads = false;
         CURRENT.with(|c| c.set((std::ptr::null(), 0)));
     }
@@ -274,7 +278,7 @@ impl Drop for Leave<'_> {
 
 /// The work loop of pool thread `id`; returns once it leaves (shutdown, or idle for
 /// `keep_alive`), no longer counted in `threads`.
-fn work(inner: &Inner, id: usize) {
+fn work(inner: &Inner, handle: &Handle, id: usize) {
     let mut state = inner.state.lock();
     'work: loop {
         // Shutdown or not: a task queued before shutdown runs (module doc).
@@ -282,6 +286,8 @@ fn work(inner: &Inner, id: usize) {
             drop(state);
             // Behind the task harness: a panic in the closure becomes a JoinError.
             task.run();
+            // Done, its `JoinHandle` woken: let the paused clock go (`Pool::spawn`).
+            handle.time().allow_auto_advance();
             state = inner.state.lock();
         }
         if state.shutdown {
@@ -291,10 +297,13 @@ fn work(inner: &Inner, id: usize) {
         // before counting ourselves idle: from `idle += 1` to leaving the count, nothing
         // may panic, or spawns would claim a thread that is gone (the exit guard cannot
         // tell whether a spawn already claimed us).
-        let idle_until = Instant::now().checked_add(inner.keep_alive);
+        //
+        // The facade's clock: under loom a timed wait moves it to the wait's end, so an
+        // idle thread's keep-alive ends there (a model with a pool thread terminates).
+        let idle_until = crate::sync::time::now().checked_add(inner.keep_alive);
         state.idle += 1;
         loop {
-            let left = idle_until.map(|t| t.saturating_duration_since(Instant::now()));
+            let left = idle_until.map(|t| t.saturating_duration_since(crate::sync::time::now()));
             wait_timeout(&inner.work, &mut state, left);
             if state.notified > 0 {
                 // Claimed by a spawn (which already counted us out of `idle`).
@@ -305,7 +314,7 @@ fn work(inner: &Inner, id: usize) {
                 state.idle -= 1;
                 break 'work;
             }
-            if idle_until.is_some_and(|t| Instant::now() >= t) {
+            if idle_until.is_some_and(|t| crate::sync::time::now() >= t) {
                 state.idle -= 1;
                 // Nobody will join this thread: detach it.
                 state.handles.retain(|(i, _)| *i != id);

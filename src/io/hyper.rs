@@ -79,12 +79,14 @@ impl hyper::rt::Timer for Timer {
     }
 
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        Box::pin(HyperSleep(Box::pin(crate::time::sleep_until(deadline))))
+        Box::pin(HyperSleep(Box::pin(crate::time::sleep_until(
+            deadline.into(),
+        ))))
     }
 
     fn reset(&self, sleep: &mut Pin<Box<dyn hyper::rt::Sleep>>, new_deadline: Instant) {
         match sleep.as_mut().downcast_mut_pin::<HyperSleep>() {
-            Some(mut ours) => ours.0.as_mut().reset(new_deadline),
+            Some(mut ours) => ours.0.as_mut().reset(new_deadline.into()),
             None => *sleep = self.sleep_until(new_deadline),
         }
     }

@@ -46,6 +46,7 @@ pub struct Builder {
     stalled_slot_check: Option<Duration>,
     max_blocking_threads: usize,
     thread_keep_alive: Duration,
+    start_paused: bool,
 }
 
 impl Default for Builder {
@@ -70,6 +71,7 @@ impl Builder {
             stalled_slot_check: Some(Duration::from_millis(1)),
             max_blocking_threads: 512,
             thread_keep_alive: Duration::from_secs(10),
+            start_paused: false,
         }
     }
 
@@ -180,6 +182,35 @@ impl Builder {
         self
     }
 
+    /// Starts the runtime with its clock paused (default `false`), as if
+    /// [`time::pause`](crate::time::pause) were its first call: for tests, where timers
+    /// then take no real time and fire in deadline order every run, whatever the number
+    /// of workers (the clock jumps to the next deadline whenever the whole runtime is
+    /// idle; see [`time::pause`](crate::time::pause)). As tokio's, which allows it on its
+    /// single-threaded runtime only.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use heist::time::{timeout, Instant};
+    ///
+    /// let rt = heist::Runtime::builder()
+    ///     .worker_threads(2)
+    ///     .start_paused(true)
+    ///     .build()
+    ///     .unwrap();
+    /// let real = std::time::Instant::now();
+    /// rt.block_on(async {
+    ///     let start = Instant::now();
+    ///     assert!(timeout(Duration::from_secs(30), std::future::pending::<()>()).await.is_err());
+    ///     assert_eq!(start.elapsed(), Duration::from_secs(30));
+    /// });
+    /// assert!(real.elapsed() < Duration::from_secs(30));
+    /// ```
+    pub fn start_paused(&mut self, start_paused: bool) -> &mut Self {
+        self.start_paused = start_paused;
+        self
+    }
+
     /// Starts the runtime's worker threads.
     ///
     /// # Errors
@@ -204,7 +235,7 @@ impl Builder {
         });
         let queues: Vec<_> = (0..workers).map(|_| LocalQueue::new_fifo()).collect();
         let stealers = queues.iter().map(|q| q.stealer()).collect();
-        let driver = Arc::new(Driver::new());
+        let driver = Arc::new(Driver::new(self.start_paused));
         let scheduler = Arc::new(Shared::new(stealers, config, driver.unpark()));
         // A timer registered while nobody keeps time, or an I/O source while nobody waits in
         // the reactor, sends a sleeper to (the hand-off).
@@ -268,6 +299,7 @@ impl fmt::Debug for Builder {
             .field("lifo_slot_limit", &self.lifo_slot_limit)
             .field("max_blocking_threads", &self.max_blocking_threads)
             .field("thread_keep_alive", &self.thread_keep_alive)
+            .field("start_paused", &self.start_paused)
             .finish_non_exhaustive()
     }
 }

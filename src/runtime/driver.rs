@@ -26,9 +26,10 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
-    pub(crate) fn new() -> Driver {
+    /// With the clock paused from the start if `start_paused` (`Builder::start_paused`).
+    pub(crate) fn new(start_paused: bool) -> Driver {
         Driver {
-            time: Arc::new(time::Driver::new()),
+            time: Arc::new(time::Driver::new(start_paused)),
             io: IoDriver::new(),
         }
     }
@@ -94,6 +95,14 @@ impl park::Driver for Driver {
 
     fn needs_waiter(&self) -> bool {
         self.time.needs_keeper() || self.io.get().is_some_and(|io| io.needs_waiter())
+    }
+
+    fn may_auto_advance(&self) -> bool {
+        self.time.may_auto_advance()
+    }
+
+    fn auto_advance(&self) -> usize {
+        self.time.auto_advance()
     }
 }
 

@@ -72,7 +72,7 @@ impl Handle {
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _blocking = context::enter_blocking();
         let _enter = self.enter();
-        super::block_on::block_on(future)
+        super::block_on::block_on(self.time().clone(), future)
     }
 
     /// Makes this runtime current on this thread until the guard drops, so that

@@ -3,20 +3,25 @@
 //! (`src/scheduler/`), the driver its workers park in (`driver.rs`: the timers of
 //! `src/time/`) and the blocking pool (`src/blocking/`). `Runtime` owns the worker
 //! threads and shuts the three down in order; `context` is the thread-local current
-//! runtime; `block_on` runs a future on the calling thread.
+//! runtime; `block_on` runs a future on the calling thread; `scope` is `Handle::scope`
+//! (tasks that borrow the caller's stack).
 //!
 //! `docs/design.md`, "Layers", draws which module may use which.
 
+mod block_in_place;
 mod block_on;
 mod builder;
 pub(crate) mod context;
 pub(crate) mod driver;
 mod handle;
+mod scope;
 
+pub use block_in_place::block_in_place;
 pub use builder::Builder;
 pub(crate) use builder::{run_hook, Hook};
 pub use context::{EnterGuard, TryCurrentError};
 pub use handle::Handle;
+pub use scope::{Scope, ScopedJoinHandle};
 
 use crate::scheduler::worker;
 use crate::sync::thread::JoinHandle as ThreadHandle;

@@ -118,6 +118,24 @@ impl Idle {
         }
     }
 
+    /// Paused time: worker `index`, asleep, claims the idle runtime to advance its clock
+    /// (`park.rs`, "Auto-advance"). Succeeds only if no worker is unparked, and then
+    /// counts `index` as unparked and searching (as `wake_self`): decided and counted
+    /// under the sleepers' lock, under which every change of the unparked count is made,
+    /// so two workers can never both claim it.
+    pub(crate) fn claim_idle(&self, index: usize) -> bool {
+        let mut sleepers = self.sleepers.lock();
+        if unparked(self.state.load(SeqCst)) > 0 {
+            return false;
+        }
+        let Some(pos) = sleepers.iter().position(|&i| i == index) else {
+            return false;
+        };
+        sleepers.swap_remove(pos);
+        self.state.fetch_add(UNPARK_ONE | SEARCH_ONE, SeqCst);
+        true
+    }
+
     /// A sleeping worker other than `except`, the longest asleep (least likely to be
     /// woken for work next), to take a free seat in the driver (`park.rs`, the
     /// hand-off). It stays on the list: the caller only unparks it, it finds no work and
@@ -175,6 +193,18 @@ mod tests {
         assert_eq!(idle.worker_to_notify(), Some(1));
         assert_eq!(idle.counts(), (1, 2));
         assert!(idle.was_notified(1));
+    }
+
+    #[test]
+    fn only_one_worker_claims_the_idle_runtime() {
+        let idle = Idle::new(2);
+        idle.about_to_park(0, false);
+        assert!(!idle.claim_idle(0), "worker 1 is awake");
+        idle.about_to_park(1, false);
+        assert!(idle.claim_idle(1));
+        assert_eq!(idle.counts(), (1, 1));
+        assert!(!idle.claim_idle(0), "worker 1 claimed it");
+        assert!(!idle.was_notified(0));
     }
 
     #[test]

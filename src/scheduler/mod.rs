@@ -13,6 +13,7 @@
 //!   (`src/runtime/driver.rs`) plugs its driver stack in.
 
 pub(crate) mod idle;
+pub(crate) mod lend;
 pub(crate) mod park;
 pub(crate) mod queue;
 pub(crate) mod worker;
@@ -188,6 +189,12 @@ impl Shared {
             return;
         }
         self.notify_parked();
+    }
+
+    /// Wakes worker `index` whatever it waits for (a stand-in asked to give a lent
+    /// worker back, `lend.rs`).
+    pub(crate) fn unpark_worker(&self, index: usize) {
+        self.unpark(index);
     }
 
     /// Wakes worker `index`.

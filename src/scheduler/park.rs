@@ -68,6 +68,17 @@
 //!   an earlier deadline while nobody is seated): the runtime gives it a callback to
 //!   `Shared::summon` for that.
 //!
+//! - **Auto-advance** (paused time): at the top of every round of the park loop, a
+//!   worker that sees the clock paused and free with a timer pending
+//!   ([`Driver::may_auto_advance`]) tries to claim the idle runtime
+//!   (`Idle::claim_idle`: under the sleepers' lock, only if no worker is unparked, and
+//!   it then counts as unparked and searching, so no other worker can claim it too); the
+//!   one that does moves the clock ([`Driver::auto_advance`]) and leaves the loop to run
+//!   what fired. So the *last* worker to go idle advances the clock instead of sleeping;
+//!   and when the last thing holding the clock lets go (a `block_on` parks, a blocking
+//!   call ends), it summons a sleeper, which wakes here and looks
+//!   (`docs/sleep-protocol.md`, "Auto-advance", has why none is missed).
+//!
 //! An I/O driver over the timers (issue: network I/O) plugs in without touching this
 //! file: one seat, a try-lock on the `mio::Poll`; `park` polls with the timer driver's
 //! time to its next deadline (shortened to `timeout`) and dispatches the events;
@@ -109,6 +120,16 @@ pub(crate) trait Driver: Send + Sync + 'static {
     /// After a `SeqCst` fence: true if something pending needs a seated waiter and no
     /// seat is held (a worker leaving the park loop then hands the seat off).
     fn needs_waiter(&self) -> bool;
+
+    /// Paused time: true if the clock is paused, nothing holds it (a `block_on` that
+    /// polls, a blocking call) and a timer is pending. A hint: `auto_advance` decides.
+    fn may_auto_advance(&self) -> bool;
+
+    /// Paused time, by the one worker that claimed the idle runtime
+    /// (`Idle::claim_idle`): moves the clock to the next deadline and fires what is due
+    /// there, unless something holds the clock meanwhile. Returns the tasks woken (they
+    /// land in the caller's queue).
+    fn auto_advance(&self) -> usize;
 }
 
 /// Wakes the thread waiting in a driver's seat, or makes its next wait return at once.
@@ -209,7 +230,10 @@ impl Parker {
 impl Worker {
     /// Step 7 of the search order: sleep until notified, a timeout, or a driver event
     /// (module doc, "The park loop").
-    pub(super) fn park<D: Driver>(&self, driver: &D) {
+    ///
+    /// `stop`: a stand-in asked to give the worker back (`lend.rs`) leaves the loop as
+    /// a worker that woke by itself would, and its run loop then ends.
+    pub(super) fn park<D: Driver>(&self, driver: &D, stop: &impl Fn() -> bool) {
         let shared = &*self.shared;
         // Fire what is due first; if that queued tasks here, run them instead.
         if driver.turn(true) > 0 {
@@ -224,6 +248,25 @@ impl Worker {
         }
         loop {
             if shared.is_shutdown() {
+                return;
+            }
+            if stop() {
+                shared.idle.wake_self(self.index);
+                self.start_searching();
+                if driver.needs_waiter() {
+                    shared.summon(Some(self.index));
+                }
+                return;
+            }
+            // Paused time: the last worker to find the runtime idle moves the clock to the
+            // next deadline instead of sleeping (module doc, "Auto-advance").
+            if driver.may_auto_advance() && shared.idle.claim_idle(self.index) {
+                // Counted as unparked and searching now, as `wake_self` counts it.
+                driver.auto_advance();
+                self.start_searching();
+                if driver.needs_waiter() {
+                    shared.summon(Some(self.index));
+                }
                 return;
             }
             // While any peer is awake it may fill its next-task slot and then stay in a

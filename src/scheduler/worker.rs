@@ -49,6 +49,10 @@ pub(crate) struct Core {
     /// division by the configured interval on every tick showed up in profiles.
     until_global: u32,
     is_searching: bool,
+    /// Between `found_work` and the next `next_task`: the worker is running a task (or
+    /// turning the driver right after), so it may be lent to a stand-in
+    /// (`lend.rs`), its accounting in a state the stand-in's run loop continues from.
+    in_poll: bool,
     rng: u32,
     /// For each peer, its tick when this worker last saw its next-task slot occupied.
     slot_seen: Vec<Option<u32>>,
@@ -122,7 +126,7 @@ pub(crate) struct CurrentGuard {
 }
 
 impl CurrentGuard {
-    fn set(worker: &Worker) -> CurrentGuard {
+    pub(super) fn set(worker: &Worker) -> CurrentGuard {
         CurrentGuard::replace(worker, worker)
     }
 
@@ -134,6 +138,13 @@ impl CurrentGuard {
             )
         });
         CurrentGuard { prev }
+    }
+
+    /// While the guard lives, this thread runs no worker at all: a thread whose worker
+    /// is lent to a stand-in (`lend.rs`). Spawns and wakes here go to the injector, and
+    /// `block_on` is allowed (as in tokio's `block_in_place`).
+    pub(super) fn clear() -> CurrentGuard {
+        CurrentGuard::replace(std::ptr::null(), std::ptr::null())
     }
 
     /// While the guard lives, this thread's worker stands aside: spawns and wakes here go
@@ -155,6 +166,13 @@ impl Drop for CurrentGuard {
 }
 
 impl Worker {
+    /// The core, if this worker is inside a poll (`Core::in_poll`) and nobody borrows
+    /// the core: when it may be lent (`lend.rs`).
+    pub(super) fn core_in_poll(&self) -> Option<std::cell::RefMut<'_, Core>> {
+        let core = self.core.try_borrow_mut().ok()?;
+        core.in_poll.then_some(core)
+    }
+
     pub(super) fn remote(&self) -> &Remote {
         &self.shared.remotes[self.index]
     }
@@ -225,6 +243,7 @@ impl Worker {
                 lifo_polls: 0,
                 until_global,
                 is_searching: false,
+                in_poll: false,
                 rng: 0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1,
                 slot_seen: vec![None; n],
             }),
@@ -235,7 +254,7 @@ impl Worker {
     /// caller (the runtime) has made the runtime current on this thread.
     pub(crate) fn run<D: Driver>(&self, driver: &D) {
         let _current = CurrentGuard::set(self);
-        self.run_loop(driver);
+        self.run_loop(driver, || false);
     }
 
     /// After `run`, outside the worker context (so that anything the drain wakes goes to
@@ -279,15 +298,17 @@ impl Drop for CountOut<'_> {
 }
 
 impl Worker {
-    fn run_loop<D: Driver>(&self, driver: &D) {
-        while !self.shared.is_shutdown() {
+    /// The run loop, until shutdown or `stop()` (a stand-in asked to give the worker
+    /// back, `lend.rs`; never for the worker's own thread).
+    pub(super) fn run_loop<D: Driver>(&self, driver: &D, stop: impl Fn() -> bool) {
+        while !self.shared.is_shutdown() && !stop() {
             // A busy worker turns the driver itself (one atomic load when nothing is due).
             if self.core.borrow().tick % DRIVER_INTERVAL == 0 {
                 driver.turn(false);
             }
             let task = self.next_task().or_else(|| self.search());
             let Some(task) = task else {
-                self.park(driver);
+                self.park(driver, &stop);
                 continue;
             };
             self.found_work();
@@ -299,6 +320,7 @@ impl Worker {
     fn next_task(&self) -> Option<Notified> {
         let mut core = self.core.borrow_mut();
         let shared = &*self.shared;
+        core.in_poll = false;
         core.tick = core.tick.wrapping_add(1);
         self.remote().tick.store(core.tick, Relaxed);
 
@@ -419,6 +441,7 @@ impl Worker {
     /// worker (there may be more work where this came from).
     fn found_work(&self) {
         let mut core = self.core.borrow_mut();
+        core.in_poll = true;
         if std::mem::take(&mut core.is_searching) {
             drop(core);
             if self.shared.idle.work_found() {

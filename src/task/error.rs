@@ -58,6 +58,12 @@ impl Failure {
 }
 
 impl JoinError {
+    /// The error of task `id` whose future panicked with `payload` (for handles that
+    /// catch their future's panic themselves: `Handle::scope`).
+    pub(crate) fn from_panic(id: Id, payload: Box<dyn Any + Send + 'static>) -> JoinError {
+        Failure::panic(payload).into_error(id)
+    }
+
     /// True if the task was cancelled: aborted, or dropped by runtime shutdown.
     pub fn is_cancelled(&self) -> bool {
         self.failure.panic.is_none()

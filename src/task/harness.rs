@@ -25,8 +25,8 @@ pub(super) struct Harness<F: Future, S: 'static> {
 
 impl<F, S> Harness<F, S>
 where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
+    F: Future + 'static,
+    F::Output: 'static,
     S: Schedule,
 {
     /// # Safety

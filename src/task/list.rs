@@ -125,8 +125,7 @@ impl<S: Schedule> OwnedTasks<S> {
 }
 
 impl<S: Schedule> OwnedTasks<S> {
-    /// True when no task is registered (tests).
-    #[cfg(test)]
+    /// True when no task is registered (tests, and a `LocalSet` awaited to completion).
     pub(crate) fn is_empty(&self) -> bool {
         self.shards.iter().all(|s| s.lock().len == 0)
     }

@@ -22,6 +22,12 @@
 //! one itself. Until it first waits, a task is always in exactly one queue or being run,
 //! so shutdown reaches it by draining the queues.
 //!
+//! Local tasks (`local/`, `LocalSet`) use the same cell, handles and transitions; their
+//! future need not be `Send` because their scheduler polls and cancels them only on the
+//! thread that owns the set, and holds every task that is not complete until it has
+//! cancelled it there (`RawTask::new_unchecked`). Scoped tasks (`Handle::scope`,
+//! `src/runtime/scope.rs`) are ordinary tasks whose future is a lifetime-erased box.
+//!
 //! # States
 //!
 //! The user-facing states are derived from the flags (`state.rs` documents each flag):
@@ -94,6 +100,11 @@
 //!   unfinished task) and the join waker's; both are behind `catch_unwind`, as are the
 //!   output's destructor and the join waker's `wake_by_ref` in `complete` and every join
 //!   waker the `JoinHandle` replaces. A panic there never unwinds through a worker.
+//! - **Frees never nest.** Freeing a task drops its join waker, which may release the
+//!   last reference of the task that awaited it, and so on down a chain of finished
+//!   tasks. `RawTask::dealloc` queues a free that starts inside another on the same
+//!   thread, and the outermost frees them one by one, so a chain of any length runs in
+//!   constant stack (`tests/spawn.rs`, `freeing_a_long_chain_of_finished_tasks_...`).
 //!
 //! Guarantees that follow: a task is never polled by two threads (the `RUNNING` lock); a
 //! wake during a poll requeues the task once, after the poll; a wake of a complete task
@@ -107,6 +118,7 @@ mod id;
 mod join;
 mod join_set;
 pub(crate) mod list;
+mod local;
 mod raw;
 pub(crate) mod state;
 mod task_local;
@@ -122,6 +134,7 @@ pub use error::JoinError;
 pub use id::{id, try_id, Id};
 pub use join::{AbortHandle, JoinHandle};
 pub use join_set::JoinSet;
+pub use local::{spawn_local, LocalEnterGuard, LocalSet};
 pub use task_local::{AccessError, LocalKey, TaskLocalFuture};
 pub use yield_now::yield_now;
 /// Futures returned by this module's functions (tokio's path for them).
@@ -130,6 +143,7 @@ pub mod futures {
 }
 // The blocking pool lives in `src/blocking/`; its entry point belongs with `spawn`.
 pub use crate::blocking::spawn_blocking;
+pub use crate::runtime::block_in_place;
 
 pub(crate) use raw::{Header, RawTask};
 
@@ -167,7 +181,8 @@ pub(crate) struct Task<S: 'static> {
 }
 
 // SAFETY: a task's shared fields are synchronised by its state word (see the table
-// above), and its future and output are `Send`.
+// above), and its future and output are `Send`, or, for a local task, only touched on
+// the owning thread (`RawTask::new_unchecked`'s contract, kept by `local::Shared`).
 unsafe impl<S> Send for Task<S> {}
 // SAFETY: as above; `&Task` only reaches atomics and immutable fields.
 unsafe impl<S> Sync for Task<S> {}
@@ -258,6 +273,32 @@ where
     // SAFETY: a new task has three references (state.rs, INITIAL) and NOTIFIED set; the
     // handles below take one each (the third stays reserved for the registry), and the
     // JoinHandle takes JOIN_INTEREST with output type `F::Output`.
+    unsafe {
+        (
+            Notified::from_raw(raw.header_ptr()),
+            JoinHandle::from_raw(raw),
+        )
+    }
+}
+
+/// Allocates a task whose future and output need not be `Send`: as [`new_task`].
+///
+/// # Safety
+/// As [`RawTask::new_unchecked`]: `scheduler` polls and cancels the task only on the
+/// thread that owns it, and holds a reference to it until it is complete.
+pub(crate) unsafe fn new_local_task<F, S>(
+    future: F,
+    scheduler: S,
+    id: Id,
+) -> (Notified<S>, JoinHandle<F::Output>)
+where
+    F: Future + 'static,
+    F::Output: 'static,
+    S: Schedule,
+{
+    // SAFETY: forwarded caller contract.
+    let raw = unsafe { RawTask::new_unchecked(future, scheduler, id) };
+    // SAFETY: as in `new_task`.
     unsafe {
         (
             Notified::from_raw(raw.header_ptr()),

@@ -94,8 +94,8 @@ pub(crate) struct Vtable {
 
 fn vtable<F, S>() -> &'static Vtable
 where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
+    F: Future + 'static,
+    F::Output: 'static,
     S: Schedule,
 {
     &Vtable {
@@ -106,6 +106,17 @@ where
         drop_join_handle: drop_join_handle::<F, S>,
         shutdown: shutdown::<F, S>,
     }
+}
+
+crate::sync::thread_local! {
+    /// Whether this thread is inside `RawTask::dealloc` (see there). (No `const`
+    /// initialiser: loom's `thread_local!` does not take one.)
+    #[allow(clippy::missing_const_for_thread_local)]
+    static FREEING: std::cell::Cell<bool> = std::cell::Cell::new(false);
+
+    /// The frees that nested calls left to the outermost one on this thread.
+    #[allow(clippy::missing_const_for_thread_local)]
+    static PENDING: std::cell::RefCell<Vec<RawTask>> = std::cell::RefCell::new(Vec::new());
 }
 
 /// A type-erased pointer to a task. Copying it does not take a reference: every
@@ -122,6 +133,28 @@ impl RawTask {
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
+        S: Schedule,
+    {
+        // SAFETY: the future and its output are `Send`: any thread may poll, cancel or
+        // drop them.
+        unsafe { RawTask::new_unchecked(future, scheduler, id) }
+    }
+
+    /// Allocates a task whose future or output need not be `Send` (local tasks,
+    /// `task/local/`).
+    ///
+    /// # Safety
+    /// The task's `Send` handles (`Task`, `Notified`, wakers, `AbortHandle`) may reach
+    /// other threads, so the caller guarantees, through `S`, that the future is polled
+    /// and dropped, and the output dropped by the runtime, only on the thread that owns
+    /// it: `S` runs and cancels the task on that thread only, and keeps a reference to
+    /// every task that is not complete until it has cancelled the task there (so the
+    /// last reference of a task that still holds its future is never released
+    /// elsewhere).
+    pub(crate) unsafe fn new_unchecked<F, S>(future: F, scheduler: S, id: Id) -> RawTask
+    where
+        F: Future + 'static,
+        F::Output: 'static,
         S: Schedule,
     {
         let ptr = super::cache::allocate(Layout::new::<Cell<F, S>>()).cast::<Cell<F, S>>();
@@ -230,12 +263,46 @@ impl RawTask {
 
     /// Frees the task.
     ///
+    /// Frees run one after another on a thread, never inside one another: freeing a task
+    /// drops its join waker, which may release the last reference to the task that
+    /// awaited it, whose join waker may release the next, and so on down a chain of
+    /// finished tasks as long as the program made it. A free that starts while another
+    /// is under way on this thread is queued, and the outer one frees it next, so the
+    /// stack stays flat however long the chain.
+    ///
     /// # Safety
     /// The last reference was just released (by the caller): nobody else can reach the
     /// allocation.
     pub(crate) unsafe fn dealloc(self) {
-        // SAFETY: the caller's contract; the vtable matches the cell.
-        unsafe { (self.header().vtable.dealloc)(self.ptr) }
+        let queued = FREEING.try_with(|freeing| {
+            if !freeing.get() {
+                freeing.set(true);
+                return false;
+            }
+            PENDING
+                .try_with(|pending| pending.borrow_mut().push(self))
+                .is_ok()
+        });
+        match queued {
+            Ok(true) => {}
+            Ok(false) => {
+                let mut task = Some(self);
+                while let Some(next) = task {
+                    // SAFETY: the caller's contract, or, for a queued task, that of the
+                    // nested call that queued it (nobody else reaches it); the vtable
+                    // matches the cell.
+                    unsafe { (next.header().vtable.dealloc)(next.ptr) };
+                    task = PENDING
+                        .try_with(|pending| pending.borrow_mut().pop())
+                        .ok()
+                        .flatten();
+                }
+                let _ = FREEING.try_with(|freeing| freeing.set(false));
+            }
+            // The thread's locals are being destroyed: free in place.
+            // SAFETY: the caller's contract; the vtable matches the cell.
+            Err(_) => unsafe { (self.header().vtable.dealloc)(self.ptr) },
+        }
     }
 
     /// Acts on a wake's transition (the code behind `Waker::wake` / `wake_by_ref`):
@@ -270,52 +337,52 @@ impl RawTask {
 // vtable is only installed by `vtable::<F, S>()` into a `Cell<F, S>`, so the cast is to
 // the real type; reference ownership is as documented on `Vtable`.
 
-unsafe fn poll<F: Future + Send + 'static, S: Schedule>(ptr: NonNull<Header>)
+unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>)
 where
-    F::Output: Send + 'static,
+    F::Output: 'static,
 {
     // SAFETY: see the note above the vtable entries.
     unsafe { Harness::<F, S>::from_raw(ptr) }.poll();
 }
 
-unsafe fn schedule<F: Future + Send + 'static, S: Schedule>(ptr: NonNull<Header>)
+unsafe fn schedule<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>)
 where
-    F::Output: Send + 'static,
+    F::Output: 'static,
 {
     // SAFETY: see the note above the vtable entries.
     unsafe { Harness::<F, S>::from_raw(ptr) }.schedule();
 }
 
-unsafe fn dealloc<F: Future + Send + 'static, S: Schedule>(ptr: NonNull<Header>)
+unsafe fn dealloc<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>)
 where
-    F::Output: Send + 'static,
+    F::Output: 'static,
 {
     // SAFETY: see the note above the vtable entries.
     unsafe { Harness::<F, S>::from_raw(ptr) }.dealloc();
 }
 
-unsafe fn try_read_output<F: Future + Send + 'static, S: Schedule>(
+unsafe fn try_read_output<F: Future + 'static, S: Schedule>(
     ptr: NonNull<Header>,
     dst: *mut (),
     waker: &Waker,
 ) where
-    F::Output: Send + 'static,
+    F::Output: 'static,
 {
     // SAFETY: see the note above the vtable entries; `dst` is typed by the JoinHandle.
     unsafe { Harness::<F, S>::from_raw(ptr).try_read_output(dst.cast(), waker) };
 }
 
-unsafe fn drop_join_handle<F: Future + Send + 'static, S: Schedule>(ptr: NonNull<Header>)
+unsafe fn drop_join_handle<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>)
 where
-    F::Output: Send + 'static,
+    F::Output: 'static,
 {
     // SAFETY: see the note above the vtable entries.
     unsafe { Harness::<F, S>::from_raw(ptr) }.drop_join_handle();
 }
 
-unsafe fn shutdown<F: Future + Send + 'static, S: Schedule>(ptr: NonNull<Header>)
+unsafe fn shutdown<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>)
 where
-    F::Output: Send + 'static,
+    F::Output: 'static,
 {
     // SAFETY: see the note above the vtable entries.
     unsafe { Harness::<F, S>::from_raw(ptr) }.shutdown();

@@ -74,10 +74,16 @@
 //!
 //! # Time
 //!
-//! [`Clock`] is the only place the driver reads the time; the wheel itself is given the
-//! current tick, so a test or a loom model can drive it by hand (`process_at`).
+//! [`Clock`] (`clock.rs`) is the only place the driver reads the time; the wheel itself
+//! is given the current tick, so a test or a loom model can drive it by hand
+//! (`process_at`). While the clock is paused, keepers park without a deadline (the
+//! clock does not move by itself), and the runtime moves it when it goes idle
+//! (`auto_advance`, called through the park seam; `docs/sleep-protocol.md`,
+//! "Auto-advance").
 
-use super::entry::{Entry, FIRED, MAX_TICK, SHUTDOWN, UNREGISTERED};
+use super::clock::Clock;
+use super::entry::{Entry, FIRED, SHUTDOWN, UNREGISTERED};
+use super::instant::Instant;
 use super::wheel::Wheel;
 use crate::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering::*};
 use crate::sync::{Arc, Mutex, OnceLock, Parker};
@@ -85,7 +91,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::Waker;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// `next_wake` when the wheel is empty.
 const NO_WAKE: u64 = u64::MAX;
@@ -95,49 +101,6 @@ const NO_KEEPER: usize = usize::MAX;
 pub(crate) const KEEPERS: usize = 2;
 /// Wakers collected under the lock and woken after releasing it, per batch.
 const BATCH: usize = 32;
-
-/// Milliseconds since the runtime started: the wheel's ticks.
-#[derive(Debug)]
-pub(crate) struct Clock {
-    origin: Instant,
-}
-
-impl Clock {
-    fn new() -> Clock {
-        Clock {
-            origin: crate::sync::time::now(),
-        }
-    }
-
-    /// The time now: the one place the timers read the clock.
-    pub(crate) fn now(&self) -> Instant {
-        crate::sync::time::now()
-    }
-
-    /// The current tick, rounded down: a timer due at tick `t` fires once this is `>= t`,
-    /// never before its deadline (which `deadline_tick` rounds up).
-    pub(crate) fn now_tick(&self) -> u64 {
-        self.tick_floor(self.now())
-    }
-
-    fn tick_floor(&self, t: Instant) -> u64 {
-        let ms = t.saturating_duration_since(self.origin).as_millis();
-        u64::try_from(ms).unwrap_or(MAX_TICK).min(MAX_TICK)
-    }
-
-    /// The first tick at or after `deadline`.
-    pub(crate) fn deadline_tick(&self, deadline: Instant) -> u64 {
-        let since = deadline.saturating_duration_since(self.origin);
-        let ms = since.as_millis() + u128::from(since.subsec_nanos() % 1_000_000 != 0);
-        u64::try_from(ms).unwrap_or(MAX_TICK).min(MAX_TICK)
-    }
-
-    /// How long from now until `tick` starts (zero if it has).
-    fn until(&self, tick: u64) -> Duration {
-        let at = self.origin.checked_add(Duration::from_millis(tick));
-        at.map_or(Duration::MAX, |at| at.saturating_duration_since(self.now()))
-    }
-}
 
 struct Inner {
     wheel: Wheel,
@@ -193,9 +156,10 @@ pub(crate) enum Polled {
 }
 
 impl Driver {
-    pub(crate) fn new() -> Driver {
+    /// A driver whose clock starts paused if `start_paused` (`Builder::start_paused`).
+    pub(crate) fn new(start_paused: bool) -> Driver {
         Driver {
-            clock: Clock::new(),
+            clock: Clock::new(start_paused),
             inner: Mutex::new(Inner {
                 wheel: Wheel::new(),
                 closed: false,
@@ -216,6 +180,11 @@ impl Driver {
             self.summon.set(summon).is_ok(),
             "the timer driver's host is set once"
         );
+    }
+
+    /// The runtime's clock.
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// The keeper roles, to wake their holders with: held by the scheduler, which holds
@@ -507,11 +476,17 @@ impl Driver {
     /// poller's timeout), as for the keepers.
     pub(crate) fn timeout_for(&self, timeout: Option<Duration>) -> Option<Duration> {
         let next = self.next_wake.load(SeqCst);
-        if next == NO_WAKE {
-            return timeout;
+        // While paused, the clock moves only by `advance` or auto-advance: no deadline
+        // to wait until (`resume` wakes the keepers to time their parks again).
+        let until = if next == NO_WAKE {
+            None
+        } else {
+            self.clock.until(next)
+        };
+        match (timeout, until) {
+            (Some(t), Some(u)) => Some(t.min(u)),
+            (t, u) => t.or(u),
         }
-        let until = self.clock.until(next);
-        Some(timeout.map_or(until, |t| t.min(until)))
     }
 
     /// The holder of `role` woke: it gives the role up.
@@ -550,6 +525,51 @@ impl Driver {
     fn has_timers(&self) -> bool {
         self.next_wake.load(SeqCst) != NO_WAKE
     }
+
+    /// A hint for a parking worker: the clock is paused, nothing holds auto-advance off,
+    /// and a timer is pending (`auto_advance` re-checks under the clock's lock).
+    pub(crate) fn may_auto_advance(&self) -> bool {
+        self.clock.may_auto_advance() && self.has_timers()
+    }
+
+    /// Auto-advance, by the one worker that claimed the idle runtime (`park.rs`;
+    /// `docs/sleep-protocol.md`, "Auto-advance"): moves the paused clock to the next
+    /// deadline and fires what is due there. A deadline in an upper level of the wheel
+    /// only cascades its entries lower, so it moves on until a timer fired or none is
+    /// left (or an inhibitor appeared). Returns how many timers fired.
+    pub(crate) fn auto_advance(&self) -> usize {
+        // Each round fires or cascades at least one level's slot; more rounds than the
+        // wheel has levels (twice over, for a slot beyond the span) never happen.
+        for _ in 0..16 {
+            let next = self.next_wake.load(SeqCst);
+            if next == NO_WAKE || !self.clock.auto_advance_to(next) {
+                return 0;
+            }
+            let fired = self.process_at(self.clock.now_tick(), true);
+            if fired > 0 {
+                return fired;
+            }
+        }
+        0
+    }
+
+    /// Holds auto-advance off (`clock.rs`): a `block_on` that is polling, a blocking
+    /// call, a `block_in_place` section.
+    pub(crate) fn inhibit_auto_advance(&self) {
+        self.clock.inhibit_auto_advance();
+    }
+
+    /// Releases one `inhibit_auto_advance`. The last one of a paused clock, with timers
+    /// pending, sends a sleeper to look whether the runtime is idle now (its last worker
+    /// may have parked while the clock was held): the `summon` half of the pairing in
+    /// `docs/sleep-protocol.md`, "Auto-advance".
+    pub(crate) fn allow_auto_advance(&self) {
+        if self.clock.allow_auto_advance() && self.has_timers() {
+            if let Some(summon) = self.summon.get() {
+                summon();
+            }
+        }
+    }
 }
 
 /// Wakes behind a panic guard: a waker is user code, and a panic here must not unwind
@@ -574,18 +594,42 @@ mod tests {
 
     #[test]
     fn ticks_round_the_right_way() {
-        let clock = Clock::new();
-        let o = clock.origin;
-        assert_eq!(clock.deadline_tick(o), 0);
-        assert_eq!(clock.deadline_tick(o + Duration::from_micros(1)), 1);
-        assert_eq!(clock.deadline_tick(o + Duration::from_millis(5)), 5);
+        let clock = Clock::new(false);
+        let o = clock.origin();
+        let at = |d: Duration| Instant::from_std(o + d);
+        assert_eq!(clock.deadline_tick(at(Duration::ZERO)), 0);
+        assert_eq!(clock.deadline_tick(at(Duration::from_micros(1))), 1);
+        assert_eq!(clock.deadline_tick(at(Duration::from_millis(5))), 5);
         assert_eq!(clock.tick_floor(o + Duration::from_micros(5999)), 5);
-        assert_eq!(clock.until(0), Duration::ZERO);
+        assert_eq!(clock.until(0), Some(Duration::ZERO));
+        clock.pause().unwrap();
+        assert_eq!(clock.until(0), None, "a paused clock has no real deadline");
+    }
+
+    #[test]
+    fn auto_advance_moves_to_the_next_deadline_unless_held() {
+        let driver = Driver::new(true);
+        let start = driver.clock.now();
+        let entry = Box::pin(Entry::new());
+        let deadline = start + Duration::from_secs(90);
+        let polled = driver.poll_entry(entry.as_ref(), deadline, Waker::noop());
+        assert_eq!(polled, Polled::PendingEarlier);
+        assert!(driver.may_auto_advance());
+        driver.inhibit_auto_advance();
+        assert!(!driver.may_auto_advance());
+        assert_eq!(driver.auto_advance(), 0, "held off");
+        assert_eq!(driver.clock.now(), start);
+        driver.allow_auto_advance();
+        // 90 s is in level 2 of the wheel: cascades first, then fires, in one call.
+        assert_eq!(driver.auto_advance(), 1);
+        assert_eq!(driver.clock.now(), deadline);
+        assert_eq!(entry.load(), FIRED);
+        assert!(!driver.may_auto_advance(), "no timer left");
     }
 
     #[test]
     fn two_keepers_one_role_each() {
-        let driver = Driver::new();
+        let driver = Driver::new(false);
         assert_eq!(driver.try_keep(7), Some(0));
         assert_eq!(driver.try_keep(8), Some(1));
         assert_eq!(driver.try_keep(9), None, "both roles are taken");
@@ -594,7 +638,7 @@ mod tests {
         driver.release_keeper(0);
         driver.release_keeper(1);
         let entry = Box::pin(Entry::new());
-        let deadline = Instant::now() + Duration::from_secs(3600);
+        let deadline = driver.clock.now() + Duration::from_secs(3600);
         let polled = driver.poll_entry(entry.as_ref(), deadline, Waker::noop());
         assert_eq!(polled, Polled::PendingEarlier);
         assert!(driver.needs_keeper(), "a timer and no keeper");
@@ -644,10 +688,10 @@ mod loom_tests {
     #[test]
     fn firing_races_cancel_and_free() {
         model(ITERATIONS, || {
-            let driver = crate::sync::Arc::new(Driver::new());
+            let driver = crate::sync::Arc::new(Driver::new(false));
             let (count, waker) = counting_waker();
             let entry = Box::pin(Entry::new());
-            let deadline = Instant::now() + Duration::from_secs(3600);
+            let deadline = driver.clock.now() + Duration::from_secs(3600);
             assert_eq!(
                 driver.poll_entry(entry.as_ref(), deadline, &waker),
                 Polled::PendingEarlier
@@ -667,11 +711,11 @@ mod loom_tests {
     #[test]
     fn firing_races_a_poll_with_a_new_waker() {
         model(ITERATIONS, || {
-            let driver = crate::sync::Arc::new(Driver::new());
+            let driver = crate::sync::Arc::new(Driver::new(false));
             let (first, waker1) = counting_waker();
             let (second, waker2) = counting_waker();
             let entry = Box::pin(Entry::new());
-            let deadline = Instant::now() + Duration::from_secs(3600);
+            let deadline = driver.clock.now() + Duration::from_secs(3600);
             assert_eq!(
                 driver.poll_entry(entry.as_ref(), deadline, &waker1),
                 Polled::PendingEarlier

@@ -2,13 +2,14 @@
 
 use super::driver::{Driver, Polled};
 use super::entry::{Entry, FIRED};
+use super::instant::Instant;
 use crate::runtime::context;
 use crate::sync::Arc;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Waits until `duration` has elapsed.
 ///
@@ -18,7 +19,8 @@ use std::time::{Duration, Instant};
 /// cancels the timer.
 ///
 /// ```
-/// use std::time::{Duration, Instant};
+/// use std::time::Duration;
+/// use heist::time::Instant;
 ///
 /// let rt = heist::Runtime::new().unwrap();
 /// rt.block_on(async {
@@ -33,15 +35,17 @@ use std::time::{Duration, Instant};
 /// driven by a runtime's workers. Polling it after its runtime shut down also panics.
 #[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
-    let deadline = deadline_after(crate::sync::time::now(), duration);
-    Sleep::new(current("sleep"), deadline)
+    let driver = current("sleep");
+    let deadline = deadline_after(driver.clock().now(), duration);
+    Sleep::new(driver, deadline)
 }
 
 /// Waits until `deadline`; see [`sleep`]. A deadline in the past completes at the first
 /// poll.
 ///
 /// ```
-/// use std::time::{Duration, Instant};
+/// use std::time::Duration;
+/// use heist::time::Instant;
 ///
 /// let rt = heist::Runtime::new().unwrap();
 /// rt.block_on(async {
@@ -67,9 +71,8 @@ pub(crate) fn current(what: &str) -> Arc<Driver> {
     }
 }
 
-/// About 30 years from now: the deadline of a sleep too long for `Instant`.
-pub(crate) fn far_future() -> Instant {
-    let now = crate::sync::time::now();
+/// About 30 years after `now`: the deadline of a sleep too long for `Instant`.
+pub(crate) fn far_future(now: Instant) -> Instant {
     // Every platform's `Instant` holds 30 years past now; saturate anyway, to the
     // farthest instant within that which it holds.
     let mut ahead = Duration::from_secs(86_400 * 365 * 30);
@@ -85,7 +88,7 @@ pub(crate) fn far_future() -> Instant {
 /// `t + d`, or the far future if that does not fit an `Instant`: how every deadline the
 /// crate computes from a user's `Duration` is made (a huge duration means "never").
 pub(crate) fn deadline_after(t: Instant, d: Duration) -> Instant {
-    t.checked_add(d).unwrap_or_else(far_future)
+    t.checked_add(d).unwrap_or_else(|| far_future(t))
 }
 
 /// A future that completes at a deadline; made by [`sleep`] and [`sleep_until`].
@@ -97,7 +100,8 @@ pub(crate) fn deadline_after(t: Instant, d: Duration) -> Instant {
 /// through it (`docs/design.md`, "Timers").
 ///
 /// ```
-/// use std::time::{Duration, Instant};
+/// use std::time::Duration;
+/// use heist::time::Instant;
 ///
 /// let rt = heist::Runtime::new().unwrap();
 /// rt.block_on(async {
@@ -124,7 +128,7 @@ impl Sleep {
         }
     }
 
-    /// The instant at which the sleep completes.
+    /// The instant at which the sleep completes, on the runtime's clock.
     pub fn deadline(&self) -> Instant {
         self.deadline
     }
@@ -145,6 +149,11 @@ impl Sleep {
         if this.driver.reset(entry, deadline) == Polled::PendingEarlier {
             this.driver.timer_moved_earlier();
         }
+    }
+
+    /// The time now on this sleep's runtime clock.
+    pub(crate) fn now(&self) -> Instant {
+        self.driver.clock().now()
     }
 
     /// Unregisters the timer now rather than at drop (a finished `Timeout`).

@@ -1,11 +1,12 @@
 //! `Timeout`: a future with a deadline, and `timeout` / `timeout_at`.
 
+use super::instant::Instant;
 use super::sleep::{current, deadline_after, Sleep};
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Runs `future` for at most `duration`: yields `Ok(output)` if it completes in time,
 /// `Err(Elapsed)` otherwise (the future is then dropped with the `Timeout`).
@@ -30,10 +31,11 @@ use std::time::{Duration, Instant};
 /// Outside a runtime, as [`sleep`](super::sleep).
 #[track_caller]
 pub fn timeout<F: IntoFuture>(duration: Duration, future: F) -> Timeout<F::IntoFuture> {
-    let deadline = deadline_after(crate::sync::time::now(), duration);
+    let driver = current("timeout");
+    let deadline = deadline_after(driver.clock().now(), duration);
     Timeout {
         value: future.into_future(),
-        delay: Sleep::new(current("timeout"), deadline),
+        delay: Sleep::new(driver, deadline),
     }
 }
 

@@ -39,22 +39,26 @@ impl Handle {
     }
 
     /// Spawns a task onto this runtime; see [`Runtime::spawn`](crate::Runtime::spawn).
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        Shared::spawn(&self.shared, future)
+        Shared::spawn(&self.shared, future, crate::task::Meta::here())
     }
 
     /// Runs a blocking closure on the runtime's blocking pool; see
     /// [`task::spawn_blocking`](crate::task::spawn_blocking).
+    #[track_caller]
     pub fn spawn_blocking<F, R>(&self, func: F) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        self.shared.blocking.spawn(func, self)
+        self.shared
+            .blocking
+            .spawn(func, self, crate::task::Meta::here())
     }
 
     /// Runs a future to completion on this thread, with this runtime current; see

@@ -105,7 +105,8 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    match context::with_current(|handle| scheduler::Shared::spawn(&handle.shared, future)) {
+    let meta = task::Meta::here();
+    match context::with_current(|handle| scheduler::Shared::spawn(&handle.shared, future, meta)) {
         Ok(join) => join,
         Err(e) => panic!("heist::spawn: {e}"),
     }

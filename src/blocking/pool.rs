@@ -118,13 +118,13 @@ impl Pool {
 
     /// Runs `func` on a pool thread. After shutdown the task is cancelled at once.
     /// `handle` is made current on the thread, so the closure may spawn and use timers.
-    pub(crate) fn spawn<F, R>(&self, func: F, handle: &Handle) -> JoinHandle<R>
+    pub(crate) fn spawn<F, R>(&self, func: F, handle: &Handle, meta: task::Meta) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
         let (notified, join) =
-            task::new_task(BlockingTask::new(func), self.inner.clone(), Id::next());
+            task::new_task(BlockingTask::new(func), self.inner.clone(), Id::next(), meta);
         push(&self.inner, notified, Some(handle));
         join
     }

@@ -56,7 +56,7 @@ impl Runs {
         let future = async move {
             runs.0[i].fetch_add(1, SeqCst);
         };
-        task::new_task(future, shared.clone(), Id::next())
+        task::new_task(future, shared.clone(), Id::next(), task::Meta::here())
     }
 
     fn assert_each_ran_once(&self, n: usize) {

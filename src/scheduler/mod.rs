@@ -129,12 +129,12 @@ impl Shared {
     ///
     /// An associated function rather than a `self: &Arc<Self>` method: under
     /// `--cfg heist_loom` the `Arc` is loom's, which cannot be a method receiver.
-    pub(crate) fn spawn<F>(this: &Arc<Self>, future: F) -> JoinHandle<F::Output>
+    pub(crate) fn spawn<F>(this: &Arc<Self>, future: F, meta: task::Meta) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (notified, join) = task::new_task(future, this.clone(), Id::next());
+        let (notified, join) = task::new_task(future, this.clone(), Id::next(), meta);
         if this.is_shutdown() {
             notified.shutdown();
         } else {

@@ -46,7 +46,7 @@
 //!   complete; the runtime (read only) when `JOIN_WAKER` was set at completion; the
 //!   dropping thread at deallocation.
 //! - owned-list links: only under the lock of the task's list shard.
-//! - `scheduler`, `id`, `vtable`: immutable.
+//! - `scheduler`, `id`, `meta` (spawn location, name), `vtable`: immutable.
 //!
 //! # Transitions (all in `state.rs`)
 //!
@@ -68,12 +68,14 @@
 //! does nothing; the output is handed to exactly one owner; the future is dropped exactly
 //! once, on the thread that holds `RUNNING`.
 
+mod builder;
 mod cache;
 mod error;
 mod harness;
 mod id;
 mod join;
 pub(crate) mod list;
+mod meta;
 mod raw;
 pub(crate) mod state;
 mod waker;
@@ -84,6 +86,7 @@ mod yield_now;
 #[cfg(test)]
 mod loom_tests;
 
+pub use builder::Builder;
 pub use error::JoinError;
 pub use id::Id;
 pub use join::{AbortHandle, JoinHandle};
@@ -91,6 +94,7 @@ pub use yield_now::yield_now;
 // The blocking pool lives in `src/blocking/`; its entry point belongs with `spawn`.
 pub use crate::blocking::spawn_blocking;
 
+pub(crate) use meta::Meta;
 pub(crate) use raw::{Header, RawTask};
 
 use std::future::Future;
@@ -203,13 +207,14 @@ pub(crate) fn new_task<F, S>(
     future: F,
     scheduler: S,
     id: Id,
+    meta: Meta,
 ) -> (Notified<S>, JoinHandle<F::Output>)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
     S: Schedule,
 {
-    let raw = RawTask::new(future, scheduler, id);
+    let raw = RawTask::new(future, scheduler, id, meta);
     // SAFETY: a new task has three references (state.rs, INITIAL) and NOTIFIED set; the
     // handles below take one each (the third stays reserved for the registry), and the
     // JoinHandle takes JOIN_INTEREST with output type `F::Output`.

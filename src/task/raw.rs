@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! Cell<F, S> (repr(C), one Box):
-//!   Header      state word | &'static Vtable | Id | owned-list links
+//!   Header      state word | &'static Vtable | Id | Meta | owned-list links
 //!   scheduler   S (the runtime's handle; used to requeue the task on wake)
 //!   stage       union { future: F, output: F::Output, failure: Failure }
 //!   join_waker  Option<Waker> (the JoinHandle's waker; see JOIN_WAKER)
@@ -10,7 +10,7 @@
 //!
 //! The stage carries no tag of its own: the state word says which field is live (see
 //! [`Stage`]). For a small future with a `()` output the stage is one word and the cell
-//! 72 bytes.
+//! 80 bytes.
 //!
 //! A pointer to the `Header` is a pointer to the `Cell` (`repr(C)`, header first), so the
 //! run queues, wakers and handles carry one thin pointer and reach the typed code through
@@ -19,6 +19,7 @@
 use super::error::Failure;
 use super::harness::Harness;
 use super::id::Id;
+use super::meta::Meta;
 use super::state::State;
 use super::Schedule;
 use crate::sync::UnsafeCell;
@@ -37,6 +38,8 @@ pub(crate) struct Header {
     pub(crate) vtable: &'static Vtable,
     /// The task's id, fixed at spawn.
     pub(crate) id: Id,
+    /// Where it was spawned and its name (`meta.rs`), fixed at spawn.
+    pub(crate) meta: Meta,
     /// Links of the owned-tasks list. Read and written only under the lock of the list
     /// shard that owns the task (see `task/list.rs`).
     pub(crate) owned: UnsafeCell<Links>,
@@ -118,7 +121,7 @@ pub(crate) struct RawTask {
 
 impl RawTask {
     /// Allocates a task in the state `State::new` describes (three references).
-    pub(crate) fn new<F, S>(future: F, scheduler: S, id: Id) -> RawTask
+    pub(crate) fn new<F, S>(future: F, scheduler: S, id: Id, meta: Meta) -> RawTask
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -134,6 +137,7 @@ impl RawTask {
                 state: State::new(),
                 vtable: vtable::<F, S>(),
                 id,
+                meta,
                 owned: UnsafeCell::new(Links::default()),
             });
             (&raw mut (*cell).scheduler).write(scheduler);
@@ -290,17 +294,17 @@ mod tests {
     use std::mem::size_of;
 
     #[test]
-    fn a_small_task_fits_a_72_byte_cell() {
-        // header 40 + scheduler 8 + stage 8 (the failure word) + join waker 16: glibc
-        // serves it as an 80-byte chunk.
+    fn a_small_task_fits_an_80_byte_cell() {
+        // header 48 (with the spawn location / name word) + scheduler 8 + stage 8 (the
+        // failure word) + join waker 16.
         assert_eq!(
             size_of::<Cell<std::future::Pending<()>, std::sync::Arc<()>>>(),
-            72
+            80
         );
         // A future larger than a word sets the stage's size; the stage adds no tag.
         assert_eq!(
             size_of::<Cell<std::future::Ready<[u64; 4]>, std::sync::Arc<()>>>(),
-            104
+            112
         );
     }
 }

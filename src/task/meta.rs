@@ -1,0 +1,123 @@
+//! What a task knows about itself for observability: where it was spawned and, if the
+//! user gave one, its name.
+//!
+//! One word in the task header. A task without a name (the common case) stores its
+//! `&'static Location` directly; a named task stores a pointer to a small box holding
+//! the location and the name, allocated only when a name is given. The two are told
+//! apart by the pointer's low bit (both pointees are 8-byte aligned), so naming costs
+//! nothing per task when unused: the header grows by 8 bytes, not 16.
+//!
+//! Fixed at spawn and never changed, so any holder of a reference to the task may read
+//! it.
+
+use std::panic::Location;
+use std::ptr::NonNull;
+
+/// The spawn location, and the name if any, of one task.
+pub(crate) struct Meta {
+    /// A `&'static Location<'static>` (low bit clear) or a `Box<Named>` (low bit set).
+    ptr: NonNull<()>,
+}
+
+/// The out-of-line part of a named task's `Meta`.
+struct Named {
+    location: &'static Location<'static>,
+    name: Box<str>,
+}
+
+const NAMED: usize = 1;
+
+// The low bit must be free in both kinds of pointer.
+const _: () = assert!(std::mem::align_of::<Location<'static>>() > NAMED);
+const _: () = assert!(std::mem::align_of::<Named>() > NAMED);
+
+// SAFETY: `Meta` owns its box (if any) and shares `&'static Location`s and a `str`, all
+// of which are `Send` and `Sync`; it is immutable after construction.
+unsafe impl Send for Meta {}
+// SAFETY: as above.
+unsafe impl Sync for Meta {}
+
+impl Meta {
+    /// The metadata of a task spawned at `location`, named `name`.
+    pub(crate) fn new(location: &'static Location<'static>, name: Option<&str>) -> Meta {
+        match name {
+            None => Meta {
+                ptr: NonNull::from(location).cast(),
+            },
+            Some(name) => {
+                let named = Box::new(Named {
+                    location,
+                    name: name.into(),
+                });
+                let ptr = NonNull::from(Box::leak(named)).cast::<()>();
+                Meta {
+                    ptr: ptr.map_addr(|a| a | NAMED),
+                }
+            }
+        }
+    }
+
+    /// The caller's location (through `#[track_caller]` frames), no name.
+    #[track_caller]
+    pub(crate) fn here() -> Meta {
+        Meta::new(Location::caller(), None)
+    }
+
+    fn named(&self) -> Option<&Named> {
+        if self.ptr.addr().get() & NAMED == 0 {
+            return None;
+        }
+        let ptr = self
+            .ptr
+            .map_addr(|a| {
+                // SAFETY: the tagged address is at least 1 and the pointee is aligned, so
+                // clearing bit 0 leaves a non-zero address.
+                unsafe { std::num::NonZeroUsize::new_unchecked(a.get() & !NAMED) }
+            })
+            .cast::<Named>();
+        // SAFETY: a tagged pointer came from `Box::leak` in `new` and is freed only in
+        // `drop`, so it is live for as long as `self`.
+        Some(unsafe { ptr.as_ref() })
+    }
+
+    /// Where the task was spawned.
+    pub(crate) fn location(&self) -> &'static Location<'static> {
+        match self.named() {
+            Some(named) => named.location,
+            // SAFETY: an untagged pointer is a `&'static Location` (see `new`).
+            None => unsafe { self.ptr.cast::<Location<'static>>().as_ref() },
+        }
+    }
+
+    /// The task's name, if it was given one.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.named().map(|n| &*n.name)
+    }
+}
+
+impl Drop for Meta {
+    fn drop(&mut self) {
+        if let Some(named) = self.named() {
+            let ptr = NonNull::from(named).as_ptr();
+            // SAFETY: the box leaked in `new`; `self` is its only owner and is going away.
+            drop(unsafe { Box::from_raw(ptr) });
+        }
+    }
+}
+
+#[cfg(all(test, not(heist_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unnamed_and_named_keep_their_location() {
+        let here = Location::caller();
+        let plain = Meta::new(here, None);
+        assert_eq!(plain.location(), here);
+        assert_eq!(plain.name(), None);
+        let named = Meta::new(here, Some("conn-handler"));
+        assert_eq!(named.location(), here);
+        assert_eq!(named.name(), Some("conn-handler"));
+        assert_eq!(std::mem::size_of::<Meta>(), 8);
+    }
+}

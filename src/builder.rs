@@ -29,6 +29,8 @@ pub struct Builder {
     stalled_slot_check: Option<Duration>,
     max_blocking_threads: usize,
     thread_keep_alive: Duration,
+    /// Slow polls, debug mode, histograms: `src/debug/` holds their setters.
+    pub(crate) observe: crate::debug::Observe,
 }
 
 impl Default for Builder {
@@ -53,6 +55,7 @@ impl Builder {
             stalled_slot_check: Some(Duration::from_millis(1)),
             max_blocking_threads: 512,
             thread_keep_alive: Duration::from_secs(10),
+            observe: crate::debug::Observe::default(),
         }
     }
 
@@ -175,6 +178,7 @@ impl Builder {
             stalled_slot_check: self.stalled_slot_check,
             on_thread_start: self.on_thread_start.clone(),
             on_thread_stop: self.on_thread_stop.clone(),
+            observe: self.observe.resolved(),
             blocking: crate::blocking::PoolConfig {
                 max_threads: self.max_blocking_threads,
                 keep_alive: self.thread_keep_alive,
@@ -205,6 +209,10 @@ impl Builder {
                     return Err(e);
                 }
             }
+        }
+        if let Err(e) = crate::debug::Watchdog::start(&shared, &shared.config.observe) {
+            drop(Runtime::from_parts(Handle { shared }, threads));
+            return Err(e);
         }
         Ok(Runtime::from_parts(Handle { shared }, threads))
     }

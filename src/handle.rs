@@ -73,6 +73,34 @@ impl Handle {
         crate::block_on::block_on(future)
     }
 
+    /// The runtime's metrics: counters and gauges, read live; see [`RuntimeMetrics`].
+    ///
+    /// [`RuntimeMetrics`]: crate::RuntimeMetrics
+    pub fn metrics(&self) -> crate::RuntimeMetrics {
+        crate::RuntimeMetrics::new(self.shared.clone())
+    }
+
+    /// A dump of every live task: running, queued (including never-polled tasks) and
+    /// waiting, each with its id, name, spawn location and state. Safe from any thread
+    /// at any time; nothing stops. Queued tasks are moved to the global queue in the
+    /// process (see [`Dump`](crate::Dump)).
+    ///
+    /// ```
+    /// let rt = heist::Runtime::new().unwrap();
+    /// let (tx, rx) = futures::channel::oneshot::channel::<()>();
+    /// let _enter = rt.enter();
+    /// let waiter = heist::task::Builder::new().name("waiter").spawn(rx).unwrap();
+    /// while !rt.handle().dump().tasks.iter().any(|t| t.name.as_deref() == Some("waiter")) {
+    ///     std::thread::yield_now();
+    /// }
+    /// println!("{}", rt.handle().dump());
+    /// tx.send(()).unwrap();
+    /// rt.block_on(waiter).unwrap().unwrap();
+    /// ```
+    pub fn dump(&self) -> crate::Dump {
+        crate::debug::dump::take(&self.shared)
+    }
+
     /// Makes this runtime current on this thread until the guard drops, so that
     /// [`spawn`](crate::spawn) and [`Handle::current`] work outside a task.
     pub fn enter(&self) -> EnterGuard {

@@ -72,7 +72,9 @@ mod block_on;
 mod blocking;
 mod builder;
 mod context;
+pub mod debug;
 mod handle;
+pub mod metrics;
 mod queue;
 mod runtime;
 mod scheduler;
@@ -82,7 +84,9 @@ pub mod time;
 
 pub use builder::Builder;
 pub use context::{EnterGuard, TryCurrentError};
+pub use debug::{Dump, SlowPoll};
 pub use handle::Handle;
+pub use metrics::RuntimeMetrics;
 pub use runtime::Runtime;
 
 use std::future::Future;

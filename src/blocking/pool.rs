@@ -123,10 +123,20 @@ impl Pool {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let (notified, join) =
-            task::new_task(BlockingTask::new(func), self.inner.clone(), Id::next(), meta);
+        let (notified, join) = task::new_task(
+            BlockingTask::new(func),
+            self.inner.clone(),
+            Id::next(),
+            meta,
+        );
         push(&self.inner, notified, Some(handle));
         join
+    }
+
+    /// `(threads, idle threads, queued calls)`, for `RuntimeMetrics`.
+    pub(crate) fn counts(&self) -> (usize, usize, usize) {
+        let state = self.inner.state.lock();
+        (state.threads, state.idle, state.queue.len())
     }
 
     /// Cancels the tasks not yet started and waits until `deadline` (`None`: without

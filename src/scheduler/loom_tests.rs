@@ -35,6 +35,7 @@ fn shared(n: usize) -> (Arc<Shared>, Vec<LocalQueue>) {
             thread_name: "model-blocking".into(),
             stack_size: None,
         },
+        observe: Default::default(),
     };
     (Arc::new(Shared::new(stealers, config)), queues)
 }
@@ -98,7 +99,9 @@ fn local_queue_slot_thief_and_injector() {
                     .stealer
                     .steal_batch_with_limit_and_pop(&q1, 8)
                 {
-                    Steal::Success(task) => task.run(),
+                    Steal::Success(task) => {
+                        task.run();
+                    }
                     Steal::Empty | Steal::Retry => {}
                 }
                 if let Some(task) = shared.remotes[0].next.take() {
@@ -130,7 +133,9 @@ fn local_queue_slot_thief_and_injector() {
         // Whatever is left: the injector and this worker's queue.
         loop {
             match shared.injector.steal() {
-                Steal::Success(task) => task.run(),
+                Steal::Success(task) => {
+                    task.run();
+                }
                 Steal::Retry => crate::sync::spin_loop(),
                 Steal::Empty => break,
             }

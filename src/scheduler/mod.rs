@@ -63,6 +63,8 @@ pub(crate) struct Config {
     pub(crate) on_thread_stop: Option<Hook>,
     /// The blocking pool's settings (`src/blocking/`), taken by `Shared::new`.
     pub(crate) blocking: crate::blocking::PoolConfig,
+    /// Slow polls, debug mode, histograms (`src/debug/`).
+    pub(crate) observe: crate::debug::Observe,
 }
 
 /// The part of a worker its peers may touch.
@@ -85,6 +87,10 @@ pub(crate) struct Shared {
     pub(crate) time: crate::time::Driver,
     /// The blocking pool (`src/blocking/`), for `spawn_blocking`.
     pub(crate) blocking: crate::blocking::Pool,
+    /// Counters and histograms (`src/metrics/`).
+    pub(crate) stats: crate::metrics::RuntimeStats,
+    /// Slow-poll watchdog and name slots (`src/debug/`).
+    pub(crate) debug: crate::debug::DebugState,
     shutdown: AtomicBool,
     /// Workers that have not yet left their run loop.
     live_workers: Mutex<usize>,
@@ -106,6 +112,7 @@ impl Shared {
             })
             .collect();
         let blocking = crate::blocking::Pool::new(config.blocking.clone());
+        let stats = crate::metrics::RuntimeStats::new(n, config.observe.histograms());
         Shared {
             injector: Injector::new(),
             remotes,
@@ -114,6 +121,8 @@ impl Shared {
             config,
             time: crate::time::Driver::new(),
             blocking,
+            stats,
+            debug: crate::debug::DebugState::new(n),
             shutdown: AtomicBool::new(false),
             live_workers: Mutex::new(n),
             workers_done: Condvar::new(),
@@ -134,23 +143,36 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        let meta = if this.config.observe.delay_histogram {
+            meta.timed()
+        } else {
+            meta
+        };
         let (notified, join) = task::new_task(future, this.clone(), Id::next(), meta);
         if this.is_shutdown() {
             notified.shutdown();
         } else {
-            this.schedule_task(notified, false);
+            this.schedule_task(notified, false, true);
         }
         join
     }
 
     /// Queues a task: on this runtime's worker thread, into its next-task slot (or, for
-    /// a yield, the back of its queue); anywhere else, into the injector.
-    fn schedule_task(&self, task: Notified, is_yield: bool) {
+    /// a yield, the back of its queue); anywhere else, into the injector. `is_spawn`
+    /// counts it as spawned (`RuntimeMetrics::spawned_tasks_count`).
+    #[inline]
+    fn schedule_task(&self, task: Notified, is_yield: bool, is_spawn: bool) {
+        crate::debug::queued(self, &task);
         context::with_worker(|worker| match worker {
             Some(worker) if std::ptr::eq(&*worker.shared, self) => {
-                worker.schedule_local(task, is_yield)
+                worker.schedule_local(task, is_yield, is_spawn)
             }
-            _ => self.schedule_remote(task),
+            _ => {
+                if is_spawn {
+                    self.stats.spawned_remotely();
+                }
+                self.schedule_remote(task)
+            }
         })
     }
 
@@ -189,6 +211,7 @@ impl Shared {
         if self.shutdown.swap(true, SeqCst) {
             return false;
         }
+        self.debug.watchdog.stop();
         fence(SeqCst);
         for remote in self.remotes.iter() {
             remote.parker.unpark();
@@ -235,11 +258,11 @@ impl Shared {
 
 impl Schedule for Arc<Shared> {
     fn schedule(&self, task: Notified) {
-        self.schedule_task(task, false);
+        self.schedule_task(task, false, false);
     }
 
     fn yield_now(&self, task: Notified) {
-        self.schedule_task(task, true);
+        self.schedule_task(task, true, false);
     }
 
     fn register(&self, task: Task) -> Result<(), Task> {

@@ -22,6 +22,7 @@
 
 use super::{Notified, Remote, Shared};
 use crate::context;
+use crate::metrics::worker::WorkerStats;
 use crate::queue::{LocalQueue, Steal};
 use crate::sync::atomic::Ordering::Relaxed;
 use crate::sync::Arc;
@@ -46,6 +47,8 @@ pub(crate) struct Core {
     rng: u32,
     /// For each peer, its tick when this worker last saw its next-task slot occupied.
     slot_seen: Vec<Option<u32>>,
+    /// Bookkeeping for this worker's statistics (`metrics/worker.rs`).
+    stats: crate::metrics::worker::WorkerLocal,
 }
 
 /// A worker as seen from its own thread: reachable through the thread-local context
@@ -61,12 +64,24 @@ impl WorkerCtx {
         &self.shared.remotes[self.index]
     }
 
-    /// Queues a task woken or spawned on this worker. If the core is borrowed (the worker
-    /// is between polls, dropping something), the task goes to the injector instead.
-    pub(crate) fn schedule_local(&self, task: Notified, is_yield: bool) {
+    /// This worker's counters (`metrics/worker.rs`).
+    #[inline]
+    fn stats(&self) -> &WorkerStats {
+        &self.shared.stats.workers[self.index]
+    }
+
+    /// Queues a task woken or spawned (`is_spawn`) on this worker. If the core is
+    /// borrowed (the worker is between polls, dropping something), the task goes to the
+    /// injector instead.
+    pub(crate) fn schedule_local(&self, task: Notified, is_yield: bool, is_spawn: bool) {
+        if is_spawn {
+            self.stats().spawned.incr();
+        }
         let Ok(core) = self.core.try_borrow_mut() else {
+            self.stats().overflow_count.incr();
             return self.shared.schedule_remote(task);
         };
+        self.stats().local_schedule_count.incr();
         let spilled = if is_yield || self.shared.config.lifo_limit == 0 {
             Some(task)
         } else {
@@ -98,6 +113,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: LocalQueue) {
             is_searching: false,
             rng: 0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1,
             slot_seen: vec![None; n],
+            stats: Default::default(),
         }),
     };
     super::run_hook(worker.shared.config.on_thread_start.as_ref());
@@ -128,7 +144,14 @@ impl WorkerCtx {
                 continue;
             };
             self.found_work();
-            task.run();
+            let stats = self.stats();
+            stats.begin_poll(task.header());
+            let completed = if self.shared.config.observe.instrumented() {
+                crate::debug::poll_instrumented(&self.shared, self.index, task)
+            } else {
+                task.run()
+            };
+            stats.end_poll(completed);
         }
     }
 
@@ -205,11 +228,16 @@ impl WorkerCtx {
             }
             let start = core.next_random() as usize % n;
             for i in (0..n).map(|i| (start + i) % n).filter(|&i| i != self.index) {
+                let before = core.queue.len();
                 match shared.remotes[i]
                     .stealer
                     .steal_batch_with_limit_and_pop(&core.queue, STEAL_LIMIT)
                 {
-                    Steal::Success(task) => return Some(task),
+                    Steal::Success(task) => {
+                        self.stats()
+                            .stole(core.queue.len().saturating_sub(before) + 1);
+                        return Some(task);
+                    }
                     Steal::Retry => retry = true,
                     Steal::Empty => {}
                 }
@@ -237,6 +265,7 @@ impl WorkerCtx {
             if core.slot_seen[i] == Some(tick) {
                 if let Some(task) = remote.next.take() {
                     core.slot_seen[i] = None;
+                    self.stats().stole(1);
                     return Some(task);
                 }
             }
@@ -287,7 +316,9 @@ impl WorkerCtx {
             // Timers: a keeper (one of the first two workers to park) sleeps until the next
             // deadline.
             let park_for = shared.time.keeper_timeout(self.index, timeout);
+            self.stats().before_park(&mut self.core.borrow_mut().stats);
             self.remote().parker.park(park_for);
+            self.stats().after_unpark(&mut self.core.borrow_mut().stats);
             // Timers: give any keeper role up, fire what is due (into this worker's queue).
             shared.time.release_keeper(self.index);
             let fired = shared.time.fire_due(true) > 0;

@@ -24,6 +24,15 @@ mod model;
 #[cfg(heist_loom)]
 pub(crate) use model::*;
 
+/// Atomics for statistics (`src/metrics/`): std's on both sides of the facade.
+///
+/// A statistic never orders other memory and never decides what a thread does next, so
+/// loom has nothing to check in it; keeping it out of loom's view keeps the models'
+/// state space what it was. Nothing may synchronise through these.
+pub(crate) mod stat {
+    pub(crate) use std::sync::atomic::{fence, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+}
+
 /// Hands out `len` consecutive task ids from the process-wide counter (only uniqueness
 /// matters, never ordering with other memory, hence `Relaxed`).
 ///

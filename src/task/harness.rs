@@ -47,21 +47,27 @@ where
         &self.cell().header.state
     }
 
-    /// Runs a `Notified`, consuming its reference.
-    pub(super) fn poll(self) {
+    /// Runs a `Notified`, consuming its reference. Returns true if the task completed
+    /// (or was cancelled) here.
+    pub(super) fn poll(self) -> bool {
         match self.state().transition_to_running() {
             TransitionToRunning::Success => self.poll_future(),
             TransitionToRunning::Cancelled => {
                 self.cancel_future();
                 self.complete(true);
+                true
             }
-            TransitionToRunning::Failed => {}
-            TransitionToRunning::Dealloc => self.dealloc(),
+            TransitionToRunning::Failed => false,
+            TransitionToRunning::Dealloc => {
+                self.dealloc();
+                false
+            }
         }
     }
 
-    /// Holding `RUNNING`: poll once and act on the result.
-    fn poll_future(self) {
+    /// Holding `RUNNING`: poll once and act on the result. Returns true if the task
+    /// completed.
+    fn poll_future(self) -> bool {
         let waker = waker_ref(self.header_ptr());
         let mut cx = Context::from_waker(&waker);
         let res = panic::catch_unwind(AssertUnwindSafe(|| {
@@ -76,28 +82,36 @@ where
             Ok(Poll::Ready(output)) => {
                 let failed = self.finish(Ok(output));
                 self.complete(failed);
+                true
             }
             Ok(Poll::Pending) if !self.register_once() => {
                 // The scheduler is shutting down: do not start waiting.
                 self.cancel_future();
                 self.complete(true);
+                true
             }
             Ok(Poll::Pending) => match self.state().transition_to_idle() {
-                TransitionToIdle::Ok => {}
+                TransitionToIdle::Ok => false,
                 TransitionToIdle::OkNotified => {
                     // SAFETY: transition_to_idle moved our reference into this Notified.
                     let notified = unsafe { Notified::from_raw(self.header_ptr()) };
                     self.cell().scheduler.yield_now(notified);
+                    false
                 }
-                TransitionToIdle::OkDealloc => self.dealloc(),
+                TransitionToIdle::OkDealloc => {
+                    self.dealloc();
+                    false
+                }
                 TransitionToIdle::Cancelled => {
                     self.cancel_future();
                     self.complete(true);
+                    true
                 }
             },
             Err(payload) => {
                 let failed = self.finish(Err(Failure::panic(payload)));
                 self.complete(failed);
+                true
             }
         }
     }

@@ -71,7 +71,9 @@ fn run_queued(sched: &Sched) {
     loop {
         let next = sched.queue.lock().pop_front();
         match next {
-            Some(task) => task.run(),
+            Some(task) => {
+                task.run();
+            }
             None => return,
         }
     }

@@ -10,6 +10,7 @@
 //! Fixed at spawn and never changed, so any holder of a reference to the task may read
 //! it.
 
+use crate::sync::stat::{AtomicU64, Ordering::Relaxed};
 use std::panic::Location;
 use std::ptr::NonNull;
 
@@ -19,10 +20,13 @@ pub(crate) struct Meta {
     ptr: NonNull<()>,
 }
 
-/// The out-of-line part of a named task's `Meta`.
+/// The out-of-line part of a named (or timed) task's `Meta`.
 struct Named {
     location: &'static Location<'static>,
-    name: Box<str>,
+    name: Option<Box<str>>,
+    /// When the task was last queued, in nanoseconds of the runtime's clock (only used
+    /// when the scheduling-delay histogram is on: `debug/`).
+    queued_at: AtomicU64,
 }
 
 const NAMED: usize = 1;
@@ -44,17 +48,44 @@ impl Meta {
             None => Meta {
                 ptr: NonNull::from(location).cast(),
             },
-            Some(name) => {
-                let named = Box::new(Named {
-                    location,
-                    name: name.into(),
-                });
-                let ptr = NonNull::from(Box::leak(named)).cast::<()>();
-                Meta {
-                    ptr: ptr.map_addr(|a| a | NAMED),
-                }
-            }
+            Some(name) => Meta::boxed(location, Some(name.into())),
         }
+    }
+
+    fn boxed(location: &'static Location<'static>, name: Option<Box<str>>) -> Meta {
+        let named = Box::new(Named {
+            location,
+            name,
+            queued_at: AtomicU64::new(0),
+        });
+        let ptr = NonNull::from(Box::leak(named)).cast::<()>();
+        Meta {
+            ptr: ptr.map_addr(|a| a | NAMED),
+        }
+    }
+
+    /// The same, with room for a queueing timestamp (`set_queued_at`): one allocation
+    /// per task, made only when the scheduling-delay histogram is on.
+    pub(crate) fn timed(self) -> Meta {
+        if self.named().is_some() {
+            return self;
+        }
+        Meta::boxed(self.location(), None)
+    }
+
+    /// Records when the task was queued, if it has room for it (see `timed`).
+    #[inline]
+    pub(crate) fn set_queued_at(&self, nanos: u64) {
+        if let Some(named) = self.named() {
+            named.queued_at.store(nanos, Relaxed);
+        }
+    }
+
+    /// When the task was last queued, if recorded.
+    pub(crate) fn queued_at(&self) -> Option<u64> {
+        self.named()
+            .map(|n| n.queued_at.load(Relaxed))
+            .filter(|&t| t > 0)
     }
 
     /// The caller's location (through `#[track_caller]` frames), no name.
@@ -91,7 +122,7 @@ impl Meta {
 
     /// The task's name, if it was given one.
     pub(crate) fn name(&self) -> Option<&str> {
-        self.named().map(|n| &*n.name)
+        self.named().and_then(|n| n.name.as_deref())
     }
 }
 

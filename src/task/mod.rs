@@ -192,10 +192,16 @@ impl<S: 'static> Notified<S> {
     }
 
     /// Polls the task (or cancels it, if it was aborted), consuming this reference.
-    pub(crate) fn run(self) {
+    /// Returns true if the task completed (or was cancelled) in this run.
+    pub(crate) fn run(self) -> bool {
         let raw = self.0.raw;
         mem::forget(self);
-        raw.poll();
+        raw.poll()
+    }
+
+    /// The task's header (id, spawn location, name, state).
+    pub(crate) fn header(&self) -> &Header {
+        self.0.raw.header()
     }
 }
 

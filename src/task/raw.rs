@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! Cell<F, S> (repr(C), one Box):
-//!   Header      state word | &'static Vtable | Id | Meta | owned-list links
+//!   Header      state word | &'static Vtable | Id | Meta | polls | owned-list links
 //!   scheduler   S (the runtime's handle; used to requeue the task on wake)
 //!   stage       union { future: F, output: F::Output, failure: Failure }
 //!   join_waker  Option<Waker> (the JoinHandle's waker; see JOIN_WAKER)
@@ -10,7 +10,7 @@
 //!
 //! The stage carries no tag of its own: the state word says which field is live (see
 //! [`Stage`]). For a small future with a `()` output the stage is one word and the cell
-//! 80 bytes.
+//! 88 bytes.
 //!
 //! A pointer to the `Header` is a pointer to the `Cell` (`repr(C)`, header first), so the
 //! run queues, wakers and handles carry one thin pointer and reach the typed code through
@@ -40,6 +40,10 @@ pub(crate) struct Header {
     pub(crate) id: Id,
     /// Where it was spawned and its name (`meta.rs`), fixed at spawn.
     pub(crate) meta: Meta,
+    /// Polls so far (a statistic for the dump): bumped by the worker holding the task's
+    /// `Notified` just before it runs it. It fills padding: a small task's cell stays in
+    /// the 88-byte allocation class.
+    pub(crate) polls: crate::sync::stat::AtomicU32,
     /// Links of the owned-tasks list. Read and written only under the lock of the list
     /// shard that owns the task (see `task/list.rs`).
     pub(crate) owned: UnsafeCell<Links>,
@@ -81,8 +85,8 @@ pub(crate) struct Cell<F: Future, S> {
 
 /// Typed entry points, one static table per `(F, S)`.
 pub(crate) struct Vtable {
-    /// Run a `Notified`: consumes its reference.
-    pub(crate) poll: unsafe fn(NonNull<Header>),
+    /// Run a `Notified`: consumes its reference. Returns true if the task completed.
+    pub(crate) poll: unsafe fn(NonNull<Header>) -> bool,
     /// Hand a `Notified` (one reference) to the scheduler.
     pub(crate) schedule: unsafe fn(NonNull<Header>),
     /// Free the allocation (the last reference is gone).
@@ -138,6 +142,7 @@ impl RawTask {
                 vtable: vtable::<F, S>(),
                 id,
                 meta,
+                polls: crate::sync::stat::AtomicU32::new(0),
                 owned: UnsafeCell::new(Links::default()),
             });
             (&raw mut (*cell).scheduler).write(scheduler);
@@ -171,8 +176,9 @@ impl RawTask {
         &self.header().state
     }
 
-    /// Runs a `Notified`; consumes its reference.
-    pub(crate) fn poll(self) {
+    /// Runs a `Notified`; consumes its reference. Returns true if the task completed (or
+    /// was cancelled) in this run.
+    pub(crate) fn poll(self) -> bool {
         // SAFETY: the vtable was built for this cell's F and S; the caller gives up the
         // Notified reference, which `poll` consumes.
         unsafe { (self.header().vtable.poll)(self.ptr) }
@@ -237,12 +243,12 @@ impl RawTask {
 // vtable is only installed by `vtable::<F, S>()` into a `Cell<F, S>`, so the cast is to
 // the real type; reference ownership is as documented on `Vtable`.
 
-unsafe fn poll<F: Future + Send + 'static, S: Schedule>(ptr: NonNull<Header>)
+unsafe fn poll<F: Future + Send + 'static, S: Schedule>(ptr: NonNull<Header>) -> bool
 where
     F::Output: Send + 'static,
 {
     // SAFETY: see the note above the vtable entries.
-    unsafe { Harness::<F, S>::from_raw(ptr) }.poll();
+    unsafe { Harness::<F, S>::from_raw(ptr) }.poll()
 }
 
 unsafe fn schedule<F: Future + Send + 'static, S: Schedule>(ptr: NonNull<Header>)
@@ -294,17 +300,18 @@ mod tests {
     use std::mem::size_of;
 
     #[test]
-    fn a_small_task_fits_an_80_byte_cell() {
-        // header 48 (with the spawn location / name word) + scheduler 8 + stage 8 (the
-        // failure word) + join waker 16.
+    fn a_small_task_fits_an_88_byte_cell() {
+        // header 56 (with the spawn location / name word and the poll count) + scheduler
+        // 8 + stage 8 (the failure word) + join waker 16: the 88-byte class of
+        // `cache.rs`, as an 80-byte cell would be.
         assert_eq!(
             size_of::<Cell<std::future::Pending<()>, std::sync::Arc<()>>>(),
-            80
+            88
         );
         // A future larger than a word sets the stage's size; the stage adds no tag.
         assert_eq!(
             size_of::<Cell<std::future::Ready<[u64; 4]>, std::sync::Arc<()>>>(),
-            112
+            120
         );
     }
 }

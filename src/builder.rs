@@ -210,7 +210,8 @@ impl Builder {
                 }
             }
         }
-        if let Err(e) = crate::debug::Watchdog::start(&shared, &shared.config.observe) {
+        let observe = &shared.config.observe;
+        if let Err(e) = crate::debug::Watchdog::start(&shared, observe, &self.thread_name) {
             drop(Runtime::from_parts(Handle { shared }, threads));
             return Err(e);
         }

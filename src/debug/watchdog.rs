@@ -37,14 +37,19 @@ struct Seen {
 }
 
 impl Watchdog {
-    /// Starts the watchdog thread if `observe` asks for one.
-    pub(crate) fn start(shared: &Arc<Shared>, observe: &Observe) -> io::Result<()> {
+    /// Starts the watchdog thread, named `{thread_name}-watchdog`, if `observe` asks for
+    /// one.
+    pub(crate) fn start(
+        shared: &Arc<Shared>,
+        observe: &Observe,
+        thread_name: &str,
+    ) -> io::Result<()> {
         let Some(threshold) = observe.slow_poll_threshold else {
             return Ok(());
         };
         let shared = shared.clone();
         thread::Builder::new()
-            .name("heist-watchdog".to_string())
+            .name(format!("{thread_name}-watchdog"))
             .spawn(move || run(&shared, threshold))
             .map(drop)
     }

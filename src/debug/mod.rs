@@ -305,7 +305,7 @@ pub(crate) fn poll_instrumented(shared: &Shared, index: usize, task: Notified) -
             let now = nanos_since(stats.started, Instant::now());
             h.record_delay(index, now.saturating_sub(queued));
         }
-        return task.run();
+        return stats.workers[index].run(task);
     }
     let start = Instant::now();
     if let (Some(h), Some(queued)) = (&stats.histograms, header.meta.queued_at()) {
@@ -314,7 +314,7 @@ pub(crate) fn poll_instrumented(shared: &Shared, index: usize, task: Notified) -
             nanos_since(stats.started, start).saturating_sub(queued),
         );
     }
-    let completed = task.run();
+    let completed = stats.workers[index].run(task);
     let elapsed = start.elapsed();
     if let Some(h) = &stats.histograms {
         h.record_poll(index, elapsed.as_nanos().try_into().unwrap_or(u64::MAX));

@@ -15,8 +15,9 @@
 //!
 //! Costs per event (what the hot paths pay with nothing turned on):
 //! - poll: `begin_poll` 2 loads + 5 stores (the task's poll count, the sequence twice,
-//!   id, location) and a compiler-only fence on x86 (`Release`); `end_poll` 1 load +
-//!   2 stores.
+//!   id, location) and a compiler-only fence on x86 (`Release`); after the
+//!   future's poll 1 store (the id withdrawn, `task/harness.rs`) and 1 load + 1 store
+//!   (`completed`).
 //! - spawn or wake on a worker: 1 load + 1 store (`local_schedule_count`, and
 //!   `spawned` for a spawn).
 //! - park / unpark: 2 clock reads and a handful of stores per park (not per poll).
@@ -137,11 +138,19 @@ impl WorkerStats {
         self.seq.store(seq + 2, Release);
     }
 
-    /// The poll ended; `completed`: the task completed or was cancelled in it.
+    /// Runs `task`, the one `begin_poll` published; returns whether it completed. The
+    /// task withdraws its id itself as soon as its future's poll returns, before it can
+    /// be seen complete or run elsewhere (`task/harness.rs`, `withdraw`), so the dump
+    /// never lists a finished task, or one that moved on, as running here.
+    #[inline]
+    pub(crate) fn run(&self, task: crate::scheduler::Notified) -> bool {
+        task.run_published(&self.current_id)
+    }
+
+    /// The poll ended; `completed`: the task completed or was cancelled in it. (The id
+    /// was already withdrawn by the task, see `run`.)
     #[inline]
     pub(crate) fn end_poll(&self, completed: bool) {
-        // A lone store: a reader sees the old (id, location) pair, still consistent, or 0.
-        self.current_id.store(0, Relaxed);
         self.completed.add(u64::from(completed));
     }
 

@@ -149,7 +149,7 @@ impl WorkerCtx {
             let completed = if self.shared.config.observe.instrumented() {
                 crate::debug::poll_instrumented(&self.shared, self.index, task)
             } else {
-                task.run()
+                stats.run(task)
             };
             stats.end_poll(completed);
         }

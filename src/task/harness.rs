@@ -10,6 +10,7 @@ use super::raw::{Cell, Header, Stage};
 use super::state::{Snapshot, TransitionToIdle, TransitionToNotified, TransitionToRunning};
 use super::waker::waker_ref;
 use super::{Notified, Schedule, Task};
+use crate::sync::stat::{AtomicU64, Ordering::Relaxed};
 use std::future::Future;
 use std::mem::{self, ManuallyDrop};
 use std::panic::{self, AssertUnwindSafe};
@@ -48,10 +49,15 @@ where
     }
 
     /// Runs a `Notified`, consuming its reference. Returns true if the task completed
-    /// (or was cancelled) here.
-    pub(super) fn poll(self) -> bool {
-        match self.state().transition_to_running() {
-            TransitionToRunning::Success => self.poll_future(),
+    /// (or was cancelled) here. `running`: where the polling worker published this
+    /// task's id (`metrics/worker.rs`); see `withdraw`.
+    pub(super) fn poll(self, running: Option<&AtomicU64>) -> bool {
+        let transition = self.state().transition_to_running();
+        if !matches!(transition, TransitionToRunning::Success) {
+            withdraw(running);
+        }
+        match transition {
+            TransitionToRunning::Success => self.poll_future(running),
             TransitionToRunning::Cancelled => {
                 self.cancel_future();
                 self.complete(true);
@@ -67,7 +73,7 @@ where
 
     /// Holding `RUNNING`: poll once and act on the result. Returns true if the task
     /// completed.
-    fn poll_future(self) -> bool {
+    fn poll_future(self, running: Option<&AtomicU64>) -> bool {
         let waker = waker_ref(self.header_ptr());
         let mut cx = Context::from_waker(&waker);
         let res = panic::catch_unwind(AssertUnwindSafe(|| {
@@ -78,6 +84,7 @@ where
                 unsafe { Pin::new_unchecked(&mut *(*stage).future) }.poll(&mut cx)
             })
         }));
+        withdraw(running);
         match res {
             Ok(Poll::Ready(output)) => {
                 let failed = self.finish(Ok(output));
@@ -407,6 +414,17 @@ where
         if self.state().ref_dec() {
             self.dealloc();
         }
+    }
+}
+
+/// Clears the id a worker published for this poll (`metrics/worker.rs`), once the
+/// future's poll is over and before any transition lets another thread see the task
+/// complete, or queue and run it again elsewhere: so a dump that saw a task complete (or
+/// move on) never finds it still published as running here. Each transition after this
+/// store releases it.
+fn withdraw(running: Option<&AtomicU64>) {
+    if let Some(running) = running {
+        running.store(0, Relaxed);
     }
 }
 

@@ -22,6 +22,7 @@ use super::id::Id;
 use super::meta::Meta;
 use super::state::State;
 use super::Schedule;
+use crate::sync::stat::AtomicU64;
 use crate::sync::UnsafeCell;
 use std::alloc::Layout;
 use std::future::Future;
@@ -86,7 +87,9 @@ pub(crate) struct Cell<F: Future, S> {
 /// Typed entry points, one static table per `(F, S)`.
 pub(crate) struct Vtable {
     /// Run a `Notified`: consumes its reference. Returns true if the task completed.
-    pub(crate) poll: unsafe fn(NonNull<Header>) -> bool,
+    /// The cell, if any, holds the id the poller published; it is zeroed before the
+    /// task completes.
+    pub(crate) poll: unsafe fn(NonNull<Header>, Option<&AtomicU64>) -> bool,
     /// Hand a `Notified` (one reference) to the scheduler.
     pub(crate) schedule: unsafe fn(NonNull<Header>),
     /// Free the allocation (the last reference is gone).
@@ -177,11 +180,11 @@ impl RawTask {
     }
 
     /// Runs a `Notified`; consumes its reference. Returns true if the task completed (or
-    /// was cancelled) in this run.
-    pub(crate) fn poll(self) -> bool {
+    /// was cancelled) in this run. `running`: see `Vtable::poll`.
+    pub(crate) fn poll(self, running: Option<&AtomicU64>) -> bool {
         // SAFETY: the vtable was built for this cell's F and S; the caller gives up the
         // Notified reference, which `poll` consumes.
-        unsafe { (self.header().vtable.poll)(self.ptr) }
+        unsafe { (self.header().vtable.poll)(self.ptr, running) }
     }
 
     /// Queues the task; consumes one reference, which becomes the `Notified`'s.
@@ -243,12 +246,15 @@ impl RawTask {
 // vtable is only installed by `vtable::<F, S>()` into a `Cell<F, S>`, so the cast is to
 // the real type; reference ownership is as documented on `Vtable`.
 
-unsafe fn poll<F: Future + Send + 'static, S: Schedule>(ptr: NonNull<Header>) -> bool
+unsafe fn poll<F: Future + Send + 'static, S: Schedule>(
+    ptr: NonNull<Header>,
+    running: Option<&AtomicU64>,
+) -> bool
 where
     F::Output: Send + 'static,
 {
     // SAFETY: see the note above the vtable entries.
-    unsafe { Harness::<F, S>::from_raw(ptr) }.poll()
+    unsafe { Harness::<F, S>::from_raw(ptr) }.poll(running)
 }
 
 unsafe fn schedule<F: Future + Send + 'static, S: Schedule>(ptr: NonNull<Header>)

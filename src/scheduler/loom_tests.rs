@@ -222,7 +222,10 @@ fn dump_racing_with_completion() {
             assert_eq!(task.name.as_deref(), Some("waits-once"));
         }
         completer.join().unwrap();
-        assert!(shared.owned.is_empty(), "a completed task is still registered");
+        assert!(
+            shared.owned.is_empty(),
+            "a completed task is still registered"
+        );
         assert!(shared.injector.is_empty());
     });
 }

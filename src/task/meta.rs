@@ -94,21 +94,23 @@ impl Meta {
         Meta::new(Location::caller(), None)
     }
 
-    fn named(&self) -> Option<&Named> {
+    /// The box of a named (or timed) task, with the provenance `new` gave it.
+    fn named_ptr(&self) -> Option<NonNull<Named>> {
         if self.ptr.addr().get() & NAMED == 0 {
             return None;
         }
-        let ptr = self
-            .ptr
-            .map_addr(|a| {
-                // SAFETY: the tagged address is at least 1 and the pointee is aligned, so
-                // clearing bit 0 leaves a non-zero address.
-                unsafe { std::num::NonZeroUsize::new_unchecked(a.get() & !NAMED) }
-            })
-            .cast::<Named>();
-        // SAFETY: a tagged pointer came from `Box::leak` in `new` and is freed only in
+        let ptr = self.ptr.map_addr(|a| {
+            // SAFETY: the tagged address is at least 1 and the pointee is aligned, so
+            // clearing bit 0 leaves a non-zero address.
+            unsafe { std::num::NonZeroUsize::new_unchecked(a.get() & !NAMED) }
+        });
+        Some(ptr.cast())
+    }
+
+    fn named(&self) -> Option<&Named> {
+        // SAFETY: a tagged pointer came from `Box::leak` in `boxed` and is freed only in
         // `drop`, so it is live for as long as `self`.
-        Some(unsafe { ptr.as_ref() })
+        self.named_ptr().map(|p| unsafe { p.as_ref() })
     }
 
     /// Where the task was spawned.
@@ -128,10 +130,10 @@ impl Meta {
 
 impl Drop for Meta {
     fn drop(&mut self) {
-        if let Some(named) = self.named() {
-            let ptr = NonNull::from(named).as_ptr();
-            // SAFETY: the box leaked in `new`; `self` is its only owner and is going away.
-            drop(unsafe { Box::from_raw(ptr) });
+        if let Some(ptr) = self.named_ptr() {
+            // SAFETY: the box leaked in `boxed`, with the pointer's provenance intact;
+            // `self` is its only owner and is going away.
+            drop(unsafe { Box::from_raw(ptr.as_ptr()) });
         }
     }
 }

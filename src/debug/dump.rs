@@ -39,13 +39,14 @@ use std::time::Duration;
 /// The fields are plain data for programs; `Display` prints a table for people:
 ///
 /// ```text
-/// heist dump: 2 workers, 3 live tasks (1 running, 1 ready, 1 waiting), uptime 1.2s
-/// worker 0: running task 7, 1532 polls
-/// worker 1: parked, 801 polls
-///     task  state    worker   polls  name          spawned at
-///        7  running  0            1  -             src/main.rs:12:5
-///       12  ready    1            0  conn-handler  src/server.rs:42:13
-///        3  waiting  -         5411  acceptor      src/main.rs:30:5
+/// heist dump: 1 workers, 5 live tasks (1 running, 3 ready, 1 waiting), uptime 256.1µs
+/// worker 0: running task 2, 2 polls, 0 queued
+///     task  state    worker   polls  name    spawned at
+///        2  running  0            1  -       tests/common/mod.rs:58:13
+///        3  ready    -            0  q0      tests/dump.rs:45:18
+///        4  ready    -            0  q1      tests/dump.rs:45:18
+///        5  ready    -            0  q2      tests/dump.rs:45:18
+///        1  waiting  -            1  waiter  tests/dump.rs:25:10
 /// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]

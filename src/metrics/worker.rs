@@ -181,22 +181,24 @@ impl WorkerStats {
         let busy = now.saturating_duration_since(local.busy_since);
         self.busy_nanos.add(nanos(busy));
         let polls = self.poll_count() - local.polls_at_unpark;
-        if polls == 0 {
+        match nanos(busy).checked_div(polls) {
             // Unparked and found nothing to run before parking again.
-            if self.park_count.get() > 0 {
-                self.noop_count.incr();
+            None => {
+                if self.park_count.get() > 0 {
+                    self.noop_count.incr();
+                }
             }
-        } else {
             // tokio's estimate: the run's time over its polls, folded into a moving
             // average (weight 1/8 per run), so no clock is read per poll.
-            let sample = nanos(busy) / polls;
-            let old = self.mean_poll_nanos.get();
-            let mean = if old == 0 {
-                sample
-            } else {
-                (old * 7 + sample) / 8
-            };
-            self.mean_poll_nanos.set(mean);
+            Some(sample) => {
+                let old = self.mean_poll_nanos.get();
+                let mean = if old == 0 {
+                    sample
+                } else {
+                    (old.saturating_mul(7).saturating_add(sample)) / 8
+                };
+                self.mean_poll_nanos.set(mean);
+            }
         }
         self.park_count.incr();
         self.park_unpark_count.incr();

@@ -1,5 +1,5 @@
-//! Debug mode: slow-poll and stuck-task reports, exact poll timing, latency histograms,
-//! and the task dump (`dump.rs`).
+//! Debug mode: slow-poll and stuck-task reports, poll timing, latency histograms, and
+//! the task dump (`dump.rs`).
 //!
 //! Everything here is off by default and costs one predictable branch per poll when
 //! off (`Observe::instrumented`). Turned on, the worker runs each poll through
@@ -7,12 +7,17 @@
 //!
 //! - with a slow-poll threshold, a watchdog thread (`watchdog.rs`, started only then)
 //!   samples what each worker is polling and reports a poll still running past the
-//!   threshold, then once more when it ends;
-//! - in debug mode (`Builder::debug`, `HEIST_DEBUG=1`), each poll is timed exactly (two
-//!   clock reads), recorded in the poll-time histogram, and reported by the worker when
-//!   it reached the threshold;
-//! - with the histograms on, each queued task carries a timestamp and each poll records
-//!   how long its task waited in a queue.
+//!   threshold, then once more when it ends. No clock is read per poll for this;
+//! - with the poll-time histogram on, each poll is timed exactly (two clock reads) and,
+//!   with a threshold, reported by the worker itself at its end, timed exactly;
+//! - with the scheduling-delay histogram on, each queued task carries a timestamp and
+//!   each poll records how long its task waited in a queue;
+//! - debug mode (`Builder::debug`, `HEIST_DEBUG=1`) turns on the watchdog (100 ms) and
+//!   both histograms *sampled*: one poll in 64 is timed, one wake-up in 64 per task is
+//!   stamped. A clock read costs about as much as a whole poll of a small task (25-80 ns
+//!   on the VMs measured), so timing every poll would make debug mode several times
+//!   slower on a yield-heavy load; sampled, it costs a few percent. Turning a histogram
+//!   on explicitly as well makes it exact again.
 
 pub(crate) mod dump;
 mod watchdog;
@@ -20,6 +25,7 @@ mod watchdog;
 pub use dump::{Dump, TaskDump, TaskState, WorkerDump};
 
 use crate::scheduler::{Notified, Shared};
+use crate::sync::stat::Ordering::Relaxed;
 use crate::sync::Mutex;
 use crate::task::Id;
 use crate::Builder;
@@ -41,31 +47,53 @@ const DEBUG_THRESHOLD: Duration = Duration::from_millis(100);
 pub(crate) struct Observe {
     pub(crate) slow_poll_threshold: Option<Duration>,
     pub(crate) on_slow_poll: Option<SlowPollHook>,
-    /// Exact timing of every poll (`Builder::debug`).
+    /// Debug mode (`Builder::debug`).
     pub(crate) debug: bool,
-    /// The poll-time histogram.
+    /// The poll-time histogram, every poll.
     pub(crate) poll_histogram: bool,
-    /// The scheduling-delay histogram (a timestamp per queued task).
+    /// The scheduling-delay histogram, every wake (a timestamp per queued task).
     pub(crate) delay_histogram: bool,
+    /// Set by `resolved`: which polls are timed (`poll number & mask == 0`), `None` for
+    /// none.
+    poll_mask: Option<u64>,
+    /// Set by `resolved`: which queueings of a task are stamped (`its polls so far &
+    /// mask == 0`), `None` for none.
+    delay_mask: Option<u64>,
     /// Any of the above: polls go through `poll_instrumented` (set by `resolved`).
     instrumented: bool,
 }
 
+/// Debug mode times one poll (and stamps one wake-up per task) in this many.
+const DEBUG_SAMPLE_MASK: u64 = 63;
+
 impl Observe {
     /// The settings as the runtime will use them: `HEIST_DEBUG=1` or `debug(true)` turn
-    /// on exact timing, both histograms, and a 100 ms threshold unless one was set.
+    /// on both histograms (sampled, unless turned on explicitly) and a 100 ms threshold
+    /// unless one was set.
     pub(crate) fn resolved(&self) -> Observe {
         let mut o = self.clone();
         if std::env::var_os("HEIST_DEBUG").is_some_and(|v| v == "1") {
             o.debug = true;
         }
+        let sampled = o.debug.then_some(DEBUG_SAMPLE_MASK);
         if o.debug {
             o.slow_poll_threshold.get_or_insert(DEBUG_THRESHOLD);
-            o.poll_histogram = true;
-            o.delay_histogram = true;
         }
-        o.instrumented = o.slow_poll_threshold.is_some() || o.debug || o.histograms();
+        o.poll_mask = if o.poll_histogram { Some(0) } else { sampled };
+        o.delay_mask = if o.delay_histogram { Some(0) } else { sampled };
+        o.instrumented = o.slow_poll_threshold.is_some() || o.histograms();
         o
+    }
+
+    /// True if every poll is timed and a threshold is set: the worker reports the end of
+    /// a slow poll itself, exactly (the watchdog then reports only stuck polls).
+    pub(crate) fn exact_ends(&self) -> bool {
+        self.poll_mask == Some(0) && self.slow_poll_threshold.is_some()
+    }
+
+    /// True if tasks get room for a queueing timestamp (`Meta::timed`).
+    pub(crate) fn stamps_tasks(&self) -> bool {
+        self.delay_mask.is_some()
     }
 
     /// True if polls go through `poll_instrumented`.
@@ -74,13 +102,9 @@ impl Observe {
         self.instrumented
     }
 
+    /// True if the histograms are recorded (explicitly, or sampled in debug mode).
     pub(crate) fn histograms(&self) -> bool {
-        self.poll_histogram || self.delay_histogram
-    }
-
-    /// Each poll is timed by the worker.
-    fn timed(&self) -> bool {
-        self.debug || self.poll_histogram
+        self.poll_mask.is_some() || self.delay_mask.is_some()
     }
 
     fn report(&self, report: &SlowPoll) {
@@ -167,9 +191,9 @@ impl SlowPoll {
         self.worker
     }
 
-    /// How long the poll has run (still running) or ran (ended). Exact in debug mode
-    /// for an ended poll; otherwise measured by the watchdog, which samples every quarter
-    /// threshold, so within about that much.
+    /// How long the poll has run (still running) or ran (ended). Exact for an ended
+    /// poll when every poll is timed (the poll-time histogram is on); otherwise measured
+    /// by the watchdog, which samples every quarter threshold, so within about that much.
     pub fn elapsed(&self) -> Duration {
         self.elapsed
     }
@@ -184,7 +208,8 @@ impl SlowPoll {
         self.still_running
     }
 
-    /// True if `elapsed` was measured exactly around the poll (debug mode).
+    /// True if `elapsed` was measured exactly around the poll (by the worker, with the
+    /// poll-time histogram on).
     pub fn is_exact(&self) -> bool {
         self.exact
     }
@@ -233,18 +258,20 @@ impl Builder {
     }
 
     /// What to do with a slow-poll report (default: print its one-line `Display` on
-    /// stderr). Runs on the watchdog thread (still-running reports, and ends outside
-    /// debug mode) or on the worker (ends in debug mode); keep it short. A panic in it
-    /// is caught and ignored.
+    /// stderr). Runs on the watchdog thread, or on the worker for the end of a poll
+    /// timed exactly (with the poll-time histogram on); keep it short. A panic in it is
+    /// caught and ignored.
     pub fn on_slow_poll(&mut self, f: impl Fn(&SlowPoll) + Send + Sync + 'static) -> &mut Self {
         self.observe.on_slow_poll = Some(StdArc::new(f));
         self
     }
 
-    /// Debug mode (also turned on by the environment variable `HEIST_DEBUG=1`): times
-    /// every poll exactly, records the poll-time and scheduling-delay histograms, and
-    /// reports slow polls (threshold 100 ms unless set). Costs two clock reads per poll
-    /// and one per wake-up, and one small allocation per task.
+    /// Debug mode (also turned on by the environment variable `HEIST_DEBUG=1`): reports
+    /// slow polls and stuck tasks (threshold 100 ms unless set; a watchdog thread) and
+    /// records the poll-time and scheduling-delay histograms, sampled: one poll in 64 is
+    /// timed and one wake-up in 64 per task stamped (a clock read costs about as much
+    /// as a small task's whole poll). Turn a histogram on explicitly as well to record
+    /// every poll. Costs one small allocation per task (the stamp).
     pub fn debug(&mut self, on: bool) -> &mut Self {
         self.observe.debug = on;
         self
@@ -273,12 +300,17 @@ fn nanos_since(start: Instant, now: Instant) -> u64 {
     u64::try_from(now.saturating_duration_since(start).as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// The scheduling-delay histogram's hook on every queueing of a task (spawn, wake).
+/// The scheduling-delay histogram's hook on every queueing of a task (spawn, wake):
+/// stamps the task if this queueing is sampled (its polls so far match the mask; the
+/// poll that follows checks the same number).
 #[inline]
 pub(crate) fn queued(shared: &Shared, task: &Notified) {
-    if shared.config.observe.delay_histogram {
-        let now = nanos_since(shared.stats.started, Instant::now()).max(1);
-        task.header().meta.set_queued_at(now);
+    if let Some(mask) = shared.config.observe.delay_mask {
+        let header = task.header();
+        if u64::from(header.polls.load(Relaxed)) & mask == 0 {
+            let now = nanos_since(shared.stats.started, Instant::now()).max(1);
+            header.meta.set_queued_at(now);
+        }
     }
 }
 
@@ -300,27 +332,32 @@ pub(crate) fn poll_instrumented(shared: &Shared, index: usize, task: Notified) -
             slot.1.push_str(name);
         }
     }
-    if !observe.timed() {
-        if let (Some(h), Some(queued)) = (&stats.histograms, header.meta.queued_at()) {
-            let now = nanos_since(stats.started, Instant::now());
-            h.record_delay(index, now.saturating_sub(queued));
-        }
+    // The queueing before this poll was stamped if the task's polls before this one
+    // (`begin_poll` already counted this one) matched the mask.
+    let stamped = observe
+        .delay_mask
+        .is_some_and(|mask| u64::from(header.polls.load(Relaxed).wrapping_sub(1)) & mask == 0);
+    let timed = observe.poll_mask.is_some_and(|mask| seq & mask == 0);
+    let (Some(h), true) = (&stats.histograms, stamped || timed) else {
         return stats.workers[index].run(task);
-    }
+    };
     let start = Instant::now();
-    if let (Some(h), Some(queued)) = (&stats.histograms, header.meta.queued_at()) {
-        h.record_delay(
-            index,
-            nanos_since(stats.started, start).saturating_sub(queued),
-        );
+    if stamped {
+        if let Some(queued) = header.meta.queued_at() {
+            h.record_delay(
+                index,
+                nanos_since(stats.started, start).saturating_sub(queued),
+            );
+        }
+    }
+    if !timed {
+        return stats.workers[index].run(task);
     }
     let completed = stats.workers[index].run(task);
     let elapsed = start.elapsed();
-    if let Some(h) = &stats.histograms {
-        h.record_poll(index, elapsed.as_nanos().try_into().unwrap_or(u64::MAX));
-    }
+    h.record_poll(index, elapsed.as_nanos().try_into().unwrap_or(u64::MAX));
     if let Some(threshold) = observe.slow_poll_threshold {
-        if observe.debug && elapsed >= threshold {
+        if observe.exact_ends() && elapsed >= threshold {
             let name = name_for(shared, index, seq);
             observe.report(&SlowPoll {
                 id,
@@ -340,4 +377,31 @@ pub(crate) fn poll_instrumented(shared: &Shared, index: usize, task: Notified) -
 /// The name the worker copied for poll `seq`, if any.
 fn name_for(shared: &Shared, index: usize, seq: u64) -> Option<String> {
     shared.debug.names.get(index)?.get(seq)
+}
+
+#[cfg(all(test, not(heist_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heist_debug_turns_debug_mode_on() {
+        let plain = Observe::default().resolved();
+        assert!(!plain.instrumented() && !plain.histograms());
+        // Other tests may build runtimes meanwhile; debug mode only makes them record
+        // more.
+        std::env::set_var("HEIST_DEBUG", "1");
+        let debug = Observe::default().resolved();
+        std::env::remove_var("HEIST_DEBUG");
+        assert!(debug.debug && debug.instrumented() && debug.histograms());
+        assert_eq!(debug.slow_poll_threshold, Some(DEBUG_THRESHOLD));
+        assert_eq!(debug.poll_mask, Some(DEBUG_SAMPLE_MASK));
+        assert!(!debug.exact_ends());
+        let exact = Observe {
+            poll_histogram: true,
+            debug: true,
+            ..Observe::default()
+        }
+        .resolved();
+        assert!(exact.exact_ends());
+    }
 }

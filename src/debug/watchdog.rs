@@ -5,8 +5,8 @@
 //! worker publishes at the start of a poll, `metrics/worker.rs`: poll number, task id,
 //! spawn location) without touching the task. A worker seen in the same poll for a
 //! whole threshold is reported as stuck, once; when that poll ends the watchdog reports
-//! it again with its approximate duration (in debug mode the worker reports the end
-//! itself, timed exactly). So the worker's only cost is the publication it makes anyway,
+//! it again with its approximate duration (when every poll is timed, the worker reports
+//! the end itself, exactly). So the worker's only cost is the publication it makes anyway,
 //! plus copying the task's name, for named tasks only, into a per-worker slot the
 //! watchdog can read after the task is gone.
 //!
@@ -91,7 +91,7 @@ fn run(shared: &Shared, threshold: Duration) {
                 }
                 _ => {
                     if let Some(s) = slot.take() {
-                        if s.reported && !observe.debug {
+                        if s.reported && !observe.exact_ends() {
                             let elapsed = now - s.first_seen;
                             observe.report(&report(index, &s, elapsed, threshold, false));
                         }

@@ -143,7 +143,7 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let meta = if this.config.observe.delay_histogram {
+        let meta = if this.config.observe.stamps_tasks() {
             meta.timed()
         } else {
             meta

@@ -3,9 +3,10 @@
 //!
 //! One word in the task header. A task without a name (the common case) stores its
 //! `&'static Location` directly; a named task stores a pointer to a small box holding
-//! the location and the name, allocated only when a name is given. The two are told
-//! apart by the pointer's low bit (both pointees are 8-byte aligned), so naming costs
-//! nothing per task when unused: the header grows by 8 bytes, not 16.
+//! the location and the name, allocated only when a name is given (or, with the
+//! scheduling-delay histogram on, for every task, to hold its queueing timestamp). The
+//! kinds are told apart by the pointer's low bits (both pointees are 8-byte aligned), so
+//! naming costs nothing per task when unused: the header grows by 8 bytes, not 16.
 //!
 //! Fixed at spawn and never changed, so any holder of a reference to the task may read
 //! it.
@@ -16,7 +17,8 @@ use std::ptr::NonNull;
 
 /// The spawn location, and the name if any, of one task.
 pub(crate) struct Meta {
-    /// A `&'static Location<'static>` (low bit clear) or a `Box<Named>` (low bit set).
+    /// A `&'static Location<'static>` (tag bits clear) or a `Box<Named>` (`NAMED` set,
+    /// and `HAS_NAME` if it holds a name).
     ptr: NonNull<()>,
 }
 
@@ -29,11 +31,16 @@ struct Named {
     queued_at: AtomicU64,
 }
 
+/// Tag bit: the pointer is a `Box<Named>`.
 const NAMED: usize = 1;
+/// Tag bit, with `NAMED`: the box holds a name (so `name()` of a task boxed only for its
+/// timestamp costs no load of the box).
+const HAS_NAME: usize = 2;
+const TAGS: usize = NAMED | HAS_NAME;
 
-// The low bit must be free in both kinds of pointer.
-const _: () = assert!(std::mem::align_of::<Location<'static>>() > NAMED);
-const _: () = assert!(std::mem::align_of::<Named>() > NAMED);
+// The tag bits must be free in both kinds of pointer.
+const _: () = assert!(std::mem::align_of::<Location<'static>>() > TAGS);
+const _: () = assert!(std::mem::align_of::<Named>() > TAGS);
 
 // SAFETY: `Meta` owns its box (if any) and shares `&'static Location`s and a `str`, all
 // of which are `Send` and `Sync`; it is immutable after construction.
@@ -53,6 +60,11 @@ impl Meta {
     }
 
     fn boxed(location: &'static Location<'static>, name: Option<Box<str>>) -> Meta {
+        let tags = if name.is_some() {
+            NAMED | HAS_NAME
+        } else {
+            NAMED
+        };
         let named = Box::new(Named {
             location,
             name,
@@ -60,7 +72,7 @@ impl Meta {
         });
         let ptr = NonNull::from(Box::leak(named)).cast::<()>();
         Meta {
-            ptr: ptr.map_addr(|a| a | NAMED),
+            ptr: ptr.map_addr(|a| a | tags),
         }
     }
 
@@ -101,8 +113,8 @@ impl Meta {
         }
         let ptr = self.ptr.map_addr(|a| {
             // SAFETY: the tagged address is at least 1 and the pointee is aligned, so
-            // clearing bit 0 leaves a non-zero address.
-            unsafe { std::num::NonZeroUsize::new_unchecked(a.get() & !NAMED) }
+            // clearing the tag bits leaves a non-zero address.
+            unsafe { std::num::NonZeroUsize::new_unchecked(a.get() & !TAGS) }
         });
         Some(ptr.cast())
     }
@@ -124,6 +136,9 @@ impl Meta {
 
     /// The task's name, if it was given one.
     pub(crate) fn name(&self) -> Option<&str> {
+        if self.ptr.addr().get() & HAS_NAME == 0 {
+            return None;
+        }
         self.named().and_then(|n| n.name.as_deref())
     }
 }
@@ -152,5 +167,17 @@ mod tests {
         assert_eq!(named.location(), here);
         assert_eq!(named.name(), Some("conn-handler"));
         assert_eq!(std::mem::size_of::<Meta>(), 8);
+        // Boxed for a timestamp only: no name, and the stamp round-trips.
+        let timed = Meta::new(here, None).timed();
+        assert_eq!(
+            (timed.location(), timed.name(), timed.queued_at()),
+            (here, None, None)
+        );
+        timed.set_queued_at(42);
+        assert_eq!(timed.queued_at(), Some(42));
+        let named = named.timed();
+        assert_eq!(named.name(), Some("conn-handler"));
+        plain.set_queued_at(7);
+        assert_eq!(plain.queued_at(), None);
     }
 }

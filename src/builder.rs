@@ -145,7 +145,9 @@ impl Builder {
     }
 
     /// How long an idle blocking-pool thread waits for more work before it exits
-    /// (default 10 s).
+    /// (default 10 s). Any duration works: zero lets a thread go as soon as the queue is
+    /// empty, and one too long for an `Instant` (`Duration::MAX`) keeps idle threads for
+    /// the runtime's life.
     pub fn thread_keep_alive(&mut self, duration: Duration) -> &mut Self {
         self.thread_keep_alive = duration;
         self
@@ -204,6 +206,7 @@ impl Builder {
                     // Workers never started count as exited.
                     for _ in index..workers {
                         shared.worker_exited();
+                        shared.worker_stopped();
                     }
                     drop(Runtime::from_parts(Handle { shared }, threads));
                     return Err(e);

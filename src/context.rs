@@ -5,10 +5,14 @@ use crate::handle::Handle;
 use crate::scheduler::worker::WorkerCtx;
 use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::marker::PhantomData;
 
 struct Context {
     /// The current runtime, for `Handle::current` and `heist::spawn`.
     handle: RefCell<Option<Handle>>,
+    /// `EnterGuard`s alive on this thread: each records the depth it made, so one dropped
+    /// out of order is caught.
+    depth: Cell<usize>,
     /// The worker running on this thread, or null.
     worker: Cell<*const WorkerCtx>,
     /// Inside `block_on`.
@@ -20,6 +24,7 @@ crate::sync::thread_local! {
     #[allow(clippy::missing_const_for_thread_local)]
     static CONTEXT: Context = Context {
         handle: RefCell::new(None),
+        depth: Cell::new(0),
         worker: Cell::new(std::ptr::null()),
         blocking: Cell::new(false),
     };
@@ -72,20 +77,61 @@ pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&WorkerCtx>) -> R) -> R {
 }
 
 /// Makes `handle` current until the guard drops.
+///
+/// Guards nest: each restores, as it drops, the runtime that was current when it was
+/// made, so they must be dropped in the reverse order of their making, on the thread
+/// that made them. A guard is not `Send`:
+///
+/// ```compile_fail
+/// let rt = heist::Runtime::new().unwrap();
+/// let guard = rt.enter();
+/// std::thread::spawn(move || drop(guard));
+/// ```
+///
+/// # Panics
+/// On drop, if a guard made after it on this thread is still alive (dropped out of
+/// order), as tokio's does; the runtime context is then left as it is.
 #[must_use = "the runtime stays current only while the guard lives"]
 pub struct EnterGuard {
     prev: Option<Handle>,
+    /// This guard's place in the thread's stack of guards.
+    depth: usize,
+    /// Not `Send`: it restores this thread's context (a `MutexGuard` is `Sync`, not
+    /// `Send`).
+    _not_send: PhantomData<std::sync::MutexGuard<'static, ()>>,
 }
 
 pub(crate) fn enter(handle: Handle) -> EnterGuard {
-    let prev = CONTEXT.with(|ctx| ctx.handle.borrow_mut().replace(handle));
-    EnterGuard { prev }
+    let (prev, depth) = CONTEXT.with(|ctx| {
+        let depth = ctx.depth.get() + 1;
+        ctx.depth.set(depth);
+        (ctx.handle.borrow_mut().replace(handle), depth)
+    });
+    EnterGuard {
+        prev,
+        depth,
+        _not_send: PhantomData,
+    }
 }
 
 impl Drop for EnterGuard {
     fn drop(&mut self) {
         let prev = self.prev.take();
-        let _ = CONTEXT.try_with(|ctx| *ctx.handle.borrow_mut() = prev);
+        let _ = CONTEXT.try_with(|ctx| {
+            if ctx.depth.get() != self.depth {
+                if std::thread::panicking() {
+                    // Unwinding already: a second panic would abort.
+                    return;
+                }
+                panic!(
+                    "heist: `EnterGuard`s dropped out of order: guards returned by \
+                     `Runtime::enter` / `Handle::enter` must be dropped in the reverse order \
+                     of their making, on the thread that made them"
+                );
+            }
+            ctx.depth.set(self.depth - 1);
+            *ctx.handle.borrow_mut() = prev;
+        });
     }
 }
 

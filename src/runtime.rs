@@ -32,10 +32,11 @@ use std::time::{Duration, Instant};
 /// once. Dropping waits for the workers without limit: a task that never returns from
 /// `poll` makes it hang, so use `shutdown_timeout` when that can happen.
 ///
-/// Blocking calls ([`spawn_blocking`](Runtime::spawn_blocking)) not yet started are
-/// cancelled; running ones are waited for, without limit on drop, up to the timeout
-/// with `shutdown_timeout`, not at all with `shutdown_background`. Timers still pending
-/// are dropped with their tasks.
+/// Blocking calls ([`spawn_blocking`](Runtime::spawn_blocking)) made before shutdown
+/// began all run to completion, started or not, and are waited for: without limit on
+/// drop, up to the timeout with `shutdown_timeout`, not at all with
+/// `shutdown_background` (those not finished then finish on their own). Timers still
+/// pending are dropped with their tasks.
 pub struct Runtime {
     handle: Handle,
     threads: Vec<ThreadHandle<()>>,
@@ -105,9 +106,9 @@ impl Runtime {
     }
 
     /// Shuts down, waiting at most `timeout` for workers to finish their current poll
-    /// and for running blocking calls to return. Tasks still running then are cancelled
-    /// after their poll by their worker, which is left to exit on its own; blocking
-    /// calls still running are left to finish on their own.
+    /// and for blocking calls made before shutdown to return. Tasks still running then
+    /// are cancelled after their poll by their worker, which is left to exit on its own;
+    /// blocking calls not finished are left to finish on their own.
     ///
     /// # Panics
     /// On one of this runtime's own worker threads.
@@ -140,15 +141,16 @@ impl Runtime {
         }
         let all_exited = shared.wait_for_workers(deadline);
         shared.finish_shutdown();
-        // Blocking pool: cancel what has not started, wait for the rest up to the same
-        // deadline.
+        // Blocking pool: wait for the calls made before shutdown up to the same deadline.
         shared.blocking.shutdown(deadline);
-        if all_exited {
+        // Join only threads past their stop hooks (so joining waits for nothing but
+        // their exit): a slow hook cannot hold the caller past the deadline.
+        if all_exited && shared.wait_for_stopped_workers(deadline) {
             for thread in self.threads.drain(..) {
                 let _ = thread.join();
             }
         }
-        // Workers still in a poll are detached; they exit after it.
+        // Workers still in a poll or a stop hook are detached; they exit after it.
         self.threads.clear();
         if on_own_worker && may_block && !std::thread::panicking() {
             panic!(

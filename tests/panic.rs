@@ -161,3 +161,135 @@ fn panicking_thread_hooks_kill_no_thread() {
         .recv_timeout(PATIENCE)
         .expect("a panicking hook stopped the runtime");
 }
+
+/// A user waker for a `JoinHandle` it owns: waking it drops the handle (so the waker in
+/// the task's cell becomes the last thing keeping the task's user state alive), and its
+/// destructor panics after saying so.
+struct HandleDroppingWaker {
+    handle: std::sync::Mutex<Option<heist::task::JoinHandle<u32>>>,
+    dropping: std::sync::Mutex<Option<mpsc::Sender<()>>>,
+}
+
+impl std::task::Wake for HandleDroppingWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        drop(self.handle.lock().unwrap().take());
+    }
+}
+
+impl Drop for HandleDroppingWaker {
+    fn drop(&mut self) {
+        if let Some(tx) = self.dropping.lock().unwrap().take() {
+            let _ = tx.send(());
+        }
+        panic!("join waker destructor");
+    }
+}
+
+#[test]
+fn a_join_waker_whose_destructor_panics_kills_no_worker() {
+    use std::future::Future;
+    // On another thread, so that a hang (the only worker killed, shutdown waiting for
+    // it) fails the test instead of stalling it.
+    let (done_tx, done_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = rt(1);
+        let (release_tx, release_rx) = futures::channel::oneshot::channel::<u32>();
+        let mut handle = rt.spawn(async move { release_rx.await.unwrap() });
+        let (dropping_tx, dropping_rx) = mpsc::channel();
+        let user = std::sync::Arc::new(HandleDroppingWaker {
+            handle: std::sync::Mutex::new(None),
+            dropping: std::sync::Mutex::new(Some(dropping_tx)),
+        });
+        {
+            // Register the user's waker as the join waker, then hand it the handle: from
+            // now on the task's cell holds the only reference to the waker.
+            let waker = std::task::Waker::from(user.clone());
+            let mut cx = std::task::Context::from_waker(&waker);
+            assert!(std::pin::Pin::new(&mut handle).poll(&mut cx).is_pending());
+        }
+        *user.handle.lock().unwrap() = Some(handle);
+        drop(user);
+        // Completing wakes the waker, which drops the handle; the worker then releases
+        // the task's last reference and frees it, dropping the waker, which panics.
+        release_tx.send(7).unwrap();
+        dropping_rx.recv().unwrap();
+        // The only worker still serves, and shutdown does not hang.
+        assert_eq!(rt.block_on(rt.spawn(async { 8 })).unwrap(), 8);
+        drop(rt);
+        done_tx.send(()).unwrap();
+    });
+    done_rx
+        .recv_timeout(PATIENCE)
+        .expect("the join waker's panic killed the worker");
+}
+
+/// A waker that counts its wakes; its destructor panics if asked to.
+struct CountingWaker {
+    wakes: std::sync::atomic::AtomicUsize,
+    panic_on_drop: bool,
+}
+
+impl CountingWaker {
+    fn new(panic_on_drop: bool) -> std::sync::Arc<CountingWaker> {
+        std::sync::Arc::new(CountingWaker {
+            wakes: std::sync::atomic::AtomicUsize::new(0),
+            panic_on_drop,
+        })
+    }
+}
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.wakes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for CountingWaker {
+    fn drop(&mut self) {
+        if self.panic_on_drop {
+            panic!("waker destructor");
+        }
+    }
+}
+
+#[test]
+fn a_replaced_join_waker_whose_destructor_panics() {
+    use std::future::Future;
+    use std::sync::atomic::Ordering::SeqCst;
+    let rt = rt(1);
+    let (release_tx, release_rx) = futures::channel::oneshot::channel::<u32>();
+    let mut handle = rt.spawn(async move { release_rx.await.unwrap() });
+    let first = CountingWaker::new(true);
+    let second = CountingWaker::new(false);
+    {
+        let waker = std::task::Waker::from(first.clone());
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(std::pin::Pin::new(&mut handle).poll(&mut cx).is_pending());
+    }
+    // The handle's slot now holds the last reference to the first waker.
+    drop(first);
+    // Polling with another waker replaces (drops) the first one, which panics; the poll
+    // still registers the new waker.
+    let waker = std::task::Waker::from(second.clone());
+    let mut cx = std::task::Context::from_waker(&waker);
+    assert!(std::pin::Pin::new(&mut handle).poll(&mut cx).is_pending());
+    release_tx.send(9).unwrap();
+    // The second waker is woken (a failure bound, not a synchronisation: the loop ends
+    // on the wake).
+    let start = std::time::Instant::now();
+    while second.wakes.load(SeqCst) == 0 {
+        assert!(
+            start.elapsed() < PATIENCE,
+            "the new join waker was never woken"
+        );
+        std::thread::yield_now();
+    }
+    let out = std::pin::Pin::new(&mut handle).poll(&mut cx);
+    assert!(matches!(out, std::task::Poll::Ready(Ok(9))));
+}

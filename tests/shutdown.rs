@@ -208,3 +208,27 @@ fn tasks_spawned_by_destructors_during_shutdown_are_cancelled() {
         "the late spawn was cancelled and its future dropped"
     );
 }
+
+#[test]
+fn shutdown_timeout_returns_in_time_whatever_the_stop_hooks_do() {
+    // Every thread's stop hook blocks until the test lets go (or PATIENCE passes).
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let release_rx = Arc::new(Mutex::new(release_rx));
+    let rt = heist::Runtime::builder()
+        .worker_threads(2)
+        .on_thread_stop(move || {
+            let _ = release_rx.lock().unwrap().recv_timeout(PATIENCE);
+        })
+        .build()
+        .unwrap();
+    // A blocking-pool thread too.
+    rt.block_on(rt.spawn_blocking(|| ())).unwrap();
+    let start = std::time::Instant::now();
+    rt.shutdown_timeout(Duration::from_millis(10));
+    let took = start.elapsed();
+    drop(release_tx);
+    assert!(
+        took < PATIENCE / 3,
+        "shutdown_timeout(10 ms) waited {took:?} for the stop hooks"
+    );
+}

@@ -260,3 +260,46 @@ fn polling_a_join_handle_after_it_returned_panics() {
         let _ = (&mut handle).await;
     });
 }
+
+#[test]
+fn handles_are_unwind_safe_whatever_the_output() {
+    use std::panic::{RefUnwindSafe, UnwindSafe};
+    fn unwind_safe<T: UnwindSafe + RefUnwindSafe>(_: &T) {}
+    let rt = rt(1);
+    // `Cell` is neither `UnwindSafe` nor `RefUnwindSafe`: the handles do not depend on it.
+    let handle = rt.spawn(async { std::cell::Cell::new(3) });
+    let abort = handle.abort_handle();
+    unwind_safe(&handle);
+    unwind_safe(&abort);
+    // What the bounds are for: holding a handle across `catch_unwind`.
+    let caught = std::panic::catch_unwind(|| {
+        abort.abort();
+        handle
+    });
+    let handle = caught.unwrap();
+    let _ = rt.block_on(handle);
+}
+
+#[test]
+fn enter_guards_dropped_out_of_order_panic_clearly() {
+    let (rt1, rt2) = (rt(1), rt(1));
+    let g1 = rt1.enter();
+    let g2 = rt2.enter();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(g1)));
+    let payload = caught.expect_err("dropping the outer guard first must panic");
+    let msg = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or(payload.downcast_ref::<&str>().copied())
+        .unwrap();
+    assert!(msg.contains("dropped out of order"), "{msg}");
+    drop(g2);
+    // In order, the guards nest.
+    {
+        let _g1 = rt1.enter();
+        {
+            let _g2 = rt2.enter();
+        }
+        assert!(heist::Handle::try_current().is_ok());
+    }
+}

@@ -130,3 +130,29 @@ fn a_zero_period_panics() {
     let _enter = rt.enter();
     let _ = interval(Duration::ZERO);
 }
+
+#[test]
+fn a_huge_period_never_panics() {
+    // tokio's `interval_doesnt_panic_max_duration_*`: the next tick is past what an
+    // `Instant` can hold, so it saturates to the far future instead of overflowing.
+    let rt = rt();
+    rt.block_on(async {
+        for behavior in [
+            MissedTickBehavior::Burst,
+            MissedTickBehavior::Delay,
+            MissedTickBehavior::Skip,
+        ] {
+            let mut every = interval(Duration::MAX);
+            every.set_missed_tick_behavior(behavior);
+            // The first tick completes at once; the second is far away.
+            every.tick().await;
+            assert!(futures::poll!(std::pin::pin!(every.tick())).is_pending());
+            every.reset();
+            assert!(futures::poll!(std::pin::pin!(every.tick())).is_pending());
+        }
+        // A huge period that does fit: still ticks at once first.
+        let mut every = interval(Duration::from_secs(u64::MAX / 4));
+        every.tick().await;
+        every.reset();
+    });
+}

@@ -30,8 +30,7 @@ use std::task::{Context, Poll};
 ///
 /// A panic in the closure is caught and returned as a [`JoinError`](crate::task::JoinError).
 /// Aborting the handle cancels the call if it has not started; a call that has started
-/// runs to the end. At shutdown, calls not yet started are cancelled and running ones
-/// are waited for (see [`Runtime`](crate::Runtime#shutdown)).
+/// runs to the end.
 ///
 /// ```
 /// let rt = heist::Runtime::new().unwrap();
@@ -39,6 +38,27 @@ use std::task::{Context, Poll};
 ///     heist::task::spawn_blocking(|| (1..=100u64).sum::<u64>()).await.unwrap()
 /// });
 /// assert_eq!(sum, 5050);
+/// ```
+///
+/// # Shutdown
+/// A call made before the runtime's shutdown began always runs to completion, whether
+/// or not a pool thread had started it, and shutdown waits for it (dropping the
+/// runtime without limit, [`shutdown_timeout`](crate::Runtime::shutdown_timeout) up to
+/// its timeout; see [`Runtime`](crate::Runtime#shutdown)). A call made once
+/// the runtime has shut down is cancelled at once: its handle yields a cancelled
+/// `JoinError`. (tokio may cancel a
+/// call that no thread started yet; heist never does.)
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+///
+/// let rt = heist::Runtime::new().unwrap();
+/// let ran = Arc::new(AtomicBool::new(false));
+/// let r = ran.clone();
+/// rt.spawn_blocking(move || r.store(true, Ordering::SeqCst));
+/// drop(rt);
+/// assert!(ran.load(Ordering::SeqCst));
 /// ```
 ///
 /// # Panics

@@ -11,13 +11,18 @@
 //! Pool threads run the runtime's `on_thread_start` / `on_thread_stop` hooks, like the
 //! workers: the start hook before the first task, the stop hook after the last.
 //!
-//! Shutdown: the flag is set and every idle thread woken to exit; every blocking task
-//! not yet started is taken from the queue and cancelled (its `JoinHandle` resolves to a
-//! cancelled `JoinError`); a task queued after that is cancelled by its spawner; tasks
-//! already running run to the end, and shutdown waits for their threads (stop hooks
-//! included) up to the runtime's shutdown deadline, then joins them if they all
-//! finished. A blocking task completes in its first poll, so it is never in an
-//! owned-tasks registry: the queue is the only place to find it.
+//! Shutdown: the flag is set (under the lock, so every spawn is decided on one side of
+//! it) and every idle thread woken. A task queued before the flag runs to the end,
+//! started or not: every queued task has a thread that will take it (one just started
+//! for it, one claimed for it, or a busy one that drains the queue before it looks at
+//! the flag), and threads leave only once the queue is empty. A task queued after the
+//! flag is cancelled by its spawner (its `JoinHandle` resolves to a cancelled
+//! `JoinError`). Shutdown waits for the threads (stop hooks included) up to the
+//! runtime's shutdown deadline, then joins them if they all finished; past the
+//! deadline, threads still running finish the queue on their own. This is tokio's rule
+//! (a call handed to the pool before shutdown runs, and shutdown waits for it), made
+//! deterministic: tokio may cancel a call that no thread has started yet. A blocking
+//! task completes in its first poll, so it is never in an owned-tasks registry.
 //!
 //! Two thread counts, because a thread leaves in two steps: `threads` counts the threads
 //! in the work loop (what a spawn may still hand work to, so at most `max_threads`), and
@@ -139,9 +144,9 @@ impl Pool {
         (state.threads, state.idle, state.queue.len())
     }
 
-    /// Cancels the tasks not yet started and waits until `deadline` (`None`: without
-    /// limit) for the running ones to finish and every thread to run its stop hook; if
-    /// they all did, joins the threads.
+    /// Refuses new tasks, then waits until `deadline` (`None`: without limit) for the
+    /// queued and running ones to finish and every thread to run its stop hook; if they
+    /// all did, joins the threads.
     pub(crate) fn shutdown(&self, deadline: Option<Instant>) {
         let inner = &*self.inner;
         {
@@ -151,12 +156,6 @@ impl Pool {
             }
             state.shutdown = true;
             inner.work.notify_all();
-        }
-        // Cancels every task not started, outside the lock (their futures' destructors
-        // are the user's closures).
-        let queued = std::mem::take(&mut inner.state.lock().queue);
-        for task in queued {
-            task.shutdown();
         }
         // On one of our own threads (the runtime dropped inside `spawn_blocking`), do
         // not wait for, or join, that thread.
@@ -195,7 +194,7 @@ impl Pool {
 fn push(inner: &Arc<Inner>, task: Notified, handle: Option<&Handle>) {
     let mut state = inner.state.lock();
     if state.shutdown {
-        // Shutdown already emptied the queue: cancel it here, outside the lock.
+        // Too late to count on a thread: cancel it here, outside the lock.
         drop(state);
         task.shutdown();
         return;
@@ -287,6 +286,7 @@ impl Drop for Leave<'_> {
 fn work(inner: &Inner, id: usize) {
     let mut state = inner.state.lock();
     'work: loop {
+        // Shutdown or not: a task queued before shutdown runs (module doc).
         while let Some(task) = state.queue.pop_front() {
             drop(state);
             // Behind the task harness: a panic in the closure becomes a JoinError.
@@ -296,11 +296,15 @@ fn work(inner: &Inner, id: usize) {
         if state.shutdown {
             break;
         }
+        // `None`: a keep-alive too long for an `Instant` means "for ever". Computed
+        // before counting ourselves idle: from `idle += 1` to leaving the count, nothing
+        // may panic, or spawns would claim a thread that is gone (the exit guard cannot
+        // tell whether a spawn already claimed us).
+        let idle_until = Instant::now().checked_add(inner.keep_alive);
         state.idle += 1;
-        let idle_until = Instant::now() + inner.keep_alive;
         loop {
-            let left = idle_until.saturating_duration_since(Instant::now());
-            wait_timeout(&inner.work, &mut state, Some(left));
+            let left = idle_until.map(|t| t.saturating_duration_since(Instant::now()));
+            wait_timeout(&inner.work, &mut state, left);
             if state.notified > 0 {
                 // Claimed by a spawn (which already counted us out of `idle`).
                 state.notified -= 1;
@@ -310,7 +314,7 @@ fn work(inner: &Inner, id: usize) {
                 state.idle -= 1;
                 break 'work;
             }
-            if Instant::now() >= idle_until {
+            if idle_until.is_some_and(|t| Instant::now() >= t) {
                 state.idle -= 1;
                 // Nobody will join this thread: detach it.
                 state.handles.retain(|(i, _)| *i != id);
@@ -362,16 +366,58 @@ mod tests {
             rx.recv().unwrap()
         });
         started_rx.recv().unwrap();
-        let queued: Vec<_> = (0..10).map(|i| rt.spawn_blocking(move || i)).collect();
+        let queued: Vec<_> = (0..10usize).map(|i| rt.spawn_blocking(move || i)).collect();
         assert_eq!(shared.blocking.inner.state.lock().queue.len(), 10);
         rt.shutdown_timeout(Duration::ZERO);
         tx.send(()).unwrap();
         futures::executor::block_on(running).unwrap();
-        for q in queued {
-            // Either ran before shutdown or was cancelled by it; never lost.
-            let _ = futures::executor::block_on(q);
+        for (i, q) in queued.into_iter().enumerate() {
+            // Queued before shutdown: runs once the running call lets the thread go.
+            assert_eq!(futures::executor::block_on(q).unwrap(), i);
         }
         assert!(shared.blocking.inner.state.lock().queue.is_empty());
+    }
+
+    #[test]
+    fn any_keep_alive_loses_no_call_and_keeps_the_counts_right() {
+        const PATIENCE: Duration = Duration::from_secs(30);
+        for keep_alive in [
+            Duration::ZERO,
+            Duration::MAX,
+            Duration::from_secs(u64::MAX / 2),
+        ] {
+            let rt = Runtime::builder()
+                .worker_threads(1)
+                .max_blocking_threads(1)
+                .thread_keep_alive(keep_alive)
+                .build()
+                .unwrap();
+            let inner = rt.handle().shared.blocking.inner.clone();
+            for i in 0..3 {
+                let call = rt.spawn_blocking(move || i);
+                let out = rt.block_on(async { crate::time::timeout(PATIENCE, call).await });
+                assert_eq!(out.expect("a blocking call was lost").unwrap(), i);
+                // Let the thread reach rest (idle, or gone) before the next call, so
+                // that call meets the idle accounting (a failure bound, not a wait for
+                // time to pass: the loop ends as soon as the state is right).
+                let start = std::time::Instant::now();
+                loop {
+                    let state = inner.state.lock();
+                    assert!(
+                        state.idle <= state.threads,
+                        "{keep_alive:?}: {} idle of {} threads",
+                        state.idle,
+                        state.threads
+                    );
+                    if state.idle == state.threads {
+                        break;
+                    }
+                    drop(state);
+                    assert!(start.elapsed() < PATIENCE, "the thread never came to rest");
+                    std::thread::yield_now();
+                }
+            }
+        }
     }
 
     #[test]

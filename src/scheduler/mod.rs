@@ -92,9 +92,20 @@ pub(crate) struct Shared {
     /// Slow-poll watchdog and name slots (`src/debug/`).
     pub(crate) debug: crate::debug::DebugState,
     shutdown: AtomicBool,
-    /// Workers that have not yet left their run loop.
-    live_workers: Mutex<usize>,
+    /// How far the worker threads got in leaving: what shutdown waits for.
+    live_workers: Mutex<LiveWorkers>,
     workers_done: Condvar,
+}
+
+/// Worker threads counted by how far they got in leaving. Two counts, as in the
+/// blocking pool: shutdown cancels the tasks once every worker is out of its run loop,
+/// and joins the threads only once every one is past its stop hook, so that a slow hook
+/// cannot hold `shutdown_timeout` past its deadline.
+struct LiveWorkers {
+    /// Not yet out of the run loop (and the drain after it).
+    in_loop: usize,
+    /// Not yet past the stop hook.
+    live: usize,
 }
 
 impl Shared {
@@ -124,7 +135,10 @@ impl Shared {
             stats,
             debug: crate::debug::DebugState::new(n),
             shutdown: AtomicBool::new(false),
-            live_workers: Mutex::new(n),
+            live_workers: Mutex::new(LiveWorkers {
+                in_loop: n,
+                live: n,
+            }),
             workers_done: Condvar::new(),
         }
     }
@@ -219,19 +233,34 @@ impl Shared {
         true
     }
 
-    /// Called by each worker as it leaves its run loop.
+    /// Called by each worker as it leaves its run loop (after draining its queue).
     pub(crate) fn worker_exited(&self) {
-        let mut live = self.live_workers.lock();
-        *live -= 1;
-        if *live == 0 {
-            self.workers_done.notify_all();
-        }
+        let mut workers = self.live_workers.lock();
+        workers.in_loop -= 1;
+        self.workers_done.notify_all();
+    }
+
+    /// Called by each worker thread once past its stop hook (also if it unwinds).
+    pub(crate) fn worker_stopped(&self) {
+        let mut workers = self.live_workers.lock();
+        workers.live -= 1;
+        self.workers_done.notify_all();
     }
 
     /// Waits until every worker left its run loop or `deadline` passes. True if all did.
     pub(crate) fn wait_for_workers(&self, deadline: Option<Instant>) -> bool {
-        let mut live = self.live_workers.lock();
-        while *live > 0 {
+        self.wait_until(deadline, |w| w.in_loop == 0)
+    }
+
+    /// Waits until every worker thread is past its stop hook (so joining it waits only
+    /// for the thread's exit) or `deadline` passes. True if all are.
+    pub(crate) fn wait_for_stopped_workers(&self, deadline: Option<Instant>) -> bool {
+        self.wait_until(deadline, |w| w.live == 0)
+    }
+
+    fn wait_until(&self, deadline: Option<Instant>, done: impl Fn(&LiveWorkers) -> bool) -> bool {
+        let mut workers = self.live_workers.lock();
+        while !done(&workers) {
             let timeout = match deadline {
                 None => None,
                 Some(d) => match d.checked_duration_since(Instant::now()) {
@@ -239,7 +268,7 @@ impl Shared {
                     _ => return false,
                 },
             };
-            crate::sync::wait_timeout(&self.workers_done, &mut live, timeout);
+            crate::sync::wait_timeout(&self.workers_done, &mut workers, timeout);
         }
         true
     }

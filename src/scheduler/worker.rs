@@ -116,6 +116,12 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: LocalQueue) {
             stats: Default::default(),
         }),
     };
+    // Counts the thread out however it ends, so shutdown never waits for a thread that
+    // is gone.
+    let mut count_out = CountOut {
+        shared: &worker.shared,
+        in_loop: true,
+    };
     super::run_hook(worker.shared.config.on_thread_start.as_ref());
     {
         let _enter = context::enter(crate::Handle {
@@ -127,8 +133,25 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: LocalQueue) {
         // goes to the injector, which shutdown empties.
     }
     worker.drain();
+    count_out.in_loop = false;
     worker.shared.worker_exited();
     super::run_hook(worker.shared.config.on_thread_stop.as_ref());
+}
+
+/// Counts a worker thread out of `Shared`'s live counts as it ends (out of the run loop
+/// too, if it never got there by the normal path).
+struct CountOut<'a> {
+    shared: &'a Shared,
+    in_loop: bool,
+}
+
+impl Drop for CountOut<'_> {
+    fn drop(&mut self) {
+        if self.in_loop {
+            self.shared.worker_exited();
+        }
+        self.shared.worker_stopped();
+    }
 }
 
 impl WorkerCtx {

@@ -276,18 +276,29 @@ where
     }
 
     /// Frees the allocation, dropping the future if the task never completed.
+    ///
+    /// Runs user code (the future's destructor, the join waker's) on whatever thread
+    /// releases the last reference, often a worker; each drop is behind a panic guard and
+    /// a panic is dropped, as no `JoinHandle` is left to report it to (the panic hook
+    /// has reported it). The allocation is freed whatever panicked.
     pub(super) fn dealloc(self) {
         if !self.state().load().is_complete() {
-            self.cell().stage.with_mut(|stage| {
-                // SAFETY: the last reference is gone, so nobody else reaches the cell; a
-                // task that is not complete still holds its future (raw.rs, Stage).
-                unsafe { ManuallyDrop::drop(&mut (*stage).future) }
-            });
+            let _ = panic::catch_unwind(AssertUnwindSafe(|| {
+                self.cell().stage.with_mut(|stage| {
+                    // SAFETY: the last reference is gone, so nobody else reaches the cell;
+                    // a task that is not complete still holds its future (raw.rs, Stage).
+                    // Dropped once: a destructor that panics still counts as dropped.
+                    unsafe { ManuallyDrop::drop(&mut (*stage).future) }
+                })
+            }));
         }
-        // SAFETY: as above; the cell is initialised and dropped exactly once here (the
-        // stage's fields are `ManuallyDrop`: a complete task's result was already dropped
-        // or taken, see raw.rs, Stage).
-        unsafe { std::ptr::drop_in_place(self.cell.as_ptr()) };
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: as above; the cell is initialised and dropped exactly once here (the
+            // stage's fields are `ManuallyDrop`: a complete task's result was already
+            // dropped or taken, see raw.rs, Stage). If a field's destructor (the join
+            // waker's) panics, the drop glue still drops the other fields as it unwinds.
+            unsafe { std::ptr::drop_in_place(self.cell.as_ptr()) }
+        }));
         let layout = std::alloc::Layout::new::<Cell<F, S>>();
         // SAFETY: allocated by `cache::allocate` with this layout in `RawTask::new`.
         unsafe { super::cache::deallocate(self.cell.cast(), layout) };
@@ -363,24 +374,33 @@ where
                 return Some(snapshot);
             }
         }
+        // A clone is user code. If it panics, nothing is half done (JOIN_WAKER is clear
+        // and the slot keeps the old waker, for the next poll or `dealloc` to drop), and
+        // the panic goes to whoever polled the handle: in a task, it is that task's
+        // panic, reported like any panic in its poll.
         self.set_join_waker(waker.clone())
     }
 
     /// With JOIN_WAKER clear, write the slot then publish it. Returns the state if the
     /// task completed first.
+    ///
+    /// The wakers it replaces are dropped after the slot and the state agree, behind a
+    /// panic guard: a user waker's destructor cannot leave the hand-off half done.
     fn set_join_waker(&self, waker: Waker) -> Option<Snapshot> {
-        self.cell().join_waker.with_mut(|slot| {
+        let old = self.cell().join_waker.with_mut(|slot| {
             // SAFETY: JOIN_WAKER is clear and the task is not complete: only the
             // JoinHandle (us) may touch the slot.
-            unsafe { *slot = Some(waker) };
+            unsafe { (*slot).replace(waker) }
         });
+        drop_waker_guarded(old);
         match self.state().set_join_waker() {
             Ok(_) => None,
             Err(snapshot) => {
-                self.cell().join_waker.with_mut(|slot| {
+                let ours = self.cell().join_waker.with_mut(|slot| {
                     // SAFETY: JOIN_WAKER still clear: the slot is still ours.
-                    unsafe { *slot = None };
+                    unsafe { (*slot).take() }
                 });
+                drop_waker_guarded(ours);
                 Some(snapshot)
             }
         }
@@ -408,7 +428,7 @@ where
                     // SAFETY: we just cleared JOIN_WAKER, so the runtime will not read it.
                     unsafe { (*slot).take() }
                 });
-                let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(waker)));
+                drop_waker_guarded(waker);
             }
         }
         if self.state().ref_dec() {
@@ -425,6 +445,15 @@ where
 fn withdraw(running: Option<&AtomicU64>) {
     if let Some(running) = running {
         running.store(0, Relaxed);
+    }
+}
+
+/// Drops a join waker (user code) behind a panic guard. A panic is dropped: the caller
+/// is the runtime or a `JoinHandle` in the middle of the hand-off, with nobody to report
+/// it to but the panic hook, which already did.
+fn drop_waker_guarded(waker: Option<Waker>) {
+    if waker.is_some() {
+        let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(waker)));
     }
 }
 

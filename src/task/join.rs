@@ -33,6 +33,13 @@ unsafe impl<T: Send> Sync for JoinHandle<T> {}
 
 impl<T> Unpin for JoinHandle<T> {}
 
+// A panic cannot leave a handle broken: it owns no user state (the output stays in the
+// task until it is read, and is moved out whole), and the task's own state changes in
+// single atomic steps. So code may hold one across `catch_unwind`, whatever `T`, as with
+// tokio's.
+impl<T> std::panic::UnwindSafe for JoinHandle<T> {}
+impl<T> std::panic::RefUnwindSafe for JoinHandle<T> {}
+
 impl<T> JoinHandle<T> {
     /// # Safety
     /// `raw` is a task whose output type is `T`, and the caller gives the handle the
@@ -127,6 +134,10 @@ pub struct AbortHandle {
 unsafe impl Send for AbortHandle {}
 // SAFETY: as above.
 unsafe impl Sync for AbortHandle {}
+
+// As for `JoinHandle`: nothing a panic could leave half-updated.
+impl std::panic::UnwindSafe for AbortHandle {}
+impl std::panic::RefUnwindSafe for AbortHandle {}
 
 impl AbortHandle {
     /// Cancels the task; see [`JoinHandle::abort`].

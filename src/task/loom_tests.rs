@@ -436,3 +436,37 @@ fn wakers_cloned_woken_dropped_on_several_threads() {
         shutdown(&sched);
     });
 }
+
+/// A task freed before it completed drops its future behind a panic guard. No runtime
+/// path frees an unfinished task (`task/mod.rs`, "Freeing"): here the test drops the
+/// registry's reference instead of cancelling through it. Not a race, so real threads
+/// only (a panic inside a loom model would fail the model).
+#[cfg(not(heist_loom))]
+#[test]
+fn freeing_an_unfinished_task_contains_its_destructors_panic() {
+    struct Bomb(Counter);
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            self.0.inc();
+            panic!("future destructor");
+        }
+    }
+    let sched = new_sched();
+    let dropped = Counter::new();
+    let bomb = Bomb(dropped.clone());
+    let (notified, join) = spawn(&sched, async move {
+        let _bomb = bomb;
+        std::future::pending::<()>().await
+    });
+    // The first poll returns Pending: the registry takes its reference.
+    notified.run();
+    drop(join);
+    let registry = std::mem::take(&mut *sched.owned.lock());
+    assert_eq!(registry.len(), 1);
+    let freed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(registry)));
+    assert!(
+        freed.is_ok(),
+        "the destructor's panic escaped the freeing thread"
+    );
+    dropped.assert_once("future dropped");
+}

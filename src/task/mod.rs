@@ -31,8 +31,12 @@
 //! | *ready*     | `NOTIFIED`, not `RUNNING`          | a `Notified` is queued                     |
 //! | *running*   | `RUNNING`                          | one thread holds the future and polls it   |
 //! | *waiting*   | none of `RUNNING/NOTIFIED/COMPLETE`| only wakers can bring it back              |
-//! | *complete*  | `COMPLETE`                         | output stored (or taken)                   |
-//! | *cancelled* | `COMPLETE` + `CANCELLED`           | future dropped without finishing           |
+//! | *complete*  | `COMPLETE`, not `FAILED`           | output stored (or taken)                   |
+//! | *failed*    | `COMPLETE` + `FAILED`              | cancelled (future dropped without finishing) or panicked: a `Failure` stored (or taken) |
+//!
+//! `FAILED`, not `CANCELLED`, tells a dropped future from a delivered output:
+//! `CANCELLED` records that someone asked (abort, shutdown), and an abort that lands
+//! during a poll that returns `Ready` leaves it set on a task whose output is delivered.
 //!
 //! # Who touches which field when
 //!
@@ -62,6 +66,34 @@
 //! | `JoinHandle` poll            | `set_join_waker` / `unset_join_waker` | read output if complete            |
 //! | `JoinHandle` reads output    | `take_output`                       | (none: the output is now the user's) |
 //! | `JoinHandle` drop            | `unset_join_interest`               | drop output if complete              |
+//!
+//! # Freeing
+//!
+//! Whoever releases the last reference frees the cell (`Harness::dealloc`). That path
+//! relies on these invariants, which the code above and in `scheduler/` keeps:
+//!
+//! - **A task that is not complete still holds its registry reference** (reserved at
+//!   spawn, or held by the owned-tasks list). Only completion releases it (`complete`,
+//!   for the reserved one or the list's), or shutdown, which completes the task through
+//!   it (`Task::shutdown`: it takes `RUNNING` and cancels, or leaves that to the thread
+//!   holding `RUNNING`, which sees `CANCELLED` after its poll). So the last reference of
+//!   an unfinished task is never released on a runtime path, and `dealloc` drops a
+//!   future only if a test frees a task by hand; that drop is panic-guarded all the same.
+//! - **`Shared` outlives every queued task.** A task's cell holds its scheduler (an
+//!   `Arc` of the runtime's `Shared`), so a task in one of `Shared`'s queues keeps it
+//!   alive; shutdown drains every queue (injector, local queues, next-task slots), which
+//!   breaks that cycle. A `Notified` is therefore never dropped by a queue that is being
+//!   freed, and `Schedule::schedule` always has a live scheduler.
+//! - **Shutdown never clears `NOTIFIED`.** `transition_to_shutdown` sets `RUNNING` and
+//!   `CANCELLED` only. A `Notified` still queued then pops a task that is still
+//!   `NOTIFIED` (which `transition_to_running` asserts), finds it running or complete
+//!   and releases its own reference (`Failed` / `Dealloc`); and a wake of the task does
+//!   nothing (already notified), so shutdown never causes a second `Notified`.
+//! - **User code the freeing path runs is guarded.** `dealloc` can run on a worker (a
+//!   worker often releases the last reference) and runs the future's destructor (for an
+//!   unfinished task) and the join waker's; both are behind `catch_unwind`, as are the
+//!   output's destructor and the join waker's `wake_by_ref` in `complete` and every join
+//!   waker the `JoinHandle` replaces. A panic there never unwinds through a worker.
 //!
 //! Guarantees that follow: a task is never polled by two threads (the `RUNNING` lock); a
 //! wake during a poll requeues the task once, after the poll; a wake of a complete task

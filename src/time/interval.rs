@@ -1,6 +1,6 @@
 //! `Interval`: ticks at a fixed period, with a choice of what to do about missed ticks.
 
-use super::sleep::{current, Sleep};
+use super::sleep::{current, deadline_after, far_future, Sleep};
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
@@ -69,20 +69,25 @@ pub enum MissedTickBehavior {
 }
 
 impl MissedTickBehavior {
-    /// The tick after one that was due at `due` and delivered at `now`.
+    /// The tick after one that was due at `due` and delivered at `now`. A tick past what
+    /// an `Instant` holds saturates to the far future (as `sleep` does).
     fn next_tick(self, due: Instant, now: Instant, period: Duration) -> Instant {
-        let on_schedule = due + period;
+        let Some(on_schedule) = due.checked_add(period) else {
+            // Past the end of time, so not a missed tick.
+            return far_future();
+        };
         if now < on_schedule {
             // Not a missed tick.
             return on_schedule;
         }
         match self {
             MissedTickBehavior::Burst => on_schedule,
-            MissedTickBehavior::Delay => now + period,
+            MissedTickBehavior::Delay => deadline_after(now, period),
             MissedTickBehavior::Skip => {
+                // `period <= now - due` (a tick was missed), so `behind`, smaller, fits
+                // a `Duration` and `period - behind` is positive.
                 let behind = (now - due).as_nanos() % period.as_nanos();
-                // `behind < period`, so it fits a `Duration`.
-                now + period - Duration::from_nanos(behind as u64)
+                deadline_after(now, period - Duration::from_nanos(behind as u64))
             }
         }
     }
@@ -121,7 +126,7 @@ impl Interval {
 
     /// Restarts the schedule: the next tick is one period from now.
     pub fn reset(&mut self) {
-        let next = crate::sync::time::now() + self.period;
+        let next = deadline_after(crate::sync::time::now(), self.period);
         self.delay.as_mut().reset(next);
     }
 
@@ -170,5 +175,14 @@ mod tests {
         assert_eq!(Burst.next_tick(due, late, p), t0 + 2 * p);
         assert_eq!(Delay.next_tick(due, late, p), late + p);
         assert_eq!(Skip.next_tick(due, late, p), t0 + 4 * p);
+    }
+
+    #[test]
+    fn next_tick_saturates() {
+        let t0 = Instant::now();
+        for b in [Burst, Delay, Skip] {
+            // Not missed (the next tick is past the end of time): the far future.
+            assert!(b.next_tick(t0, t0, Duration::MAX) > t0 + Duration::from_secs(86_400));
+        }
     }
 }

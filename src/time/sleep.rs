@@ -34,9 +34,7 @@ use std::time::{Duration, Instant};
 /// driven by a runtime's workers. Polling it after its runtime shut down also panics.
 #[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
-    let deadline = crate::sync::time::now()
-        .checked_add(duration)
-        .unwrap_or_else(far_future);
+    let deadline = deadline_after(crate::sync::time::now(), duration);
     Sleep::new(current("sleep"), deadline)
 }
 
@@ -72,7 +70,23 @@ pub(crate) fn current(what: &str) -> Arc<Shared> {
 
 /// About 30 years from now: the deadline of a sleep too long for `Instant`.
 pub(crate) fn far_future() -> Instant {
-    crate::sync::time::now() + Duration::from_secs(86_400 * 365 * 30)
+    let now = crate::sync::time::now();
+    // Every platform's `Instant` holds 30 years past now; saturate anyway, to the
+    // farthest instant within that which it holds.
+    let mut ahead = Duration::from_secs(86_400 * 365 * 30);
+    loop {
+        match now.checked_add(ahead) {
+            Some(t) => return t,
+            None if ahead.is_zero() => return now,
+            None => ahead /= 2,
+        }
+    }
+}
+
+/// `t + d`, or the far future if that does not fit an `Instant`: how every deadline the
+/// crate computes from a user's `Duration` is made (a huge duration means "never").
+pub(crate) fn deadline_after(t: Instant, d: Duration) -> Instant {
+    t.checked_add(d).unwrap_or_else(far_future)
 }
 
 /// A future that completes at a deadline; made by [`sleep`] and [`sleep_until`].

@@ -1,6 +1,6 @@
 //! `Timeout`: a future with a deadline, and `timeout` / `timeout_at`.
 
-use super::sleep::{current, far_future, Sleep};
+use super::sleep::{current, deadline_after, Sleep};
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
@@ -30,9 +30,7 @@ use std::time::{Duration, Instant};
 /// Outside a runtime, as [`sleep`](super::sleep).
 #[track_caller]
 pub fn timeout<F: IntoFuture>(duration: Duration, future: F) -> Timeout<F::IntoFuture> {
-    let deadline = crate::sync::time::now()
-        .checked_add(duration)
-        .unwrap_or_else(far_future);
+    let deadline = deadline_after(crate::sync::time::now(), duration);
     Timeout {
         value: future.into_future(),
         delay: Sleep::new(current("timeout"), deadline),

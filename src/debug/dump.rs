@@ -39,14 +39,14 @@ use std::time::Duration;
 /// The fields are plain data for programs; `Display` prints a table for people:
 ///
 /// ```text
-/// heist dump: 1 workers, 5 live tasks (1 running, 3 ready, 1 waiting), uptime 256.1µs
-/// worker 0: running task 2, 2 polls, 0 queued
-///     task  state    worker   polls  name    spawned at
-///        2  running  0            1  -       tests/common/mod.rs:58:13
-///        3  ready    -            0  q0      tests/dump.rs:45:18
-///        4  ready    -            0  q1      tests/dump.rs:45:18
-///        5  ready    -            0  q2      tests/dump.rs:45:18
-///        1  waiting  -            1  waiter  tests/dump.rs:25:10
+/// heist dump: 1 workers, 5 live tasks (1 running, 3 ready, 1 waiting), uptime 156.3µs
+/// worker 0: running task 3074, 2 polls, 0 queued
+///     task  state    worker   polls       age  name    spawned at
+///     3074  running  0            1         -  -       tests/common/mod.rs:58:13
+///     3075  ready    -            0         -  q0      tests/dump.rs:45:18
+///     3076  ready    -            0         -  q1      tests/dump.rs:45:18
+///     3077  ready    -            0         -  q2      tests/dump.rs:45:18
+///     3073  waiting  -            1         -  waiter  tests/dump.rs:25:10
 /// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -91,6 +91,9 @@ pub struct TaskDump {
     /// How many times it was polled (started polls, this one included if running).
     /// Not known for a task found running its first poll: 1.
     pub polls: u32,
+    /// Time since it was spawned: known with the scheduling-delay histogram on (debug
+    /// mode turns it on), which stamps every task.
+    pub age: Option<Duration>,
     /// The worker polling it (running) or whose queue held it (ready); `None` for a
     /// waiting task or one in the global queue.
     pub worker: Option<usize>,
@@ -118,8 +121,12 @@ impl TaskState {
     }
 }
 
-fn row(header: &Header, state: TaskState, worker: Option<usize>) -> TaskDump {
+fn row(header: &Header, state: TaskState, worker: Option<usize>, now: u64) -> TaskDump {
     TaskDump {
+        age: header
+            .meta
+            .spawned_at()
+            .map(|t| Duration::from_nanos(now.saturating_sub(t))),
         id: header.id,
         name: header.meta.name().map(str::to_owned),
         spawned_at: header.meta.location(),
@@ -191,6 +198,7 @@ pub(crate) fn take(shared: &Arc<Shared>) -> Dump {
         shared.injector.steal()
     });
 
+    let now = u64::try_from(shared.stats.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
     let mut rows = Rows::default();
     shared.owned.for_each(|header| {
         let snapshot = header.state.load();
@@ -203,13 +211,13 @@ pub(crate) fn take(shared: &Arc<Shared>) -> Dump {
         } else {
             TaskState::Waiting
         };
-        rows.add(row(header, state, None));
+        rows.add(row(header, state, None, now));
     });
     for (task, worker) in &held {
         let header = task.header();
         match rows.get_mut(header.id) {
             Some(row) => row.worker = *worker,
-            None => rows.add(row(header, TaskState::Ready, *worker)),
+            None => rows.add(row(header, TaskState::Ready, *worker, now)),
         }
     }
     let mut workers = Vec::with_capacity(shared.num_workers());
@@ -227,6 +235,7 @@ pub(crate) fn take(shared: &Arc<Shared>) -> Dump {
                     spawned_at: poll.location,
                     state: TaskState::Running,
                     polls: 1,
+                    age: None,
                     worker: Some(index),
                 }),
             }
@@ -291,18 +300,19 @@ impl fmt::Display for Dump {
             .max(4);
         writeln!(
             f,
-            "  {:>6}  {:<7}  {:<6}  {:>6}  {:<name_width$}  spawned at",
-            "task", "state", "worker", "polls", "name"
+            "  {:>6}  {:<7}  {:<6}  {:>6}  {:>8}  {:<name_width$}  spawned at",
+            "task", "state", "worker", "polls", "age", "name"
         )?;
         for t in &self.tasks {
             let worker = t.worker.map_or("-".to_string(), |w| w.to_string());
             writeln!(
                 f,
-                "  {:>6}  {:<7}  {:<6}  {:>6}  {:<name_width$}  {}",
+                "  {:>6}  {:<7}  {:<6}  {:>6}  {:>8}  {:<name_width$}  {}",
                 t.id,
                 t.state.as_str(),
                 worker,
                 t.polls,
+                t.age.map_or("-".to_string(), |a| format!("{a:.1?}")),
                 t.name.as_deref().unwrap_or("-"),
                 t.spawned_at
             )?;

@@ -307,9 +307,14 @@ fn nanos_since(start: Instant, now: Instant) -> u64 {
 pub(crate) fn queued(shared: &Shared, task: &Notified) {
     if let Some(mask) = shared.config.observe.delay_mask {
         let header = task.header();
-        if u64::from(header.polls.load(Relaxed)) & mask == 0 {
+        let polls = header.polls.load(Relaxed);
+        if u64::from(polls) & mask == 0 {
             let now = nanos_since(shared.stats.started, Instant::now()).max(1);
             header.meta.set_queued_at(now);
+            if polls == 0 && header.meta.spawned_at().is_none() {
+                // Queued before its first poll: this is the spawn (the dump's age).
+                header.meta.set_spawned_at(now);
+            }
         }
     }
 }

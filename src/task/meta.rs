@@ -29,6 +29,8 @@ struct Named {
     /// When the task was last queued, in nanoseconds of the runtime's clock (only used
     /// when the scheduling-delay histogram is on: `debug/`).
     queued_at: AtomicU64,
+    /// When the task was spawned (same clock; set with the first `queued_at`).
+    spawned_at: AtomicU64,
 }
 
 /// Tag bit: the pointer is a `Box<Named>`.
@@ -69,6 +71,7 @@ impl Meta {
             location,
             name,
             queued_at: AtomicU64::new(0),
+            spawned_at: AtomicU64::new(0),
         });
         let ptr = NonNull::from(Box::leak(named)).cast::<()>();
         Meta {
@@ -91,6 +94,20 @@ impl Meta {
         if let Some(named) = self.named() {
             named.queued_at.store(nanos, Relaxed);
         }
+    }
+
+    /// Records when the task was spawned, if it has room for it (see `timed`).
+    pub(crate) fn set_spawned_at(&self, nanos: u64) {
+        if let Some(named) = self.named() {
+            named.spawned_at.store(nanos, Relaxed);
+        }
+    }
+
+    /// When the task was spawned, if recorded.
+    pub(crate) fn spawned_at(&self) -> Option<u64> {
+        self.named()
+            .map(|n| n.spawned_at.load(Relaxed))
+            .filter(|&t| t > 0)
     }
 
     /// When the task was last queued, if recorded.
@@ -175,6 +192,9 @@ mod tests {
         );
         timed.set_queued_at(42);
         assert_eq!(timed.queued_at(), Some(42));
+        assert_eq!(timed.spawned_at(), None);
+        timed.set_spawned_at(41);
+        assert_eq!(timed.spawned_at(), Some(41));
         let named = named.timed();
         assert_eq!(named.name(), Some("conn-handler"));
         plain.set_queued_at(7);

@@ -192,7 +192,11 @@ fn dumps_while_tasks_spawn_wait_and_complete() {
 }
 
 #[test]
-fn in_debug_mode_the_dump_gives_each_task_its_age() {
+fn in_debug_mode_the_dump_gives_ages_and_wait_sites() {
+    use heist::debug::WaitKind;
+    use std::panic::Location;
+    use std::time::Duration;
+
     let rt = Runtime::builder()
         .worker_threads(1)
         .debug(true)
@@ -200,26 +204,58 @@ fn in_debug_mode_the_dump_gives_each_task_its_age() {
         .unwrap();
     let (tx, rx) = futures::channel::oneshot::channel::<()>();
     let waiter = rt.spawn(rx);
+    let waiter_spawn = waiter.spawned_at();
+    let sleep_line = Location::caller().line() + 2;
+    let sleeper = rt.spawn(async {
+        heist::time::sleep(Duration::from_secs(3600)).await;
+    });
+    let joiner = rt.spawn(waiter);
+    let ids = [sleeper.id(), joiner.id()];
     let deadline = Instant::now() + PATIENCE;
-    let row = loop {
+    let dump = loop {
         let dump = rt.handle().dump();
-        if let Some(row) = dump
-            .tasks_in(TaskState::Waiting)
-            .find(|t| t.id == waiter.id())
+        if ids
+            .iter()
+            .all(|id| dump.tasks_in(TaskState::Waiting).any(|t| t.id == *id))
         {
-            break row.clone();
+            break dump;
         }
-        assert!(Instant::now() < deadline, "the waiter never waited");
+        assert!(Instant::now() < deadline, "the tasks never waited");
         std::thread::yield_now();
     };
-    let age = row.age.expect("debug mode stamps every task");
-    assert!(age <= rt.handle().metrics().uptime());
+    println!("{dump}");
+    let row = |id| dump.tasks.iter().find(|t| t.id == id).unwrap();
+    let sleeping = row(sleeper.id());
+    let site = sleeping.waits.expect("a sleep records its wait site");
+    assert_eq!(site.kind, WaitKind::Sleep);
+    assert_eq!(
+        (site.location.file(), site.location.line()),
+        (file!(), sleep_line)
+    );
+    let joining = row(joiner.id());
+    let site = joining.waits.expect("a JoinHandle records its wait site");
+    assert_eq!(site.kind, WaitKind::Join);
+    assert_eq!(site.location, waiter_spawn);
+    assert!(sleeping.age.expect("debug mode stamps every task") <= rt.handle().metrics().uptime());
+    assert!(
+        dump.to_string()
+            .contains("(waits on sleep at tests/dump.rs:"),
+        "{dump}"
+    );
+
     tx.send(()).unwrap();
-    rt.block_on(waiter).unwrap().unwrap();
-    // Without debug mode the age is unknown.
+    rt.block_on(joiner).unwrap().unwrap().unwrap();
+    sleeper.abort();
+    assert!(rt.block_on(sleeper).unwrap_err().is_cancelled());
+    // Without debug mode neither is known.
     let plain = Runtime::builder().worker_threads(1).build().unwrap();
     let release = occupy_worker(&plain);
     let dump = plain.handle().dump();
-    assert!(dump.tasks.iter().all(|t| t.age.is_none()), "{dump}");
+    assert!(
+        dump.tasks
+            .iter()
+            .all(|t| t.age.is_none() && t.waits.is_none()),
+        "{dump}"
+    );
     release.send(()).unwrap();
 }

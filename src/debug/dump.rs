@@ -94,9 +94,24 @@ pub struct TaskDump {
     /// Time since it was spawned: known with the scheduling-delay histogram on (debug
     /// mode turns it on), which stamps every task.
     pub age: Option<Duration>,
+    /// For a waiting task, what it waits on and where that was created, when heist's
+    /// own futures know (a `Sleep`, a `JoinHandle`) and tasks carry room for it (as for
+    /// `age`).
+    pub waits: Option<WaitSite>,
     /// The worker polling it (running) or whose queue held it (ready); `None` for a
     /// waiting task or one in the global queue.
     pub worker: Option<usize>,
+}
+
+/// Where a waiting task waits (see [`TaskDump::waits`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WaitSite {
+    /// On what.
+    pub kind: super::WaitKind,
+    /// Where that was created: the `sleep` (or `timeout`, `interval`) call, or for a
+    /// `JoinHandle` the spawn of the task awaited.
+    pub location: &'static Location<'static>,
 }
 
 /// What a task was doing when the dump was taken.
@@ -122,7 +137,12 @@ impl TaskState {
 }
 
 fn row(header: &Header, state: TaskState, worker: Option<usize>, now: u64) -> TaskDump {
+    let waits = (state == TaskState::Waiting)
+        .then(|| super::wait_site_of(header))
+        .flatten()
+        .map(|(kind, location)| WaitSite { kind, location });
     TaskDump {
+        waits,
         age: header
             .meta
             .spawned_at()
@@ -236,6 +256,7 @@ pub(crate) fn take(shared: &Arc<Shared>) -> Dump {
                     state: TaskState::Running,
                     polls: 1,
                     age: None,
+                    waits: None,
                     worker: Some(index),
                 }),
             }
@@ -305,7 +326,7 @@ impl fmt::Display for Dump {
         )?;
         for t in &self.tasks {
             let worker = t.worker.map_or("-".to_string(), |w| w.to_string());
-            writeln!(
+            write!(
                 f,
                 "  {:>6}  {:<7}  {:<6}  {:>6}  {:>8}  {:<name_width$}  {}",
                 t.id,
@@ -316,6 +337,10 @@ impl fmt::Display for Dump {
                 t.name.as_deref().unwrap_or("-"),
                 t.spawned_at
             )?;
+            if let Some(w) = t.waits {
+                write!(f, "  (waits on {} at {})", w.kind.as_str(), w.location)?;
+            }
+            writeln!(f)?;
         }
         Ok(())
     }

@@ -22,12 +22,13 @@
 pub(crate) mod dump;
 mod watchdog;
 
-pub use dump::{Dump, TaskDump, TaskState, WorkerDump};
+pub use dump::{Dump, TaskDump, TaskState, WaitSite, WorkerDump};
 
 use crate::scheduler::{Notified, Shared};
 use crate::sync::stat::Ordering::Relaxed;
 use crate::sync::Mutex;
 use crate::task::Id;
+use crate::task::{meta, Header};
 use crate::Builder;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe, Location};
@@ -125,7 +126,10 @@ pub(crate) struct DebugState {
 }
 
 impl DebugState {
-    pub(crate) fn new(num_workers: usize) -> DebugState {
+    pub(crate) fn new(num_workers: usize, observe: &Observe) -> DebugState {
+        if observe.stamps_tasks() {
+            record_wait_sites();
+        }
         DebugState {
             names: (0..num_workers).map(|_| NameSlot::default()).collect(),
             watchdog: Watchdog::default(),
@@ -295,6 +299,45 @@ impl Builder {
     }
 }
 
+/// What a waiting task waits on, as recorded by heist's own futures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WaitKind {
+    /// A timer: `sleep`, `sleep_until`, `timeout`, `interval`.
+    Sleep,
+    /// Another task's `JoinHandle` (the location is that task's spawn).
+    Join,
+}
+
+impl WaitKind {
+    fn from_u8(v: u8) -> Option<WaitKind> {
+        match v {
+            meta::WAIT_SLEEP => Some(WaitKind::Sleep),
+            meta::WAIT_JOIN => Some(WaitKind::Join),
+            _ => None,
+        }
+    }
+
+    /// A short word for it ("sleep", "join").
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitKind::Sleep => "sleep",
+            WaitKind::Join => "join",
+        }
+    }
+}
+
+/// Turns wait-site recording on for every leaf future of the process.
+pub(crate) fn record_wait_sites() {
+    crate::task::meta::record_wait_sites();
+}
+
+/// A recorded wait site, decoded.
+pub(crate) fn wait_site_of(header: &Header) -> Option<(WaitKind, &'static Location<'static>)> {
+    let (kind, location) = header.meta.wait_site()?;
+    Some((WaitKind::from_u8(kind)?, location))
+}
+
 /// Nanoseconds since the runtime started.
 fn nanos_since(start: Instant, now: Instant) -> u64 {
     u64::try_from(now.saturating_duration_since(start).as_nanos()).unwrap_or(u64::MAX)
@@ -343,7 +386,10 @@ pub(crate) fn poll_instrumented(shared: &Shared, index: usize, task: Notified) -
         .delay_mask
         .is_some_and(|mask| u64::from(header.polls.load(Relaxed).wrapping_sub(1)) & mask == 0);
     let timed = observe.poll_mask.is_some_and(|mask| seq & mask == 0);
-    let (Some(h), true) = (&stats.histograms, stamped || timed) else {
+    // Wait sites (tasks boxed for timestamps have room for one): forget the last, and
+    // let this poll's leaf futures record theirs.
+    let _polling = observe.stamps_tasks().then(|| meta::Polling::enter(header));
+    let Some(h) = stats.histograms.as_ref().filter(|_| stamped || timed) else {
         return stats.workers[index].run(task);
     };
     let start = Instant::now();

@@ -124,6 +124,7 @@ impl Shared {
             .collect();
         let blocking = crate::blocking::Pool::new(config.blocking.clone());
         let stats = crate::metrics::RuntimeStats::new(n, config.observe.histograms());
+        let debug = crate::debug::DebugState::new(n, &config.observe);
         Shared {
             injector: Injector::new(),
             remotes,
@@ -133,7 +134,7 @@ impl Shared {
             time: crate::time::Driver::new(),
             blocking,
             stats,
-            debug: crate::debug::DebugState::new(n),
+            debug,
             shutdown: AtomicBool::new(false),
             live_workers: Mutex::new(LiveWorkers {
                 in_loop: n,

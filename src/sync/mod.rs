@@ -30,7 +30,9 @@ pub(crate) use model::*;
 /// loom has nothing to check in it; keeping it out of loom's view keeps the models'
 /// state space what it was. Nothing may synchronise through these.
 pub(crate) mod stat {
-    pub(crate) use std::sync::atomic::{fence, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+    pub(crate) use std::sync::atomic::{
+        fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering,
+    };
 }
 
 /// Hands out `len` consecutive task ids from the process-wide counter (only uniqueness

@@ -106,6 +106,10 @@ impl<T> Future for JoinHandle<T> {
             self.raw
                 .try_read_output(&mut ret as *mut _ as *mut (), cx.waker())
         };
+        if ret.is_pending() {
+            let location = self.raw.header().meta.location();
+            super::meta::waiting_at(super::meta::WAIT_JOIN, location);
+        }
         ret
     }
 }

@@ -11,7 +11,9 @@
 //! Fixed at spawn and never changed, so any holder of a reference to the task may read
 //! it.
 
-use crate::sync::stat::{AtomicU64, Ordering::Relaxed};
+use super::raw::Header;
+use crate::sync::stat::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::cell::Cell;
 use std::panic::Location;
 use std::ptr::NonNull;
 
@@ -31,6 +33,10 @@ struct Named {
     queued_at: AtomicU64,
     /// When the task was spawned (same clock; set with the first `queued_at`).
     spawned_at: AtomicU64,
+    /// Where the task last started waiting (`debug::waiting_at`), null if unknown, and
+    /// on what (a `debug::WaitKind` as a number). A statistic: the two may tear.
+    wait_site: AtomicPtr<Location<'static>>,
+    wait_kind: AtomicU8,
 }
 
 /// Tag bit: the pointer is a `Box<Named>`.
@@ -72,6 +78,8 @@ impl Meta {
             name,
             queued_at: AtomicU64::new(0),
             spawned_at: AtomicU64::new(0),
+            wait_site: AtomicPtr::new(std::ptr::null_mut()),
+            wait_kind: AtomicU8::new(0),
         });
         let ptr = NonNull::from(Box::leak(named)).cast::<()>();
         Meta {
@@ -108,6 +116,28 @@ impl Meta {
         self.named()
             .map(|n| n.spawned_at.load(Relaxed))
             .filter(|&t| t > 0)
+    }
+
+    /// Records where the task starts waiting (`kind`: what on), or forgets it (`None`),
+    /// if it has room for it (see `timed`).
+    pub(crate) fn set_wait_site(&self, site: Option<(u8, &'static Location<'static>)>) {
+        if let Some(named) = self.named() {
+            let (kind, location) = match site {
+                Some((kind, location)) => (kind, std::ptr::from_ref(location).cast_mut()),
+                None => (0, std::ptr::null_mut()),
+            };
+            named.wait_kind.store(kind, Relaxed);
+            named.wait_site.store(location, Relaxed);
+        }
+    }
+
+    /// Where the task last started waiting, if recorded.
+    pub(crate) fn wait_site(&self) -> Option<(u8, &'static Location<'static>)> {
+        let named = self.named()?;
+        let location = named.wait_site.load(Relaxed);
+        // SAFETY: only `set_wait_site` stores here: null or a `&'static Location`.
+        let location = unsafe { location.as_ref() }?;
+        Some((named.wait_kind.load(Relaxed), location))
     }
 
     /// When the task was last queued, if recorded.
@@ -170,6 +200,70 @@ impl Drop for Meta {
     }
 }
 
+/// Wait kinds recorded by `waiting_at` (decoded by `debug::WaitKind`).
+pub(crate) const WAIT_SLEEP: u8 = 1;
+pub(crate) const WAIT_JOIN: u8 = 2;
+
+/// Set once any runtime records wait sites (debug mode, or the scheduling-delay
+/// histogram): until then a leaf future's `waiting_at` is one load of this flag.
+static RECORD_WAIT_SITES: AtomicBool = AtomicBool::new(false);
+
+crate::sync::thread_local! {
+    /// The header of the task this thread is polling while wait sites are recorded
+    /// (set by `Polling::enter`, cleared when it drops), else null.
+    #[allow(clippy::missing_const_for_thread_local)]
+    static POLLING: Cell<*const Header> = Cell::new(std::ptr::null());
+}
+
+/// Turns wait-site recording on for the whole process (it stays on).
+pub(crate) fn record_wait_sites() {
+    RECORD_WAIT_SITES.store(true, Relaxed);
+}
+
+/// Called by heist's leaf futures (`Sleep`, `JoinHandle`) when they return `Pending`:
+/// records, for the dump, that the task being polled waits on `kind` created at
+/// `location`. One load of a flag unless some runtime records wait sites.
+#[inline]
+pub(crate) fn waiting_at(kind: u8, location: &'static Location<'static>) {
+    if RECORD_WAIT_SITES.load(Relaxed) {
+        record_wait_site(kind, location);
+    }
+}
+
+#[cold]
+fn record_wait_site(kind: u8, location: &'static Location<'static>) {
+    let header = POLLING.try_with(Cell::get).unwrap_or(std::ptr::null());
+    // SAFETY: POLLING is non-null only while a `Polling` guard for that header lives on
+    // this thread, which the worker holds around running the task; the task is freed, if
+    // at all, at the very end of that run, after the last user code of the task (its
+    // future's and output's destructors, the join waker) ran. A leaf polled outside a
+    // task (in `block_on`) sees null.
+    if let Some(header) = unsafe { header.as_ref() } {
+        header.meta.set_wait_site(Some((kind, location)));
+    }
+}
+
+/// While it lives, leaf futures polled on this thread record their wait sites in the
+/// task whose header it was given.
+pub(crate) struct Polling(());
+
+impl Polling {
+    /// Forgets `header`'s last wait site and starts recording into it. The caller keeps
+    /// the task alive until the guard drops, except for the end of its final run (see
+    /// `record_wait_site`).
+    pub(crate) fn enter(header: &Header) -> Polling {
+        header.meta.set_wait_site(None);
+        let _ = POLLING.try_with(|p| p.set(std::ptr::from_ref(header)));
+        Polling(())
+    }
+}
+
+impl Drop for Polling {
+    fn drop(&mut self) {
+        let _ = POLLING.try_with(|p| p.set(std::ptr::null()));
+    }
+}
+
 #[cfg(all(test, not(heist_loom)))]
 mod tests {
     use super::*;
@@ -199,5 +293,10 @@ mod tests {
         assert_eq!(named.name(), Some("conn-handler"));
         plain.set_queued_at(7);
         assert_eq!(plain.queued_at(), None);
+        assert_eq!(timed.wait_site(), None);
+        timed.set_wait_site(Some((1, here)));
+        assert_eq!(timed.wait_site(), Some((1, here)));
+        timed.set_wait_site(None);
+        assert_eq!(timed.wait_site(), None);
     }
 }

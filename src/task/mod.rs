@@ -107,7 +107,7 @@ mod harness;
 mod id;
 mod join;
 pub(crate) mod list;
-mod meta;
+pub(crate) mod meta;
 mod raw;
 pub(crate) mod state;
 mod waker;

@@ -201,3 +201,51 @@ fn the_watchdog_thread_exists_only_when_turned_on() {
     }
     drop(watched);
 }
+
+#[test]
+fn every_worker_stuck_is_said_so() {
+    let (tx, rx) = mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let rt = Runtime::builder()
+        .worker_threads(2)
+        .slow_poll_threshold(THRESHOLD)
+        .on_slow_poll(move |slow| {
+            let _ = tx.lock().unwrap().send(slow.clone());
+        })
+        .build()
+        .unwrap();
+    // Two tasks block both workers until the test has seen a report that says so.
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let release_rx = Arc::new(std::sync::Mutex::new(release_rx));
+    let (started_tx, started_rx) = mpsc::channel();
+    let blockers: Vec<_> = (0..2)
+        .map(|_| {
+            let (release, started) = (release_rx.clone(), started_tx.clone());
+            rt.spawn(async move {
+                started.send(()).unwrap();
+                // Both must hold a worker: the first waits for the second to start.
+                let _ = release.lock().unwrap().recv();
+            })
+        })
+        .collect();
+    started_rx.recv_timeout(PATIENCE).unwrap();
+    started_rx
+        .recv_timeout(PATIENCE)
+        .expect("both workers blocked");
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let report = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("no report that every worker is stuck");
+        if report.all_workers_stuck() {
+            assert!(report.is_still_running());
+            assert!(report.to_string().ends_with("; every worker is stuck"));
+            break;
+        }
+    }
+    release_tx.send(()).unwrap();
+    release_tx.send(()).unwrap();
+    for b in blockers {
+        rt.block_on(b).unwrap();
+    }
+}

@@ -172,6 +172,7 @@ pub struct SlowPoll {
     threshold: Duration,
     still_running: bool,
     exact: bool,
+    all_workers_stuck: bool,
 }
 
 impl SlowPoll {
@@ -212,6 +213,12 @@ impl SlowPoll {
         self.still_running
     }
 
+    /// True if, when this still-running poll was reported, every worker of the runtime
+    /// was stuck in a poll past the threshold: nothing else can run until one returns.
+    pub fn all_workers_stuck(&self) -> bool {
+        self.all_workers_stuck
+    }
+
     /// True if `elapsed` was measured exactly around the poll (by the worker, with the
     /// poll-time histogram on).
     pub fn is_exact(&self) -> bool {
@@ -236,7 +243,11 @@ impl fmt::Display for SlowPoll {
         } else {
             write!(f, "ran {approx}{:.0?}", self.elapsed)?;
         }
-        write!(f, " (threshold {:.0?})", self.threshold)
+        write!(f, " (threshold {:.0?})", self.threshold)?;
+        if self.all_workers_stuck {
+            f.write_str("; every worker is stuck")?;
+        }
+        Ok(())
     }
 }
 
@@ -419,6 +430,7 @@ pub(crate) fn poll_instrumented(shared: &Shared, index: usize, task: Notified) -
                 threshold,
                 still_running: false,
                 exact: true,
+                all_workers_stuck: false,
             });
         }
     }

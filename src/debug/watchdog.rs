@@ -78,6 +78,7 @@ fn run(shared: &Shared, threshold: Duration) {
             }
         }
         let now = Instant::now();
+        let mut reports = Vec::new();
         for (index, slot) in seen.iter_mut().enumerate() {
             let current = shared.stats.workers[index].current();
             match slot {
@@ -86,14 +87,14 @@ fn run(shared: &Shared, threshold: Duration) {
                     if !s.reported && elapsed >= threshold {
                         s.reported = true;
                         s.name = super::name_for(shared, index, s.poll.seq);
-                        observe.report(&report(index, s, elapsed, threshold, true));
+                        reports.push(report(index, s, elapsed, threshold, true));
                     }
                 }
                 _ => {
                     if let Some(s) = slot.take() {
                         if s.reported && !observe.exact_ends() {
                             let elapsed = now - s.first_seen;
-                            observe.report(&report(index, &s, elapsed, threshold, false));
+                            reports.push(report(index, &s, elapsed, threshold, false));
                         }
                     }
                     *slot = current.map(|poll| Seen {
@@ -104,6 +105,13 @@ fn run(shared: &Shared, threshold: Duration) {
                     });
                 }
             }
+        }
+        // Every worker stuck in one poll: nothing else runs until one returns (the
+        // failure mode of a blocking call inside a task). Said in each stuck report.
+        let all_stuck = seen.iter().all(|s| s.as_ref().is_some_and(|s| s.reported));
+        for mut r in reports {
+            r.all_workers_stuck = all_stuck && r.still_running;
+            observe.report(&r);
         }
     }
 }
@@ -124,5 +132,6 @@ fn report(
         threshold,
         still_running,
         exact: false,
+        all_workers_stuck: false,
     }
 }

@@ -16,12 +16,12 @@ cargo +nightly miri setup
 #    default), leak check on, eight schedules.
 echo "== miri: task module, strict provenance, Stacked Borrows"
 MIRIFLAGS="-Zmiri-strict-provenance -Zmiri-many-seeds=0..8" \
-    cargo +nightly miri test --lib -- task:: scheduler::idle
+    cargo +nightly miri test -p heist --lib -- task:: scheduler::idle
 
 # 2. The same under Tree Borrows.
 echo "== miri: task module, strict provenance, Tree Borrows"
 MIRIFLAGS="-Zmiri-strict-provenance -Zmiri-tree-borrows" \
-    cargo +nightly miri test --lib -- task::
+    cargo +nightly miri test -p heist --lib -- task::
 
 # 3. Code that goes through crossbeam-deque (the queue model and the whole runtime).
 #    crossbeam-epoch 0.9 trips miri in ways that are not heist's (docs/testing.md):
@@ -34,6 +34,6 @@ MIRIFLAGS="-Zmiri-strict-provenance -Zmiri-tree-borrows" \
 #      own leaks are checked by run 1 and by loom).
 echo "== miri: queues and whole runtime (crossbeam-deque inside)"
 MIRIFLAGS="-Zmiri-permissive-provenance -Zmiri-tree-borrows -Zmiri-ignore-leaks -Zmiri-many-seeds=0..4" \
-    cargo +nightly miri test --lib -- scheduler::loom_tests
+    cargo +nightly miri test -p heist --lib -- scheduler::loom_tests
 MIRIFLAGS="-Zmiri-permissive-provenance -Zmiri-tree-borrows -Zmiri-ignore-leaks -Zmiri-many-seeds=0..4" \
-    cargo +nightly miri test --test loom_runtime
+    cargo +nightly miri test -p heist --test loom_runtime

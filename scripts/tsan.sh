@@ -18,5 +18,5 @@ export TSAN_OPTIONS="${TSAN_OPTIONS:-exitcode=66 second_deadlock_stack=1}"
 # The model bodies on real threads (hundreds of iterations each: task protocols, the
 # queue model, whole runtimes started and shut down), and the scheduling, shutdown and
 # task-dump integration tests.
-cargo +nightly test -Zbuild-std --target x86_64-unknown-linux-gnu \
+cargo +nightly test -p heist -Zbuild-std --target x86_64-unknown-linux-gnu \
     --lib --test loom_runtime --test scheduling --test shutdown --test dump

@@ -57,6 +57,49 @@
 //! });
 //! ```
 //!
+//! # Groups of tasks, and the `main` and `test` attributes
+//!
+//! A [`JoinSet`](task::JoinSet) runs a group of tasks and hands back their results as
+//! they finish (O(1) work per finished task); dropping it aborts the ones still running.
+//! `#[heist::main]` and `#[heist::test]` (default feature `macros`) run an `async fn` on
+//! a runtime of its own:
+//!
+//! ```
+//! use heist::task::JoinSet;
+//!
+//! #[heist::main(worker_threads = 2)]
+//! async fn main() {
+//!     let mut set = JoinSet::new();
+//!     for i in 0..5u32 {
+//!         set.spawn(async move { i * 10 });
+//!     }
+//!     let mut total = 0;
+//!     while let Some(res) = set.join_next().await {
+//!         total += res.unwrap();
+//!     }
+//!     assert_eq!(total, 100);
+//! }
+//! # // rustdoc wraps this example in a `fn main` of its own, which calls ours:
+//! # main();
+//! ```
+//!
+//! Task-local values ([`task_local!`]) follow a task across workers, and
+//! [`task::id`] names the running task:
+//!
+//! ```
+//! heist::task_local! {
+//!     static REQUEST: u64;
+//! }
+//!
+//! let rt = heist::Runtime::new().unwrap();
+//! let task = rt.spawn(REQUEST.scope(7, async {
+//!     heist::task::yield_now().await;
+//!     (REQUEST.get(), heist::task::id())
+//! }));
+//! let id = task.id();
+//! assert_eq!(rt.block_on(task).unwrap(), (7, id));
+//! ```
+//!
 //! # How it works
 //!
 //! `docs/design.md` walks through the life of a task (spawn, wake, run, steal, park,
@@ -87,6 +130,24 @@ pub use context::{EnterGuard, TryCurrentError};
 pub use debug::{Dump, SlowPoll};
 pub use handle::Handle;
 pub use metrics::RuntimeMetrics;
+/// Runs `async fn main` on a heist runtime; see the [crate docs](crate#groups-of-tasks-and-the-main-and-test-attributes).
+///
+/// Arguments: `worker_threads = N` (default: one per core), `flavor = "multi_thread"`
+/// (heist's only flavor), `crate = "path"` (where heist is, if renamed). A clear
+/// compile error for anything else, and for a function that is not `async`.
+#[cfg(feature = "macros")]
+pub use heist_macros::main;
+/// Runs an `async fn` test on a heist runtime of its own; same arguments as
+/// [`main`](macro@main).
+///
+/// ```
+/// #[heist::test(worker_threads = 2)]
+/// async fn spawned_tasks_run() {
+///     assert_eq!(heist::spawn(async { 1 + 1 }).await.unwrap(), 2);
+/// }
+/// ```
+#[cfg(feature = "macros")]
+pub use heist_macros::test;
 pub use runtime::Runtime;
 
 use std::future::Future;

@@ -35,6 +35,16 @@ pub(crate) mod stat {
     };
 }
 
+/// std's `Arc` on both sides, for wakers built with `std::task::Wake` (which takes
+/// nothing else): the join set's per-entry wakers (`task/join_set/`). loom does not see
+/// these reference counts (a leak of one is not reported); the state behind them uses the
+/// facade's locks and atomics, which loom does see.
+pub(crate) use std::sync::Arc as WakeArc;
+
+/// std's thread-locals on both sides, for task-locals (`task/task_local.rs`): the
+/// `task_local!` macro expands in the user's crate, where loom's are not in scope.
+pub(crate) use std::thread::{AccessError as StdAccessError, LocalKey as StdLocalKey};
+
 /// Hands out `len` consecutive task ids from the process-wide counter (only uniqueness
 /// matters, never ordering with other memory, hence `Relaxed`).
 ///

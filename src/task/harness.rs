@@ -6,6 +6,7 @@
 //! leaves the state word half-updated.
 
 use super::error::{Failure, JoinError};
+use super::id::IdGuard;
 use super::raw::{Cell, Header, Stage};
 use super::state::{Snapshot, TransitionToIdle, TransitionToNotified, TransitionToRunning};
 use super::waker::waker_ref;
@@ -74,6 +75,7 @@ where
     /// Holding `RUNNING`: poll once and act on the result. Returns true if the task
     /// completed.
     fn poll_future(self, running: Option<&AtomicU64>) -> bool {
+        let _id = IdGuard::enter(self.cell().header.id);
         let waker = waker_ref(self.header_ptr());
         let mut cx = Context::from_waker(&waker);
         let res = panic::catch_unwind(AssertUnwindSafe(|| {
@@ -150,6 +152,7 @@ where
     /// Afterwards the stage holds nothing until `store` writes the result. Returns the
     /// payload if the future's destructor panicked.
     fn drop_future(&self) -> Result<(), Box<dyn std::any::Any + Send>> {
+        let _id = IdGuard::enter(self.cell().header.id);
         panic::catch_unwind(AssertUnwindSafe(|| {
             self.cell().stage.with_mut(|stage| {
                 // SAFETY: RUNNING and not complete: the future is live and ours alone
@@ -187,6 +190,7 @@ where
     /// `JOIN_INTEREST`, or the completer before it published that there is no handle),
     /// the caller owns it, `failed` is the `FAILED` flag, and nobody reads it again.
     unsafe fn drop_output(&self, failed: bool) {
+        let _id = IdGuard::enter(self.cell().header.id);
         let _ = panic::catch_unwind(AssertUnwindSafe(|| {
             self.cell().stage.with_mut(|stage| {
                 // SAFETY: the caller owns the live result and says which field it is.

@@ -1,4 +1,4 @@
-//! Task ids.
+//! Task ids, and the id of the task running on this thread ([`id`], [`try_id`]).
 
 use crate::sync::next_id_block;
 use std::cell::Cell;
@@ -19,6 +19,56 @@ crate::sync::thread_local! {
     /// `thread_local!` does not take one.)
     #[allow(clippy::missing_const_for_thread_local)]
     static LOCAL: Cell<(u64, u64)> = Cell::new((0, 0));
+
+    /// The task being polled (or whose future or output is being dropped) on this thread.
+    #[allow(clippy::missing_const_for_thread_local)]
+    static CURRENT: Cell<Option<Id>> = Cell::new(None);
+}
+
+/// The id of the task running this code.
+///
+/// ```
+/// let rt = heist::Runtime::new().unwrap();
+/// let handle = rt.spawn(async { heist::task::id() });
+/// let id = handle.id();
+/// assert_eq!(rt.block_on(handle).unwrap(), id);
+/// ```
+///
+/// # Panics
+/// Outside a task (for example directly in `block_on`); see [`try_id`].
+#[track_caller]
+pub fn id() -> Id {
+    match try_id() {
+        Some(id) => id,
+        None => panic!("heist::task::id() called outside a task"),
+    }
+}
+
+/// The id of the task running this code, or `None` outside a task.
+///
+/// Inside a task this is its id while it is polled and while its future (or its
+/// output, when nobody awaits it) is dropped by the runtime; a closure run by
+/// [`spawn_blocking`](crate::task::spawn_blocking) sees the id of its blocking task.
+pub fn try_id() -> Option<Id> {
+    CURRENT.try_with(Cell::get).ok().flatten()
+}
+
+/// Makes `id` the current task id until dropped, then restores the previous one.
+pub(crate) struct IdGuard {
+    prev: Option<Id>,
+}
+
+impl IdGuard {
+    pub(crate) fn enter(id: Id) -> IdGuard {
+        let prev = CURRENT.try_with(|c| c.replace(Some(id))).ok().flatten();
+        IdGuard { prev }
+    }
+}
+
+impl Drop for IdGuard {
+    fn drop(&mut self) {
+        let _ = CURRENT.try_with(|c| c.set(self.prev));
+    }
 }
 
 impl Id {

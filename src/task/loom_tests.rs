@@ -13,7 +13,7 @@
 //! fails the model with "Arc leaked"; drop counters catch futures and outputs dropped
 //! twice or never.
 
-use super::{new_task, Id, JoinHandle, Notified, Schedule, Task};
+use super::{new_task, Id, JoinHandle, JoinSet, Notified, Schedule, Task};
 use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use crate::sync::{block_on, model, thread, Arc, Mutex};
 use std::collections::VecDeque;
@@ -434,6 +434,87 @@ fn wakers_cloned_woken_dropped_on_several_threads() {
         assert_eq!(polls.get(), 2, "polled {} times", polls.get());
         future_drops.assert_once("future dropped");
         shutdown(&sched);
+    });
+}
+
+/// JoinSet model 1: a task completes on another thread while the set's `join_next`
+/// pops its entry, polls the handle and waits (`join_set/ready.rs`). The completion's
+/// wake must reach the waiting `join_next` (a lost one deadlocks `block_on`, which loom
+/// reports), and the output is delivered exactly once.
+#[test]
+fn join_set_wake_racing_with_join_next() {
+    model(ITERATIONS, || {
+        let sched = new_sched();
+        let (notified, join, future_drops, output_drops) = spawn_ready(&sched);
+        let mut set = JoinSet::new();
+        let abort = set.insert(join);
+
+        let runner = thread::spawn(move || notified.run());
+        let output = block_on(set.join_next())
+            .expect("the set had a task")
+            .expect("task completed normally");
+        assert_eq!(output_drops.get(), 0, "output dropped before it was joined");
+        drop(output);
+        assert!(set.is_empty());
+        assert!(set.try_join_next().is_none());
+        runner.join().unwrap();
+        drop((set, abort));
+        shutdown(&sched);
+
+        output_drops.assert_once("output dropped");
+        future_drops.assert_once("future dropped");
+    });
+}
+
+/// JoinSet model 2: two tasks complete on two threads while `join_next` waits for each
+/// in turn: both wakes land on the ready list once, and both outputs come out.
+#[test]
+fn join_set_two_completions_while_join_next_waits() {
+    model(ITERATIONS, || {
+        let sched = new_sched();
+        let (first, join_a, _, drops_a) = spawn_ready(&sched);
+        let (second, join_b, _, drops_b) = spawn_ready(&sched);
+        let mut set = JoinSet::new();
+        set.insert(join_a);
+        set.insert(join_b);
+
+        let runners = [first, second].map(|n| thread::spawn(move || n.run()));
+        for _ in 0..2 {
+            let output = block_on(set.join_next()).expect("two tasks").expect("ok");
+            drop(output);
+        }
+        assert!(block_on(set.join_next()).is_none());
+        for runner in runners {
+            runner.join().unwrap();
+        }
+        drop(set);
+        shutdown(&sched);
+        drops_a.assert_once("first output dropped");
+        drops_b.assert_once("second output dropped");
+    });
+}
+
+/// JoinSet model 3: the set is dropped (closing its ready list and dropping the handle)
+/// (which also aborts the task) while the task completes and wakes the entry: the wake
+/// into the closed list does nothing, nothing is dropped twice, the task is freed.
+#[test]
+fn join_set_dropped_while_task_completes() {
+    model(ITERATIONS, || {
+        let sched = new_sched();
+        let (notified, join, future_drops, output_drops) = spawn_ready(&sched);
+        let mut set = JoinSet::new();
+        set.insert(join);
+        // Register the entry's waker with the task (the task has not run yet).
+        assert!(set.try_join_next().is_none());
+
+        let runner = thread::spawn(move || notified.run());
+        drop(set);
+        runner.join().unwrap();
+        shutdown(&sched);
+
+        // Dropping the set aborts the task: it has an output only if it ran first.
+        assert!(output_drops.get() <= 1, "output dropped twice");
+        future_drops.assert_once("future dropped");
     });
 }
 

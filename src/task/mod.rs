@@ -106,10 +106,12 @@ mod error;
 mod harness;
 mod id;
 mod join;
+mod join_set;
 pub(crate) mod list;
 pub(crate) mod meta;
 mod raw;
 pub(crate) mod state;
+mod task_local;
 mod waker;
 mod yield_now;
 
@@ -120,9 +122,15 @@ mod loom_tests;
 
 pub use builder::Builder;
 pub use error::JoinError;
-pub use id::Id;
+pub use id::{id, try_id, Id};
 pub use join::{AbortHandle, JoinHandle};
+pub use join_set::JoinSet;
+pub use task_local::{AccessError, LocalKey, TaskLocalFuture};
 pub use yield_now::yield_now;
+/// Futures returned by this module's functions (tokio's path for them).
+pub mod futures {
+    pub use super::task_local::TaskLocalFuture;
+}
 // The blocking pool lives in `src/blocking/`; its entry point belongs with `spawn`.
 pub use crate::blocking::spawn_blocking;
 

@@ -130,6 +130,37 @@ impl Interval {
         self.delay.as_mut().reset(next);
     }
 
+    /// Restarts the schedule at now: the next tick completes at once, the ones after
+    /// it follow every period from now.
+    pub fn reset_immediately(&mut self) {
+        self.reset_at(crate::sync::time::now());
+    }
+
+    /// Restarts the schedule: the next tick is `after` from now (a delay too long for an
+    /// `Instant` saturates: practically never), then every period.
+    pub fn reset_after(&mut self, after: Duration) {
+        self.reset_at(deadline_after(crate::sync::time::now(), after));
+    }
+
+    /// Restarts the schedule: the next tick is at `deadline` (at once if it has
+    /// passed), then every period after it.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let rt = heist::Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let mut every = heist::time::interval(Duration::from_secs(60));
+    ///     every.tick().await; // the first tick completes at once
+    ///     let soon = Instant::now() + Duration::from_millis(2);
+    ///     every.reset_at(soon);
+    ///     assert_eq!(every.tick().await, soon);
+    /// });
+    /// ```
+    pub fn reset_at(&mut self, deadline: Instant) {
+        self.delay.as_mut().reset(deadline);
+    }
+
     /// The period.
     pub fn period(&self) -> Duration {
         self.period

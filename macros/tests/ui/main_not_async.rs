@@ -1,0 +1,2 @@
+#[heist::main]
+fn main() {}

@@ -1,0 +1,2 @@
+#[heist::main(threads = 2)]
+async fn main() {}

@@ -129,7 +129,6 @@ pub use builder::Builder;
 pub use context::{EnterGuard, TryCurrentError};
 pub use debug::{Dump, SlowPoll};
 pub use handle::Handle;
-pub use metrics::RuntimeMetrics;
 /// Runs `async fn main` on a heist runtime; see the [crate docs](crate#groups-of-tasks-and-the-main-and-test-attributes).
 ///
 /// Arguments: `worker_threads = N` (default: one per core), `flavor = "multi_thread"`
@@ -148,6 +147,7 @@ pub use heist_macros::main;
 /// ```
 #[cfg(feature = "macros")]
 pub use heist_macros::test;
+pub use metrics::RuntimeMetrics;
 pub use runtime::Runtime;
 
 use std::future::Future;

@@ -93,9 +93,17 @@ impl Histograms {
 /// [`RuntimeMetrics::poll_time_histogram`](crate::RuntimeMetrics::poll_time_histogram)).
 ///
 /// ```
-/// let rt = heist::Runtime::builder().enable_metrics_poll_time_histogram().build().unwrap();
+/// let rt = heist::Runtime::builder()
+///     .worker_threads(1)
+///     .enable_metrics_poll_time_histogram()
+///     .build()
+///     .unwrap();
 /// rt.block_on(rt.spawn(async {})).unwrap();
-/// let polls = rt.handle().metrics().poll_time_histogram();
+/// // A poll is recorded just after it ends: read from the next task on the same worker.
+/// let handle = rt.handle().clone();
+/// let polls = rt
+///     .block_on(rt.spawn(async move { handle.metrics().poll_time_histogram() }))
+///     .unwrap();
 /// assert_eq!(polls.count(), 1);
 /// assert!(polls.percentile(0.99).is_some());
 /// ```

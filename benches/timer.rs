@@ -279,7 +279,7 @@ fn scale() {
                 let _g = rt.enter();
                 f()
             },
-            &heist::time::sleep_until,
+            &|d| heist::time::sleep_until(d.into()),
         ));
         drop(rt);
         let rt = tokio_rt();

@@ -29,13 +29,13 @@ run() {
 case "$slice" in
     task) run --lib -- task::loom_tests "$@" ;;
     queue) run --lib -- scheduler::loom_tests "$@" ;;
-    time) run --lib -- time::driver::loom_models "$@" ;;
+    time) run --lib -- time::driver::loom_tests "$@" ;;
     runtime) run --test loom_runtime -- "$@" ;;
     user) run --test loom_user -- "$@" ;;
     all)
         # Every model inside the crate: task::, scheduler:: (loom_tests) and the timer
-        # driver's (time::driver::loom_models).
-        run --lib -- loom_tests loom_models "$@"
+        # driver's (time::driver::loom_tests).
+        run --lib -- loom_tests "$@"
         run --test loom_runtime -- "$@"
         run --test loom_user -- "$@"
         ;;

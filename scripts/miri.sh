@@ -12,11 +12,12 @@ cargo +nightly miri setup
 # shrunk under cfg!(miri)); several seeds give miri's scheduler several interleavings.
 
 # 1. heist's own unsafe code: the task allocation, vtable, wakers, join hand-off, abort
-#    (task::), plus the idle accounting. Strict provenance, Stacked Borrows (the
+#    (task::), plus the idle accounting and the timer entry models (firing against
+#    cancel-and-free and against a new waker). Strict provenance, Stacked Borrows (the
 #    default), leak check on, eight schedules.
 echo "== miri: task module, strict provenance, Stacked Borrows"
 MIRIFLAGS="-Zmiri-strict-provenance -Zmiri-many-seeds=0..8" \
-    cargo +nightly miri test -p heist --lib -- task:: scheduler::idle
+    cargo +nightly miri test -p heist --lib -- task:: scheduler::idle time::driver::loom_tests
 
 # 2. The same under Tree Borrows.
 echo "== miri: task module, strict provenance, Tree Borrows"

@@ -57,6 +57,25 @@
 //! });
 //! ```
 //!
+//! Blocking code that must stay on the current thread runs in
+//! [`task::block_in_place`], which hands the worker's queued work to another thread
+//! meanwhile. For tests, the clock can be paused ([`Builder::start_paused`],
+//! [`time::pause`]): timers then take no real time and fire in deadline order, with any
+//! number of workers:
+//!
+//! ```
+//! use std::time::Duration;
+//! use heist::time::{timeout, Instant};
+//!
+//! let rt = heist::Runtime::builder().start_paused(true).build().unwrap();
+//! rt.block_on(async {
+//!     let start = Instant::now();
+//!     let never = std::future::pending::<()>();
+//!     assert!(timeout(Duration::from_secs(30), never).await.is_err()); // at once
+//!     assert_eq!(start.elapsed(), Duration::from_secs(30));
+//! });
+//! ```
+//!
 //! # Groups of tasks, and the `main` and `test` attributes
 //!
 //! A [`JoinSet`](task::JoinSet) runs a group of tasks and hands back their results as
@@ -111,24 +130,16 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs, missing_debug_implementations)]
 
-mod block_on;
 mod blocking;
-mod builder;
-mod context;
 pub mod debug;
-mod handle;
 pub mod metrics;
-mod queue;
 mod runtime;
 mod scheduler;
 mod sync;
 pub mod task;
 pub mod time;
 
-pub use builder::Builder;
-pub use context::{EnterGuard, TryCurrentError};
 pub use debug::{Dump, SlowPoll};
-pub use handle::Handle;
 /// Runs `async fn main` on a heist runtime; see the [crate docs](crate#groups-of-tasks-and-the-main-and-test-attributes).
 ///
 /// Arguments: `worker_threads = N` (default: one per core), `flavor = "multi_thread"`
@@ -148,7 +159,7 @@ pub use heist_macros::main;
 #[cfg(feature = "macros")]
 pub use heist_macros::test;
 pub use metrics::RuntimeMetrics;
-pub use runtime::Runtime;
+pub use runtime::{Builder, EnterGuard, Handle, Runtime, TryCurrentError};
 
 use std::future::Future;
 
@@ -171,8 +182,14 @@ where
     F::Output: Send + 'static,
 {
     let meta = task::Meta::here();
-    match context::with_current(|handle| scheduler::Shared::spawn(&handle.shared, future, meta)) {
-        Ok(join) => join,
-        Err(e) => panic!("heist::spawn: {e}"),
-    }
+    // On a worker, its own runtime (one thread-local lookup); elsewhere the current one.
+    scheduler::worker::with_current(|worker| match worker {
+        Some(worker) => worker.spawn(future, meta),
+        None => match runtime::context::with_current(|handle| {
+            scheduler::Shared::spawn_remote(&handle.scheduler, future, meta)
+        }) {
+            Ok(join) => join,
+            Err(e) => panic!("heist::spawn: {e}"),
+        },
+    })
 }

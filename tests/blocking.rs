@@ -1,18 +1,13 @@
 //! `spawn_blocking`: results, panics, growth up to the limit, thread reuse and exit,
 //! async tasks staying on time while blocking calls are in flight, and shutdown.
 
+mod common;
+use common::{rt, PATIENCE};
 use heist::Runtime;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::mpsc;
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
-
-mod common;
-use common::PATIENCE;
-
-fn rt(workers: usize) -> Runtime {
-    Runtime::builder().worker_threads(workers).build().unwrap()
-}
 
 #[test]
 fn returns_the_closure_result_from_everywhere() {

@@ -16,6 +16,8 @@
 //! a worker parks until woken instead of waking up later to look at a peer's next-task
 //! slot (one model turns it on).
 
+mod common;
+use common::DropCounter;
 use heist::task::{yield_now, JoinError};
 use heist::Runtime;
 use std::future::{poll_fn, Future};
@@ -97,34 +99,6 @@ fn runtime(workers: usize) -> Runtime {
         .unwrap()
 }
 
-/// Counts events across threads.
-#[derive(Clone)]
-struct Counter(Arc<AtomicUsize>);
-
-impl Counter {
-    fn new() -> Counter {
-        Counter(Arc::new(AtomicUsize::new(0)))
-    }
-    fn inc(&self) {
-        self.0.fetch_add(1, SeqCst);
-    }
-    fn get(&self) -> usize {
-        self.0.load(SeqCst)
-    }
-    fn guard(&self) -> DropGuard {
-        DropGuard(self.clone())
-    }
-}
-
-/// Counts its own drop.
-struct DropGuard(Counter);
-
-impl Drop for DropGuard {
-    fn drop(&mut self) {
-        self.0.inc();
-    }
-}
-
 /// A one-shot event: `set` on one thread wakes a future waiting on another.
 #[derive(Clone)]
 struct Signal(Arc<(AtomicUsize, Mutex<Option<Waker>>)>);
@@ -197,13 +171,13 @@ fn spawn_yield_complete_one_worker() {
 /// Spawns a task from outside the workers that counts its run, awaits it from
 /// `block_on`, and checks that it ran once.
 fn spawn_from_outside_and_await(rt: &Runtime) {
-    let ran = Counter::new();
+    let ran = DropCounter::new();
     let h = {
         let ran = ran.clone();
         rt.spawn(async move { ran.inc() })
     };
     rt.block_on(h).unwrap();
-    assert_eq!(ran.get(), 1);
+    assert_eq!(ran.count(), 1);
 }
 
 /// Sleep protocol: a spawn from outside races with the only worker going to sleep (it
@@ -272,12 +246,12 @@ fn block_on_woken_from_worker() {
 }
 
 /// The outcome of a task that may have run or been cancelled by shutdown.
-fn ran_or_cancelled(res: Result<(), JoinError>, ran: &Counter) {
+fn ran_or_cancelled(res: Result<(), JoinError>, ran: &DropCounter) {
     match res {
-        Ok(()) => assert_eq!(ran.get(), 1, "Ok without running"),
+        Ok(()) => assert_eq!(ran.count(), 1, "Ok without running"),
         Err(e) => {
             assert!(e.is_cancelled(), "{e}");
-            assert_eq!(ran.get(), 0, "cancelled after running to completion");
+            assert_eq!(ran.count(), 0, "cancelled after running to completion");
         }
     }
 }
@@ -289,11 +263,11 @@ fn shutdown_racing_with_spawn() {
     model(ITERATIONS, || {
         let rt = runtime(1);
         let handle = rt.handle().clone();
-        let (ran, dropped) = (Counter::new(), Counter::new());
+        let (ran, dropped) = (DropCounter::new(), DropCounter::new());
         let spawner = {
             let (ran, dropped) = (ran.clone(), dropped.clone());
             thread::spawn(move || {
-                let guard = dropped.guard();
+                let guard = dropped.token();
                 let h = handle.spawn(async move {
                     let _guard = guard;
                     ran.inc();
@@ -304,7 +278,12 @@ fn shutdown_racing_with_spawn() {
         drop(rt);
         let res = spawner.join().unwrap();
         ran_or_cancelled(res, &ran);
-        assert_eq!(dropped.get(), 1, "future dropped {} times", dropped.get());
+        assert_eq!(
+            dropped.count(),
+            1,
+            "future dropped {} times",
+            dropped.count()
+        );
     });
 }
 
@@ -316,9 +295,9 @@ fn shutdown_racing_with_wake() {
     model(ITERATIONS, || {
         let rt = runtime(1);
         let signal = Signal::new();
-        let (ran, dropped) = (Counter::new(), Counter::new());
+        let (ran, dropped) = (DropCounter::new(), DropCounter::new());
         let h = {
-            let (wait, ran, guard) = (signal.wait(), ran.clone(), dropped.guard());
+            let (wait, ran, guard) = (signal.wait(), ran.clone(), dropped.token());
             rt.spawn(async move {
                 let _guard = guard;
                 wait.await;
@@ -329,7 +308,12 @@ fn shutdown_racing_with_wake() {
         drop(rt);
         waker_thread.join().unwrap();
         ran_or_cancelled(sync::block_on(h), &ran);
-        assert_eq!(dropped.get(), 1, "future dropped {} times", dropped.get());
+        assert_eq!(
+            dropped.count(),
+            1,
+            "future dropped {} times",
+            dropped.count()
+        );
     });
 }
 
@@ -351,7 +335,7 @@ fn two_searchers_one_sleeper() {
 /// Sleep protocol for a worker's own deque: a task spawns two children (the second
 /// pushes the first out of the next-task slot into the worker's deque), then blocks its
 /// worker until the first child has run. Only the other worker can run it, so the spill
-/// must wake that worker (`WorkerCtx::schedule_local`: push, `SeqCst` fence, notify) or
+/// must wake that worker (`Worker::schedule_local`: push, `SeqCst` fence, notify) or
 /// the worker must find it while searching or re-checking before it parks. A lost
 /// wake-up leaves every thread blocked, which loom reports as a deadlock.
 #[test]
@@ -401,5 +385,107 @@ fn timer_kept_while_a_keeper_leaves_for_work() {
             heist::spawn(async {}).await.unwrap();
             sleeper.await.unwrap();
         });
+    });
+}
+
+/// Timers and the next-task slot: a task sleeps, and the worker woken by the timer runs
+/// it; it spawns a child (into that worker's next-task slot) and blocks its worker until
+/// the child ran, so only the other worker can run the child, by taking it from the slot
+/// once the slot's owner stays in one poll (the stalled-slot check, on here as by
+/// default). That needs the other worker to park with a timeout, so the worker woken by
+/// its timer must wake it (the chain wake-up, whatever woke the worker): otherwise the
+/// other worker sleeps for good without a timeout, and loom reports a deadlock.
+///
+/// One preemption, as for the other two-worker timer model.
+#[test]
+fn timer_wake_with_an_occupied_next_task_slot() {
+    model_bounded(ITERATIONS, Some(1), || {
+        let rt = Runtime::builder()
+            .worker_threads(2)
+            .stalled_slot_check(Some(std::time::Duration::from_millis(1)))
+            .build()
+            .unwrap();
+        let gate = Gate::new();
+        let h = rt.spawn(async move {
+            heist::time::sleep(std::time::Duration::from_millis(1)).await;
+            let opener = gate.clone();
+            let child = heist::spawn(async move { opener.open() });
+            gate.wait();
+            drop(child);
+        });
+        rt.block_on(h).unwrap();
+    });
+}
+
+fn paused_runtime(workers: usize) -> Runtime {
+    Runtime::builder()
+        .worker_threads(workers)
+        .stalled_slot_check(None)
+        .start_paused(true)
+        .build()
+        .unwrap()
+}
+
+/// Paused time: a task sleeps while `block_on` waits for it, and nothing else runs, so
+/// the runtime must auto-advance (`docs/sleep-protocol.md`, "Auto-advance"). Who goes
+/// idle last varies: the worker, which then claims the idle runtime in its park loop,
+/// or `block_on`, whose letting go of the clock summons the sleeping worker to look. If
+/// neither noticed the other, every thread would park with no deadline (a paused clock
+/// gives none): loom reports a deadlock.
+#[test]
+fn paused_clock_advances_when_the_runtime_goes_idle() {
+    model(ITERATIONS, || {
+        let rt = paused_runtime(1);
+        let h = rt.spawn(async { heist::time::sleep(std::time::Duration::from_secs(10)).await });
+        rt.block_on(h).unwrap();
+    });
+}
+
+/// Paused time with two workers: two tasks sleep to different deadlines and log when
+/// they wake. The clock may jump to the second deadline only once the first task has
+/// run (every worker idle), so the log is in deadline order in every interleaving.
+///
+/// One preemption, as for the other two-worker timer models.
+#[test]
+fn paused_timers_fire_one_deadline_at_a_time() {
+    model_bounded(ITERATIONS, Some(1), || {
+        let rt = paused_runtime(2);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let task = |ms: u64| {
+            let log = log.clone();
+            rt.spawn(async move {
+                heist::time::sleep(std::time::Duration::from_millis(ms)).await;
+                log.lock().unwrap().push(ms);
+            })
+        };
+        let (a, b) = (task(1), task(2));
+        rt.block_on(async move {
+            a.await.unwrap();
+            b.await.unwrap();
+        });
+        assert_eq!(*log.lock().unwrap(), [1, 2]);
+    });
+}
+
+/// `block_in_place` on the only worker: the task spawns a child (into the worker's
+/// next-task slot), then blocks in place until the child has run, which only the
+/// stand-in (a blocking-pool thread running this very worker, `scheduler/lend.rs`) can
+/// do. Then the lender takes the worker back, whether the stand-in is running a task,
+/// searching, or parked (in the timer driver's seat or on its condvar), and finishes
+/// the task as the worker. A stand-in that never gets the worker, or a reclaim that
+/// does not reach a parked stand-in, leaves every thread blocked: loom reports a
+/// deadlock.
+#[test]
+fn block_in_place_lends_the_worker_to_a_stand_in() {
+    model(ITERATIONS, || {
+        let rt = runtime(1);
+        let gate = Gate::new();
+        let h = rt.spawn(async move {
+            let opener = gate.clone();
+            let child = heist::spawn(async move { opener.open() });
+            heist::task::block_in_place(|| gate.wait());
+            child.await.unwrap();
+        });
+        rt.block_on(h).unwrap();
     });
 }

@@ -324,3 +324,29 @@ fn a_task_in_the_next_task_slot_is_rescued_from_a_long_poll() {
         "the child stayed trapped behind its worker's long poll"
     );
 }
+
+/// Issue: the next-task slot stranded after a timer wake. Both workers go idle while a
+/// task sleeps, so they park without a stalled-slot timeout; the worker whose timer
+/// fires runs the task, which spawns a child (into that worker's next-task slot) and
+/// then blocks its worker until the child ran. Only the other worker can run the child,
+/// so the worker woken by its timer must make sure a peer watches its slot (the chain
+/// wake-up of `docs/sleep-protocol.md`, whatever woke the worker). Without it the child
+/// waits for ever (here: until `PATIENCE`).
+#[test]
+fn a_child_spawned_after_a_timer_wake_is_rescued_from_its_blocked_parent() {
+    let rt = rt(2);
+    let parent = rt.spawn(async {
+        // Long enough for both workers to run out of work and park.
+        heist::time::sleep(std::time::Duration::from_millis(200)).await;
+        let (tx, rx) = mpsc::channel();
+        let child = heist::spawn(async move { tx.send(()).unwrap() });
+        // Blocks this worker until the child ran (on the other worker).
+        let ran = rx.recv_timeout(PATIENCE).is_ok();
+        drop(child);
+        ran
+    });
+    assert!(
+        rt.block_on(parent).unwrap(),
+        "the child stayed stranded in the next-task slot of its blocked parent's worker"
+    );
+}

@@ -3,19 +3,18 @@
 //! Time is what these tests measure, so they block a worker on purpose (to miss ticks)
 //! and check instants, with generous bounds for a loaded machine.
 
+mod common;
+use common::rt;
+use heist::time::Instant;
 use heist::time::{interval, interval_at, MissedTickBehavior};
 use heist::Runtime;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const P: Duration = Duration::from_millis(20);
 
-fn rt() -> Runtime {
-    Runtime::builder().worker_threads(1).build().unwrap()
-}
-
 #[test]
 fn ticks_follow_the_schedule() {
-    let rt = rt();
+    let rt = rt(1);
     rt.block_on(async {
         let start = Instant::now() + Duration::from_millis(3);
         let mut every = interval_at(start, P);
@@ -32,7 +31,7 @@ fn ticks_follow_the_schedule() {
 /// Ticks at 0, P; then misses the ticks at 2P and 3P by blocking until 3.5P past the
 /// first tick; returns (first tick, end of the block, the next three ticks).
 fn miss_ticks(behavior: MissedTickBehavior) -> (Instant, Instant, [Instant; 3]) {
-    let rt = rt();
+    let rt = rt(1);
     rt.block_on(async {
         let mut every = interval(P);
         every.set_missed_tick_behavior(behavior);
@@ -87,7 +86,7 @@ fn skip_drops_missed_ticks_and_stays_on_the_schedule() {
 
 #[test]
 fn reset_restarts_one_period_from_now() {
-    let rt = rt();
+    let rt = rt(1);
     rt.block_on(async {
         let mut every = interval(P);
         every.tick().await;
@@ -126,7 +125,7 @@ fn no_drift_over_1000_ticks() {
 #[test]
 #[should_panic(expected = "period must be non-zero")]
 fn a_zero_period_panics() {
-    let rt = rt();
+    let rt = rt(1);
     let _enter = rt.enter();
     let _ = interval(Duration::ZERO);
 }
@@ -135,7 +134,7 @@ fn a_zero_period_panics() {
 fn a_huge_period_never_panics() {
     // tokio's `interval_doesnt_panic_max_duration_*`: the next tick is past what an
     // `Instant` can hold, so it saturates to the far future instead of overflowing.
-    let rt = rt();
+    let rt = rt(1);
     rt.block_on(async {
         for behavior in [
             MissedTickBehavior::Burst,

@@ -4,8 +4,9 @@
 //! yields are its scheduled ones, so they are compared exactly.
 
 use heist::time::interval;
+use heist::time::Instant;
 use heist::Runtime;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(60);
 const SHORT: Duration = Duration::from_millis(5);

@@ -1,18 +1,16 @@
 //! `sleep`, `sleep_until` and `Sleep`: never early, ordered, cancelled by drop, woken
 //! across workers, and what happens outside a runtime and at shutdown.
 
+mod common;
+use common::rt;
+use heist::time::Instant;
 use heist::time::{sleep, sleep_until, Sleep};
-use heist::Runtime;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Wake, Waker};
-use std::time::{Duration, Instant};
-
-fn rt(workers: usize) -> Runtime {
-    Runtime::builder().worker_threads(workers).build().unwrap()
-}
+use std::time::Duration;
 
 #[test]
 fn sleep_is_never_early() {

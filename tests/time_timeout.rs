@@ -1,16 +1,15 @@
 //! `timeout` and `timeout_at`, both ways.
 
+mod common;
+use common::rt;
+use heist::time::Instant;
 use heist::time::{sleep, timeout, timeout_at, Elapsed};
 use heist::Runtime;
-use std::time::{Duration, Instant};
-
-fn rt() -> Runtime {
-    Runtime::builder().worker_threads(2).build().unwrap()
-}
+use std::time::Duration;
 
 #[test]
 fn a_future_that_finishes_in_time_returns_its_value() {
-    let rt = rt();
+    let rt = rt(2);
     rt.block_on(async {
         assert_eq!(timeout(Duration::from_secs(10), async { 1 }).await, Ok(1));
         // Polled before the timer: ready at once wins even a zero timeout.
@@ -29,7 +28,7 @@ fn a_future_that_finishes_in_time_returns_its_value() {
 
 #[test]
 fn a_future_that_does_not_finish_in_time_is_dropped_with_elapsed() {
-    let rt = rt();
+    let rt = rt(2);
     rt.block_on(async {
         let start = Instant::now();
         let never = std::future::pending::<()>();
@@ -60,7 +59,7 @@ fn elapsed_is_an_error() {
 
 #[test]
 fn the_inner_future_is_reachable() {
-    let rt = rt();
+    let rt = rt(2);
     let _enter = rt.enter();
     let mut t = timeout(Duration::from_secs(1), async { 5 });
     let _ = t.get_ref();

@@ -6,10 +6,6 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Error, Expr, ExprLit, Lit, MetaNameValue, Path, Token};
 
-/// Whether the runtime may start with paused time: false until heist's `Builder` has
-/// `start_paused` (then set this to true and the argument is passed on to it).
-const START_PAUSED_AVAILABLE: bool = false;
-
 /// The arguments, checked.
 pub(crate) struct Args {
     pub(crate) worker_threads: Option<usize>,
@@ -73,14 +69,7 @@ pub(crate) fn parse(tokens: proc_macro2::TokenStream) -> Result<Args, Error> {
             }
             "start_paused" => {
                 once(args.start_paused.is_some(), &pair)?;
-                let paused = boolean(&pair.value, "start_paused")?;
-                if paused && !START_PAUSED_AVAILABLE {
-                    return Err(Error::new(
-                        span,
-                        "start_paused needs paused time (not available yet)",
-                    ));
-                }
-                args.start_paused = Some(paused);
+                args.start_paused = Some(boolean(&pair.value, "start_paused")?);
             }
             "crate" => {
                 let path = string(&pair.value, "crate")?;
@@ -102,12 +91,6 @@ pub(crate) fn parse(tokens: proc_macro2::TokenStream) -> Result<Args, Error> {
         }
     }
     Ok(args)
-}
-
-impl Args {
-    pub(crate) fn start_paused_available() -> bool {
-        START_PAUSED_AVAILABLE
-    }
 }
 
 fn once(seen: bool, pair: &MetaNameValue) -> Result<(), Error> {

@@ -100,9 +100,7 @@ fn generate(func: &mut ItemFn, args: &Args, kind: Kind) -> TokenStream {
         builder = quote!(#builder.worker_threads(#n));
     }
     if let Some(paused) = args.start_paused {
-        if args::Args::start_paused_available() {
-            builder = quote!(#builder.start_paused(#paused));
-        }
+        builder = quote!(#builder.start_paused(#paused));
     }
     let body = &func.block;
     let span = body.span();

@@ -10,7 +10,7 @@
 //! |---|---|---|
 //! | `worker_threads` | integer > 0 | `Builder::worker_threads` (default: one per core) |
 //! | `flavor` | `"multi_thread"` | tokio's name for heist's only runtime; `"current_thread"` is refused with a hint |
-//! | `start_paused` | `true` / `false` | start with time paused (refused for `true` until heist has paused time) |
+//! | `start_paused` | `true` / `false` | start with the clock paused (`Builder::start_paused`) |
 //! | `crate` | `"path"` | where `heist` is, when it is renamed or re-exported |
 //!
 //! [`heist::Builder`]: https://docs.rs/heist

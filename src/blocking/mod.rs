@@ -11,7 +11,7 @@ mod pool;
 
 pub(crate) use pool::{Pool, PoolConfig};
 
-use crate::context;
+use crate::runtime::context;
 use crate::task::JoinHandle;
 
 use std::future::Future;
@@ -70,7 +70,7 @@ where
     R: Send + 'static,
 {
     let meta = crate::task::Meta::here();
-    match context::with_current(|handle| handle.shared.blocking.spawn(func, handle, meta)) {
+    match context::with_current(|handle| handle.blocking.spawn(func, handle, meta)) {
         Ok(join) => join,
         Err(e) => panic!("heist::task::spawn_blocking: {e}"),
     }

@@ -35,10 +35,9 @@
 //! started, so the thread cannot look for it before it is there.
 
 use super::BlockingTask;
-use crate::scheduler::run_hook;
+use crate::runtime::{context, run_hook, Handle, Hook};
 use crate::sync::{thread, wait_timeout, Arc, Condvar, Mutex};
 use crate::task::{self, Id, JoinHandle, Schedule};
-use crate::Handle;
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -47,6 +46,7 @@ type Notified = task::Notified<Arc<Inner>>;
 type Task = task::Task<Arc<Inner>>;
 
 /// The runtime's blocking pool.
+#[derive(Clone)]
 pub(crate) struct Pool {
     inner: Arc<Inner>,
 }
@@ -61,6 +61,8 @@ pub(crate) struct Inner {
     keep_alive: Duration,
     thread_name: String,
     stack_size: Option<usize>,
+    on_thread_start: Option<Hook>,
+    on_thread_stop: Option<Hook>,
 }
 
 struct State {
@@ -95,6 +97,8 @@ pub(crate) struct PoolConfig {
     pub(crate) keep_alive: Duration,
     pub(crate) thread_name: String,
     pub(crate) stack_size: Option<usize>,
+    pub(crate) on_thread_start: Option<Hook>,
+    pub(crate) on_thread_stop: Option<Hook>,
 }
 
 impl Pool {
@@ -117,6 +121,8 @@ impl Pool {
                 keep_alive: config.keep_alive,
                 thread_name: config.thread_name,
                 stack_size: config.stack_size,
+                on_thread_start: config.on_thread_start,
+                on_thread_stop: config.on_thread_stop,
             }),
         }
     }
@@ -134,6 +140,10 @@ impl Pool {
             Id::next(),
             meta,
         );
+        // A blocking call holds a paused clock from now until it has run and woken its
+        // `JoinHandle` (`work`), as tokio's: time does not jump while it waits or runs.
+        // (A call cancelled by shutdown keeps it held: moot for a runtime shut down.)
+        handle.time().inhibit_auto_advance();
         push(&self.inner, notified, Some(handle));
         join
     }
@@ -240,25 +250,20 @@ fn push(inner: &Arc<Inner>, task: Notified, handle: Option<&Handle>) {
 /// A pool thread (pool id `id`): runs the start hook, queued tasks, waits up to
 /// `keep_alive` for more, runs the stop hook, exits.
 fn run(inner: Arc<Inner>, handle: Handle, id: usize) {
-    let config = &handle.shared.config;
-    let (on_start, on_stop) = (
-        config.on_thread_start.clone(),
-        config.on_thread_stop.clone(),
-    );
     let mut leave = Leave {
         inner: &inner,
         in_threads: true,
     };
     // As on the workers: the hooks run outside the runtime context, panics caught.
-    run_hook(on_start.as_ref());
+    run_hook(inner.on_thread_start.as_ref());
     {
-        let _enter = crate::context::enter(handle);
+        let _enter = context::enter(handle.clone());
         CURRENT.with(|c| c.set((&*inner, id)));
-        work(&inner, id);
+        work(&inner, &handle, id);
         leave.in_threads = false;
         CURRENT.with(|c| c.set((std::ptr::null(), 0)));
     }
-    run_hook(on_stop.as_ref());
+    run_hook(inner.on_thread_stop.as_ref());
 }
 
 /// Counts a pool thread out of `live` (and out of `threads` if it never left the work
@@ -283,7 +288,7 @@ impl Drop for Leave<'_> {
 
 /// The work loop of pool thread `id`; returns once it leaves (shutdown, or idle for
 /// `keep_alive`), no longer counted in `threads`.
-fn work(inner: &Inner, id: usize) {
+fn work(inner: &Inner, handle: &Handle, id: usize) {
     let mut state = inner.state.lock();
     'work: loop {
         // Shutdown or not: a task queued before shutdown runs (module doc).
@@ -291,6 +296,8 @@ fn work(inner: &Inner, id: usize) {
             drop(state);
             // Behind the task harness: a panic in the closure becomes a JoinError.
             task.run();
+            // Done, its `JoinHandle` woken: let the paused clock go (`Pool::spawn`).
+            handle.time().allow_auto_advance();
             state = inner.state.lock();
         }
         if state.shutdown {
@@ -300,10 +307,13 @@ fn work(inner: &Inner, id: usize) {
         // before counting ourselves idle: from `idle += 1` to leaving the count, nothing
         // may panic, or spawns would claim a thread that is gone (the exit guard cannot
         // tell whether a spawn already claimed us).
-        let idle_until = Instant::now().checked_add(inner.keep_alive);
+        //
+        // The facade's clock: under loom a timed wait moves it to the wait's end, so an
+        // idle thread's keep-alive ends there (a model with a pool thread terminates).
+        let idle_until = crate::sync::time::now().checked_add(inner.keep_alive);
         state.idle += 1;
         loop {
-            let left = idle_until.map(|t| t.saturating_duration_since(Instant::now()));
+            let left = idle_until.map(|t| t.saturating_duration_since(crate::sync::time::now()));
             wait_timeout(&inner.work, &mut state, left);
             if state.notified > 0 {
                 // Claimed by a spawn (which already counted us out of `idle`).
@@ -314,7 +324,7 @@ fn work(inner: &Inner, id: usize) {
                 state.idle -= 1;
                 break 'work;
             }
-            if idle_until.is_some_and(|t| Instant::now() >= t) {
+            if idle_until.is_some_and(|t| crate::sync::time::now() >= t) {
                 state.idle -= 1;
                 // Nobody will join this thread: detach it.
                 state.handles.retain(|(i, _)| *i != id);
@@ -348,7 +358,7 @@ mod tests {
     use std::time::Duration;
 
     fn threads(rt: &Runtime) -> usize {
-        rt.handle().shared.blocking.inner.state.lock().threads
+        rt.handle().blocking.inner.state.lock().threads
     }
 
     #[test]
@@ -358,7 +368,7 @@ mod tests {
             .max_blocking_threads(1)
             .build()
             .unwrap();
-        let shared = rt.handle().shared.clone();
+        let pool = rt.handle().blocking.clone();
         let (tx, rx) = std::sync::mpsc::channel::<()>();
         let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
         let running = rt.spawn_blocking(move || {
@@ -367,7 +377,7 @@ mod tests {
         });
         started_rx.recv().unwrap();
         let queued: Vec<_> = (0..10usize).map(|i| rt.spawn_blocking(move || i)).collect();
-        assert_eq!(shared.blocking.inner.state.lock().queue.len(), 10);
+        assert_eq!(pool.inner.state.lock().queue.len(), 10);
         rt.shutdown_timeout(Duration::ZERO);
         tx.send(()).unwrap();
         futures::executor::block_on(running).unwrap();
@@ -375,7 +385,7 @@ mod tests {
             // Queued before shutdown: runs once the running call lets the thread go.
             assert_eq!(futures::executor::block_on(q).unwrap(), i);
         }
-        assert!(shared.blocking.inner.state.lock().queue.is_empty());
+        assert!(pool.inner.state.lock().queue.is_empty());
     }
 
     #[test]
@@ -392,7 +402,7 @@ mod tests {
                 .thread_keep_alive(keep_alive)
                 .build()
                 .unwrap();
-            let inner = rt.handle().shared.blocking.inner.clone();
+            let inner = rt.handle().blocking.inner.clone();
             for i in 0..3 {
                 let call = rt.spawn_blocking(move || i);
                 let out = rt.block_on(async { crate::time::timeout(PATIENCE, call).await });

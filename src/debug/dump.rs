@@ -162,9 +162,9 @@ fn drain(
     held: &mut Vec<(Notified, Option<usize>)>,
     worker: Option<usize>,
     len: usize,
-    mut steal: impl FnMut() -> crate::queue::Steal<Notified>,
+    mut steal: impl FnMut() -> crate::scheduler::queue::Steal<Notified>,
 ) -> usize {
-    use crate::queue::Steal;
+    use crate::scheduler::queue::Steal;
     let mut taken = 0;
     while taken < len {
         match steal() {
@@ -206,7 +206,7 @@ pub(crate) fn take(shared: &Arc<Shared>) -> Dump {
     let mut held: Vec<(Notified, Option<usize>)> = Vec::new();
     let mut queued = vec![0; shared.num_workers()];
     for (i, remote) in shared.remotes.iter().enumerate() {
-        if let Some(task) = remote.next.take() {
+        if let Some(task) = remote.next_slot.take() {
             held.push((task, Some(i)));
             queued[i] += 1;
         }

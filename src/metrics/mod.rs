@@ -17,7 +17,7 @@ pub use histogram::{Histogram, HistogramBucket};
 
 use crate::scheduler::Shared;
 use crate::sync::stat::{AtomicU64, Ordering::Relaxed};
-use crate::sync::Arc;
+use crate::Handle;
 use crossbeam_utils::CachePadded;
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -82,16 +82,20 @@ impl RuntimeStats {
 /// ```
 #[derive(Clone)]
 pub struct RuntimeMetrics {
-    shared: Arc<Shared>,
+    handle: Handle,
 }
 
 impl RuntimeMetrics {
-    pub(crate) fn new(shared: Arc<Shared>) -> RuntimeMetrics {
-        RuntimeMetrics { shared }
+    pub(crate) fn new(handle: Handle) -> RuntimeMetrics {
+        RuntimeMetrics { handle }
+    }
+
+    fn shared(&self) -> &Shared {
+        &self.handle.scheduler
     }
 
     fn stats(&self) -> &RuntimeStats {
-        &self.shared.stats
+        &self.shared().stats
     }
 
     fn worker(&self, worker: usize) -> &WorkerStats {
@@ -106,7 +110,7 @@ impl RuntimeMetrics {
 
     /// The number of worker threads.
     pub fn num_workers(&self) -> usize {
-        self.shared.num_workers()
+        self.shared().num_workers()
     }
 
     /// Tasks spawned and not yet completed (or cancelled): `spawned_tasks_count()`
@@ -127,33 +131,33 @@ impl RuntimeMetrics {
     /// Tasks in the global queue (the injector): spawned or woken from outside the
     /// workers and not yet picked up.
     pub fn global_queue_depth(&self) -> usize {
-        self.shared.injector.len()
+        self.shared().injector.len()
     }
 
     /// Threads of the blocking pool (running a call or idle).
     pub fn num_blocking_threads(&self) -> usize {
-        self.shared.blocking.counts().0
+        self.handle.blocking.counts().0
     }
 
     /// Blocking-pool threads waiting for work.
     pub fn num_idle_blocking_threads(&self) -> usize {
-        self.shared.blocking.counts().1
+        self.handle.blocking.counts().1
     }
 
     /// Blocking calls waiting for a pool thread.
     pub fn blocking_queue_depth(&self) -> usize {
-        self.shared.blocking.counts().2
+        self.handle.blocking.counts().2
     }
 
     /// Timers registered now (a `Sleep`, `Interval` or `Timeout` that was polled and
     /// has not fired or been dropped).
     pub fn num_timers(&self) -> usize {
-        self.shared.time.len()
+        self.handle.time().len()
     }
 
     /// Timers fired since the runtime started.
     pub fn timers_fired_count(&self) -> u64 {
-        self.shared.time.fired_count()
+        self.handle.time().fired_count()
     }
 
     /// Time since the runtime started.
@@ -210,7 +214,7 @@ impl RuntimeMetrics {
 
     /// Tasks in worker `worker`'s local queue now (its next-task slot not included).
     pub fn worker_local_queue_depth(&self, worker: usize) -> usize {
-        self.shared.remotes[worker].stealer.len()
+        self.shared().remotes[worker].stealer.len()
     }
 
     /// Time worker `worker` spent unparked (running tasks or looking for them), up to

@@ -105,29 +105,56 @@ impl Idle {
         !self.sleepers.lock().contains(&index)
     }
 
-    /// The worker woke by itself (a timed park elapsed) and leaves the sleepers list.
-    /// Returns true if a notifier had taken it off the list first, in which case it
-    /// counts as searching.
-    pub(crate) fn wake_self(&self, index: usize) -> bool {
+    /// The worker woke by itself (its timeout elapsed, or the driver woke tasks for it)
+    /// and leaves the sleepers list, counted as unparked and searching, as a notifier
+    /// counts the worker it wakes: so when it finds work, it wakes the next worker
+    /// (rule 3 of `docs/sleep-protocol.md`), whatever woke it. If a notifier took it off
+    /// the list first, the notifier counted it already.
+    pub(crate) fn wake_self(&self, index: usize) {
         let mut sleepers = self.sleepers.lock();
-        match sleepers.iter().position(|&i| i == index) {
-            Some(pos) => {
-                sleepers.swap_remove(pos);
-                self.state.fetch_add(UNPARK_ONE, SeqCst);
-                false
-            }
-            None => true,
+        if let Some(pos) = sleepers.iter().position(|&i| i == index) {
+            sleepers.swap_remove(pos);
+            self.state.fetch_add(UNPARK_ONE | SEARCH_ONE, SeqCst);
         }
     }
 
+    /// Paused time: worker `index`, asleep, claims the idle runtime to advance its clock
+    /// (`park.rs`, "Auto-advance"). Succeeds only if no worker is unparked, and then
+    /// counts `index` as unparked and searching (as `wake_self`): decided and counted
+    /// under the sleepers' lock, under which every change of the unparked count is made,
+    /// so two workers can never both claim it.
+    pub(crate) fn claim_idle(&self, index: usize) -> bool {
+        let mut sleepers = self.sleepers.lock();
+        if unparked(self.state.load(SeqCst)) > 0 {
+            return false;
+        }
+        let Some(pos) = sleepers.iter().position(|&i| i == index) else {
+            return false;
+        };
+        sleepers.swap_remove(pos);
+        self.state.fetch_add(UNPARK_ONE | SEARCH_ONE, SeqCst);
+        true
+    }
+
     /// A sleeping worker other than `except`, the longest asleep (least likely to be
-    /// woken for work next), to take a timer keeper's role (`time/driver.rs`). It stays
-    /// on the list: the caller only unparks it, it finds no work and parks again.
-    pub(crate) fn some_sleeper(&self, except: usize) -> Option<usize> {
-        self.sleepers.lock().iter().copied().find(|&i| i != except)
+    /// woken for work next), to take a free seat in the driver (`park.rs`, the
+    /// hand-off). It stays on the list: the caller only unparks it, it finds no work and
+    /// parks again.
+    pub(crate) fn some_sleeper(&self, except: Option<usize>) -> Option<usize> {
+        self.sleepers
+            .lock()
+            .iter()
+            .copied()
+            .find(|&i| Some(i) != except)
+    }
+
+    /// Workers not asleep.
+    pub(crate) fn unparked(&self) -> usize {
+        unparked(self.state.load(SeqCst))
     }
 
     /// `(searching, unparked)`.
+    #[cfg(test)]
     pub(crate) fn counts(&self) -> (usize, usize) {
         let state = self.state.load(SeqCst);
         (searching(state), unparked(state))
@@ -169,11 +196,28 @@ mod tests {
     }
 
     #[test]
+    fn only_one_worker_claims_the_idle_runtime() {
+        let idle = Idle::new(2);
+        idle.about_to_park(0, false);
+        assert!(!idle.claim_idle(0), "worker 1 is awake");
+        idle.about_to_park(1, false);
+        assert!(idle.claim_idle(1));
+        assert_eq!(idle.counts(), (1, 1));
+        assert!(!idle.claim_idle(0), "worker 1 claimed it");
+        assert!(!idle.was_notified(0));
+    }
+
+    #[test]
     fn a_timed_wake_leaves_the_list() {
         let idle = Idle::new(2);
         idle.about_to_park(0, false);
         assert!(!idle.was_notified(0));
-        assert!(!idle.wake_self(0));
-        assert_eq!(idle.counts(), (0, 2));
+        idle.wake_self(0);
+        assert_eq!(
+            idle.counts(),
+            (1, 2),
+            "a worker that woke by itself searches"
+        );
+        assert!(idle.work_found());
     }
 }

@@ -8,12 +8,12 @@
 //! times on real threads, for miri and ThreadSanitizer). The whole-runtime models,
 //! including the sleep protocol, are in `tests/loom_runtime.rs`.
 
+use super::park::{Seat, Unpark};
+use super::queue::{LocalQueue, Steal};
 use super::{Config, Notified, Shared};
-use crate::queue::{LocalQueue, Steal};
 use crate::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use crate::sync::{model, thread, Arc};
 use crate::task::{self, Id, JoinHandle};
-use std::time::Duration;
 
 /// Runs of each model on real threads (without loom).
 const ITERATIONS: usize = if cfg!(miri) { 3 } else { 300 };
@@ -25,19 +25,23 @@ fn shared(n: usize) -> (Arc<Shared>, Vec<LocalQueue>) {
     let stealers = queues.iter().map(|q| q.stealer()).collect();
     let config = Config {
         global_queue_interval: 61,
-        lifo_limit: 3,
+        lifo_slot_limit: 3,
         stalled_slot_check: None,
-        on_thread_start: None,
-        on_thread_stop: None,
-        blocking: crate::blocking::PoolConfig {
-            max_threads: 1,
-            keep_alive: Duration::from_secs(1),
-            thread_name: "model-blocking".into(),
-            stack_size: None,
-        },
         observe: Default::default(),
     };
-    (Arc::new(Shared::new(stealers, config)), queues)
+    (
+        Arc::new(Shared::new(stealers, config, Box::new(NoDriver))),
+        queues,
+    )
+}
+
+/// No worker waits in a driver here.
+struct NoDriver;
+
+impl Unpark for NoDriver {
+    fn unpark(&self, _seat: Seat) {
+        unreachable!("no worker waits in a driver in these models")
+    }
 }
 
 /// Counts how often each task ran.
@@ -104,7 +108,7 @@ fn local_queue_slot_thief_and_injector() {
                     }
                     Steal::Empty | Steal::Retry => {}
                 }
-                if let Some(task) = shared.remotes[0].next.take() {
+                if let Some(task) = shared.remotes[0].next_slot.take() {
                     task.run();
                 }
                 run_all(&q1);
@@ -119,11 +123,11 @@ fn local_queue_slot_thief_and_injector() {
             })
         };
 
-        assert!(shared.remotes[0].next.put(a).is_none());
-        if let Some(displaced) = shared.remotes[0].next.put(b) {
+        assert!(shared.remotes[0].next_slot.put(a).is_none());
+        if let Some(displaced) = shared.remotes[0].next_slot.put(b) {
             q0.push(displaced);
         }
-        if let Some(task) = shared.remotes[0].next.take() {
+        if let Some(task) = shared.remotes[0].next_slot.take() {
             task.run();
         }
         run_all(&q0);
@@ -150,7 +154,7 @@ fn local_queue_slot_thief_and_injector() {
             shared.owned.is_empty(),
             "a completed task is still registered"
         );
-        assert!(shared.remotes[0].next.is_empty());
+        assert!(shared.remotes[0].next_slot.is_empty());
         // Nobody slept, so nobody was woken: the spawn left the accounting alone.
         assert_eq!(shared.idle.counts(), (0, 2));
     });

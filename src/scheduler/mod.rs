@@ -4,13 +4,18 @@
 //! - `Shared` (this file): the injector, one `Remote` per worker (what peers may touch:
 //!   its stealer, its next-task slot, its parker), the idle accounting, the owned-tasks
 //!   registry, the configuration and the shutdown flag.
-//! - `worker.rs`: the run loop and the `Core` each worker thread owns.
-//! - `idle.rs`: searching/sleeping accounting; `park.rs`: the parker.
-//! - `time` (`src/time/`): the timer driver, fired by the workers as they park and every
-//!   few tasks; `src/time/driver.rs` holds its glue with the parking protocol.
+//! - `worker.rs`: the run loop, the `Core` each worker thread owns, and the thread-local
+//!   naming the worker a thread runs.
+//! - `queue.rs`: the run queues (the local deque, the next-task slot, the injector).
+//! - `idle.rs`: searching/sleeping accounting.
+//! - `park.rs`: how a worker sleeps, and the interface of the driver (timers, I/O) it
+//!   may wait in. The scheduler knows no driver by name: the runtime
+//!   (`src/runtime/driver.rs`) plugs its driver stack in.
 
 pub(crate) mod idle;
+pub(crate) mod lend;
 pub(crate) mod park;
+pub(crate) mod queue;
 pub(crate) mod worker;
 
 // Models of the run queues: explored by loom under `--cfg heist_loom`, run on real
@@ -18,14 +23,13 @@ pub(crate) mod worker;
 #[cfg(test)]
 mod loom_tests;
 
-use crate::context;
-use crate::queue::{self, Injector, NextSlot, Stealer};
 use crate::sync::atomic::{fence, AtomicBool, AtomicU32, Ordering::SeqCst};
 use crate::sync::{Arc, Condvar, Mutex};
 use crate::task::{self, list::OwnedTasks, Id, JoinHandle, Schedule};
 use crossbeam_utils::CachePadded;
 use idle::Idle;
-use park::Parker;
+use park::{Parker, Unpark};
+use queue::{Injector, NextSlot, Stealer};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -34,19 +38,6 @@ pub(crate) type Notified = task::Notified<Arc<Shared>>;
 /// A registered task of this scheduler.
 pub(crate) type Task = task::Task<Arc<Shared>>;
 
-/// Callback run on each worker thread as it starts or stops.
-pub(crate) type Hook = std::sync::Arc<dyn Fn() + Send + Sync + 'static>;
-
-/// Runs a thread hook (`Builder::on_thread_start` / `on_thread_stop`). A panic in it is
-/// caught, after the panic hook reported it as usual, and the thread carries on: a bug
-/// in a hook must not take a worker (or a pool thread the runtime counts on) with it,
-/// which would leave its tasks unrun and shutdown waiting.
-pub(crate) fn run_hook(hook: Option<&Hook>) {
-    if let Some(hook) = hook {
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook()));
-    }
-}
-
 /// The scheduler's tunables (from `Builder`).
 #[derive(Clone)]
 pub(crate) struct Config {
@@ -54,15 +45,11 @@ pub(crate) struct Config {
     pub(crate) global_queue_interval: u32,
     /// Polls in a row taken from the next-task slot before it must yield to the queue.
     /// 0 disables the slot.
-    pub(crate) lifo_limit: u32,
+    pub(crate) lifo_slot_limit: u32,
     /// How long a sleeping worker waits, while some peer is awake, before looking at the
     /// peers' next-task slots again (a peer may be stuck in a long poll).
     /// `None`: sleepers wait for new work only (the rescue is off).
     pub(crate) stalled_slot_check: Option<Duration>,
-    pub(crate) on_thread_start: Option<Hook>,
-    pub(crate) on_thread_stop: Option<Hook>,
-    /// The blocking pool's settings (`src/blocking/`), taken by `Shared::new`.
-    pub(crate) blocking: crate::blocking::PoolConfig,
     /// Slow polls, debug mode, histograms (`src/debug/`).
     pub(crate) observe: crate::debug::Observe,
 }
@@ -70,7 +57,7 @@ pub(crate) struct Config {
 /// The part of a worker its peers may touch.
 pub(crate) struct Remote {
     pub(crate) stealer: Stealer,
-    pub(crate) next: NextSlot,
+    pub(crate) next_slot: NextSlot,
     /// The owner's tick (tasks run so far), published so a thief can tell a stuck owner.
     pub(crate) tick: AtomicU32,
     pub(crate) parker: Parker,
@@ -83,10 +70,8 @@ pub(crate) struct Shared {
     pub(crate) idle: Idle,
     pub(crate) owned: OwnedTasks<Arc<Shared>>,
     pub(crate) config: Config,
-    /// The timers (`src/time/`): fired by the workers, no thread of their own.
-    pub(crate) time: crate::time::Driver,
-    /// The blocking pool (`src/blocking/`), for `spawn_blocking`.
-    pub(crate) blocking: crate::blocking::Pool,
+    /// Wakes a worker that waits in the driver (`park.rs`).
+    unpark: Box<dyn Unpark>,
     /// Counters and histograms (`src/metrics/`).
     pub(crate) stats: crate::metrics::RuntimeStats,
     /// Slow-poll watchdog and name slots (`src/debug/`).
@@ -109,20 +94,20 @@ struct LiveWorkers {
 }
 
 impl Shared {
-    pub(crate) fn new(stealers: Vec<Stealer>, config: Config) -> Shared {
+    /// `unpark` wakes a worker waiting in the runtime's driver (`park.rs`).
+    pub(crate) fn new(stealers: Vec<Stealer>, config: Config, unpark: Box<dyn Unpark>) -> Shared {
         let n = stealers.len();
         let remotes = stealers
             .into_iter()
             .map(|stealer| {
                 CachePadded::new(Remote {
                     stealer,
-                    next: NextSlot::new(),
+                    next_slot: NextSlot::new(),
                     tick: AtomicU32::new(0),
                     parker: Parker::new(),
                 })
             })
             .collect();
-        let blocking = crate::blocking::Pool::new(config.blocking.clone());
         let stats = crate::metrics::RuntimeStats::new(n, config.observe.histograms());
         let debug = crate::debug::DebugState::new(n, &config.observe);
         Shared {
@@ -131,8 +116,7 @@ impl Shared {
             idle: Idle::new(n),
             owned: OwnedTasks::new(n * 4),
             config,
-            time: crate::time::Driver::new(),
-            blocking,
+            unpark,
             stats,
             debug,
             shutdown: AtomicBool::new(false),
@@ -158,6 +142,41 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        Shared::spawn_with(this, future, meta, |shared, task| {
+            shared.schedule_task(task, false, true)
+        })
+    }
+
+    /// `spawn` from a thread known to run no worker (`heist::spawn` after its own
+    /// thread-local lookup found none): straight into the injector.
+    pub(crate) fn spawn_remote<F>(
+        this: &Arc<Self>,
+        future: F,
+        meta: task::Meta,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Shared::spawn_with(this, future, meta, |shared, task| {
+            shared.stats.spawned_remotely();
+            crate::debug::queued(shared, &task);
+            shared.schedule_remote(task)
+        })
+    }
+
+    /// Allocates the task and hands it to `queue`, or cancels it after shutdown.
+    #[inline]
+    pub(super) fn spawn_with<F>(
+        this: &Arc<Self>,
+        future: F,
+        meta: task::Meta,
+        queue: impl FnOnce(&Shared, Notified),
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         let meta = if this.config.observe.stamps_tasks() {
             meta.timed()
         } else {
@@ -167,7 +186,7 @@ impl Shared {
         if this.is_shutdown() {
             notified.shutdown();
         } else {
-            this.schedule_task(notified, false, true);
+            queue(this, notified);
         }
         join
     }
@@ -178,7 +197,7 @@ impl Shared {
     #[inline]
     fn schedule_task(&self, task: Notified, is_yield: bool, is_spawn: bool) {
         crate::debug::queued(self, &task);
-        context::with_worker(|worker| match worker {
+        worker::with_current(|worker| match worker {
             Some(worker) if std::ptr::eq(&*worker.shared, self) => {
                 worker.schedule_local(task, is_yield, is_spawn)
             }
@@ -204,11 +223,32 @@ impl Shared {
         self.notify_parked();
     }
 
+    /// Wakes worker `index` whatever it waits for (a stand-in asked to give a lent
+    /// worker back, `lend.rs`).
+    pub(crate) fn unpark_worker(&self, index: usize) {
+        self.unpark(index);
+    }
+
+    /// Wakes worker `index`.
+    fn unpark(&self, index: usize) {
+        self.remotes[index].parker.unpark(&*self.unpark);
+    }
+
     /// Wakes a sleeping worker for new work, if nobody is searching. The caller has
     /// issued a `SeqCst` fence after making the work visible.
     pub(crate) fn notify_parked(&self) {
         if let Some(index) = self.idle.worker_to_notify() {
-            self.remotes[index].parker.unpark();
+            self.unpark(index);
+        }
+    }
+
+    /// The driver needs a waiter and nobody waits in it (`park.rs`, the hand-off): wakes
+    /// a sleeper other than `except`, the longest asleep (least likely to be woken for
+    /// work next), without taking it off the sleepers list. It finds no work and parks
+    /// again, taking the free seat.
+    pub(crate) fn summon(&self, except: Option<usize>) {
+        if let Some(sleeper) = self.idle.some_sleeper(except) {
+            self.unpark(sleeper);
         }
     }
 
@@ -228,8 +268,8 @@ impl Shared {
         }
         self.debug.watchdog.stop();
         fence(SeqCst);
-        for remote in self.remotes.iter() {
-            remote.parker.unpark();
+        for index in 0..self.remotes.len() {
+            self.unpark(index);
         }
         true
     }
@@ -280,9 +320,6 @@ impl Shared {
     pub(crate) fn finish_shutdown(&self) {
         self.owned.close_and_shutdown_all();
         queue::drain_injector(&self.injector);
-        // The cancelled tasks' timers left the wheel as their futures dropped; close it,
-        // waking any timer still registered outside a task (its poll then panics).
-        self.time.shutdown();
     }
 }
 
@@ -296,10 +333,10 @@ impl Schedule for Arc<Shared> {
     }
 
     fn register(&self, task: Task) -> Result<(), Task> {
-        self.owned.bind(task)
+        self.owned.register(task)
     }
 
     fn release(&self, task: &Task) -> Option<Task> {
-        self.owned.remove(task)
+        self.owned.release(task)
     }
 }

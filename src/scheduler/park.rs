@@ -1,18 +1,155 @@
-//! Parking a thread until it is woken (or a timeout passes): the one interface through
-//! which a worker sleeps, so a timer or I/O driver can later be hosted here.
+//! How a worker sleeps: the one place it does (`Worker::park`), its parker, and the
+//! interface of the *driver* a parked worker may wait in (timers now, I/O over timers
+//! next). `docs/design.md`, "How a worker sleeps", has the same contract with a picture;
+//! `docs/sleep-protocol.md` the proof that no wake-up is lost.
 //!
-//! A token-based parker, the same shape as `std::thread::park`: `unpark` leaves a token
-//! that the next `park` consumes, so an unpark that lands before the park is never lost.
+//! # The park loop
+//!
+//! A worker that found no work (`worker.rs`, search order step 7):
+//!
+//! 1. turns the driver ([`Driver::turn`], `wait = true`); if that woke tasks (they land
+//!    in this worker's queue), it runs them instead of parking;
+//! 2. announces its sleep (`Idle::about_to_park`: joins the sleepers, `SeqCst` fence) and
+//!    re-checks every queue (rule 4 of the sleep protocol);
+//! 3. parks on its [`Parker`], with the stalled-slot timeout while a peer is awake
+//!    (recomputed at every round of the loop). The parker first tries to take a *seat*
+//!    in the driver ([`Driver::try_enter`]): with one, the worker waits *in* the driver
+//!    ([`Driver::park`]: a timed condvar wait to the next timer deadline today,
+//!    `epoll_wait` tomorrow); without one, on its own condition variable. Either way it
+//!    gives the seat up as soon as it wakes ([`Driver::leave`]): a seat is held for one
+//!    park, never owned by a worker;
+//! 4. turns the driver again (`wait = true`), which fires what became due;
+//! 5. leaves the loop, **always as a searcher** (`Idle::wake_self` counts a worker that
+//!    woke by itself as searching, as a notifier counts the worker it wakes), if it was
+//!    notified, if its timeout elapsed or if the turn woke tasks; a wake-up with none of
+//!    these (a driver event for another worker, a timer the other keeper fired, a
+//!    hand-off) is spurious and it parks again. Because it leaves as a searcher, the
+//!    chain wake-up (`Worker::found_work`) runs after *every* wake that finds work,
+//!    whatever woke the worker, so a task it then leaves in its next-task slot has a
+//!    peer that watches the slot (`docs/sleep-protocol.md`, "The next-task slot");
+//! 6. on leaving, if the driver needs a waiter and nobody is seated
+//!    ([`Driver::needs_waiter`]), wakes another sleeper to take the seat (the
+//!    *hand-off*, `Shared::summon`): so if any worker sleeps, one waits in the driver,
+//!    and a worker that then blocks in a long poll stalls neither timers nor I/O.
+//!
+//! # The driver interface
+//!
+//! The scheduler is generic over its driver (`Worker::run::<D>`; the runtime instantiates
+//! it with its driver stack, `runtime/driver.rs`), so the run loop's periodic turn is a
+//! static call. Waking a worker that waits in the driver goes through [`Unpark`], a
+//! small object the driver hands out, on the slow path of a wake-up only.
+//!
+//! - **Seats.** [`Driver::try_enter`] is a try-lock: it returns a seat number, or `None`
+//!   if every seat is taken (the worker then waits on its condvar). The timer driver has
+//!   two seats (its two *keepers*: two threads' timed waits are late together far less
+//!   often than one's); an I/O driver has one (the `mio::Poll`).
+//! - **Waiting.** [`Driver::park`] blocks the calling thread on its seat until
+//!   [`Unpark::unpark`] of that seat, an event, the driver's own next deadline (the timer
+//!   wheel's next tick) or `timeout` (the stalled-slot check), whichever comes first. It
+//!   may return spuriously. It must make an `unpark` that lands before it blocks count
+//!   (a token, as `mio::Waker` leaves one in the poll), and an unpark meant for a
+//!   previous holder of the seat may wake the next one once (harmless: spurious).
+//! - **Unparking.** The worker's [`Parker`] records whether its thread waits on the
+//!   condvar or in the driver, and on which seat; [`Parker::unpark`] then notifies the
+//!   condvar or calls [`Unpark::unpark`] (`mio::Waker::wake`).
+//! - **Turning.** [`Driver::turn`] never blocks: it fires due timers / dispatches ready
+//!   events and returns how many tasks it woke. Busy workers call it with
+//!   `wait = false` every [`DRIVER_INTERVAL`] tasks (give up at once if another thread is
+//!   turning it: a `try_lock`), so timers and I/O are served while no worker parks; a
+//!   parking worker calls it with `wait = true` before and after it parks. Tasks it
+//!   wakes land in the calling worker's queue (next-task slot first). A turn must not
+//!   make a parking worker miss a free seat for good: if it holds the lock `try_enter`
+//!   tries (an I/O driver's poll lock), a `try_enter` that failed meanwhile must be
+//!   made good after the unlock (e.g. a flag the failed `try_enter` sets, read after the
+//!   unlock, and the driver's summon callback; the timers' turn takes no seat).
+//! - **Hand-off.** [`Driver::needs_waiter`]: after a `SeqCst` fence, whether something
+//!   pending (a registered timer; registered I/O sources) needs a seated waiter while no
+//!   seat is held. The driver may also ask for a waiter itself (a timer registered with
+//!   an earlier deadline while nobody is seated): the runtime gives it a callback to
+//!   `Shared::summon` for that.
+//!
+//! - **Auto-advance** (paused time): at the top of every round of the park loop, a
+//!   worker that sees the clock paused and free with a timer pending
+//!   ([`Driver::may_auto_advance`]) tries to claim the idle runtime
+//!   (`Idle::claim_idle`: under the sleepers' lock, only if no worker is unparked, and
+//!   it then counts as unparked and searching, so no other worker can claim it too); the
+//!   one that does moves the clock ([`Driver::auto_advance`]) and leaves the loop to run
+//!   what fired. So the *last* worker to go idle advances the clock instead of sleeping;
+//!   and when the last thing holding the clock lets go (a `block_on` parks, a blocking
+//!   call ends), it summons a sleeper, which wakes here and looks
+//!   (`docs/sleep-protocol.md`, "Auto-advance", has why none is missed).
+//!
+//! An I/O driver over the timers (issue: network I/O) plugs in without touching this
+//! file: one seat, a try-lock on the `mio::Poll`; `park` polls with the timer driver's
+//! time to its next deadline (shortened to `timeout`) and dispatches the events;
+//! `Unpark::unpark` is `mio::Waker::wake`; `turn` polls with a zero timeout under a
+//! `try_lock`, then turns the timer driver; an earlier timer deadline wakes the seated
+//! poller through the same `Unpark`, or summons one when nobody is seated.
 
+use super::worker::Worker;
 use crate::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use crate::sync::{wait_timeout, Condvar, Mutex};
 use std::time::Duration;
 
-const EMPTY: usize = 0;
-const PARKED: usize = 1;
-const NOTIFIED: usize = 2;
+/// A seat in a driver: which of its waiters a thread is (see [`Driver::try_enter`]).
+pub(crate) type Seat = usize;
 
-/// One thread's parking spot.
+/// A busy worker turns the driver once every this many tasks (cheap when nothing is
+/// ready: one atomic load for the timers), so timers (and I/O) are served while no
+/// worker parks.
+pub(crate) const DRIVER_INTERVAL: u32 = 32;
+
+/// What a parked worker may wait in: the runtime's driver stack (module doc, "The
+/// driver interface").
+pub(crate) trait Driver: Send + Sync + 'static {
+    /// Fires what is due and dispatches what is ready, without blocking. With
+    /// `wait == false`, gives up at once if another thread is turning the driver.
+    /// Returns how many tasks it woke.
+    fn turn(&self, wait: bool) -> usize;
+
+    /// Worker `worker` is about to block: takes a free seat, if any (a try-lock).
+    fn try_enter(&self, worker: usize) -> Option<Seat>;
+
+    /// Blocks on `seat` (held) until it is unparked, an event arrives, the driver's own
+    /// next deadline passes or `timeout` passes. May return spuriously.
+    fn park(&self, seat: Seat, timeout: Option<Duration>);
+
+    /// Gives `seat` up.
+    fn leave(&self, seat: Seat);
+
+    /// After a `SeqCst` fence: true if something pending needs a seated waiter and no
+    /// seat is held (a worker leaving the park loop then hands the seat off).
+    fn needs_waiter(&self) -> bool;
+
+    /// Paused time: true if the clock is paused, nothing holds it (a `block_on` that
+    /// polls, a blocking call) and a timer is pending. A hint: `auto_advance` decides.
+    fn may_auto_advance(&self) -> bool;
+
+    /// Paused time, by the one worker that claimed the idle runtime
+    /// (`Idle::claim_idle`): moves the clock to the next deadline and fires what is due
+    /// there, unless something holds the clock meanwhile. Returns the tasks woken (they
+    /// land in the caller's queue).
+    fn auto_advance(&self) -> usize;
+}
+
+/// Wakes the thread waiting in a driver's seat, or makes its next wait return at once.
+/// A leaf object: it must not hold the scheduler (the scheduler holds it).
+pub(crate) trait Unpark: Send + Sync + 'static {
+    /// Wakes the holder of `seat`.
+    fn unpark(&self, seat: Seat);
+}
+
+/// Nobody parked, no token.
+const EMPTY: usize = 0;
+/// A token: the next park returns at once.
+const TOKEN: usize = 1;
+/// Waiting on the condvar.
+const ON_CONDVAR: usize = 2;
+/// Waiting in the driver, on seat `state - IN_DRIVER`.
+const IN_DRIVER: usize = 3;
+
+/// One worker's parking spot: a token parker (an unpark that lands before the park is
+/// kept) that knows where its thread waits.
 pub(crate) struct Parker {
     state: AtomicUsize,
     lock: Mutex<()>,
@@ -28,41 +165,140 @@ impl Parker {
         }
     }
 
-    /// Blocks until `unpark` is called (or was called since the last park), or until
-    /// `timeout` passes. May also return spuriously; callers re-check their condition.
-    pub(crate) fn park(&self, timeout: Option<Duration>) {
-        // Fast path: consume a pending token without touching the lock.
+    /// Blocks worker `worker` until `unpark` is called (or was called since the last
+    /// park), or `timeout` passes: in `driver` if a seat is free, else on the condvar.
+    /// May return spuriously; the caller re-checks its condition.
+    pub(crate) fn park<D: Driver>(&self, driver: &D, worker: usize, timeout: Option<Duration>) {
+        // Fast path: consume a pending token without touching the lock or the driver.
         if self
             .state
-            .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
+            .compare_exchange(TOKEN, EMPTY, SeqCst, SeqCst)
             .is_ok()
         {
             return;
         }
+        if let Some(seat) = driver.try_enter(worker) {
+            match self
+                .state
+                .compare_exchange(EMPTY, IN_DRIVER + seat, SeqCst, SeqCst)
+            {
+                // An unpark from now on goes to the driver's seat (which keeps a token).
+                Ok(_) => {
+                    driver.park(seat, timeout);
+                    self.state.swap(EMPTY, SeqCst);
+                }
+                Err(actual) => {
+                    assert_eq!(actual, TOKEN, "parker state corrupted: {actual}");
+                    self.state.store(EMPTY, SeqCst);
+                }
+            }
+            driver.leave(seat);
+            return;
+        }
         let mut guard = self.lock.lock();
-        if let Err(actual) = self.state.compare_exchange(EMPTY, PARKED, SeqCst, SeqCst) {
+        if let Err(actual) = self
+            .state
+            .compare_exchange(EMPTY, ON_CONDVAR, SeqCst, SeqCst)
+        {
             // The token arrived between the fast path and the lock.
-            assert_eq!(actual, NOTIFIED, "parker state corrupted: {actual}");
+            assert_eq!(actual, TOKEN, "parker state corrupted: {actual}");
             self.state.store(EMPTY, SeqCst);
             return;
         }
-        // `unpark` swaps in NOTIFIED and then takes the lock before notifying, so it
-        // cannot signal between our PARKED store (made under the lock) and our wait.
+        // `unpark` swaps in TOKEN and then takes the lock before notifying, so it cannot
+        // signal between our ON_CONDVAR store (made under the lock) and our wait.
         wait_timeout(&self.cvar, &mut guard, timeout);
         // Woken, timed out, or spurious: leave EMPTY either way, consuming any token.
         self.state.swap(EMPTY, SeqCst);
     }
 
-    /// Wakes the parked thread, or makes its next `park` return at once.
-    pub(crate) fn unpark(&self) {
-        match self.state.swap(NOTIFIED, SeqCst) {
-            EMPTY | NOTIFIED => {}
-            PARKED => {
+    /// Wakes the parked worker (on its condvar, or in the driver through `driver`), or
+    /// makes its next `park` return at once.
+    pub(crate) fn unpark(&self, driver: &dyn Unpark) {
+        match self.state.swap(TOKEN, SeqCst) {
+            EMPTY | TOKEN => {}
+            ON_CONDVAR => {
                 // Taking the lock orders this notify after the parker's wait began.
                 drop(self.lock.lock());
                 self.cvar.notify_one();
             }
-            actual => panic!("parker state corrupted: {actual}"),
+            in_driver => driver.unpark(in_driver - IN_DRIVER),
+        }
+    }
+}
+
+impl Worker {
+    /// Step 7 of the search order: sleep until notified, a timeout, or a driver event
+    /// (module doc, "The park loop").
+    ///
+    /// `stop`: a stand-in asked to give the worker back (`lend.rs`) leaves the loop as
+    /// a worker that woke by itself would, and its run loop then ends.
+    pub(super) fn park<D: Driver>(&self, driver: &D, stop: &impl Fn() -> bool) {
+        let shared = &*self.shared;
+        // Fire what is due first; if that queued tasks here, run them instead.
+        if driver.turn(true) > 0 {
+            return;
+        }
+        let was_searching = self.stop_searching();
+        shared.idle.about_to_park(self.index, was_searching);
+        // `about_to_park` ended with a SeqCst fence: a push that our re-check misses saw
+        // us asleep and will wake a worker.
+        if shared.has_queued_work() {
+            shared.notify_parked();
+        }
+        loop {
+            if shared.is_shutdown() {
+                return;
+            }
+            if stop() {
+                shared.idle.wake_self(self.index);
+                self.start_searching();
+                if driver.needs_waiter() {
+                    shared.summon(Some(self.index));
+                }
+                return;
+            }
+            // Paused time: the last worker to find the runtime idle moves the clock to the
+            // next deadline instead of sleeping (module doc, "Auto-advance").
+            if driver.may_auto_advance() && shared.idle.claim_idle(self.index) {
+                // Counted as unparked and searching now, as `wake_self` counts it.
+                driver.auto_advance();
+                self.start_searching();
+                if driver.needs_waiter() {
+                    shared.summon(Some(self.index));
+                }
+                return;
+            }
+            // While any peer is awake it may fill its next-task slot and then stay in a
+            // long poll, and filling the slot wakes nobody (that would cost a wake-up per
+            // message in ping-pong). So a sleeper with an awake peer looks again after a
+            // while; when the whole runtime is idle, sleepers wait for new work only.
+            let timeout = shared
+                .config
+                .stalled_slot_check
+                .filter(|_| shared.idle.unparked() > 0);
+            self.before_park();
+            self.remote().parker.park(driver, self.index, timeout);
+            self.after_unpark();
+            let fired = driver.turn(true) > 0;
+            if shared.is_shutdown() {
+                return;
+            }
+            let notified = shared.idle.was_notified(self.index);
+            if notified || timeout.is_some() || fired {
+                if !notified {
+                    shared.idle.wake_self(self.index);
+                }
+                // Either way this worker now counts as searching: when it finds work it
+                // wakes the next one (`found_work`), whatever woke it.
+                self.start_searching();
+                if driver.needs_waiter() {
+                    shared.summon(Some(self.index));
+                }
+                return;
+            }
+            // Spurious: a driver event for nobody here, a deadline the other keeper
+            // fired, a hand-off. Still on the sleepers list; park again.
         }
     }
 }

@@ -1,10 +1,11 @@
-//! A worker thread: its run loop, its `Core`, and its search for work.
+//! A worker thread: its run loop, its `Core`, its search for work, and the thread-local
+//! that tells a spawn or wake on this thread which worker it runs on.
 //!
 //! Search order, each step tried only when the previous one found nothing:
 //!
 //! 1. Every `global_queue_interval` ticks, one task from the injector first, so remote
 //!    work is never starved by a worker that keeps itself busy.
-//! 2. The next-task slot, at most `lifo_limit` times in a row (then its task moves to the
+//! 2. The next-task slot, at most `lifo_slot_limit` times in a row (then its task moves to the
 //!    back of the queue, so a ping-pong pair cannot starve the rest).
 //! 3. The local queue (FIFO). Before it, if the injector is not empty, a share of it is
 //!    moved to the back of the local queue, so remote work waits behind what is already
@@ -14,19 +15,24 @@
 //!    half of a peer's queue, peers visited from a random start.
 //! 6. A peer's next-task slot, if that peer has not advanced since this worker last
 //!    looked (it is stuck in one long poll and its slot would otherwise wait for it).
-//! 7. Park.
+//! 7. Park (`park.rs`).
 //!
-//! Timers (`src/time/driver.rs`) are fired by the workers: every `time::CHECK_INTERVAL`
-//! tasks in the run loop, before parking, and by the *keepers*, the (at most two) parked
-//! workers whose park times out at the next deadline.
+//! Every step that moves tasks into this worker's deque, where peers may steal them (a
+//! spill from the next-task slot, a share or a batch of the injector), is followed by a
+//! `SeqCst` fence and a notify (rule 2 of `docs/sleep-protocol.md`).
+//!
+//! The driver (timers; `park.rs`, "The driver interface") is turned by the workers:
+//! every `DRIVER_INTERVAL` tasks in the run loop, and around parking.
 
+use super::park::{Driver, DRIVER_INTERVAL};
+use super::queue::{LocalQueue, Steal};
 use super::{Notified, Remote, Shared};
-use crate::context;
 use crate::metrics::worker::WorkerStats;
-use crate::queue::{LocalQueue, Steal};
-use crate::sync::atomic::Ordering::Relaxed;
+use crate::sync::atomic::{fence, Ordering::Relaxed, Ordering::SeqCst};
 use crate::sync::Arc;
-use std::cell::RefCell;
+use crate::task::JoinHandle;
+use std::cell::{Cell, RefCell};
+use std::future::Future;
 
 /// Most tasks moved by one steal from a peer.
 const STEAL_LIMIT: usize = 128;
@@ -44,6 +50,10 @@ pub(crate) struct Core {
     /// division by the configured interval on every tick showed up in profiles.
     until_global: u32,
     is_searching: bool,
+    /// Between `found_work` and the next `next_task`: the worker is running a task (or
+    /// turning the driver right after), so it may be lent to a stand-in
+    /// (`lend.rs`), its accounting in a state the stand-in's run loop continues from.
+    in_poll: bool,
     rng: u32,
     /// For each peer, its tick when this worker last saw its next-task slot occupied.
     slot_seen: Vec<Option<u32>>,
@@ -51,23 +61,173 @@ pub(crate) struct Core {
     stats: crate::metrics::worker::WorkerLocal,
 }
 
-/// A worker as seen from its own thread: reachable through the thread-local context
-/// while the worker runs, so wakes on this thread can use the local queue.
-pub(crate) struct WorkerCtx {
+/// A worker as seen from its own thread: reachable through the thread-local [`CURRENT`]
+/// while the worker runs, so spawns and wakes on this thread can use the local queue.
+pub(crate) struct Worker {
     pub(crate) shared: Arc<Shared>,
-    pub(crate) index: usize,
+    pub(super) index: usize,
     core: RefCell<Core>,
 }
 
-impl WorkerCtx {
-    fn remote(&self) -> &Remote {
+/// This thread's worker, if it runs one.
+struct Current {
+    /// What spawns and wakes on this thread use: the worker, or null (no worker, or one
+    /// standing aside while another runtime is entered, `CurrentGuard::suspend`).
+    worker: Cell<*const Worker>,
+    /// The worker this thread runs, even while it stands aside.
+    thread: Cell<*const Worker>,
+}
+
+crate::sync::thread_local! {
+    // Not `const`: loom's `thread_local!` (the facade's other side) has no const form.
+    #[allow(clippy::missing_const_for_thread_local)]
+    static CURRENT: Current = Current {
+        worker: Cell::new(std::ptr::null()),
+        thread: Cell::new(std::ptr::null()),
+    };
+}
+
+/// Runs `f` with this thread's worker, if it is one: the one thread-local lookup of a
+/// spawn or wake on a worker.
+///
+/// `f` is called after the thread-local is read, not inside it, and never moved into a
+/// temporary: this sits on every spawn and wake, and copying its captures through the
+/// stack showed up in profiles.
+#[inline]
+pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Worker>) -> R) -> R {
+    let ptr = CURRENT
+        .try_with(|current| current.worker.get())
+        .unwrap_or(std::ptr::null());
+    // SAFETY: the pointer is set by `CurrentGuard::set` to a `Worker` that outlives the
+    // guard which clears it, and it is only read on this thread.
+    f(unsafe { ptr.as_ref() })
+}
+
+/// The worker this thread runs (even while it stands aside), as a pointer to compare.
+fn thread_worker() -> *const Worker {
+    CURRENT
+        .try_with(|current| current.thread.get())
+        .unwrap_or(std::ptr::null())
+}
+
+/// True on a worker thread of the runtime whose shared state is at `shared`.
+pub(crate) fn is_worker_of(shared: *const Shared) -> bool {
+    let worker = thread_worker();
+    // SAFETY: as in `with_current`: set by `CurrentGuard::set`, alive while set.
+    unsafe { worker.as_ref() }.is_some_and(|w| std::ptr::eq(&*w.shared, shared))
+}
+
+/// True on a worker thread of any runtime.
+pub(crate) fn is_worker() -> bool {
+    !thread_worker().is_null()
+}
+
+/// Marks this thread as running `worker` until dropped (or, from `suspend`, makes its
+/// worker stand aside), then restores what it replaced.
+pub(crate) struct CurrentGuard {
+    prev: (*const Worker, *const Worker),
+}
+
+impl CurrentGuard {
+    pub(super) fn set(worker: &Worker) -> CurrentGuard {
+        CurrentGuard::replace(worker, worker)
+    }
+
+    fn replace(worker: *const Worker, thread: *const Worker) -> CurrentGuard {
+        let prev = CURRENT.with(|current| {
+            (
+                current.worker.replace(worker),
+                current.thread.replace(thread),
+            )
+        });
+        CurrentGuard { prev }
+    }
+
+    /// While the guard lives, this thread runs no worker at all: a thread whose worker
+    /// is lent to a stand-in (`lend.rs`). Spawns and wakes here go to the injector, and
+    /// `block_on` is allowed (as in tokio's `block_in_place`).
+    pub(super) fn clear() -> CurrentGuard {
+        CurrentGuard::replace(std::ptr::null(), std::ptr::null())
+    }
+
+    /// While the guard lives, this thread's worker stands aside: spawns and wakes here go
+    /// to the injector of their runtime. For a worker thread that enters another runtime
+    /// (`Handle::enter`), whose `heist::spawn` must reach that runtime.
+    pub(crate) fn suspend() -> CurrentGuard {
+        CurrentGuard::replace(std::ptr::null(), thread_worker())
+    }
+}
+
+impl Drop for CurrentGuard {
+    fn drop(&mut self) {
+        let (worker, thread) = self.prev;
+        let _ = CURRENT.try_with(|current| {
+            current.worker.set(worker);
+            current.thread.set(thread);
+        });
+    }
+}
+
+impl Worker {
+    /// The core, if this worker is inside a poll (`Core::in_poll`) and nobody borrows
+    /// the core: when it may be lent (`lend.rs`).
+    pub(super) fn core_in_poll(&self) -> Option<std::cell::RefMut<'_, Core>> {
+        let core = self.core.try_borrow_mut().ok()?;
+        core.in_poll.then_some(core)
+    }
+
+    pub(super) fn remote(&self) -> &Remote {
         &self.shared.remotes[self.index]
+    }
+
+    /// Leaves the searching state without the chain wake-up (the worker goes to sleep):
+    /// returns whether it was searching.
+    pub(super) fn stop_searching(&self) -> bool {
+        std::mem::take(&mut self.core.borrow_mut().is_searching)
+    }
+
+    /// The worker leaves its park loop as a searcher (`Idle` already counts it).
+    pub(super) fn start_searching(&self) {
+        self.core.borrow_mut().is_searching = true;
+    }
+
+    /// Tasks just moved into this worker's deque, where peers may steal them: wake a
+    /// sleeper if nobody is searching (rule 2 of `docs/sleep-protocol.md`). Pairs with
+    /// the fence in `Idle::about_to_park`: a sleeper either sees the push in its
+    /// re-check or is seen asleep here.
+    fn made_stealable(&self) {
+        fence(SeqCst);
+        self.shared.notify_parked();
+    }
+
+    /// Spawns a task from this worker's own thread (`heist::spawn` on a worker: one
+    /// thread-local lookup): into its next-task slot. After shutdown the task is
+    /// cancelled at once.
+    pub(crate) fn spawn<F>(&self, future: F, meta: crate::task::Meta) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Shared::spawn_with(&self.shared, future, meta, |shared, task| {
+            crate::debug::queued(shared, &task);
+            self.schedule_local(task, false, true)
+        })
     }
 
     /// This worker's counters (`metrics/worker.rs`).
     #[inline]
     fn stats(&self) -> &WorkerStats {
         &self.shared.stats.workers[self.index]
+    }
+
+    /// Statistics: the worker is about to block in its parker (`park.rs`).
+    pub(super) fn before_park(&self) {
+        self.stats().before_park(&mut self.core.borrow_mut().stats);
+    }
+
+    /// Statistics: the worker is back from its parker (`park.rs`).
+    pub(super) fn after_unpark(&self) {
+        self.stats().after_unpark(&mut self.core.borrow_mut().stats);
     }
 
     /// Queues a task woken or spawned (`is_spawn`) on this worker. If the core is
@@ -82,88 +242,100 @@ impl WorkerCtx {
             return self.shared.schedule_remote(task);
         };
         self.stats().local_schedule_count.incr();
-        let spilled = if is_yield || self.shared.config.lifo_limit == 0 {
+        let spilled = if is_yield || self.shared.config.lifo_slot_limit == 0 {
             Some(task)
         } else {
-            self.remote().next.put(task)
+            self.remote().next_slot.put(task)
         };
         if let Some(task) = spilled {
             core.queue.push(task);
             drop(core);
-            // Pairs with `Idle::about_to_park`: a sleeper either sees this push or we see
-            // it asleep.
-            crate::sync::atomic::fence(crate::sync::atomic::Ordering::SeqCst);
-            self.shared.notify_parked();
+            self.made_stealable();
         }
     }
 }
 
-/// Runs worker `index` on the current thread until shutdown.
-pub(crate) fn run(shared: Arc<Shared>, index: usize, queue: LocalQueue) {
-    let n = shared.num_workers();
-    let until_global = shared.config.global_queue_interval;
-    let worker = WorkerCtx {
-        shared,
-        index,
-        core: RefCell::new(Core {
-            queue,
-            tick: 0,
-            lifo_polls: 0,
-            until_global,
-            is_searching: false,
-            rng: 0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1,
-            slot_seen: vec![None; n],
-            stats: Default::default(),
-        }),
-    };
-    // Counts the thread out however it ends, so shutdown never waits for a thread that
-    // is gone.
-    let mut count_out = CountOut {
-        shared: &worker.shared,
-        in_loop: true,
-    };
-    super::run_hook(worker.shared.config.on_thread_start.as_ref());
-    {
-        let _enter = context::enter(crate::Handle {
-            shared: worker.shared.clone(),
-        });
-        let _worker = context::enter_worker(&worker);
-        worker.run_loop();
-        // Leave the worker context before draining, so that anything the drain wakes
-        // goes to the injector, which shutdown empties.
+impl Worker {
+    /// Worker `index` of `shared`, owning the local queue `queue`.
+    pub(crate) fn new(shared: Arc<Shared>, index: usize, queue: LocalQueue) -> Worker {
+        let n = shared.num_workers();
+        let until_global = shared.config.global_queue_interval;
+        Worker {
+            shared,
+            index,
+            core: RefCell::new(Core {
+                queue,
+                tick: 0,
+                lifo_polls: 0,
+                until_global,
+                is_searching: false,
+                in_poll: false,
+                rng: 0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1,
+                slot_seen: vec![None; n],
+                stats: Default::default(),
+            }),
+        }
     }
-    worker.drain();
-    count_out.in_loop = false;
-    worker.shared.worker_exited();
-    super::run_hook(worker.shared.config.on_thread_stop.as_ref());
+
+    /// Runs the worker on the current thread until shutdown, parking in `driver`. The
+    /// caller (the runtime) has made the runtime current on this thread.
+    pub(crate) fn run<D: Driver>(&self, driver: &D) {
+        let _current = CurrentGuard::set(self);
+        self.run_loop(driver, || false);
+    }
+
+    /// After `run`, outside the worker context (so that anything the drain wakes goes to
+    /// the injector, which shutdown empties): cancels what this worker still queues and
+    /// counts it out of the run loop.
+    pub(crate) fn exit(self, count_out: &mut CountOut<'_>) {
+        self.drain();
+        count_out.left_loop();
+    }
 }
 
-/// Counts a worker thread out of `Shared`'s live counts as it ends (out of the run loop
-/// too, if it never got there by the normal path).
-struct CountOut<'a> {
+/// Counts a worker thread out of `Shared`'s live counts as it ends: out of the run loop
+/// (`left_loop`, or on drop if it never got there by the normal path), and out of the
+/// live threads when dropped, after its stop hook. Created first thing on the thread,
+/// so even a thread that unwinds never leaves shutdown waiting for it.
+pub(crate) struct CountOut<'a> {
     shared: &'a Shared,
     in_loop: bool,
 }
 
-impl Drop for CountOut<'_> {
-    fn drop(&mut self) {
-        if self.in_loop {
+impl<'a> CountOut<'a> {
+    pub(crate) fn new(shared: &'a Shared) -> CountOut<'a> {
+        CountOut {
+            shared,
+            in_loop: true,
+        }
+    }
+
+    fn left_loop(&mut self) {
+        if std::mem::take(&mut self.in_loop) {
             self.shared.worker_exited();
         }
+    }
+}
+
+impl Drop for CountOut<'_> {
+    fn drop(&mut self) {
+        self.left_loop();
         self.shared.worker_stopped();
     }
 }
 
-impl WorkerCtx {
-    fn run_loop(&self) {
-        while !self.shared.is_shutdown() {
-            // Timers: a busy worker fires due ones itself (one atomic load when none is).
-            if self.core.borrow().tick % crate::time::CHECK_INTERVAL == 0 {
-                self.shared.time.fire_due(false);
+impl Worker {
+    /// The run loop, until shutdown or `stop()` (a stand-in asked to give the worker
+    /// back, `lend.rs`; never for the worker's own thread).
+    pub(super) fn run_loop<D: Driver>(&self, driver: &D, stop: impl Fn() -> bool) {
+        while !self.shared.is_shutdown() && !stop() {
+            // A busy worker turns the driver itself (one atomic load when nothing is due).
+            if self.core.borrow().tick % DRIVER_INTERVAL == 0 {
+                driver.turn(false);
             }
             let task = self.next_task().or_else(|| self.search());
             let Some(task) = task else {
-                self.park();
+                self.park(driver, &stop);
                 continue;
             };
             self.found_work();
@@ -182,6 +354,7 @@ impl WorkerCtx {
     fn next_task(&self) -> Option<Notified> {
         let mut core = self.core.borrow_mut();
         let shared = &*self.shared;
+        core.in_poll = false;
         core.tick = core.tick.wrapping_add(1);
         self.remote().tick.store(core.tick, Relaxed);
 
@@ -204,16 +377,18 @@ impl WorkerCtx {
                 .steal_batch_with_limit_and_pop(&core.queue, limit)
             {
                 core.queue.push(task);
+                self.made_stealable();
             }
         }
-        if shared.config.lifo_limit > 0 {
-            if core.lifo_polls < shared.config.lifo_limit {
-                if let Some(task) = self.remote().next.take() {
+        if shared.config.lifo_slot_limit > 0 {
+            if core.lifo_polls < shared.config.lifo_slot_limit {
+                if let Some(task) = self.remote().next_slot.take() {
                     core.lifo_polls += 1;
                     return Some(task);
                 }
-            } else if let Some(task) = self.remote().next.take() {
+            } else if let Some(task) = self.remote().next_slot.take() {
                 core.queue.push(task);
+                self.made_stealable();
             }
         }
         core.lifo_polls = 0;
@@ -221,11 +396,16 @@ impl WorkerCtx {
             return Some(task);
         }
         let limit = injector_share(shared);
-        steal_retrying(|| {
+        let task = steal_retrying(|| {
             shared
                 .injector
                 .steal_batch_with_limit_and_pop(&core.queue, limit)
-        })
+        });
+        if task.is_some() {
+            // The rest of the batch went to the deque.
+            self.made_stealable();
+        }
+        task
     }
 
     /// Steps 5-6: steal, as one of the searching workers.
@@ -280,13 +460,13 @@ impl WorkerCtx {
             if i == self.index {
                 continue;
             }
-            if remote.next.is_empty() {
+            if remote.next_slot.is_empty() {
                 core.slot_seen[i] = None;
                 continue;
             }
             let tick = remote.tick.load(Relaxed);
             if core.slot_seen[i] == Some(tick) {
-                if let Some(task) = remote.next.take() {
+                if let Some(task) = remote.next_slot.take() {
                     core.slot_seen[i] = None;
                     self.stats().stole(1);
                     return Some(task);
@@ -301,6 +481,7 @@ impl WorkerCtx {
     /// worker (there may be more work where this came from).
     fn found_work(&self) {
         let mut core = self.core.borrow_mut();
+        core.in_poll = true;
         if std::mem::take(&mut core.is_searching) {
             drop(core);
             if self.shared.idle.work_found() {
@@ -309,66 +490,11 @@ impl WorkerCtx {
         }
     }
 
-    /// Step 7: sleep until notified (see `docs/sleep-protocol.md`), or until the next
-    /// timer deadline if this worker keeps time (`src/time/driver.rs`).
-    fn park(&self) {
-        let shared = &*self.shared;
-        // Timers: fire what is due first; if that queued tasks here, run them instead.
-        if shared.time.fire_due(true) > 0 {
-            return;
-        }
-        let was_searching = std::mem::take(&mut self.core.borrow_mut().is_searching);
-        shared.idle.about_to_park(self.index, was_searching);
-        // `about_to_park` ended with a SeqCst fence: a push that our re-check misses saw
-        // us asleep and will wake a worker.
-        if shared.has_queued_work() {
-            shared.notify_parked();
-        }
-        // While any peer is awake it may fill its next-task slot and then stay in a long
-        // poll, and filling the slot wakes nobody (that would cost a wake-up per message
-        // in ping-pong). So a sleeper with an awake peer looks again after a while; when
-        // the whole runtime is idle, sleepers wait for new work only.
-        let timeout = shared
-            .config
-            .stalled_slot_check
-            .filter(|_| shared.idle.counts().1 > 0);
-        loop {
-            if shared.is_shutdown() {
-                return;
-            }
-            // Timers: a keeper (one of the first two workers to park) sleeps until the next
-            // deadline.
-            let park_for = shared.time.keeper_timeout(self.index, timeout);
-            self.stats().before_park(&mut self.core.borrow_mut().stats);
-            self.remote().parker.park(park_for);
-            self.stats().after_unpark(&mut self.core.borrow_mut().stats);
-            // Timers: give any keeper role up, fire what is due (into this worker's queue).
-            shared.time.release_keeper(self.index);
-            let fired = shared.time.fire_due(true) > 0;
-            if shared.is_shutdown() {
-                return;
-            }
-            if shared.idle.was_notified(self.index) {
-                self.core.borrow_mut().is_searching = true;
-                shared.hand_off_timer_keeper(self.index);
-                return;
-            }
-            if timeout.is_some() || fired {
-                let notified = shared.idle.wake_self(self.index);
-                self.core.borrow_mut().is_searching = notified;
-                shared.hand_off_timer_keeper(self.index);
-                return;
-            }
-            // Spurious wake-up, or a keeper's timeout with nothing due (or a hand-off):
-            // still on the sleepers list; park again, keeping time if a keeper role is free.
-        }
-    }
-
     /// At exit: cancel what this worker still queues (tasks never polled are reachable
     /// only from here; the others are also cancelled through the registry, and whichever
     /// comes second finds them complete).
     fn drain(&self) {
-        if let Some(task) = self.remote().next.take() {
+        if let Some(task) = self.remote().next_slot.take() {
             task.shutdown();
         }
         let core = self.core.borrow_mut();

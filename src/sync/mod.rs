@@ -1,8 +1,12 @@
-//! The synchronisation facade: the only module that names `std::sync`, `parking_lot`,
-//! `crossbeam_deque`, `loom` or `std::thread`.
+//! The synchronisation facade: the only module that names `parking_lot`,
+//! `crossbeam_deque` or `loom`.
 //!
-//! Everything the scheduler shares between threads (atomics, locks, condition variables,
-//! cells, the work-stealing deques, thread spawns and thread-locals) is taken from here.
+//! Everything a heist protocol shares between threads (atomics, locks, condition
+//! variables, cells, the work-stealing deques, the token parker, thread spawns and
+//! thread-locals) is taken from here. Other modules name std only for what no protocol
+//! runs through (`std::sync::Arc` for user hooks and `block_on`'s waker, `Ordering`
+//! paths, the per-thread task cache that is off under loom, `available_parallelism`);
+//! `docs/testing.md` lists them.
 //! Two sides export the same names:
 //!
 //! - [`real`] (the default): std atomics, `parking_lot` locks, `crossbeam_deque` queues.
@@ -34,6 +38,13 @@ pub(crate) mod stat {
         fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering,
     };
 }
+
+mod parker;
+pub(crate) use parker::Parker;
+
+/// A cell written once before the threads that read it start (the timer driver's
+/// host); not part of any protocol loom explores, so std's on both sides.
+pub(crate) use std::sync::OnceLock;
 
 /// std's `Arc` on both sides, for wakers built with `std::task::Wake` (which takes
 /// nothing else): the join set's per-entry wakers (`task/join_set/`). loom does not see

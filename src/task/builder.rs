@@ -1,7 +1,7 @@
 //! `task::Builder`: spawn a task with a name.
 
 use super::{JoinHandle, Meta};
-use crate::context;
+use crate::runtime::context;
 use crate::Handle;
 use std::future::Future;
 use std::io;
@@ -59,7 +59,8 @@ impl<'a> Builder<'a> {
         F::Output: Send + 'static,
     {
         let meta = self.meta();
-        match context::with_current(|h| crate::scheduler::Shared::spawn(&h.shared, future, meta)) {
+        match context::with_current(|h| crate::scheduler::Shared::spawn(&h.scheduler, future, meta))
+        {
             Ok(join) => Ok(join),
             Err(e) => panic!("heist::task::Builder::spawn: {e}"),
         }
@@ -77,7 +78,7 @@ impl<'a> Builder<'a> {
     {
         let meta = self.meta();
         Ok(crate::scheduler::Shared::spawn(
-            &handle.shared,
+            &handle.scheduler,
             future,
             meta,
         ))
@@ -98,7 +99,7 @@ impl<'a> Builder<'a> {
         R: Send + 'static,
     {
         let meta = self.meta();
-        match context::with_current(|h| h.shared.blocking.spawn(func, h, meta)) {
+        match context::with_current(|h| h.blocking.spawn(func, h, meta)) {
             Ok(join) => Ok(join),
             Err(e) => panic!("heist::task::Builder::spawn_blocking: {e}"),
         }
@@ -115,6 +116,6 @@ impl<'a> Builder<'a> {
         R: Send + 'static,
     {
         let meta = self.meta();
-        Ok(handle.shared.blocking.spawn(func, handle, meta))
+        Ok(handle.blocking.spawn(func, handle, meta))
     }
 }

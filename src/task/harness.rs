@@ -8,7 +8,7 @@
 use super::error::{Failure, JoinError};
 use super::id::IdGuard;
 use super::raw::{Cell, Header, Stage};
-use super::state::{Snapshot, TransitionToIdle, TransitionToNotified, TransitionToRunning};
+use super::state::{Snapshot, TransitionToIdle, TransitionToRunning};
 use super::waker::waker_ref;
 use super::{Notified, Schedule, Task};
 use crate::sync::stat::{AtomicU64, Ordering::Relaxed};
@@ -76,7 +76,9 @@ where
     /// completed.
     fn poll_future(self, running: Option<&AtomicU64>) -> bool {
         let _id = IdGuard::enter(self.cell().header.id);
-        let waker = waker_ref(self.header_ptr());
+        // SAFETY: we are the poller, holding the task's reference for the whole poll,
+        // longer than the borrowed waker lives.
+        let waker = unsafe { waker_ref(self.header_ptr()) };
         let mut cx = Context::from_waker(&waker);
         let res = panic::catch_unwind(AssertUnwindSafe(|| {
             self.cell().stage.with_mut(|stage| {
@@ -230,7 +232,7 @@ where
     }
 
     /// Holding `RUNNING` with the result stored (`failed`: it is a `Failure`): publish
-    /// completion, hand the output to whoever owns it, leave the owned list and release
+    /// completion, hand the output to whoever owns it, leave the owned-tasks registry and release
     /// the runner's reference.
     fn complete(self, failed: bool) {
         let snapshot = self.state().transition_to_complete(failed);
@@ -458,17 +460,5 @@ fn withdraw(running: Option<&AtomicU64>) {
 fn drop_waker_guarded(waker: Option<Waker>) {
     if waker.is_some() {
         let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(waker)));
-    }
-}
-
-/// Wakes through the state machine: the code behind `Waker::wake` / `wake_by_ref`.
-pub(super) fn act_on_wake(ptr: NonNull<Header>, action: TransitionToNotified) {
-    // SAFETY: the waker that called us holds a reference (or just transferred it into
-    // the transition's action).
-    let raw = unsafe { super::raw::RawTask::from_raw(ptr) };
-    match action {
-        TransitionToNotified::DoNothing => {}
-        TransitionToNotified::Submit => raw.schedule(),
-        TransitionToNotified::Dealloc => raw.dealloc(),
     }
 }

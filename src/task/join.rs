@@ -116,7 +116,8 @@ impl<T> Future for JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        self.raw.drop_join_handle();
+        // SAFETY: this is the task's `JoinHandle`, dropped once.
+        unsafe { self.raw.drop_join_handle() };
     }
 }
 
@@ -169,7 +170,8 @@ impl Clone for AbortHandle {
 
 impl Drop for AbortHandle {
     fn drop(&mut self) {
-        self.raw.drop_reference();
+        // SAFETY: this `AbortHandle` owns one reference, released once, here.
+        unsafe { self.raw.drop_reference() };
     }
 }
 

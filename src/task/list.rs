@@ -55,7 +55,7 @@ impl<S: Schedule> OwnedTasks<S> {
 
     /// Adds a new task, taking the list's reference. Fails once the registry is closed
     /// (the runtime is shutting down), handing the reference back.
-    pub(crate) fn bind(&self, task: Task<S>) -> Result<(), Task<S>> {
+    pub(crate) fn register(&self, task: Task<S>) -> Result<(), Task<S>> {
         let raw = task.raw();
         let ptr = raw.header_ptr();
         let mut shard = self.shard(raw.header()).lock();
@@ -84,7 +84,7 @@ impl<S: Schedule> OwnedTasks<S> {
 
     /// Unlinks a completing task. Returns the list's reference, or `None` if shutdown
     /// already popped it.
-    pub(crate) fn remove(&self, task: &Task<S>) -> Option<Task<S>> {
+    pub(crate) fn release(&self, task: &Task<S>) -> Option<Task<S>> {
         let raw = task.raw();
         let ptr = raw.header_ptr();
         let header = raw.header();

@@ -24,7 +24,7 @@ use std::task::{Context, Poll, Waker};
 /// Runs of each model on real threads (without loom).
 const ITERATIONS: usize = if cfg!(miri) { 3 } else { 300 };
 
-/// A scheduler for one model: a FIFO run queue and the owned list's references.
+/// A scheduler for one model: a FIFO run queue and the owned-tasks registry's references.
 struct TestSched {
     queue: Mutex<VecDeque<Notified<Sched>>>,
     owned: Mutex<Vec<Task<Sched>>>,

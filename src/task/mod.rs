@@ -10,14 +10,14 @@
 //!
 //! | handle        | where it lives                      | what it may do                          |
 //! |---------------|-------------------------------------|-----------------------------------------|
-//! | `Task`        | the owned-tasks list (`list.rs`), from the first `Pending` on | cancel the task at shutdown |
+//! | `Task`        | the owned-tasks registry (`list.rs`), from the first `Pending` on | cancel the task at shutdown |
 //! | `Notified`    | a run queue, a next-task slot       | poll the task (carries `NOTIFIED`)      |
 //! | `JoinHandle`  | user code                           | read the output, register a join waker  |
 //! | `AbortHandle` | user code                           | cancel                                  |
 //! | `Waker`       | anywhere, any number of clones      | wake (queue a `Notified` when waiting)  |
 //!
 //! A new task starts with three references: the first `Notified`, the `JoinHandle`, and
-//! one reserved for the owned-tasks list, which takes it when the task first waits
+//! one reserved for the owned-tasks registry, which takes it when the task first waits
 //! (`Schedule::register`); a task that completes in its first poll releases the reserved
 //! one itself. Until it first waits, a task is always in exactly one queue or being run,
 //! so shutdown reaches it by draining the queues.
@@ -73,7 +73,7 @@
 //! relies on these invariants, which the code above and in `scheduler/` keeps:
 //!
 //! - **A task that is not complete still holds its registry reference** (reserved at
-//!   spawn, or held by the owned-tasks list). Only completion releases it (`complete`,
+//!   spawn, or held by the owned-tasks registry). Only completion releases it (`complete`,
 //!   for the reserved one or the list's), or shutdown, which completes the task through
 //!   it (`Task::shutdown`: it takes `RUNNING` and cancels, or leaves that to the thread
 //!   holding `RUNNING`, which sees `CANCELLED` after its poll). So the last reference of
@@ -133,6 +133,7 @@ pub mod futures {
 }
 // The blocking pool lives in `src/blocking/`; its entry point belongs with `spawn`.
 pub use crate::blocking::spawn_blocking;
+pub use crate::runtime::block_in_place;
 
 pub(crate) use meta::Meta;
 pub(crate) use raw::{Header, RawTask};
@@ -164,7 +165,7 @@ pub(crate) trait Schedule: Sync + Sized + 'static {
     fn release(&self, task: &Task<Self>) -> Option<Task<Self>>;
 }
 
-/// One counted reference to a task, as held by the owned-tasks list.
+/// One counted reference to a task, as held by the owned-tasks registry.
 pub(crate) struct Task<S: 'static> {
     raw: RawTask,
     _scheduler: PhantomData<S>,
@@ -198,13 +199,15 @@ impl<S: 'static> Task<S> {
     pub(crate) fn shutdown(self) {
         let raw = self.raw;
         mem::forget(self);
-        raw.shutdown();
+        // SAFETY: this `Task` owned one reference; forgotten above, so it is given up.
+        unsafe { raw.shutdown() };
     }
 }
 
 impl<S: 'static> Drop for Task<S> {
     fn drop(&mut self) {
-        self.raw.drop_reference();
+        // SAFETY: this `Task` owns one reference, released once, here.
+        unsafe { self.raw.drop_reference() };
     }
 }
 
@@ -228,7 +231,8 @@ impl<S: 'static> Notified<S> {
     pub(crate) fn shutdown(self) {
         let raw = self.0.raw;
         mem::forget(self);
-        raw.shutdown();
+        // SAFETY: this `Notified` owned one reference; forgotten above, so it is given up.
+        unsafe { raw.shutdown() };
     }
 
     /// Polls the task (or cancels it, if it was aborted), consuming this reference.
@@ -236,7 +240,9 @@ impl<S: 'static> Notified<S> {
     pub(crate) fn run(self) -> bool {
         let raw = self.0.raw;
         mem::forget(self);
-        raw.poll(None)
+        // SAFETY: this `Notified` owned one reference and the NOTIFIED token; forgotten
+        // above, so both are given up to the poll.
+        unsafe { raw.poll(None) }
     }
 
     /// As `run`, on a worker that published this task's id in `running`
@@ -245,7 +251,8 @@ impl<S: 'static> Notified<S> {
     pub(crate) fn run_published(self, running: &crate::sync::stat::AtomicU64) -> bool {
         let raw = self.0.raw;
         mem::forget(self);
-        raw.poll(Some(running))
+        // SAFETY: as in `run`.
+        unsafe { raw.poll(Some(running)) }
     }
 
     /// The task's header (id, spawn location, name, state).

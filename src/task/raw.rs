@@ -20,7 +20,7 @@ use super::error::Failure;
 use super::harness::Harness;
 use super::id::Id;
 use super::meta::Meta;
-use super::state::State;
+use super::state::{State, TransitionToNotified};
 use super::Schedule;
 use crate::sync::stat::AtomicU64;
 use crate::sync::UnsafeCell;
@@ -45,7 +45,7 @@ pub(crate) struct Header {
     /// `Notified` just before it runs it. It fills padding: a small task's cell stays in
     /// the 88-byte allocation class.
     pub(crate) polls: crate::sync::stat::AtomicU32,
-    /// Links of the owned-tasks list. Read and written only under the lock of the list
+    /// Links of the owned-tasks registry. Read and written only under the lock of the list
     /// shard that owns the task (see `task/list.rs`).
     pub(crate) owned: UnsafeCell<Links>,
 }
@@ -181,26 +181,39 @@ impl RawTask {
 
     /// Runs a `Notified`; consumes its reference. Returns true if the task completed (or
     /// was cancelled) in this run. `running`: see `Vtable::poll`.
-    pub(crate) fn poll(self, running: Option<&AtomicU64>) -> bool {
+    ///
+    /// # Safety
+    /// The caller owns the `Notified`'s reference (and its `NOTIFIED` token) and gives it
+    /// up: no copy of this `RawTask` uses that reference afterwards.
+    pub(crate) unsafe fn poll(self, running: Option<&AtomicU64>) -> bool {
         // SAFETY: the vtable was built for this cell's F and S; the caller gives up the
         // Notified reference, which `poll` consumes.
         unsafe { (self.header().vtable.poll)(self.ptr, running) }
     }
 
     /// Queues the task; consumes one reference, which becomes the `Notified`'s.
-    pub(crate) fn schedule(self) {
+    ///
+    /// # Safety
+    /// The caller owns one reference that carries the `NOTIFIED` token, and gives it up.
+    pub(crate) unsafe fn schedule(self) {
         // SAFETY: as for `poll`; the caller's reference carries the NOTIFIED token.
         unsafe { (self.header().vtable.schedule)(self.ptr) }
     }
 
     /// Cancels for shutdown; consumes one reference.
-    pub(crate) fn shutdown(self) {
+    ///
+    /// # Safety
+    /// The caller owns one reference and gives it up.
+    pub(crate) unsafe fn shutdown(self) {
         // SAFETY: as for `poll`.
         unsafe { (self.header().vtable.shutdown)(self.ptr) }
     }
 
     /// Drops the `JoinHandle`'s interest; consumes its reference.
-    pub(crate) fn drop_join_handle(self) {
+    ///
+    /// # Safety
+    /// The caller is the task's `JoinHandle`, dropping it: called once.
+    pub(crate) unsafe fn drop_join_handle(self) {
         // SAFETY: as for `poll`; called once, by the JoinHandle's destructor.
         unsafe { (self.header().vtable.drop_join_handle)(self.ptr) }
     }
@@ -218,27 +231,51 @@ impl RawTask {
     }
 
     /// Releases one reference, freeing the task if it was the last.
-    pub(crate) fn drop_reference(self) {
+    ///
+    /// # Safety
+    /// The caller owns one reference and gives it up.
+    pub(crate) unsafe fn drop_reference(self) {
         if self.state().ref_dec() {
-            self.dealloc();
+            // SAFETY: that was the last reference.
+            unsafe { self.dealloc() };
         }
     }
 
-    /// Frees the task. Only after the last reference was released.
-    pub(crate) fn dealloc(self) {
-        // SAFETY: the caller just released the last reference, so nobody else can reach
-        // the allocation; the vtable matches the cell.
+    /// Frees the task.
+    ///
+    /// # Safety
+    /// The last reference was just released (by the caller): nobody else can reach the
+    /// allocation.
+    pub(crate) unsafe fn dealloc(self) {
+        // SAFETY: the caller's contract; the vtable matches the cell.
         unsafe { (self.header().vtable.dealloc)(self.ptr) }
+    }
+
+    /// Acts on a wake's transition (the code behind `Waker::wake` / `wake_by_ref`):
+    /// queues the task with the reference the transition handed over, or frees it.
+    ///
+    /// # Safety
+    /// The caller's waker holds a reference (or, for `wake`, just transferred it into the
+    /// transition's action): `action` came from `transition_to_notified_by_*` on this task.
+    pub(crate) unsafe fn wake(self, action: TransitionToNotified) {
+        match action {
+            TransitionToNotified::DoNothing => {}
+            // SAFETY: the transition made the reference passed in carry the NOTIFIED token.
+            TransitionToNotified::Submit => unsafe { self.schedule() },
+            // SAFETY: the transition released the last reference.
+            TransitionToNotified::Dealloc => unsafe { self.dealloc() },
+        }
     }
 
     /// `abort()`: cancel, and queue the task if it was waiting so a worker drops it.
     pub(crate) fn remote_abort(self) {
-        use super::state::TransitionToNotified::*;
-        match self.state().transition_to_notified_and_cancel() {
-            Submit => self.schedule(),
-            DoNothing => {}
-            Dealloc => unreachable!("abort never releases a reference"),
-        }
+        let action = self.state().transition_to_notified_and_cancel();
+        assert!(
+            !matches!(action, TransitionToNotified::Dealloc),
+            "abort never releases a reference"
+        );
+        // SAFETY: the abort's transition added the reference a `Submit` hands over.
+        unsafe { self.wake(action) }
     }
 }
 

@@ -66,7 +66,7 @@ const FLAG_BITS: u32 = 8;
 /// One reference in the count held in the high bits.
 pub(crate) const REF_ONE: usize = 1 << FLAG_BITS;
 
-/// A new task: three references (the owned-tasks list, the first `Notified`, the
+/// A new task: three references (the owned-tasks registry, the first `Notified`, the
 /// `JoinHandle`), notified (it is about to be queued), join interest.
 const INITIAL: usize = (3 * REF_ONE) | NOTIFIED | JOIN_INTEREST;
 
@@ -294,7 +294,7 @@ impl State {
     }
 
     /// Releases `count` references at once (the completer's own and, when it removed the
-    /// task from the owned list, the list's). Returns true when the task must be freed.
+    /// task from the owned-tasks registry, the list's). Returns true when the task must be freed.
     pub(crate) fn transition_to_terminal(&self, count: usize) -> bool {
         let prev = Snapshot(self.val.fetch_sub(count * REF_ONE, AcqRel));
         assert!(

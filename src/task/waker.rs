@@ -4,7 +4,6 @@
 //! wake does is decided by the state machine (`state.rs`): a waiting task is queued once,
 //! a running task is requeued after its poll, a complete task is left alone.
 
-use super::harness::act_on_wake;
 use super::raw::{Header, RawTask};
 use std::mem::ManuallyDrop;
 use std::ops::Deref;
@@ -26,10 +25,14 @@ impl Deref for WakerRef {
     }
 }
 
-pub(super) fn waker_ref(ptr: NonNull<Header>) -> WakerRef {
+/// # Safety
+/// `ptr` is a live task header, and the caller holds a reference to the task (the
+/// poller's) for as long as the `WakerRef` lives.
+pub(super) unsafe fn waker_ref(ptr: NonNull<Header>) -> WakerRef {
     let raw = RawWaker::new(ptr.as_ptr() as *const (), &VTABLE);
-    // SAFETY: the vtable's functions uphold the RawWaker contract for a task header
-    // pointer; ManuallyDrop keeps the borrowed reference from being released.
+    // SAFETY: the vtable's functions uphold the RawWaker contract for a live task header
+    // pointer (the caller's contract); ManuallyDrop keeps the borrowed reference from
+    // being released.
     let waker = unsafe { Waker::from_raw(raw) };
     WakerRef {
         waker: ManuallyDrop::new(waker),
@@ -53,22 +56,21 @@ unsafe fn clone(data: *const ()) -> RawWaker {
 unsafe fn wake(data: *const ()) {
     // SAFETY: `data` came from one of our wakers, whose reference this call consumes.
     let raw = unsafe { raw_task(data) };
-    act_on_wake(
-        raw.header_ptr(),
-        raw.state().transition_to_notified_by_val(),
-    );
+    let action = raw.state().transition_to_notified_by_val();
+    // SAFETY: the waker's reference went into the transition's action.
+    unsafe { raw.wake(action) };
 }
 
 unsafe fn wake_by_ref(data: *const ()) {
     // SAFETY: `data` came from one of our wakers, which keeps its reference.
     let raw = unsafe { raw_task(data) };
-    act_on_wake(
-        raw.header_ptr(),
-        raw.state().transition_to_notified_by_ref(),
-    );
+    let action = raw.state().transition_to_notified_by_ref();
+    // SAFETY: the waker holds a reference; the transition added the one a `Submit`
+    // hands over.
+    unsafe { raw.wake(action) };
 }
 
 unsafe fn drop_waker(data: *const ()) {
     // SAFETY: `data` came from one of our wakers, whose reference this call releases.
-    unsafe { raw_task(data) }.drop_reference();
+    unsafe { raw_task(data).drop_reference() };
 }

@@ -1,18 +1,24 @@
 //! The timer driver: the wheel under its lock, the clock, and the protocol by which the
 //! workers keep time between them (there is no timer thread).
 //!
+//! The driver knows no scheduler: the workers reach it through the park seam
+//! (`scheduler/park.rs`, "The driver interface", glued in `runtime/driver.rs`), where a
+//! *seat* is a keeper role, and it asks its host for a sleeper through the callback set
+//! by `set_summon`.
+//!
 //! # Who fires timers
 //!
 //! - **A worker about to park** first fires whatever is due (`fire_due`); if that queued
 //!   tasks, it runs them instead of parking.
 //! - **The keepers.** The first `KEEPERS` (two) workers to park while a *keeper* role
-//!   is free take one each and park with a timeout to the next deadline
-//!   (`keeper_timeout`); every other sleeper parks without one. On waking for any reason
-//!   a keeper gives its role up (`release_keeper`) and fires what is due; the fired
-//!   tasks land in its own queue. Both keepers wake for the same deadline and whichever
-//!   takes the lock first fires; the other finds nothing due and parks again.
-//! - **Busy workers** call `fire_due` every `CHECK_INTERVAL` tasks: one atomic load when
-//!   nothing is due, so timers keep time while no worker parks.
+//!   is free take one each (`try_keep`) and wait on the role's own parker with a timeout
+//!   to the next deadline (`park_keeper`); every other sleeper parks on its own condvar
+//!   without one. On waking for any reason a keeper gives its role up
+//!   (`release_keeper`) and fires what is due; the fired tasks land in its own queue.
+//!   Both keepers wake for the same deadline and whichever takes the lock first fires;
+//!   the other finds nothing due and parks again.
+//! - **Busy workers** call `fire_due` every `DRIVER_INTERVAL` (32) tasks: one atomic load
+//!   when nothing is due, so timers keep time while no worker parks.
 //!
 //! # Why two keepers
 //!
@@ -37,11 +43,11 @@
 //!
 //! ```text
 //! registrar                                   parking worker
-//!   [lock] insert; next_wake = when [unlock]    keepers[i]: CAS NONE -> me  (SeqCst)
+//!   [lock] insert; next_wake = when [unlock]    held[i]: CAS NONE -> me     (SeqCst)
 //!   fence(SeqCst)                               fence(SeqCst)
-//!   k = keepers[0..].load()        (SeqCst)     n = next_wake.load()         (SeqCst)
-//!   each keeper k: unpark k                     park(until n)
-//!   no keeper:     hand off (below)
+//!   k = held[0..].load()           (SeqCst)     n = next_wake.load()         (SeqCst)
+//!   each role held: unpark its parker           park on role i (until n)
+//!   no role held:   summon (below)
 //! ```
 //!
 //! The fences are what loom checks: it models `SeqCst` loads, stores and
@@ -57,28 +63,35 @@
 //! unparks it (the parker keeps the token, so the unpark is not lost) and the keeper
 //! recomputes. So every keeper either is woken or parks for the new deadline.
 //!
-//! A keeper that leaves the park loop to run tasks (`hand_off_timer_keeper`), and a
-//! registrar that finds no keeper, wake one *other* sleeper without taking it off the
-//! sleepers list: it finds no work, takes a free role and parks with the timeout. The
-//! same Dekker pairing (`keepers` store / `next_wake` load against `next_wake` store /
-//! `keepers` load) makes at least one of a leaving keeper and a racing registrar see the
-//! other. If no worker sleeps, all are busy and fire timers in their run loops.
+//! A worker that leaves the park loop to run tasks while timers are pending and no role
+//! is held (`needs_keeper`, the seam's hand-off), and a registrar that finds no keeper
+//! (`timer_moved_earlier`, through the host's summon), wake one *other* sleeper without
+//! taking it off the sleepers list: it finds no work, takes a free role and parks with
+//! the timeout. The same Dekker pairing (`held` store / `next_wake` load against
+//! `next_wake` store / `held` load) makes at least one of a leaving keeper and a racing
+//! registrar see the other. If no worker sleeps, all are busy and fire timers in their
+//! run loops.
 //!
 //! # Time
 //!
-//! [`Clock`] is the only place the driver reads the time; the wheel itself is given the
-//! current tick, so a test or a loom model can drive it by hand (`process_at`).
+//! [`Clock`] (`clock.rs`) is the only place the driver reads the time; the wheel itself
+//! is given the current tick, so a test or a loom model can drive it by hand
+//! (`process_at`). While the clock is paused, keepers park without a deadline (the
+//! clock does not move by itself), and the runtime moves it when it goes idle
+//! (`auto_advance`, called through the park seam; `docs/sleep-protocol.md`,
+//! "Auto-advance").
 
-use super::entry::{Entry, FIRED, MAX_TICK, SHUTDOWN, UNREGISTERED};
+use super::clock::Clock;
+use super::entry::{Entry, FIRED, SHUTDOWN, UNREGISTERED};
+use super::instant::Instant;
 use super::wheel::Wheel;
-use crate::scheduler::Shared;
 use crate::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering::*};
-use crate::sync::Mutex;
+use crate::sync::{Arc, Mutex, OnceLock, Parker};
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::Waker;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// `next_wake` when the wheel is empty.
 const NO_WAKE: u64 = u64::MAX;
@@ -88,49 +101,6 @@ const NO_KEEPER: usize = usize::MAX;
 pub(crate) const KEEPERS: usize = 2;
 /// Wakers collected under the lock and woken after releasing it, per batch.
 const BATCH: usize = 32;
-
-/// Milliseconds since the runtime started: the wheel's ticks.
-#[derive(Debug)]
-pub(crate) struct Clock {
-    origin: Instant,
-}
-
-impl Clock {
-    fn new() -> Clock {
-        Clock {
-            origin: crate::sync::time::now(),
-        }
-    }
-
-    /// The time now: the one place the timers read the clock.
-    pub(crate) fn now(&self) -> Instant {
-        crate::sync::time::now()
-    }
-
-    /// The current tick, rounded down: a timer due at tick `t` fires once this is `>= t`,
-    /// never before its deadline (which `deadline_tick` rounds up).
-    pub(crate) fn now_tick(&self) -> u64 {
-        self.tick_floor(self.now())
-    }
-
-    fn tick_floor(&self, t: Instant) -> u64 {
-        let ms = t.saturating_duration_since(self.origin).as_millis();
-        u64::try_from(ms).unwrap_or(MAX_TICK).min(MAX_TICK)
-    }
-
-    /// The first tick at or after `deadline`.
-    pub(crate) fn deadline_tick(&self, deadline: Instant) -> u64 {
-        let since = deadline.saturating_duration_since(self.origin);
-        let ms = since.as_millis() + u128::from(since.subsec_nanos() % 1_000_000 != 0);
-        u64::try_from(ms).unwrap_or(MAX_TICK).min(MAX_TICK)
-    }
-
-    /// How long from now until `tick` starts (zero if it has).
-    fn until(&self, tick: u64) -> Duration {
-        let at = self.origin.checked_add(Duration::from_millis(tick));
-        at.map_or(Duration::MAX, |at| at.saturating_duration_since(self.now()))
-    }
-}
 
 struct Inner {
     wheel: Wheel,
@@ -146,9 +116,34 @@ pub(crate) struct Driver {
     inner: Mutex<Inner>,
     /// The tick at which the wheel next has work, or `NO_WAKE`. Written under the lock.
     next_wake: AtomicU64,
-    /// The keeper roles: each holds the worker parked with a timeout for `next_wake`, or
-    /// `NO_KEEPER`. Only a worker writes its own index in (and out); it holds at most one.
-    keepers: [AtomicUsize; KEEPERS],
+    keepers: Arc<Keepers>,
+    /// Asks the host (the runtime) to send a parked worker to take a free keeper role:
+    /// for a registration that lowered `next_wake` while nobody keeps time.
+    summon: OnceLock<Box<dyn Fn() + Send + Sync>>,
+}
+
+/// The keeper roles: the seats a parked worker may wait in for the next deadline.
+pub(crate) struct Keepers {
+    /// The worker holding each role, or `NO_KEEPER`. Only a worker writes its own index
+    /// in (and out), and it holds at most one.
+    held: [AtomicUsize; KEEPERS],
+    /// What the holder of each role waits on.
+    parkers: [Parker; KEEPERS],
+}
+
+impl Keepers {
+    /// Wakes the holder of `role` (or makes its next wait return at once).
+    pub(crate) fn unpark(&self, role: usize) {
+        self.parkers[role].unpark();
+    }
+
+    /// The workers holding a keeper role now.
+    fn holders(&self) -> impl Iterator<Item = usize> + '_ {
+        self.held
+            .iter()
+            .map(|k| k.load(SeqCst))
+            .filter(|&k| k != NO_KEEPER)
+    }
 }
 
 /// What a `Sleep` poll found.
@@ -158,22 +153,47 @@ pub(crate) enum Polled {
     Ready,
     Pending,
     /// Registered with the earliest deadline in the wheel: the caller must make sure a
-    /// worker wakes for it (`Shared::timer_moved_earlier`).
+    /// worker wakes for it (`Driver::timer_moved_earlier`).
     PendingEarlier,
 }
 
 impl Driver {
-    pub(crate) fn new() -> Driver {
+    /// A driver whose clock starts paused if `start_paused` (`Builder::start_paused`).
+    pub(crate) fn new(start_paused: bool) -> Driver {
         Driver {
-            clock: Clock::new(),
+            clock: Clock::new(start_paused),
             inner: Mutex::new(Inner {
                 wheel: Wheel::new(),
                 closed: false,
                 fired: 0,
             }),
             next_wake: AtomicU64::new(NO_WAKE),
-            keepers: std::array::from_fn(|_| AtomicUsize::new(NO_KEEPER)),
+            keepers: Arc::new(Keepers {
+                held: std::array::from_fn(|_| AtomicUsize::new(NO_KEEPER)),
+                parkers: std::array::from_fn(|_| Parker::new()),
+            }),
+            summon: OnceLock::new(),
         }
+    }
+
+    /// Sets how the driver asks for a parked worker to keep time when nobody does (the
+    /// hand-off; called once, before any timer registers).
+    pub(crate) fn set_summon(&self, summon: Box<dyn Fn() + Send + Sync>) {
+        assert!(
+            self.summon.set(summon).is_ok(),
+            "the timer driver's host is set once"
+        );
+    }
+
+    /// The runtime's clock.
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The keeper roles, to wake their holders with: held by the scheduler, which holds
+    /// no timer driver.
+    pub(crate) fn keepers(&self) -> Arc<Keepers> {
+        self.keepers.clone()
     }
 
     /// Timers registered.
@@ -442,45 +462,121 @@ impl Driver {
         }
     }
 
-    /// Parking worker `index`: takes a keeper role if it holds none and one is free, and
-    /// returns how long to sleep at most (`other`: the worker's own timeout, if any).
-    pub(crate) fn keeper_timeout(&self, index: usize, other: Option<Duration>) -> Option<Duration> {
-        let held = self.keepers.iter().any(|k| k.load(SeqCst) == index)
-            || self
-                .keepers
-                .iter()
-                .any(|k| k.compare_exchange(NO_KEEPER, index, SeqCst, SeqCst).is_ok());
-        if !held {
-            return other;
-        }
-        // Pairs with the fence in `timer_moved_earlier` (module doc).
+    /// Parking worker `worker` takes a free keeper role, if any.
+    pub(crate) fn try_keep(&self, worker: usize) -> Option<usize> {
+        self.keepers.held.iter().position(|k| {
+            k.compare_exchange(NO_KEEPER, worker, SeqCst, SeqCst)
+                .is_ok()
+        })
+    }
+
+    /// The holder of `role` waits for the next deadline, at most `timeout` (the worker's
+    /// own), or until `Keepers::unpark(role)`. May return spuriously.
+    pub(crate) fn park_keeper(&self, role: usize, timeout: Option<Duration>) {
+        // Pairs with the fence in `timer_moved_earlier` (module doc): taking the role
+        // (`try_keep`) comes before this read.
         fence(SeqCst);
+        self.keepers.parkers[role].park(self.timeout_for(timeout));
+    }
+
+    /// How long a waiter may block: `timeout`, shortened to the time until the next
+    /// deadline if a timer is registered. For a driver stacked on the timers (an I/O
+    /// poller's timeout), as for the keepers.
+    pub(crate) fn timeout_for(&self, timeout: Option<Duration>) -> Option<Duration> {
         let next = self.next_wake.load(SeqCst);
-        if next == NO_WAKE {
-            return other;
+        // While paused, the clock moves only by `advance` or auto-advance: no deadline
+        // to wait until (`resume` wakes the keepers to time their parks again).
+        let until = if next == NO_WAKE {
+            None
+        } else {
+            self.clock.until(next)
+        };
+        match (timeout, until) {
+            (Some(t), Some(u)) => Some(t.min(u)),
+            (t, u) => t.or(u),
         }
-        let until = self.clock.until(next);
-        Some(other.map_or(until, |o| o.min(until)))
     }
 
-    /// Worker `index` woke: it gives up its keeper role if it held one.
-    pub(crate) fn release_keeper(&self, index: usize) {
-        let _ = self
-            .keepers
-            .iter()
-            .any(|k| k.compare_exchange(index, NO_KEEPER, SeqCst, SeqCst).is_ok());
+    /// The holder of `role` woke: it gives the role up.
+    pub(crate) fn release_keeper(&self, role: usize) {
+        self.keepers.held[role].store(NO_KEEPER, SeqCst);
     }
 
-    /// The workers holding a keeper role now.
-    fn keepers(&self) -> impl Iterator<Item = usize> + '_ {
-        self.keepers
-            .iter()
-            .map(|k| k.load(SeqCst))
-            .filter(|&k| k != NO_KEEPER)
+    /// A worker leaves its park loop: true if timers are pending and nobody keeps them,
+    /// so it must send another sleeper to (`park.rs`, the hand-off).
+    pub(crate) fn needs_keeper(&self) -> bool {
+        // A leaving keeper released its role just before: pairs with the registrar's
+        // fence, as in `park_keeper` (module doc).
+        fence(SeqCst);
+        self.has_timers() && self.keepers.holders().next().is_none()
+    }
+
+    /// A registration lowered `next_wake`: wakes the keepers so they sleep less, or, with
+    /// no keeper, asks the host to send a sleeper to keep time.
+    pub(crate) fn timer_moved_earlier(&self) {
+        // Pairs with the fence in `park_keeper` (module doc).
+        fence(SeqCst);
+        let mut kept = false;
+        for (role, held) in self.keepers.held.iter().enumerate() {
+            if held.load(SeqCst) != NO_KEEPER {
+                self.keepers.unpark(role);
+                kept = true;
+            }
+        }
+        if !kept {
+            if let Some(summon) = self.summon.get() {
+                summon();
+            }
+        }
     }
 
     fn has_timers(&self) -> bool {
         self.next_wake.load(SeqCst) != NO_WAKE
+    }
+
+    /// A hint for a parking worker: the clock is paused, nothing holds auto-advance off,
+    /// and a timer is pending (`auto_advance` re-checks under the clock's lock).
+    pub(crate) fn may_auto_advance(&self) -> bool {
+        self.clock.may_auto_advance() && self.has_timers()
+    }
+
+    /// Auto-advance, by the one worker that claimed the idle runtime (`park.rs`;
+    /// `docs/sleep-protocol.md`, "Auto-advance"): moves the paused clock to the next
+    /// deadline and fires what is due there. A deadline in an upper level of the wheel
+    /// only cascades its entries lower, so it moves on until a timer fired or none is
+    /// left (or an inhibitor appeared). Returns how many timers fired.
+    pub(crate) fn auto_advance(&self) -> usize {
+        // Each round fires or cascades at least one level's slot; more rounds than the
+        // wheel has levels (twice over, for a slot beyond the span) never happen.
+        for _ in 0..16 {
+            let next = self.next_wake.load(SeqCst);
+            if next == NO_WAKE || !self.clock.auto_advance_to(next) {
+                return 0;
+            }
+            let fired = self.process_at(self.clock.now_tick(), true);
+            if fired > 0 {
+                return fired;
+            }
+        }
+        0
+    }
+
+    /// Holds auto-advance off (`clock.rs`): a `block_on` that is polling, a blocking
+    /// call, a `block_in_place` section.
+    pub(crate) fn inhibit_auto_advance(&self) {
+        self.clock.inhibit_auto_advance();
+    }
+
+    /// Releases one `inhibit_auto_advance`. The last one of a paused clock, with timers
+    /// pending, sends a sleeper to look whether the runtime is idle now (its last worker
+    /// may have parked while the clock was held): the `summon` half of the pairing in
+    /// `docs/sleep-protocol.md`, "Auto-advance".
+    pub(crate) fn allow_auto_advance(&self) {
+        if self.clock.allow_auto_advance() && self.has_timers() {
+            if let Some(summon) = self.summon.get() {
+                summon();
+            }
+        }
     }
 }
 
@@ -500,92 +596,86 @@ fn shutdown_panic() -> ! {
     )
 }
 
-/// The glue between the driver and the workers' parking (see the module doc).
-impl Shared {
-    /// A registration lowered `next_wake`: wake the keepers so they sleep less, or, with
-    /// no keeper, a sleeper to become one.
-    pub(crate) fn timer_moved_earlier(&self) {
-        // Pairs with the fence in `keeper_timeout` (module doc).
-        fence(SeqCst);
-        let mut kept = false;
-        for k in self.time.keepers() {
-            self.remotes[k].parker.unpark();
-            kept = true;
-        }
-        if !kept {
-            self.hand_off_timer_keeper(usize::MAX);
-        }
-    }
-
-    /// Worker `index` leaves its park loop (to run tasks) without a keeper role: if
-    /// timers are pending and nobody keeps them, wake another sleeper to take a role.
-    pub(crate) fn hand_off_timer_keeper(&self, index: usize) {
-        // A leaving keeper released its role just before: pairs with the registrar's
-        // fence, as in `keeper_timeout` (module doc).
-        fence(SeqCst);
-        if !self.time.has_timers() || self.time.keepers().next().is_some() {
-            return;
-        }
-        if let Some(sleeper) = self.idle.some_sleeper(index) {
-            self.remotes[sleeper].parker.unpark();
-        }
-    }
-}
-
 #[cfg(all(test, not(heist_loom)))]
 mod tests {
     use super::*;
 
     #[test]
     fn ticks_round_the_right_way() {
-        let clock = Clock::new();
-        let o = clock.origin;
-        assert_eq!(clock.deadline_tick(o), 0);
-        assert_eq!(clock.deadline_tick(o + Duration::from_micros(1)), 1);
-        assert_eq!(clock.deadline_tick(o + Duration::from_millis(5)), 5);
+        let clock = Clock::new(false);
+        let o = clock.origin();
+        let at = |d: Duration| Instant::from_std(o + d);
+        assert_eq!(clock.deadline_tick(at(Duration::ZERO)), 0);
+        assert_eq!(clock.deadline_tick(at(Duration::from_micros(1))), 1);
+        assert_eq!(clock.deadline_tick(at(Duration::from_millis(5))), 5);
         assert_eq!(clock.tick_floor(o + Duration::from_micros(5999)), 5);
-        assert_eq!(clock.until(0), Duration::ZERO);
+        assert_eq!(clock.until(0), Some(Duration::ZERO));
+        clock.pause().unwrap();
+        assert_eq!(clock.until(0), None, "a paused clock has no real deadline");
+    }
+
+    #[test]
+    fn auto_advance_moves_to_the_next_deadline_unless_held() {
+        let driver = Driver::new(true);
+        let start = driver.clock.now();
+        let entry = Box::pin(Entry::new());
+        let deadline = start + Duration::from_secs(90);
+        let polled = driver.poll_entry(entry.as_ref(), deadline, Waker::noop());
+        assert_eq!(polled, Polled::PendingEarlier);
+        assert!(driver.may_auto_advance());
+        driver.inhibit_auto_advance();
+        assert!(!driver.may_auto_advance());
+        assert_eq!(driver.auto_advance(), 0, "held off");
+        assert_eq!(driver.clock.now(), start);
+        driver.allow_auto_advance();
+        // 90 s is in level 2 of the wheel: cascades first, then fires, in one call.
+        assert_eq!(driver.auto_advance(), 1);
+        assert_eq!(driver.clock.now(), deadline);
+        assert_eq!(entry.load(), FIRED);
+        assert!(!driver.may_auto_advance(), "no timer left");
     }
 
     #[test]
     fn two_keepers_one_role_each() {
-        let driver = Driver::new();
-        let day = Some(Duration::from_secs(86_400));
-        assert_eq!(
-            driver.keeper_timeout(0, day),
-            day,
-            "no timers: the worker's own"
-        );
+        let driver = Driver::new(false);
+        assert_eq!(driver.try_keep(7), Some(0));
+        assert_eq!(driver.try_keep(8), Some(1));
+        assert_eq!(driver.try_keep(9), None, "both roles are taken");
+        assert_eq!(driver.keepers.holders().collect::<Vec<_>>(), [7, 8]);
+        assert!(!driver.needs_keeper(), "no timers");
         driver.release_keeper(0);
+        driver.release_keeper(1);
         let entry = Box::pin(Entry::new());
-        let deadline = Instant::now() + Duration::from_secs(3600);
+        let deadline = driver.clock.now() + Duration::from_secs(3600);
         let polled = driver.poll_entry(entry.as_ref(), deadline, Waker::noop());
         assert_eq!(polled, Polled::PendingEarlier);
-        // A keeper's timeout is the next deadline's (about an hour), not the worker's own.
-        let keeps = |index| driver.keeper_timeout(index, day) != day;
-        assert!(keeps(0));
-        // A keeper parking again keeps its role and takes no second one.
-        assert!(keeps(0));
-        assert_eq!(driver.keepers().collect::<Vec<_>>(), [0]);
-        assert!(keeps(1));
-        assert!(!keeps(2), "both roles are taken");
+        assert!(driver.needs_keeper(), "a timer and no keeper");
+        assert_eq!(driver.try_keep(9), Some(0));
+        assert!(!driver.needs_keeper());
+        // A keeper waits for the next deadline (about an hour), not for its own timeout
+        // of a day; the token left by an unpark ends the wait at once.
+        driver.keepers.unpark(0);
+        driver.park_keeper(0, Some(Duration::from_secs(86_400)));
         driver.release_keeper(0);
-        assert_eq!(driver.keepers().collect::<Vec<_>>(), [1]);
-        assert!(keeps(2));
-        assert_eq!(driver.keepers().collect::<Vec<_>>(), [2, 1]);
         driver.cancel(entry.as_ref());
     }
 }
 
-/// loom models of the entry protocol: firing against cancelling, and against a poll
-/// that changes the waker. Run with `RUSTFLAGS="--cfg heist_loom" cargo test --lib
-/// time::driver` (see docs/testing.md). The keepers' protocol needs the workers'
-/// parking: its models are whole-runtime ones (`tests/loom_runtime.rs`, `timer_*`).
-#[cfg(all(test, heist_loom))]
-mod loom_models {
+/// Models of the entry protocol: firing against cancelling, and against a poll that
+/// changes the waker. Explored by loom under `--cfg heist_loom` (`scripts/loom.sh
+/// time`), run on real threads otherwise (so miri and ThreadSanitizer run them too),
+/// through the crate's one model runner (`sync::model`). The keepers' protocol needs the
+/// workers' parking: its models are whole-runtime ones (`tests/loom_runtime.rs`,
+/// `timer_*`).
+#[cfg(test)]
+mod loom_tests {
     use super::*;
+    use crate::sync::{model, thread};
     use std::sync::Arc as StdArc;
     use std::task::Wake;
+
+    /// Runs of each model on real threads (without loom).
+    const ITERATIONS: usize = if cfg!(miri) { 3 } else { 300 };
 
     struct Count(AtomicUsize);
 
@@ -605,17 +695,17 @@ mod loom_models {
 
     #[test]
     fn firing_races_cancel_and_free() {
-        loom::model(|| {
-            let driver = crate::sync::Arc::new(Driver::new());
+        model(ITERATIONS, || {
+            let driver = crate::sync::Arc::new(Driver::new(false));
             let (count, waker) = counting_waker();
             let entry = Box::pin(Entry::new());
-            let deadline = Instant::now() + Duration::from_secs(3600);
+            let deadline = driver.clock.now() + Duration::from_secs(3600);
             assert_eq!(
                 driver.poll_entry(entry.as_ref(), deadline, &waker),
                 Polled::PendingEarlier
             );
             let firer = driver.clone();
-            let th = loom::thread::spawn(move || {
+            let th = thread::spawn(move || {
                 firer.process_at(LATER, true);
             });
             driver.cancel(entry.as_ref());
@@ -628,18 +718,18 @@ mod loom_models {
 
     #[test]
     fn firing_races_a_poll_with_a_new_waker() {
-        loom::model(|| {
-            let driver = crate::sync::Arc::new(Driver::new());
+        model(ITERATIONS, || {
+            let driver = crate::sync::Arc::new(Driver::new(false));
             let (first, waker1) = counting_waker();
             let (second, waker2) = counting_waker();
             let entry = Box::pin(Entry::new());
-            let deadline = Instant::now() + Duration::from_secs(3600);
+            let deadline = driver.clock.now() + Duration::from_secs(3600);
             assert_eq!(
                 driver.poll_entry(entry.as_ref(), deadline, &waker1),
                 Polled::PendingEarlier
             );
             let firer = driver.clone();
-            let th = loom::thread::spawn(move || {
+            let th = thread::spawn(move || {
                 firer.process_at(LATER, true);
             });
             let repoll = driver.poll_entry(entry.as_ref(), deadline, &waker2);

@@ -1,11 +1,12 @@
 //! `Interval`: ticks at a fixed period, with a choice of what to do about missed ticks.
 
+use super::instant::Instant;
 use super::sleep::{current, deadline_after, far_future, Sleep};
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Ticks every `period`, the first tick completing at once.
 ///
@@ -25,7 +26,7 @@ use std::time::{Duration, Instant};
 /// If `period` is zero, and outside a runtime (as [`sleep`](super::sleep)).
 #[track_caller]
 pub fn interval(period: Duration) -> Interval {
-    interval_at(crate::sync::time::now(), period)
+    interval_at(Instant::now(), period)
 }
 
 /// Ticks every `period`, the first tick completing at `start`.
@@ -74,7 +75,7 @@ impl MissedTickBehavior {
     fn next_tick(self, due: Instant, now: Instant, period: Duration) -> Instant {
         let Some(on_schedule) = due.checked_add(period) else {
             // Past the end of time, so not a missed tick.
-            return far_future();
+            return far_future(now);
         };
         if now < on_schedule {
             // Not a missed tick.
@@ -118,7 +119,7 @@ impl Interval {
             return Poll::Pending;
         }
         let due = self.delay.deadline();
-        let now = crate::sync::time::now();
+        let now = self.delay.now();
         let next = self.missed.next_tick(due, now, self.period);
         self.delay.as_mut().reset(next);
         Poll::Ready(due)
@@ -126,27 +127,28 @@ impl Interval {
 
     /// Restarts the schedule: the next tick is one period from now.
     pub fn reset(&mut self) {
-        let next = deadline_after(crate::sync::time::now(), self.period);
+        let next = deadline_after(self.delay.now(), self.period);
         self.delay.as_mut().reset(next);
     }
 
     /// Restarts the schedule at now: the next tick completes at once, the ones after
     /// it follow every period from now.
     pub fn reset_immediately(&mut self) {
-        self.reset_at(crate::sync::time::now());
+        self.reset_at(self.delay.now());
     }
 
     /// Restarts the schedule: the next tick is `after` from now (a delay too long for an
     /// `Instant` saturates: practically never), then every period.
     pub fn reset_after(&mut self, after: Duration) {
-        self.reset_at(deadline_after(crate::sync::time::now(), after));
+        self.reset_at(deadline_after(self.delay.now(), after));
     }
 
     /// Restarts the schedule: the next tick is at `deadline` (at once if it has
     /// passed), then every period after it.
     ///
     /// ```
-    /// use std::time::{Duration, Instant};
+    /// use std::time::Duration;
+    /// use heist::time::Instant;
     ///
     /// let rt = heist::Runtime::new().unwrap();
     /// rt.block_on(async {
@@ -189,13 +191,14 @@ impl fmt::Debug for Interval {
 
 #[cfg(test)]
 mod tests {
+    use super::Instant;
     use super::MissedTickBehavior::*;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     #[test]
     fn next_tick_per_behavior() {
         let p = Duration::from_millis(10);
-        let t0 = Instant::now();
+        let t0 = Instant::from_std(std::time::Instant::now());
         let due = t0 + p;
         // On time (or late by less than a period): always the schedule.
         for b in [Burst, Delay, Skip] {
@@ -210,7 +213,7 @@ mod tests {
 
     #[test]
     fn next_tick_saturates() {
-        let t0 = Instant::now();
+        let t0 = Instant::from_std(std::time::Instant::now());
         for b in [Burst, Delay, Skip] {
             // Not missed (the next tick is past the end of time): the far future.
             assert!(b.next_tick(t0, t0, Duration::MAX) > t0 + Duration::from_secs(86_400));

@@ -29,6 +29,15 @@
 //! tasks. `driver.rs` has the protocol and why
 //! no deadline is slept through; `docs/design.md` has the design, `docs/benchmarks.md` the measurements.
 //!
+//! # Paused time, for tests
+//!
+//! A runtime built with [`Builder::start_paused`](crate::Builder::start_paused), or
+//! after [`pause`], has a clock that stands still: [`Instant::now`] returns the same
+//! value until [`advance`] moves it, or until the whole runtime is idle with a timer
+//! pending, when the clock jumps to that timer's deadline (*auto-advance*). A test of a
+//! 30 s timeout then takes microseconds, and timers fire in the same order every run,
+//! with any number of workers. `docs/design.md`, "Paused time", has the rule.
+//!
 //! # Precision
 //!
 //! A timer never fires before its deadline. It fires on the first millisecond tick at
@@ -40,18 +49,18 @@
 //! that says so, and so does polling one after its runtime shut down (it could never
 //! fire). Timers still pending at shutdown are dropped with their tasks.
 
+mod clock;
 mod driver;
 mod entry;
+mod instant;
 mod interval;
 mod sleep;
 mod timeout;
 mod wheel;
 
-pub(crate) use driver::Driver;
+pub use clock::{advance, pause, resume};
+pub(crate) use driver::{Driver, Keepers};
+pub use instant::Instant;
 pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
 pub use sleep::{sleep, sleep_until, Sleep};
 pub use timeout::{timeout, timeout_at, Elapsed, Timeout};
-
-/// A busy worker fires due timers once every this many tasks (cheap when none is due:
-/// one atomic load), so timers keep time while no worker parks.
-pub(crate) const CHECK_INTERVAL: u32 = 32;

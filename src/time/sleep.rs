@@ -1,15 +1,15 @@
 //! `Sleep`: a future that completes at a deadline, and `sleep` / `sleep_until`.
 
-use super::driver::Polled;
+use super::driver::{Driver, Polled};
 use super::entry::{Entry, FIRED};
-use crate::context;
-use crate::scheduler::Shared;
+use super::instant::Instant;
+use crate::runtime::context;
 use crate::sync::Arc;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Waits until `duration` has elapsed.
 ///
@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 /// cancels the timer.
 ///
 /// ```
-/// use std::time::{Duration, Instant};
+/// use std::time::Duration;
+/// use heist::time::Instant;
 ///
 /// let rt = heist::Runtime::new().unwrap();
 /// rt.block_on(async {
@@ -34,15 +35,17 @@ use std::time::{Duration, Instant};
 /// driven by a runtime's workers. Polling it after its runtime shut down also panics.
 #[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
-    let deadline = deadline_after(crate::sync::time::now(), duration);
-    Sleep::new(current("sleep"), deadline)
+    let driver = current("sleep");
+    let deadline = deadline_after(driver.clock().now(), duration);
+    Sleep::new(driver, deadline)
 }
 
 /// Waits until `deadline`; see [`sleep`]. A deadline in the past completes at the first
 /// poll.
 ///
 /// ```
-/// use std::time::{Duration, Instant};
+/// use std::time::Duration;
+/// use heist::time::Instant;
 ///
 /// let rt = heist::Runtime::new().unwrap();
 /// rt.block_on(async {
@@ -59,18 +62,17 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep::new(current("sleep_until"), deadline)
 }
 
-/// The runtime's shared state, for a timer created here.
+/// The current runtime's timer driver, for a timer created here.
 #[track_caller]
-pub(crate) fn current(what: &str) -> Arc<Shared> {
-    match context::with_current(|handle| handle.shared.clone()) {
-        Ok(shared) => shared,
+pub(crate) fn current(what: &str) -> Arc<Driver> {
+    match context::with_current(|handle| handle.time().clone()) {
+        Ok(driver) => driver,
         Err(e) => panic!("heist::time::{what}: {e}"),
     }
 }
 
-/// About 30 years from now: the deadline of a sleep too long for `Instant`.
-pub(crate) fn far_future() -> Instant {
-    let now = crate::sync::time::now();
+/// About 30 years after `now`: the deadline of a sleep too long for `Instant`.
+pub(crate) fn far_future(now: Instant) -> Instant {
     // Every platform's `Instant` holds 30 years past now; saturate anyway, to the
     // farthest instant within that which it holds.
     let mut ahead = Duration::from_secs(86_400 * 365 * 30);
@@ -86,7 +88,7 @@ pub(crate) fn far_future() -> Instant {
 /// `t + d`, or the far future if that does not fit an `Instant`: how every deadline the
 /// crate computes from a user's `Duration` is made (a huge duration means "never").
 pub(crate) fn deadline_after(t: Instant, d: Duration) -> Instant {
-    t.checked_add(d).unwrap_or_else(far_future)
+    t.checked_add(d).unwrap_or_else(|| far_future(t))
 }
 
 /// A future that completes at a deadline; made by [`sleep`] and [`sleep_until`].
@@ -98,7 +100,8 @@ pub(crate) fn deadline_after(t: Instant, d: Duration) -> Instant {
 /// through it (`docs/design.md`, "Timers").
 ///
 /// ```
-/// use std::time::{Duration, Instant};
+/// use std::time::Duration;
+/// use heist::time::Instant;
 ///
 /// let rt = heist::Runtime::new().unwrap();
 /// rt.block_on(async {
@@ -110,7 +113,7 @@ pub(crate) fn deadline_after(t: Instant, d: Duration) -> Instant {
 /// });
 /// ```
 pub struct Sleep {
-    shared: Arc<Shared>,
+    driver: Arc<Driver>,
     deadline: Instant,
     /// Where it was created (`#[track_caller]`), for the task dump's wait sites.
     created_at: &'static std::panic::Location<'static>,
@@ -120,16 +123,16 @@ pub struct Sleep {
 
 impl Sleep {
     #[track_caller]
-    pub(crate) fn new(shared: Arc<Shared>, deadline: Instant) -> Sleep {
+    pub(crate) fn new(driver: Arc<Driver>, deadline: Instant) -> Sleep {
         Sleep {
-            shared,
+            driver,
             deadline,
             created_at: std::panic::Location::caller(),
             entry: Entry::new(),
         }
     }
 
-    /// The instant at which the sleep completes.
+    /// The instant at which the sleep completes, on the runtime's clock.
     pub fn deadline(&self) -> Instant {
         self.deadline
     }
@@ -147,15 +150,20 @@ impl Sleep {
         this.deadline = deadline;
         // SAFETY: `entry` is structurally pinned, and `this` came from a `Pin`.
         let entry = unsafe { Pin::new_unchecked(&this.entry) };
-        if this.shared.time.reset(entry, deadline) == Polled::PendingEarlier {
-            this.shared.timer_moved_earlier();
+        if this.driver.reset(entry, deadline) == Polled::PendingEarlier {
+            this.driver.timer_moved_earlier();
         }
+    }
+
+    /// The time now on this sleep's runtime clock.
+    pub(crate) fn now(&self) -> Instant {
+        self.driver.clock().now()
     }
 
     /// Unregisters the timer now rather than at drop (a finished `Timeout`).
     pub(crate) fn cancel(self: Pin<&mut Self>) {
         let this = self.into_ref();
-        this.shared.time.cancel(this.entry());
+        this.driver.cancel(this.entry());
     }
 
     fn entry(self: Pin<&Self>) -> Pin<&Entry> {
@@ -171,13 +179,12 @@ impl Future for Sleep {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.into_ref();
         match this
-            .shared
-            .time
+            .driver
             .poll_entry(this.entry(), this.deadline, cx.waker())
         {
             Polled::Ready => return Poll::Ready(()),
             Polled::Pending => {}
-            Polled::PendingEarlier => this.shared.timer_moved_earlier(),
+            Polled::PendingEarlier => this.driver.timer_moved_earlier(),
         }
         crate::task::meta::waiting_at(crate::task::meta::WAIT_SLEEP, this.created_at);
         Poll::Pending
@@ -189,7 +196,7 @@ impl Drop for Sleep {
         // SAFETY: the pinning contract: a `Sleep` that was ever pinned is dropped in
         // place, so its entry is still where the wheel points.
         let entry = unsafe { Pin::new_unchecked(&self.entry) };
-        self.shared.time.cancel(entry);
+        self.driver.cancel(entry);
     }
 }
 

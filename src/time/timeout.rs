@@ -1,11 +1,12 @@
 //! `Timeout`: a future with a deadline, and `timeout` / `timeout_at`.
 
+use super::instant::Instant;
 use super::sleep::{current, deadline_after, Sleep};
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Runs `future` for at most `duration`: yields `Ok(output)` if it completes in time,
 /// `Err(Elapsed)` otherwise (the future is then dropped with the `Timeout`).
@@ -30,10 +31,11 @@ use std::time::{Duration, Instant};
 /// Outside a runtime, as [`sleep`](super::sleep).
 #[track_caller]
 pub fn timeout<F: IntoFuture>(duration: Duration, future: F) -> Timeout<F::IntoFuture> {
-    let deadline = deadline_after(crate::sync::time::now(), duration);
+    let driver = current("timeout");
+    let deadline = deadline_after(driver.clock().now(), duration);
     Timeout {
         value: future.into_future(),
-        delay: Sleep::new(current("timeout"), deadline),
+        delay: Sleep::new(driver, deadline),
     }
 }
 
@@ -144,26 +146,26 @@ mod tests {
     #[test]
     fn a_finished_timeout_leaves_no_timer_behind() {
         let rt = Runtime::builder().worker_threads(1).build().unwrap();
-        let shared = rt.handle().shared.clone();
+        let time = rt.handle().time().clone();
         rt.block_on(async {
             // Ready at once: never registers.
             let mut t = std::pin::pin!(timeout(Duration::from_secs(60), async { 1 }));
             assert_eq!(t.as_mut().await, Ok(1));
-            assert_eq!(shared.time.len(), 0);
+            assert_eq!(time.len(), 0);
             // Ready later: registered, then cancelled as soon as the value is ready.
             let (tx, rx) = futures::channel::oneshot::channel();
             let mut t = std::pin::pin!(timeout(Duration::from_secs(60), rx));
             assert!(futures::poll!(t.as_mut()).is_pending());
-            assert_eq!(shared.time.len(), 1);
+            assert_eq!(time.len(), 1);
             tx.send(2).unwrap();
             assert_eq!(t.as_mut().await, Ok(Ok(2)));
-            assert_eq!(shared.time.len(), 0);
+            assert_eq!(time.len(), 0);
             // Dropping a pending sleep unlinks it.
             let mut s = Box::pin(super::super::sleep(Duration::from_secs(60)));
             assert!(futures::poll!(s.as_mut()).is_pending());
-            assert_eq!(shared.time.len(), 1);
+            assert_eq!(time.len(), 1);
             drop(s);
-            assert_eq!(shared.time.len(), 0);
+            assert_eq!(time.len(), 0);
         });
     }
 }

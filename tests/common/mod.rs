@@ -3,8 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::Arc;
+use std::sync::atomic::Ordering::SeqCst;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -16,27 +15,46 @@ pub fn rt(n: usize) -> heist::Runtime {
 /// An upper bound for "this should happen": a failure bound, never a synchronisation.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
-/// Counts how many times values made by it were dropped.
-#[derive(Clone, Default)]
-pub struct DropCounter(Arc<AtomicUsize>);
+/// Counts events across threads: drops of the `DropToken`s it makes, and `inc` calls.
+/// Under `--cfg heist_loom` (the loom runtime models) its atomics are loom's, so loom
+/// sees every count.
+#[derive(Clone)]
+pub struct DropCounter(CounterArc<CounterUsize>);
+
+#[cfg(heist_loom)]
+use loom::sync::{atomic::AtomicUsize as CounterUsize, Arc as CounterArc};
+#[cfg(not(heist_loom))]
+use std::sync::{atomic::AtomicUsize as CounterUsize, Arc as CounterArc};
 
 impl DropCounter {
     pub fn new() -> Self {
-        Self::default()
+        DropCounter(CounterArc::new(CounterUsize::new(0)))
     }
+    /// A value whose drop counts one.
     pub fn token(&self) -> DropToken {
-        DropToken(self.0.clone())
+        DropToken(self.clone())
+    }
+    /// Counts one event.
+    pub fn inc(&self) {
+        self.0.fetch_add(1, SeqCst);
     }
     pub fn count(&self) -> usize {
         self.0.load(SeqCst)
     }
 }
 
-pub struct DropToken(Arc<AtomicUsize>);
+impl Default for DropCounter {
+    fn default() -> Self {
+        DropCounter::new()
+    }
+}
+
+/// Counts its own drop on its `DropCounter`.
+pub struct DropToken(DropCounter);
 
 impl Drop for DropToken {
     fn drop(&mut self) {
-        self.0.fetch_add(1, SeqCst);
+        self.0.inc();
     }
 }
 

@@ -17,7 +17,7 @@ async fn set_twice() {}
 async fn current_thread_flavor() {}
 
 #[heist::test(start_paused = true)]
-async fn paused_time() {}
+async fn paused_time_is_fine() {}
 
 #[heist::test(start_paused = 1)]
 async fn paused_not_a_bool() {}

@@ -15,7 +15,7 @@ mod tests;
 
 use self::ready::{EntryWaker, ReadyList};
 use super::{AbortHandle, Id, JoinError, JoinHandle};
-use crate::handle::Handle;
+use crate::runtime::Handle;
 use crate::sync::WakeArc;
 use std::fmt;
 use std::future::{poll_fn, Future};

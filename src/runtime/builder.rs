@@ -1,12 +1,29 @@
-//! `Builder`: configure and start a runtime.
+//! `Builder`: configure and start a runtime. This is where its parts are put together:
+//! the scheduler, the driver its workers park in, and the blocking pool.
 
-use crate::runtime::Runtime;
-use crate::scheduler::{self, Config, Hook, Shared};
+use super::driver::Driver;
+use super::{context, Handle, Runtime};
+use crate::blocking::{Pool, PoolConfig};
+use crate::scheduler::queue::LocalQueue;
+use crate::scheduler::worker::{CountOut, Worker};
+use crate::scheduler::{Config, Shared};
 use crate::sync::{thread, Arc};
-use crate::Handle;
 use std::fmt;
 use std::io;
 use std::time::Duration;
+
+/// Callback run on each worker and blocking-pool thread as it starts or stops.
+pub(crate) type Hook = std::sync::Arc<dyn Fn() + Send + Sync + 'static>;
+
+/// Runs a thread hook (`Builder::on_thread_start` / `on_thread_stop`). A panic in it is
+/// caught, after the panic hook reported it as usual, and the thread carries on: a bug
+/// in a hook must not take a worker (or a pool thread the runtime counts on) with it,
+/// which would leave its tasks unrun and shutdown waiting.
+pub(crate) fn run_hook(hook: Option<&Hook>) {
+    if let Some(hook) = hook {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook()));
+    }
+}
 
 /// Configures a [`Runtime`].
 ///
@@ -25,10 +42,11 @@ pub struct Builder {
     on_thread_start: Option<Hook>,
     on_thread_stop: Option<Hook>,
     global_queue_interval: u32,
-    lifo_limit: u32,
+    lifo_slot_limit: u32,
     stalled_slot_check: Option<Duration>,
     max_blocking_threads: usize,
     thread_keep_alive: Duration,
+    start_paused: bool,
     /// Slow polls, debug mode, histograms: `src/debug/` holds their setters.
     pub(crate) observe: crate::debug::Observe,
 }
@@ -51,10 +69,11 @@ impl Builder {
             on_thread_start: None,
             on_thread_stop: None,
             global_queue_interval: 61,
-            lifo_limit: 3,
+            lifo_slot_limit: 3,
             stalled_slot_check: Some(Duration::from_millis(1)),
             max_blocking_threads: 512,
             thread_keep_alive: Duration::from_secs(10),
+            start_paused: false,
             observe: crate::debug::Observe::default(),
         }
     }
@@ -122,7 +141,7 @@ impl Builder {
     /// before that task goes to the back of the queue (default 3). 0 disables the slot:
     /// every spawn and wake goes to the back of the queue.
     pub fn lifo_slot_limit(&mut self, n: u32) -> &mut Self {
-        self.lifo_limit = n;
+        self.lifo_slot_limit = n;
         self
     }
 
@@ -159,9 +178,39 @@ impl Builder {
     /// idle worker takes the task after about two such periods. `None` turns this off:
     /// idle workers then sleep until new work is queued, and a task in the slot of a
     /// worker stuck in a long poll waits for that poll to end. (Model checking with loom
-    /// sets `None`: loom has no clock, and a timed sleep there would never end.)
+    /// sets `None` except where a model explores the check: there every timed wait ends
+    /// at once, in virtual time.)
     pub fn stalled_slot_check(&mut self, period: Option<Duration>) -> &mut Self {
         self.stalled_slot_check = period;
+        self
+    }
+
+    /// Starts the runtime with its clock paused (default `false`), as if
+    /// [`time::pause`](crate::time::pause) were its first call: for tests, where timers
+    /// then take no real time and fire in deadline order every run, whatever the number
+    /// of workers (the clock jumps to the next deadline whenever the whole runtime is
+    /// idle; see [`time::pause`](crate::time::pause)). As tokio's, which allows it on its
+    /// single-threaded runtime only.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use heist::time::{timeout, Instant};
+    ///
+    /// let rt = heist::Runtime::builder()
+    ///     .worker_threads(2)
+    ///     .start_paused(true)
+    ///     .build()
+    ///     .unwrap();
+    /// let real = std::time::Instant::now();
+    /// rt.block_on(async {
+    ///     let start = Instant::now();
+    ///     assert!(timeout(Duration::from_secs(30), std::future::pending::<()>()).await.is_err());
+    ///     assert_eq!(start.elapsed(), Duration::from_secs(30));
+    /// });
+    /// assert!(real.elapsed() < Duration::from_secs(30));
+    /// ```
+    pub fn start_paused(&mut self, start_paused: bool) -> &mut Self {
+        self.start_paused = start_paused;
         self
     }
 
@@ -176,49 +225,78 @@ impl Builder {
         };
         let config = Config {
             global_queue_interval: self.global_queue_interval,
-            lifo_limit: self.lifo_limit,
+            lifo_slot_limit: self.lifo_slot_limit,
             stalled_slot_check: self.stalled_slot_check,
+            observe: self.observe.resolved(),
+        };
+        let blocking = Pool::new(PoolConfig {
+            max_threads: self.max_blocking_threads,
+            keep_alive: self.thread_keep_alive,
+            thread_name: format!("{}-blocking", self.thread_name),
+            stack_size: self.thread_stack_size,
             on_thread_start: self.on_thread_start.clone(),
             on_thread_stop: self.on_thread_stop.clone(),
-            observe: self.observe.resolved(),
-            blocking: crate::blocking::PoolConfig {
-                max_threads: self.max_blocking_threads,
-                keep_alive: self.thread_keep_alive,
-                thread_name: format!("{}-blocking", self.thread_name),
-                stack_size: self.thread_stack_size,
-            },
-        };
-        let queues: Vec<_> = (0..workers)
-            .map(|_| crate::queue::LocalQueue::new_fifo())
-            .collect();
+        });
+        let queues: Vec<_> = (0..workers).map(|_| LocalQueue::new_fifo()).collect();
         let stealers = queues.iter().map(|q| q.stealer()).collect();
-        let shared = Arc::new(Shared::new(stealers, config));
+        let driver = Arc::new(Driver::new(self.start_paused));
+        let scheduler = Arc::new(Shared::new(stealers, config, driver.unpark()));
+        // A timer registered while nobody keeps time sends a sleeper to (the hand-off).
+        // The driver holds the scheduler this way, the scheduler only the `Unpark`.
+        let summoned = scheduler.clone();
+        driver
+            .time
+            .set_summon(Box::new(move || summoned.summon(None)));
+        let handle = Handle {
+            scheduler,
+            driver,
+            blocking,
+        };
         let mut threads = Vec::with_capacity(workers);
         for (index, queue) in queues.into_iter().enumerate() {
             let mut builder = thread::Builder::new().name(format!("{}-{index}", self.thread_name));
             if let Some(size) = self.thread_stack_size {
                 builder = builder.stack_size(size);
             }
-            let worker_shared = shared.clone();
-            match builder.spawn(move || scheduler::worker::run(worker_shared, index, queue)) {
+            let thread_handle = handle.clone();
+            let (on_start, on_stop) = (self.on_thread_start.clone(), self.on_thread_stop.clone());
+            let spawned = builder.spawn(move || {
+                let handle = thread_handle;
+                let scheduler = handle.scheduler.clone();
+                // Counts the thread out however it ends, so shutdown never waits for a
+                // thread that is gone.
+                let mut count_out = CountOut::new(&scheduler);
+                // The hooks run outside the runtime context, panics caught.
+                run_hook(on_start.as_ref());
+                let worker = Worker::new(scheduler.clone(), index, queue);
+                {
+                    let driver = handle.driver.clone();
+                    let _enter = context::enter(handle);
+                    worker.run(&*driver);
+                }
+                worker.exit(&mut count_out);
+                run_hook(on_stop.as_ref());
+            });
+            match spawned {
                 Ok(thread) => threads.push(thread),
                 Err(e) => {
                     // Workers never started count as exited.
                     for _ in index..workers {
-                        shared.worker_exited();
-                        shared.worker_stopped();
+                        handle.scheduler.worker_exited();
+                        handle.scheduler.worker_stopped();
                     }
-                    drop(Runtime::from_parts(Handle { shared }, threads));
+                    drop(Runtime::from_parts(handle, threads));
                     return Err(e);
                 }
             }
         }
-        let observe = &shared.config.observe;
-        if let Err(e) = crate::debug::Watchdog::start(&shared, observe, &self.thread_name) {
-            drop(Runtime::from_parts(Handle { shared }, threads));
+        let observe = &handle.scheduler.config.observe;
+        if let Err(e) = crate::debug::Watchdog::start(&handle.scheduler, observe, &self.thread_name)
+        {
+            drop(Runtime::from_parts(handle, threads));
             return Err(e);
         }
-        Ok(Runtime::from_parts(Handle { shared }, threads))
+        Ok(Runtime::from_parts(handle, threads))
     }
 }
 
@@ -229,9 +307,10 @@ impl fmt::Debug for Builder {
             .field("thread_name", &self.thread_name)
             .field("thread_stack_size", &self.thread_stack_size)
             .field("global_queue_interval", &self.global_queue_interval)
-            .field("lifo_slot_limit", &self.lifo_limit)
+            .field("lifo_slot_limit", &self.lifo_slot_limit)
             .field("max_blocking_threads", &self.max_blocking_threads)
             .field("thread_keep_alive", &self.thread_keep_alive)
+            .field("start_paused", &self.start_paused)
             .finish_non_exhaustive()
     }
 }

@@ -1,10 +1,28 @@
-//! `Runtime`: the front door. Owns the worker threads and shuts them down.
+//! The runtime: the front door and the composition root. `Builder` puts a runtime
+//! together from its three parts, side by side in its `Handle`: the scheduler
+//! (`src/scheduler/`), the driver its workers park in (`driver.rs`: the timers of
+//! `src/time/`) and the blocking pool (`src/blocking/`). `Runtime` owns the worker
+//! threads and shuts the three down in order; `context` is the thread-local current
+//! runtime; `block_on` runs a future on the calling thread.
+//!
+//! `docs/design.md`, "Layers", draws which module may use which.
 
-use crate::builder::Builder;
-use crate::context::{self, EnterGuard};
+mod block_in_place;
+mod block_on;
+mod builder;
+pub(crate) mod context;
+pub(crate) mod driver;
+mod handle;
+
+pub use block_in_place::block_in_place;
+pub use builder::Builder;
+pub(crate) use builder::{run_hook, Hook};
+pub use context::{EnterGuard, TryCurrentError};
+pub use handle::Handle;
+
+use crate::scheduler::worker;
 use crate::sync::thread::JoinHandle as ThreadHandle;
 use crate::task::JoinHandle;
-use crate::Handle;
 use futures::task::{FutureObj, Spawn, SpawnError};
 use std::fmt;
 use std::future::Future;
@@ -129,8 +147,8 @@ impl Runtime {
     /// background this panics to report the mistake.
     #[track_caller]
     fn shutdown(&mut self, deadline: Option<Instant>, may_block: bool) {
-        let shared = self.handle.shared.clone();
-        let on_own_worker = context::is_worker_of(&*shared);
+        let shared = self.handle.scheduler.clone();
+        let on_own_worker = worker::is_worker_of(&*shared);
         let deadline = if on_own_worker {
             Some(Instant::now())
         } else {
@@ -141,8 +159,11 @@ impl Runtime {
         }
         let all_exited = shared.wait_for_workers(deadline);
         shared.finish_shutdown();
+        // The cancelled tasks' timers left the wheel as their futures dropped; close it,
+        // waking any timer still registered outside a task (its poll then panics).
+        self.handle.driver.shutdown();
         // Blocking pool: wait for the calls made before shutdown up to the same deadline.
-        shared.blocking.shutdown(deadline);
+        self.handle.blocking.shutdown(deadline);
         // Join only threads past their stop hooks (so joining waits for nothing but
         // their exit): a slow hook cannot hold the caller past the deadline.
         if all_exited && shared.wait_for_stopped_workers(deadline) {

@@ -1,6 +1,8 @@
 //! `Handle`: a cloneable reference to a runtime, for spawning from anywhere.
 
-use crate::context::{self, EnterGuard, TryCurrentError};
+use super::context::{self, EnterGuard, TryCurrentError};
+use super::driver::Driver;
+use crate::blocking::Pool;
 use crate::scheduler::Shared;
 use crate::sync::Arc;
 use crate::task::JoinHandle;
@@ -16,7 +18,11 @@ use std::future::Future;
 /// [`JoinError`]: crate::task::JoinError
 #[derive(Clone)]
 pub struct Handle {
-    pub(crate) shared: Arc<Shared>,
+    /// The scheduler, the driver and the blocking pool side by side: none of the three
+    /// owns another (`docs/design.md`, "Layers").
+    pub(crate) scheduler: Arc<Shared>,
+    pub(crate) driver: Arc<Driver>,
+    pub(crate) blocking: Pool,
 }
 
 impl Handle {
@@ -45,7 +51,7 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        Shared::spawn(&self.shared, future, crate::task::Meta::here())
+        Shared::spawn(&self.scheduler, future, crate::task::Meta::here())
     }
 
     /// Runs a blocking closure on the runtime's blocking pool; see
@@ -56,9 +62,7 @@ impl Handle {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        self.shared
-            .blocking
-            .spawn(func, self, crate::task::Meta::here())
+        self.blocking.spawn(func, self, crate::task::Meta::here())
     }
 
     /// Runs a future to completion on this thread, with this runtime current; see
@@ -70,14 +74,14 @@ impl Handle {
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _blocking = context::enter_blocking();
         let _enter = self.enter();
-        crate::block_on::block_on(future)
+        super::block_on::block_on(self.time().clone(), future)
     }
 
     /// The runtime's metrics: counters and gauges, read live; see [`RuntimeMetrics`].
     ///
     /// [`RuntimeMetrics`]: crate::RuntimeMetrics
     pub fn metrics(&self) -> crate::RuntimeMetrics {
-        crate::RuntimeMetrics::new(self.shared.clone())
+        crate::RuntimeMetrics::new(self.clone())
     }
 
     /// A dump of every live task: running, queued (including never-polled tasks) and
@@ -98,7 +102,7 @@ impl Handle {
     /// rt.block_on(waiter).unwrap().unwrap();
     /// ```
     pub fn dump(&self) -> crate::Dump {
-        crate::debug::dump::take(&self.shared)
+        crate::debug::dump::take(&self.scheduler)
     }
 
     /// Makes this runtime current on this thread until the guard drops, so that
@@ -106,12 +110,17 @@ impl Handle {
     pub fn enter(&self) -> EnterGuard {
         context::enter(self.clone())
     }
+
+    /// The timer driver, for a timer created on this runtime.
+    pub(crate) fn time(&self) -> &Arc<crate::time::Driver> {
+        &self.driver.time
+    }
 }
 
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Handle")
-            .field("workers", &self.shared.num_workers())
+            .field("workers", &self.scheduler.num_workers())
             .finish()
     }
 }
@@ -126,7 +135,7 @@ impl Spawn for Handle {
     }
 
     fn status(&self) -> Result<(), SpawnError> {
-        if self.shared.is_shutdown() {
+        if self.scheduler.is_shutdown() {
             Err(SpawnError::shutdown())
         } else {
             Ok(())

@@ -1,20 +1,20 @@
 //! The thread-local runtime context: which runtime is current on this thread (inside
-//! its workers, `block_on` and `Runtime::enter`), and which worker this thread is.
+//! its workers, `block_on` and `Runtime::enter`), and whether the thread is inside
+//! `block_on`. Which *worker* a thread runs is the scheduler's own thread-local
+//! (`scheduler/worker.rs`).
 
-use crate::handle::Handle;
-use crate::scheduler::worker::WorkerCtx;
+use super::handle::Handle;
+use crate::scheduler::worker;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::marker::PhantomData;
 
 struct Context {
-    /// The current runtime, for `Handle::current` and `heist::spawn`.
+    /// The current runtime, for `Handle::current` and `heist::spawn` off the workers.
     handle: RefCell<Option<Handle>>,
     /// `EnterGuard`s alive on this thread: each records the depth it made, so one dropped
     /// out of order is caught.
     depth: Cell<usize>,
-    /// The worker running on this thread, or null.
-    worker: Cell<*const WorkerCtx>,
     /// Inside `block_on`.
     blocking: Cell<bool>,
 }
@@ -25,7 +25,6 @@ crate::sync::thread_local! {
     static CONTEXT: Context = Context {
         handle: RefCell::new(None),
         depth: Cell::new(0),
-        worker: Cell::new(std::ptr::null()),
         blocking: Cell::new(false),
     };
 }
@@ -61,21 +60,6 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Handle) -> R) -> Result<R, TryCurr
         .unwrap_or(Err(TryCurrentError { destroyed: true }))
 }
 
-/// Runs `f` with this thread's worker, if it is one.
-///
-/// `f` is called after the thread-local is read, not inside it, and never moved into a
-/// temporary: this sits on every spawn and wake, and copying its captures through the
-/// stack showed up in profiles.
-#[inline]
-pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&WorkerCtx>) -> R) -> R {
-    let ptr = CONTEXT
-        .try_with(|ctx| ctx.worker.get())
-        .unwrap_or(std::ptr::null());
-    // SAFETY: the pointer is set by `enter_worker` to a WorkerCtx that outlives the guard
-    // which clears it, and it is only read on this thread.
-    f(unsafe { ptr.as_ref() })
-}
-
 /// Makes `handle` current until the guard drops.
 ///
 /// Guards nest: each restores, as it drops, the runtime that was current when it was
@@ -96,12 +80,17 @@ pub struct EnterGuard {
     prev: Option<Handle>,
     /// This guard's place in the thread's stack of guards.
     depth: usize,
+    /// On a worker of another runtime: that worker stands aside while the guard lives,
+    /// so `heist::spawn` here goes to the entered runtime (`scheduler/worker.rs`).
+    worker: Option<worker::CurrentGuard>,
     /// Not `Send`: it restores this thread's context (a `MutexGuard` is `Sync`, not
     /// `Send`).
     _not_send: PhantomData<std::sync::MutexGuard<'static, ()>>,
 }
 
 pub(crate) fn enter(handle: Handle) -> EnterGuard {
+    let other_worker = worker::is_worker() && !worker::is_worker_of(&*handle.scheduler);
+    let worker = other_worker.then(worker::CurrentGuard::suspend);
     let (prev, depth) = CONTEXT.with(|ctx| {
         let depth = ctx.depth.get() + 1;
         ctx.depth.set(depth);
@@ -110,6 +99,7 @@ pub(crate) fn enter(handle: Handle) -> EnterGuard {
     EnterGuard {
         prev,
         depth,
+        worker,
         _not_send: PhantomData,
     }
 }
@@ -132,26 +122,14 @@ impl Drop for EnterGuard {
             ctx.depth.set(self.depth - 1);
             *ctx.handle.borrow_mut() = prev;
         });
+        // The worker this guard set aside (if any) comes back.
+        drop(self.worker.take());
     }
 }
 
 impl fmt::Debug for EnterGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("EnterGuard")
-    }
-}
-
-/// Marks this thread as worker `worker` until the guard drops.
-pub(crate) struct WorkerGuard(());
-
-pub(crate) fn enter_worker(worker: &WorkerCtx) -> WorkerGuard {
-    CONTEXT.with(|ctx| ctx.worker.set(worker));
-    WorkerGuard(())
-}
-
-impl Drop for WorkerGuard {
-    fn drop(&mut self) {
-        let _ = CONTEXT.try_with(|ctx| ctx.worker.set(std::ptr::null()));
     }
 }
 
@@ -165,8 +143,9 @@ pub(crate) struct BlockingGuard(());
 /// `block_on`.
 #[track_caller]
 pub(crate) fn enter_blocking() -> BlockingGuard {
+    let on_worker = worker::is_worker();
     CONTEXT.with(|ctx| {
-        if !ctx.worker.get().is_null() {
+        if on_worker {
             panic!(
                 "`block_on` called on a heist worker thread: blocking a worker can deadlock \
                  the runtime; `.await` the future instead, or use `spawn`"
@@ -183,9 +162,4 @@ impl Drop for BlockingGuard {
     fn drop(&mut self) {
         let _ = CONTEXT.try_with(|ctx| ctx.blocking.set(false));
     }
-}
-
-/// True on a worker thread of the runtime whose shared state is at `shared`.
-pub(crate) fn is_worker_of(shared: *const crate::scheduler::Shared) -> bool {
-    with_worker(|w| w.is_some_and(|w| std::ptr::eq(&*w.shared, shared)))
 }

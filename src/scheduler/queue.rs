@@ -2,7 +2,8 @@
 //!
 //! - `LocalQueue` (crossbeam `Worker`, FIFO): the owner pushes and pops; thieves take
 //!   about half through its `Stealer`.
-//! - `NextSlot`: one task that runs next (LIFO), for tasks spawned or woken on a worker,
+//! - `NextSlot`: the next-task slot (tokio's "LIFO slot"; `Builder::lifo_slot_limit`): one
+//!   task that runs next, for tasks spawned or woken on a worker,
 //!   so message passing stays on a warm core. Unlike a plain field it is an atomic
 //!   pointer, so a searching worker can take it when its owner is stuck in a long poll
 //!   (see `scheduler/worker.rs`, `steal_stalled_slot`).
@@ -10,7 +11,7 @@
 //!
 //! The search order lives in `scheduler/worker.rs` and is explained in `docs/design.md`.
 
-use crate::scheduler::Notified;
+use super::Notified;
 use crate::sync::atomic::{AtomicPtr, Ordering::AcqRel, Ordering::Relaxed};
 use crate::task::Header;
 use std::ptr;

@@ -47,6 +47,8 @@ pub struct Builder {
     max_blocking_threads: usize,
     thread_keep_alive: Duration,
     start_paused: bool,
+    /// Slow polls, debug mode, histograms: `src/debug/` holds their setters.
+    pub(crate) observe: crate::debug::Observe,
 }
 
 impl Default for Builder {
@@ -72,6 +74,7 @@ impl Builder {
             max_blocking_threads: 512,
             thread_keep_alive: Duration::from_secs(10),
             start_paused: false,
+            observe: crate::debug::Observe::default(),
         }
     }
 
@@ -224,6 +227,7 @@ impl Builder {
             global_queue_interval: self.global_queue_interval,
             lifo_slot_limit: self.lifo_slot_limit,
             stalled_slot_check: self.stalled_slot_check,
+            observe: self.observe.resolved(),
         };
         let blocking = Pool::new(PoolConfig {
             max_threads: self.max_blocking_threads,
@@ -284,6 +288,12 @@ impl Builder {
                     return Err(e);
                 }
             }
+        }
+        let observe = &handle.scheduler.config.observe;
+        if let Err(e) = crate::debug::Watchdog::start(&handle.scheduler, observe, &self.thread_name)
+        {
+            drop(Runtime::from_parts(handle, threads));
+            return Err(e);
         }
         Ok(Runtime::from_parts(handle, threads))
     }

@@ -30,6 +30,35 @@ fn main() {
     yields(&rt);
     ping_pong(&rt);
     fan_out(&rt, workers);
+    own_metrics(&rt);
+}
+
+/// A few of the runtime's own metrics for the whole run (`Handle::metrics`).
+fn own_metrics(rt: &heist::Runtime) {
+    let m = rt.handle().metrics();
+    let sum = |f: &dyn Fn(usize) -> u64| (0..m.num_workers()).map(f).sum::<u64>();
+    let polls = sum(&|w| m.worker_poll_count(w));
+    let busy: Duration = (0..m.num_workers())
+        .map(|w| m.worker_total_busy_duration(w))
+        .sum();
+    let mean_poll = (0..m.num_workers())
+        .map(|w| m.worker_mean_poll_time(w))
+        .max()
+        .unwrap_or_default();
+    println!("\nthe runtime's own metrics for this run (Handle::metrics):");
+    println!(
+        "  {} tasks spawned, {polls} polls, {} steals in {} steal operations, {} parks ({} woke to nothing)",
+        m.spawned_tasks_count(),
+        sum(&|w| m.worker_steal_count(w)),
+        sum(&|w| m.worker_steal_operations(w)),
+        sum(&|w| m.worker_park_count(w)),
+        sum(&|w| m.worker_noop_count(w)),
+    );
+    println!(
+        "  busy {:.0?} over {} workers; mean poll time (moving average, busiest worker) {mean_poll:.1?}",
+        busy,
+        m.num_workers()
+    );
 }
 
 fn report(name: &str, units: usize, elapsed: Duration) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs heist's loom models (docs/testing.md). Usage:
-#   scripts/loom.sh [task|local|queue|time|runtime|user|all] [libtest args, e.g. --nocapture]
+#   scripts/loom.sh [task|local|queue|time|io|runtime|user|all] [libtest args, e.g. --nocapture]
 # Each slice is one cargo invocation, so CI may run them as separate steps.
 # Budget on the 2-core CI machine: see docs/testing.md (about 2 min cold, all slices).
 set -euo pipefail
@@ -31,17 +31,18 @@ case "$slice" in
     local) run --lib -- task::local::loom_tests "$@" ;;
     queue) run --lib -- scheduler::loom_tests "$@" ;;
     time) run --lib -- time::driver::loom_tests "$@" ;;
+    io) run --lib -- io::loom_tests "$@" ;;
     runtime) run --test loom_runtime -- "$@" ;;
     user) run --test loom_user -- "$@" ;;
     all)
-        # Every model inside the crate: task::, task::local::, scheduler:: (loom_tests)
-        # and the timer driver's (time::driver::loom_tests).
+        # Every model inside the crate: task::, task::local::, scheduler:: (loom_tests),
+        # the timer driver's (time::driver::loom_tests) and the I/O readiness (io::loom_tests).
         run --lib -- loom_tests "$@"
         run --test loom_runtime -- "$@"
         run --test loom_user -- "$@"
         ;;
     *)
-        echo "usage: $0 [task|local|queue|time|runtime|user|all] [libtest args...]" >&2
+        echo "usage: $0 [task|local|queue|time|io|runtime|user|all] [libtest args...]" >&2
         exit 2
         ;;
 esac

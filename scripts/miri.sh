@@ -14,11 +14,11 @@ cargo +nightly miri setup
 # 1. heist's own unsafe code: the task allocation, vtable, wakers, join hand-off, abort
 #    (task::, which includes the LocalSet models in task::local::), plus the idle
 #    accounting and the timer entry models (firing against cancel-and-free and against
-#    a new waker). Strict provenance, Stacked Borrows (the default), leak check on,
+#    a new waker) and the I/O readiness models (io::loom_tests). Strict provenance, Stacked Borrows (the default), leak check on,
 #    eight schedules.
 echo "== miri: task module, strict provenance, Stacked Borrows"
 MIRIFLAGS="-Zmiri-strict-provenance -Zmiri-many-seeds=0..8" \
-    cargo +nightly miri test -p heist --lib -- task:: scheduler::idle time::driver::loom_tests
+    cargo +nightly miri test -p heist --lib -- task:: scheduler::idle time::driver::loom_tests io::loom_tests
 
 # 2. The same under Tree Borrows.
 echo "== miri: task module, strict provenance, Tree Borrows"

@@ -16,7 +16,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/tsan}"
 export TSAN_OPTIONS="${TSAN_OPTIONS:-exitcode=66 second_deadlock_stack=1}"
 
 # The model bodies on real threads (hundreds of iterations each: task protocols, the
-# queue model, whole runtimes started and shut down), and the scheduling and shutdown
-# integration tests.
+# queue model, whole runtimes started and shut down), and the scheduling, shutdown and
+# task-dump integration tests.
 cargo +nightly test -p heist -Zbuild-std --target x86_64-unknown-linux-gnu \
-    --lib --test loom_runtime --test scheduling --test shutdown
+    --lib --test loom_runtime --test scheduling --test shutdown --test dump --test net_scheduling

@@ -153,6 +153,22 @@
 //! assert_eq!(sums, [3, 7]);
 //! ```
 //!
+//! Sockets ([`net`]) run on a reactor that the workers host too (a parked worker waits
+//! in `epoll_wait`), with tokio's names:
+//!
+//! ```
+//! use futures::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! let rt = heist::Runtime::new().unwrap();
+//! rt.block_on(async {
+//!     let (mut a, mut b) = heist::net::UnixStream::pair().unwrap();
+//!     a.write_all(b"ping").await.unwrap();
+//!     let mut buf = [0; 4];
+//!     b.read_exact(&mut buf).await.unwrap();
+//!     assert_eq!(&buf, b"ping");
+//! });
+//! ```
+//!
 //! # How it works
 //!
 //! `docs/design.md` walks through the life of a task (spawn, wake, run, steal, park,
@@ -165,12 +181,17 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod blocking;
+pub mod debug;
+pub mod io;
+pub mod metrics;
+pub mod net;
 mod runtime;
 mod scheduler;
 mod sync;
 pub mod task;
 pub mod time;
 
+pub use debug::{Dump, SlowPoll};
 /// Runs `async fn main` on a heist runtime; see the [crate docs](crate#groups-of-tasks-and-the-main-and-test-attributes).
 ///
 /// Arguments: `worker_threads = N` (default: one per core), `flavor = "multi_thread"`
@@ -189,6 +210,7 @@ pub use heist_macros::main;
 /// ```
 #[cfg(feature = "macros")]
 pub use heist_macros::test;
+pub use metrics::RuntimeMetrics;
 pub use runtime::{Builder, EnterGuard, Handle, Runtime, Scope, ScopedJoinHandle, TryCurrentError};
 
 use std::future::Future;
@@ -211,11 +233,12 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    let meta = task::Meta::here();
     // On a worker, its own runtime (one thread-local lookup); elsewhere the current one.
     scheduler::worker::with_current(|worker| match worker {
-        Some(worker) => worker.spawn(future),
+        Some(worker) => worker.spawn(future, meta),
         None => match runtime::context::with_current(|handle| {
-            scheduler::Shared::spawn_remote(&handle.scheduler, future)
+            scheduler::Shared::spawn_remote(&handle.scheduler, future, meta)
         }) {
             Ok(join) => join,
             Err(e) => panic!("heist::spawn: {e}"),

@@ -497,3 +497,22 @@ fn task_id_and_task_locals_in_local_tasks() {
         assert_eq!(join.await.unwrap(), (expected, "local"));
     });
 }
+
+#[test]
+fn join_set_collects_local_tasks() {
+    let rt = rt(2);
+    let local = LocalSet::new();
+    let mut set = task::JoinSet::new();
+    let later = Rc::new(Cell::new(0));
+    let seen = later.clone();
+    set.spawn_local_on(async move { seen.get() }, &local);
+    let out = local.block_on(&rt, async move {
+        mark_set_thread();
+        later.set(5);
+        set.spawn_local(async { on_set_thread() as i32 });
+        let mut outputs = set.join_all().await;
+        outputs.sort();
+        outputs
+    });
+    assert_eq!(out, vec![1, 5]);
+}

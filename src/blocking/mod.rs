@@ -69,7 +69,8 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    match context::with_current(|handle| handle.spawn_blocking(func)) {
+    let meta = crate::task::Meta::here();
+    match context::with_current(|handle| handle.blocking.spawn(func, handle, meta)) {
         Ok(join) => join,
         Err(e) => panic!("heist::task::spawn_blocking: {e}"),
     }

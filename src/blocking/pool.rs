@@ -129,19 +129,29 @@ impl Pool {
 
     /// Runs `func` on a pool thread. After shutdown the task is cancelled at once.
     /// `handle` is made current on the thread, so the closure may spawn and use timers.
-    pub(crate) fn spawn<F, R>(&self, func: F, handle: &Handle) -> JoinHandle<R>
+    pub(crate) fn spawn<F, R>(&self, func: F, handle: &Handle, meta: task::Meta) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let (notified, join) =
-            task::new_task(BlockingTask::new(func), self.inner.clone(), Id::next());
+        let (notified, join) = task::new_task(
+            BlockingTask::new(func),
+            self.inner.clone(),
+            Id::next(),
+            meta,
+        );
         // A blocking call holds a paused clock from now until it has run and woken its
         // `JoinHandle` (`work`), as tokio's: time does not jump while it waits or runs.
         // (A call cancelled by shutdown keeps it held: moot for a runtime shut down.)
         handle.time().inhibit_auto_advance();
         push(&self.inner, notified, Some(handle));
         join
+    }
+
+    /// `(threads, idle threads, queued calls)`, for `RuntimeMetrics`.
+    pub(crate) fn counts(&self) -> (usize, usize, usize) {
+        let state = self.inner.state.lock();
+        (state.threads, state.idle, state.queue.len())
     }
 
     /// Refuses new tasks, then waits until `deadline` (`None`: without limit) for the

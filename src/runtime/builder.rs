@@ -47,6 +47,8 @@ pub struct Builder {
     max_blocking_threads: usize,
     thread_keep_alive: Duration,
     start_paused: bool,
+    /// Slow polls, debug mode, histograms: `src/debug/` holds their setters.
+    pub(crate) observe: crate::debug::Observe,
 }
 
 impl Default for Builder {
@@ -72,6 +74,7 @@ impl Builder {
             max_blocking_threads: 512,
             thread_keep_alive: Duration::from_secs(10),
             start_paused: false,
+            observe: crate::debug::Observe::default(),
         }
     }
 
@@ -224,6 +227,7 @@ impl Builder {
             global_queue_interval: self.global_queue_interval,
             lifo_slot_limit: self.lifo_slot_limit,
             stalled_slot_check: self.stalled_slot_check,
+            observe: self.observe.resolved(),
         };
         let blocking = Pool::new(PoolConfig {
             max_threads: self.max_blocking_threads,
@@ -237,12 +241,11 @@ impl Builder {
         let stealers = queues.iter().map(|q| q.stealer()).collect();
         let driver = Arc::new(Driver::new(self.start_paused));
         let scheduler = Arc::new(Shared::new(stealers, config, driver.unpark()));
-        // A timer registered while nobody keeps time sends a sleeper to (the hand-off).
+        // A timer registered while nobody keeps time, or an I/O source while nobody waits in
+        // the reactor, sends a sleeper to (the hand-off).
         // The driver holds the scheduler this way, the scheduler only the `Unpark`.
         let summoned = scheduler.clone();
-        driver
-            .time
-            .set_summon(Box::new(move || summoned.summon(None)));
+        driver.set_summon(std::sync::Arc::new(move || summoned.summon(None)));
         let handle = Handle {
             scheduler,
             driver,
@@ -285,6 +288,12 @@ impl Builder {
                     return Err(e);
                 }
             }
+        }
+        let observe = &handle.scheduler.config.observe;
+        if let Err(e) = crate::debug::Watchdog::start(&handle.scheduler, observe, &self.thread_name)
+        {
+            drop(Runtime::from_parts(handle, threads));
+            return Err(e);
         }
         Ok(Runtime::from_parts(handle, threads))
     }

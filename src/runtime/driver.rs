@@ -1,35 +1,28 @@
 //! The runtime's driver stack: what a parked worker waits in (`scheduler/park.rs`, "The
-//! driver interface"). Today the timers alone; an I/O driver goes on top of them, and
-//! this file is where the two are stacked.
+//! driver interface"): the I/O reactor (`src/io/driver.rs`) over the timers
+//! (`src/time/`), stacked here.
 //!
-//! # Stacking an I/O driver
-//!
-//! With a reactor, `Driver` holds it beside the timers and the seat becomes the
-//! reactor's (one seat, a try-lock on the `mio::Poll`); the timers' keeper roles are then
-//! simply never taken:
-//!
-//! - `turn(wait)`: poll with a zero timeout if the `try_lock` succeeds, dispatch, then
-//!   `time.fire_due(wait)`; return the sum of the tasks woken.
-//! - `try_enter`: the `try_lock`. `park(seat, timeout)`: poll with
-//!   `time.timeout_for(timeout)` (the worker's timeout shortened to the next timer
-//!   deadline), dispatch. `leave`: unlock.
-//! - `needs_waiter`: after a `SeqCst` fence, nobody holds the poll and something is
-//!   registered (I/O sources, or `time` has timers).
-//! - `Unpark::unpark(seat)`: `mio::Waker::wake` (it leaves an event, so a wake that
-//!   lands before the poll is kept).
-//! - An earlier timer deadline: with no keeper role held, `time::Driver` calls the
-//!   callback given to `set_summon` on every registration that lowers the next
-//!   deadline. With a reactor that callback wakes the poller (`mio::Waker::wake`) and,
-//!   if nobody holds the poll, summons a sleeper (`Shared::summon`) to take it.
+//! Seats: the timers' two keeper roles are seats `0..KEEPERS`; the reactor's one seat
+//! is `IO_SEAT`. A parking worker takes the reactor's seat first (once the runtime has
+//! done any I/O) and waits in `epoll_wait` with the time to the timers' next deadline as
+//! its timeout; otherwise a keeper role, as before. The reactor's holder keeps no timer
+//! role: a timer that moves earlier while no keeper is seated summons a sleeper, which
+//! may be the holder (woken through mio's `Waker`, it polls again with the new deadline).
 
+use crate::io::driver::{Driver as IoDriver, Summon};
 use crate::scheduler::park::{self, Seat};
-use crate::sync::Arc;
+use crate::sync::atomic::{fence, Ordering::SeqCst};
+use crate::sync::{Arc, OnceLock};
 use crate::time;
 use std::time::Duration;
 
-/// The runtime's driver: its timers (and, next, its I/O reactor).
+/// The reactor's seat (after the timers' keeper roles).
+const IO_SEAT: Seat = time::KEEPERS;
+
+/// The runtime's driver: its I/O reactor and its timers.
 pub(crate) struct Driver {
     pub(crate) time: Arc<time::Driver>,
+    pub(crate) io: IoDriver,
 }
 
 impl Driver {
@@ -37,45 +30,71 @@ impl Driver {
     pub(crate) fn new(start_paused: bool) -> Driver {
         Driver {
             time: Arc::new(time::Driver::new(start_paused)),
+            io: IoDriver::new(),
         }
+    }
+
+    /// Sets how the drivers ask the scheduler for a sleeper to take a free seat.
+    pub(crate) fn set_summon(&self, summon: Summon) {
+        let for_time = summon.clone();
+        self.time.set_summon(Box::new(move || for_time()));
+        self.io.set_summon(summon);
     }
 
     /// What the scheduler calls to wake a worker waiting in this driver.
     pub(crate) fn unpark(&self) -> Box<dyn park::Unpark> {
         Box::new(Unpark {
             keepers: self.time.keepers(),
+            waker: self.io.waker(),
         })
     }
 
-    /// Closes the driver at shutdown: every timer still registered is woken, and polling
-    /// it then panics (it could never fire).
+    /// Closes the driver at shutdown: every timer still registered is woken (polling it
+    /// then panics: it could never fire), and every I/O resource fails from now on.
     pub(crate) fn shutdown(&self) {
         self.time.shutdown();
+        self.io.shutdown();
     }
 }
 
-/// The timers as a park driver: a seat is one of the two keeper roles
-/// (`time/driver.rs`, "Who fires timers").
 impl park::Driver for Driver {
     #[inline]
     fn turn(&self, wait: bool) -> usize {
-        self.time.fire_due(wait)
+        let io = self.io.get().map_or(0, |io| io.turn());
+        io + self.time.fire_due(wait)
     }
 
     fn try_enter(&self, worker: usize) -> Option<Seat> {
+        if let Some(io) = self.io.get() {
+            if io.try_enter() {
+                return Some(IO_SEAT);
+            }
+        }
         self.time.try_keep(worker)
     }
 
     fn park(&self, seat: Seat, timeout: Option<Duration>) {
-        self.time.park_keeper(seat, timeout);
+        match (seat, self.io.get()) {
+            (IO_SEAT, Some(io)) => {
+                // Pairs with the fence in `time::Driver::timer_moved_earlier`, as in
+                // `park_keeper`: a registration whose deadline this read misses finds
+                // no keeper for it and summons a sleeper, which may be this one.
+                fence(SeqCst);
+                io.park(self.time.timeout_for(timeout));
+            }
+            _ => self.time.park_keeper(seat, timeout),
+        }
     }
 
     fn leave(&self, seat: Seat) {
-        self.time.release_keeper(seat);
+        match (seat, self.io.get()) {
+            (IO_SEAT, Some(io)) => io.leave(),
+            _ => self.time.release_keeper(seat),
+        }
     }
 
     fn needs_waiter(&self) -> bool {
-        self.time.needs_keeper()
+        self.time.needs_keeper() || self.io.get().is_some_and(|io| io.needs_waiter())
     }
 
     fn may_auto_advance(&self) -> bool {
@@ -87,13 +106,21 @@ impl park::Driver for Driver {
     }
 }
 
-/// Wakes a worker waiting in the driver: the holder of a keeper role.
+/// Wakes a worker waiting in the driver: the reactor's holder through mio's `Waker`, a
+/// keeper through its role's parker.
 struct Unpark {
     keepers: Arc<time::Keepers>,
+    waker: Arc<OnceLock<mio::Waker>>,
 }
 
 impl park::Unpark for Unpark {
     fn unpark(&self, seat: Seat) {
-        self.keepers.unpark(seat);
+        if seat == IO_SEAT {
+            if let Some(waker) = self.waker.get() {
+                let _ = waker.wake();
+            }
+        } else {
+            self.keepers.unpark(seat);
+        }
     }
 }

@@ -45,22 +45,24 @@ impl Handle {
     }
 
     /// Spawns a task onto this runtime; see [`Runtime::spawn`](crate::Runtime::spawn).
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        Shared::spawn(&self.scheduler, future)
+        Shared::spawn(&self.scheduler, future, crate::task::Meta::here())
     }
 
     /// Runs a blocking closure on the runtime's blocking pool; see
     /// [`task::spawn_blocking`](crate::task::spawn_blocking).
+    #[track_caller]
     pub fn spawn_blocking<F, R>(&self, func: F) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        self.blocking.spawn(func, self)
+        self.blocking.spawn(func, self, crate::task::Meta::here())
     }
 
     /// Runs a future to completion on this thread, with this runtime current; see
@@ -73,6 +75,34 @@ impl Handle {
         let _blocking = context::enter_blocking();
         let _enter = self.enter();
         super::block_on::block_on(self.time().clone(), future)
+    }
+
+    /// The runtime's metrics: counters and gauges, read live; see [`RuntimeMetrics`].
+    ///
+    /// [`RuntimeMetrics`]: crate::RuntimeMetrics
+    pub fn metrics(&self) -> crate::RuntimeMetrics {
+        crate::RuntimeMetrics::new(self.clone())
+    }
+
+    /// A dump of every live task: running, queued (including never-polled tasks) and
+    /// waiting, each with its id, name, spawn location and state. Safe from any thread
+    /// at any time; nothing stops. Queued tasks are moved to the global queue in the
+    /// process (see [`Dump`](crate::Dump)).
+    ///
+    /// ```
+    /// let rt = heist::Runtime::new().unwrap();
+    /// let (tx, rx) = futures::channel::oneshot::channel::<()>();
+    /// let _enter = rt.enter();
+    /// let waiter = heist::task::Builder::new().name("waiter").spawn(rx).unwrap();
+    /// while !rt.handle().dump().tasks.iter().any(|t| t.name.as_deref() == Some("waiter")) {
+    ///     std::thread::yield_now();
+    /// }
+    /// println!("{}", rt.handle().dump());
+    /// tx.send(()).unwrap();
+    /// rt.block_on(waiter).unwrap().unwrap();
+    /// ```
+    pub fn dump(&self) -> crate::Dump {
+        crate::debug::dump::take(&self.scheduler)
     }
 
     /// Makes this runtime current on this thread until the guard drops, so that

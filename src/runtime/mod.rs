@@ -85,6 +85,7 @@ impl Runtime {
     ///
     /// The returned [`JoinHandle`] yields the output; dropping it lets the task run on,
     /// detached. A panic in the task is caught and returned as a `JoinError`.
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -95,6 +96,7 @@ impl Runtime {
 
     /// Runs a blocking closure on the runtime's blocking pool; see
     /// [`task::spawn_blocking`](crate::task::spawn_blocking).
+    #[track_caller]
     pub fn spawn_blocking<F, R>(&self, func: F) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,

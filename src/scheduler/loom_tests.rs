@@ -33,6 +33,7 @@ fn shared_with(n: usize, stalled_slot_check: Option<Duration>) -> (Arc<Shared>, 
         global_queue_interval: 61,
         lifo_slot_limit: 3,
         stalled_slot_check,
+        observe: Default::default(),
     };
     (
         Arc::new(Shared::new(stealers, config, Box::new(NoDriver))),
@@ -66,7 +67,7 @@ impl Runs {
         let future = async move {
             runs.0[i].fetch_add(1, SeqCst);
         };
-        task::new_task(future, shared.clone(), Id::next())
+        task::new_task(future, shared.clone(), Id::next(), task::Meta::here())
     }
 
     fn assert_each_ran_once(&self, n: usize) {
@@ -108,7 +109,9 @@ fn local_queue_slot_thief_and_injector() {
                     .stealer
                     .steal_batch_with_limit_and_pop(&q1, 8)
                 {
-                    Steal::Success(task) => task.run(),
+                    Steal::Success(task) => {
+                        task.run();
+                    }
                     Steal::Empty | Steal::Retry => {}
                 }
                 if let Some(task) = shared.remotes[0].next_slot.take() {
@@ -140,7 +143,9 @@ fn local_queue_slot_thief_and_injector() {
         // Whatever is left: the injector and this worker's queue.
         loop {
             match shared.injector.steal() {
-                Steal::Success(task) => task.run(),
+                Steal::Success(task) => {
+                    task.run();
+                }
                 Steal::Retry => crate::sync::spin_loop(),
                 Steal::Empty => break,
             }
@@ -219,4 +224,78 @@ fn the_last_searcher_alone_awake_wakes_a_slot_watcher() {
         shared.idle.was_notified(1) != shared.idle.was_notified(2),
         "alone awake: one sleeper is woken to watch the slot"
     );
+}
+
+/// A future that waits once: its first poll leaves its waker in `slot` and returns
+/// `Pending`, its second completes.
+struct WaitOnce {
+    slot: Arc<crate::sync::Mutex<Option<std::task::Waker>>>,
+    polled: bool,
+}
+
+impl std::future::Future for WaitOnce {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.polled {
+            return std::task::Poll::Ready(());
+        }
+        self.polled = true;
+        *self.slot.lock() = Some(cx.waker().clone());
+        std::task::Poll::Pending
+    }
+}
+
+/// Model 7: the task dump (`debug/dump.rs`) against a task that is woken, completes and
+/// is freed on another thread. The task waits (so it is in the owned-tasks registry) when
+/// the model starts; the other thread wakes it, runs it from the injector (where the
+/// dump may be holding it for a moment) and drops its handle, the last reference. The
+/// dump lists the task at most once, and reads it only while it is alive: under the
+/// registry's shard lock, or while holding its queue reference. loom checks every access
+/// to the registry's links against the completion's unlinking; miri, on the real-thread
+/// runs, checks that the name the dump reads was not freed.
+#[test]
+fn dump_racing_with_completion() {
+    model(ITERATIONS, || {
+        let (shared, _queues) = shared(1);
+        let slot = Arc::new(crate::sync::Mutex::new(None));
+        let future = WaitOnce {
+            slot: slot.clone(),
+            polled: false,
+        };
+        let meta = task::Meta::new(std::panic::Location::caller(), Some("waits-once"));
+        let (notified, join) = task::new_task(future, shared.clone(), Id::next(), meta);
+        assert!(!notified.run(), "the first poll waits");
+
+        let completer = {
+            let shared = shared.clone();
+            thread::spawn(move || {
+                let waker = slot.lock().take().expect("the task left its waker");
+                waker.wake();
+                while !join.is_finished() {
+                    match shared.injector.steal() {
+                        Steal::Success(task) => {
+                            task.run();
+                        }
+                        Steal::Retry | Steal::Empty => crate::sync::spin_loop(),
+                    }
+                }
+                // The last reference: the task is freed here.
+                drop(join);
+            })
+        };
+        let dump = crate::debug::dump::take(&shared);
+        assert!(dump.tasks.len() <= 1, "{dump}");
+        for task in &dump.tasks {
+            assert_eq!(task.name.as_deref(), Some("waits-once"));
+        }
+        completer.join().unwrap();
+        assert!(
+            shared.owned.is_empty(),
+            "a completed task is still registered"
+        );
+        assert!(shared.injector.is_empty());
+    });
 }

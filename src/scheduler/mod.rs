@@ -50,6 +50,8 @@ pub(crate) struct Config {
     /// peers' next-task slots again (a peer may be stuck in a long poll).
     /// `None`: sleepers wait for new work only (the rescue is off).
     pub(crate) stalled_slot_check: Option<Duration>,
+    /// Slow polls, debug mode, histograms (`src/debug/`).
+    pub(crate) observe: crate::debug::Observe,
 }
 
 /// The part of a worker its peers may touch.
@@ -70,6 +72,10 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     /// Wakes a worker that waits in the driver (`park.rs`).
     unpark: Box<dyn Unpark>,
+    /// Counters and histograms (`src/metrics/`).
+    pub(crate) stats: crate::metrics::RuntimeStats,
+    /// Slow-poll watchdog and name slots (`src/debug/`).
+    pub(crate) debug: crate::debug::DebugState,
     shutdown: AtomicBool,
     /// How far the worker threads got in leaving: what shutdown waits for.
     live_workers: Mutex<LiveWorkers>,
@@ -102,6 +108,8 @@ impl Shared {
                 })
             })
             .collect();
+        let stats = crate::metrics::RuntimeStats::new(n, config.observe.histograms());
+        let debug = crate::debug::DebugState::new(n, &config.observe);
         Shared {
             injector: Injector::new(),
             remotes,
@@ -109,6 +117,8 @@ impl Shared {
             owned: OwnedTasks::new(n * 4),
             config,
             unpark,
+            stats,
+            debug,
             shutdown: AtomicBool::new(false),
             live_workers: Mutex::new(LiveWorkers {
                 in_loop: n,
@@ -127,24 +137,32 @@ impl Shared {
     ///
     /// An associated function rather than a `self: &Arc<Self>` method: under
     /// `--cfg heist_loom` the `Arc` is loom's, which cannot be a method receiver.
-    pub(crate) fn spawn<F>(this: &Arc<Self>, future: F) -> JoinHandle<F::Output>
+    pub(crate) fn spawn<F>(this: &Arc<Self>, future: F, meta: task::Meta) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        Shared::spawn_with(this, future, |shared, task| {
-            shared.schedule_task(task, false)
+        Shared::spawn_with(this, future, meta, |shared, task| {
+            shared.schedule_task(task, false, true)
         })
     }
 
     /// `spawn` from a thread known to run no worker (`heist::spawn` after its own
     /// thread-local lookup found none): straight into the injector.
-    pub(crate) fn spawn_remote<F>(this: &Arc<Self>, future: F) -> JoinHandle<F::Output>
+    pub(crate) fn spawn_remote<F>(
+        this: &Arc<Self>,
+        future: F,
+        meta: task::Meta,
+    ) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        Shared::spawn_with(this, future, Shared::schedule_remote)
+        Shared::spawn_with(this, future, meta, |shared, task| {
+            shared.stats.spawned_remotely();
+            crate::debug::queued(shared, &task);
+            shared.schedule_remote(task)
+        })
     }
 
     /// Allocates the task and hands it to `queue`, or cancels it after shutdown.
@@ -152,13 +170,19 @@ impl Shared {
     pub(super) fn spawn_with<F>(
         this: &Arc<Self>,
         future: F,
+        meta: task::Meta,
         queue: impl FnOnce(&Shared, Notified),
     ) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (notified, join) = task::new_task(future, this.clone(), Id::next());
+        let meta = if this.config.observe.stamps_tasks() {
+            meta.timed()
+        } else {
+            meta
+        };
+        let (notified, join) = task::new_task(future, this.clone(), Id::next(), meta);
         if this.is_shutdown() {
             notified.shutdown();
         } else {
@@ -168,13 +192,21 @@ impl Shared {
     }
 
     /// Queues a task: on this runtime's worker thread, into its next-task slot (or, for
-    /// a yield, the back of its queue); anywhere else, into the injector.
-    fn schedule_task(&self, task: Notified, is_yield: bool) {
+    /// a yield, the back of its queue); anywhere else, into the injector. `is_spawn`
+    /// counts it as spawned (`RuntimeMetrics::spawned_tasks_count`).
+    #[inline]
+    fn schedule_task(&self, task: Notified, is_yield: bool, is_spawn: bool) {
+        crate::debug::queued(self, &task);
         worker::with_current(|worker| match worker {
             Some(worker) if std::ptr::eq(&*worker.shared, self) => {
-                worker.schedule_local(task, is_yield)
+                worker.schedule_local(task, is_yield, is_spawn)
             }
-            _ => self.schedule_remote(task),
+            _ => {
+                if is_spawn {
+                    self.stats.spawned_remotely();
+                }
+                self.schedule_remote(task)
+            }
         })
     }
 
@@ -253,6 +285,7 @@ impl Shared {
         if self.shutdown.swap(true, SeqCst) {
             return false;
         }
+        self.debug.watchdog.stop();
         fence(SeqCst);
         for index in 0..self.remotes.len() {
             self.unpark(index);
@@ -311,11 +344,11 @@ impl Shared {
 
 impl Schedule for Arc<Shared> {
     fn schedule(&self, task: Notified) {
-        self.schedule_task(task, false);
+        self.schedule_task(task, false, false);
     }
 
     fn yield_now(&self, task: Notified) {
-        self.schedule_task(task, true);
+        self.schedule_task(task, true, false);
     }
 
     fn register(&self, task: Task) -> Result<(), Task> {

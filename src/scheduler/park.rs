@@ -277,7 +277,9 @@ impl Worker {
                 .config
                 .stalled_slot_check
                 .filter(|_| shared.idle.unparked() > 0);
+            self.before_park();
             self.remote().parker.park(driver, self.index, timeout);
+            self.after_unpark();
             let fired = driver.turn(true) > 0;
             if shared.is_shutdown() {
                 return;

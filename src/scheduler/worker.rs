@@ -27,6 +27,7 @@
 use super::park::{Driver, DRIVER_INTERVAL};
 use super::queue::{LocalQueue, Steal};
 use super::{Notified, Remote, Shared};
+use crate::metrics::worker::WorkerStats;
 use crate::sync::atomic::{fence, Ordering::Relaxed, Ordering::SeqCst};
 use crate::sync::Arc;
 use crate::task::JoinHandle;
@@ -56,6 +57,8 @@ pub(crate) struct Core {
     rng: u32,
     /// For each peer, its tick when this worker last saw its next-task slot occupied.
     slot_seen: Vec<Option<u32>>,
+    /// Bookkeeping for this worker's statistics (`metrics/worker.rs`).
+    stats: crate::metrics::worker::WorkerLocal,
 }
 
 /// A worker as seen from its own thread: reachable through the thread-local [`CURRENT`]
@@ -205,22 +208,45 @@ impl Worker {
     /// Spawns a task from this worker's own thread (`heist::spawn` on a worker: one
     /// thread-local lookup): into its next-task slot. After shutdown the task is
     /// cancelled at once.
-    pub(crate) fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    pub(crate) fn spawn<F>(&self, future: F, meta: crate::task::Meta) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        Shared::spawn_with(&self.shared, future, |_, task| {
-            self.schedule_local(task, false)
+        Shared::spawn_with(&self.shared, future, meta, |shared, task| {
+            crate::debug::queued(shared, &task);
+            self.schedule_local(task, false, true)
         })
     }
 
-    /// Queues a task woken or spawned on this worker. If the core is borrowed (the worker
-    /// is between polls, dropping something), the task goes to the injector instead.
-    pub(crate) fn schedule_local(&self, task: Notified, is_yield: bool) {
+    /// This worker's counters (`metrics/worker.rs`).
+    #[inline]
+    fn stats(&self) -> &WorkerStats {
+        &self.shared.stats.workers[self.index]
+    }
+
+    /// Statistics: the worker is about to block in its parker (`park.rs`).
+    pub(super) fn before_park(&self) {
+        self.stats().before_park(&mut self.core.borrow_mut().stats);
+    }
+
+    /// Statistics: the worker is back from its parker (`park.rs`).
+    pub(super) fn after_unpark(&self) {
+        self.stats().after_unpark(&mut self.core.borrow_mut().stats);
+    }
+
+    /// Queues a task woken or spawned (`is_spawn`) on this worker. If the core is
+    /// borrowed (the worker is between polls, dropping something), the task goes to the
+    /// injector instead.
+    pub(crate) fn schedule_local(&self, task: Notified, is_yield: bool, is_spawn: bool) {
+        if is_spawn {
+            self.stats().spawned.incr();
+        }
         let Ok(core) = self.core.try_borrow_mut() else {
+            self.stats().overflow_count.incr();
             return self.shared.schedule_remote(task);
         };
+        self.stats().local_schedule_count.incr();
         let spilled = if is_yield || self.shared.config.lifo_slot_limit == 0 {
             Some(task)
         } else {
@@ -251,6 +277,7 @@ impl Worker {
                 in_poll: false,
                 rng: 0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1,
                 slot_seen: vec![None; n],
+                stats: Default::default(),
             }),
         }
     }
@@ -317,7 +344,14 @@ impl Worker {
                 continue;
             };
             self.found_work();
-            task.run();
+            let stats = self.stats();
+            stats.begin_poll(task.header());
+            let completed = if self.shared.config.observe.instrumented() {
+                crate::debug::poll_instrumented(&self.shared, self.index, task)
+            } else {
+                stats.run(task)
+            };
+            stats.end_poll(completed);
         }
     }
 
@@ -403,11 +437,16 @@ impl Worker {
             }
             let start = core.next_random() as usize % n;
             for i in (0..n).map(|i| (start + i) % n).filter(|&i| i != self.index) {
+                let before = core.queue.len();
                 match shared.remotes[i]
                     .stealer
                     .steal_batch_with_limit_and_pop(&core.queue, STEAL_LIMIT)
                 {
-                    Steal::Success(task) => return Some(task),
+                    Steal::Success(task) => {
+                        self.stats()
+                            .stole(core.queue.len().saturating_sub(before) + 1);
+                        return Some(task);
+                    }
                     Steal::Retry => retry = true,
                     Steal::Empty => {}
                 }
@@ -435,6 +474,7 @@ impl Worker {
             if core.slot_seen[i] == Some(tick) {
                 if let Some(task) = remote.next_slot.take() {
                     core.slot_seen[i] = None;
+                    self.stats().stole(1);
                     return Some(task);
                 }
             }

@@ -31,6 +31,17 @@ mod model;
 #[cfg(heist_loom)]
 pub(crate) use model::*;
 
+/// Atomics for statistics (`src/metrics/`): std's on both sides of the facade.
+///
+/// A statistic never orders other memory and never decides what a thread does next, so
+/// loom has nothing to check in it; keeping it out of loom's view keeps the models'
+/// state space what it was. Nothing may synchronise through these.
+pub(crate) mod stat {
+    pub(crate) use std::sync::atomic::{
+        fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering,
+    };
+}
+
 mod parker;
 pub(crate) use parker::Parker;
 

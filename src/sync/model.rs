@@ -279,6 +279,9 @@ pub(crate) mod deque {
         pub(crate) fn is_empty(&self) -> bool {
             self.inner.len.load(SeqCst) == 0
         }
+        pub(crate) fn len(&self) -> usize {
+            self.inner.queue.lock().len()
+        }
     }
 
     /// Moves up to `limit` (and at most half, rounded up) of `src` into `dest`, returning
@@ -314,6 +317,21 @@ pub(crate) mod deque {
         }
         pub(crate) fn is_empty(&self) -> bool {
             self.inner.len.load(SeqCst) == 0
+        }
+        /// Under the lock, as `Injector::len`.
+        pub(crate) fn len(&self) -> usize {
+            self.inner.queue.lock().len()
+        }
+        /// One task from the front; `Retry` when the lock is contended.
+        pub(crate) fn steal(&self) -> Steal<T> {
+            match self.inner.queue.try_lock() {
+                None => Steal::Retry,
+                Some(mut q) => {
+                    let task = q.pop_front();
+                    self.inner.len.store(q.len(), SeqCst);
+                    task.map_or(Steal::Empty, Steal::Success)
+                }
+            }
         }
     }
 

@@ -11,6 +11,7 @@ use super::raw::{Cell, Header, Stage};
 use super::state::{Snapshot, TransitionToIdle, TransitionToRunning};
 use super::waker::waker_ref;
 use super::{Notified, Schedule, Task};
+use crate::sync::stat::{AtomicU64, Ordering::Relaxed};
 use std::future::Future;
 use std::mem::{self, ManuallyDrop};
 use std::panic::{self, AssertUnwindSafe};
@@ -48,21 +49,32 @@ where
         &self.cell().header.state
     }
 
-    /// Runs a `Notified`, consuming its reference.
-    pub(super) fn poll(self) {
-        match self.state().transition_to_running() {
-            TransitionToRunning::Success => self.poll_future(),
+    /// Runs a `Notified`, consuming its reference. Returns true if the task completed
+    /// (or was cancelled) here. `running`: where the polling worker published this
+    /// task's id (`metrics/worker.rs`); see `withdraw`.
+    pub(super) fn poll(self, running: Option<&AtomicU64>) -> bool {
+        let transition = self.state().transition_to_running();
+        if !matches!(transition, TransitionToRunning::Success) {
+            withdraw(running);
+        }
+        match transition {
+            TransitionToRunning::Success => self.poll_future(running),
             TransitionToRunning::Cancelled => {
                 self.cancel_future();
                 self.complete(true);
+                true
             }
-            TransitionToRunning::Failed => {}
-            TransitionToRunning::Dealloc => self.dealloc(),
+            TransitionToRunning::Failed => false,
+            TransitionToRunning::Dealloc => {
+                self.dealloc();
+                false
+            }
         }
     }
 
-    /// Holding `RUNNING`: poll once and act on the result.
-    fn poll_future(self) {
+    /// Holding `RUNNING`: poll once and act on the result. Returns true if the task
+    /// completed.
+    fn poll_future(self, running: Option<&AtomicU64>) -> bool {
         let _id = IdGuard::enter(self.cell().header.id);
         // SAFETY: we are the poller, holding the task's reference for the whole poll,
         // longer than the borrowed waker lives.
@@ -76,32 +88,41 @@ where
                 unsafe { Pin::new_unchecked(&mut *(*stage).future) }.poll(&mut cx)
             })
         }));
+        withdraw(running);
         match res {
             Ok(Poll::Ready(output)) => {
                 let failed = self.finish(Ok(output));
                 self.complete(failed);
+                true
             }
             Ok(Poll::Pending) if !self.register_once() => {
                 // The scheduler is shutting down: do not start waiting.
                 self.cancel_future();
                 self.complete(true);
+                true
             }
             Ok(Poll::Pending) => match self.state().transition_to_idle() {
-                TransitionToIdle::Ok => {}
+                TransitionToIdle::Ok => false,
                 TransitionToIdle::OkNotified => {
                     // SAFETY: transition_to_idle moved our reference into this Notified.
                     let notified = unsafe { Notified::from_raw(self.header_ptr()) };
                     self.cell().scheduler.yield_now(notified);
+                    false
                 }
-                TransitionToIdle::OkDealloc => self.dealloc(),
+                TransitionToIdle::OkDealloc => {
+                    self.dealloc();
+                    false
+                }
                 TransitionToIdle::Cancelled => {
                     self.cancel_future();
                     self.complete(true);
+                    true
                 }
             },
             Err(payload) => {
                 let failed = self.finish(Err(Failure::panic(payload)));
                 self.complete(failed);
+                true
             }
         }
     }
@@ -419,6 +440,17 @@ where
         if self.state().ref_dec() {
             self.dealloc();
         }
+    }
+}
+
+/// Clears the id a worker published for this poll (`metrics/worker.rs`), once the
+/// future's poll is over and before any transition lets another thread see the task
+/// complete, or queue and run it again elsewhere: so a dump that saw a task complete (or
+/// move on) never finds it still published as running here. Each transition after this
+/// store releases it.
+fn withdraw(running: Option<&AtomicU64>) {
+    if let Some(running) = running {
+        running.store(0, Relaxed);
     }
 }
 

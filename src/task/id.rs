@@ -88,6 +88,11 @@ impl Id {
         Id(NonZeroU64::new(raw).expect("task id counter wrapped"))
     }
 
+    /// The id whose number is `raw` (0 is no id).
+    pub(crate) fn from_u64(raw: u64) -> Option<Id> {
+        NonZeroU64::new(raw).map(Id)
+    }
+
     /// The id as a number.
     pub fn as_u64(self) -> u64 {
         self.0.get()

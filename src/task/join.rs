@@ -65,6 +65,24 @@ impl<T> JoinHandle<T> {
         self.raw.state().load().is_complete()
     }
 
+    /// The task's name, if it was spawned with one ([`Builder::name`](super::Builder::name)).
+    ///
+    /// ```
+    /// let rt = heist::Runtime::new().unwrap();
+    /// let _enter = rt.enter();
+    /// let handle = heist::task::Builder::new().name("ticker").spawn(async {}).unwrap();
+    /// assert_eq!(handle.name(), Some("ticker"));
+    /// assert_eq!(rt.spawn(async {}).name(), None);
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.raw.header().meta.name()
+    }
+
+    /// Where the task was spawned (the caller of `spawn`, through `#[track_caller]`).
+    pub fn spawned_at(&self) -> &'static std::panic::Location<'static> {
+        self.raw.header().meta.location()
+    }
+
     /// A handle that can abort the task but not await it.
     pub fn abort_handle(&self) -> AbortHandle {
         self.raw.ref_inc();
@@ -88,6 +106,10 @@ impl<T> Future for JoinHandle<T> {
             self.raw
                 .try_read_output(&mut ret as *mut _ as *mut (), cx.waker())
         };
+        if ret.is_pending() {
+            let location = self.raw.header().meta.location();
+            super::meta::waiting_at(super::meta::WAIT_JOIN, location);
+        }
         ret
     }
 }

@@ -125,6 +125,24 @@ impl<S: Schedule> OwnedTasks<S> {
 }
 
 impl<S: Schedule> OwnedTasks<S> {
+    /// Runs `f` on every registered task, shard by shard, each shard under its lock (the
+    /// task dump, `debug/dump.rs`). A task leaves the list only under its shard's lock,
+    /// and the list holds a reference to it, so every header `f` sees is alive. `f` runs
+    /// under the lock: it must not reach back into the runtime.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&Header)) {
+        for shard in self.shards.iter() {
+            let shard = shard.lock();
+            let mut next = shard.head;
+            while let Some(ptr) = next {
+                // SAFETY: we hold the shard lock and `ptr` is in the shard, so the task is
+                // alive (the list's reference) and its links are ours to read.
+                f(unsafe { ptr.as_ref() });
+                // SAFETY: as above.
+                next = unsafe { with_links(ptr, |l| l.next) };
+            }
+        }
+    }
+
     /// True when no task is registered (tests, and a `LocalSet` awaited to completion).
     pub(crate) fn is_empty(&self) -> bool {
         self.shards.iter().all(|s| s.lock().len == 0)

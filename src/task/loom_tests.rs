@@ -63,7 +63,7 @@ where
     F::Output: Send + 'static,
 {
     // The task joins `owned` when it first waits (`Schedule::register`).
-    new_task(future, sched.clone(), Id::next())
+    new_task(future, sched.clone(), Id::next(), super::Meta::here())
 }
 
 /// Runs queued tasks until the queue is empty.
@@ -71,7 +71,9 @@ fn run_queued(sched: &Sched) {
     loop {
         let next = sched.queue.lock().pop_front();
         match next {
-            Some(task) => task.run(),
+            Some(task) => {
+                task.run();
+            }
             None => return,
         }
     }

@@ -56,7 +56,7 @@
 //!   complete; the runtime (read only) when `JOIN_WAKER` was set at completion; the
 //!   dropping thread at deallocation.
 //! - owned-list links: only under the lock of the task's list shard.
-//! - `scheduler`, `id`, `vtable`: immutable.
+//! - `scheduler`, `id`, `meta` (spawn location, name), `vtable`: immutable.
 //!
 //! # Transitions (all in `state.rs`)
 //!
@@ -111,6 +111,7 @@
 //! does nothing; the output is handed to exactly one owner; the future is dropped exactly
 //! once, on the thread that holds `RUNNING`.
 
+mod builder;
 mod cache;
 mod error;
 mod harness;
@@ -119,6 +120,7 @@ mod join;
 mod join_set;
 pub(crate) mod list;
 mod local;
+pub(crate) mod meta;
 mod raw;
 pub(crate) mod state;
 mod task_local;
@@ -130,6 +132,7 @@ mod yield_now;
 #[cfg(test)]
 mod loom_tests;
 
+pub use builder::Builder;
 pub use error::JoinError;
 pub use id::{id, try_id, Id};
 pub use join::{AbortHandle, JoinHandle};
@@ -145,6 +148,7 @@ pub mod futures {
 pub use crate::blocking::spawn_blocking;
 pub use crate::runtime::block_in_place;
 
+pub(crate) use meta::Meta;
 pub(crate) use raw::{Header, RawTask};
 
 use std::future::Future;
@@ -246,12 +250,28 @@ impl<S: 'static> Notified<S> {
     }
 
     /// Polls the task (or cancels it, if it was aborted), consuming this reference.
-    pub(crate) fn run(self) {
+    /// Returns true if the task completed (or was cancelled) in this run.
+    pub(crate) fn run(self) -> bool {
         let raw = self.0.raw;
         mem::forget(self);
         // SAFETY: this `Notified` owned one reference and the NOTIFIED token; forgotten
         // above, so both are given up to the poll.
-        unsafe { raw.poll() };
+        unsafe { raw.poll(None) }
+    }
+
+    /// As `run`, on a worker that published this task's id in `running`
+    /// (`metrics/worker.rs`): the id is withdrawn (zeroed) as soon as the future's poll
+    /// returns, before the task can complete or be queued again.
+    pub(crate) fn run_published(self, running: &crate::sync::stat::AtomicU64) -> bool {
+        let raw = self.0.raw;
+        mem::forget(self);
+        // SAFETY: as in `run`.
+        unsafe { raw.poll(Some(running)) }
+    }
+
+    /// The task's header (id, spawn location, name, state).
+    pub(crate) fn header(&self) -> &Header {
+        self.0.raw.header()
     }
 }
 
@@ -263,13 +283,14 @@ pub(crate) fn new_task<F, S>(
     future: F,
     scheduler: S,
     id: Id,
+    meta: Meta,
 ) -> (Notified<S>, JoinHandle<F::Output>)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
     S: Schedule,
 {
-    let raw = RawTask::new(future, scheduler, id);
+    let raw = RawTask::new(future, scheduler, id, meta);
     // SAFETY: a new task has three references (state.rs, INITIAL) and NOTIFIED set; the
     // handles below take one each (the third stays reserved for the registry), and the
     // JoinHandle takes JOIN_INTEREST with output type `F::Output`.
@@ -290,6 +311,7 @@ pub(crate) unsafe fn new_local_task<F, S>(
     future: F,
     scheduler: S,
     id: Id,
+    meta: Meta,
 ) -> (Notified<S>, JoinHandle<F::Output>)
 where
     F: Future + 'static,
@@ -297,7 +319,7 @@ where
     S: Schedule,
 {
     // SAFETY: forwarded caller contract.
-    let raw = unsafe { RawTask::new_unchecked(future, scheduler, id) };
+    let raw = unsafe { RawTask::new_unchecked(future, scheduler, id, meta) };
     // SAFETY: as in `new_task`.
     unsafe {
         (

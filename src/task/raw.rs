@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! Cell<F, S> (repr(C), one Box):
-//!   Header      state word | &'static Vtable | Id | owned-list links
+//!   Header      state word | &'static Vtable | Id | Meta | polls | owned-list links
 //!   scheduler   S (the runtime's handle; used to requeue the task on wake)
 //!   stage       union { future: F, output: F::Output, failure: Failure }
 //!   join_waker  Option<Waker> (the JoinHandle's waker; see JOIN_WAKER)
@@ -10,7 +10,7 @@
 //!
 //! The stage carries no tag of its own: the state word says which field is live (see
 //! [`Stage`]). For a small future with a `()` output the stage is one word and the cell
-//! 72 bytes.
+//! 88 bytes.
 //!
 //! A pointer to the `Header` is a pointer to the `Cell` (`repr(C)`, header first), so the
 //! run queues, wakers and handles carry one thin pointer and reach the typed code through
@@ -19,8 +19,10 @@
 use super::error::Failure;
 use super::harness::Harness;
 use super::id::Id;
+use super::meta::Meta;
 use super::state::{State, TransitionToNotified};
 use super::Schedule;
+use crate::sync::stat::AtomicU64;
 use crate::sync::UnsafeCell;
 use std::alloc::Layout;
 use std::future::Future;
@@ -37,6 +39,12 @@ pub(crate) struct Header {
     pub(crate) vtable: &'static Vtable,
     /// The task's id, fixed at spawn.
     pub(crate) id: Id,
+    /// Where it was spawned and its name (`meta.rs`), fixed at spawn.
+    pub(crate) meta: Meta,
+    /// Polls so far (a statistic for the dump): bumped by the worker holding the task's
+    /// `Notified` just before it runs it. It fills padding: a small task's cell stays in
+    /// the 88-byte allocation class.
+    pub(crate) polls: crate::sync::stat::AtomicU32,
     /// Links of the owned-tasks registry. Read and written only under the lock of the list
     /// shard that owns the task (see `task/list.rs`).
     pub(crate) owned: UnsafeCell<Links>,
@@ -78,8 +86,10 @@ pub(crate) struct Cell<F: Future, S> {
 
 /// Typed entry points, one static table per `(F, S)`.
 pub(crate) struct Vtable {
-    /// Run a `Notified`: consumes its reference.
-    pub(crate) poll: unsafe fn(NonNull<Header>),
+    /// Run a `Notified`: consumes its reference. Returns true if the task completed.
+    /// The cell, if any, holds the id the poller published; it is zeroed before the
+    /// task completes.
+    pub(crate) poll: unsafe fn(NonNull<Header>, Option<&AtomicU64>) -> bool,
     /// Hand a `Notified` (one reference) to the scheduler.
     pub(crate) schedule: unsafe fn(NonNull<Header>),
     /// Free the allocation (the last reference is gone).
@@ -129,7 +139,7 @@ pub(crate) struct RawTask {
 
 impl RawTask {
     /// Allocates a task in the state `State::new` describes (three references).
-    pub(crate) fn new<F, S>(future: F, scheduler: S, id: Id) -> RawTask
+    pub(crate) fn new<F, S>(future: F, scheduler: S, id: Id, meta: Meta) -> RawTask
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -137,7 +147,7 @@ impl RawTask {
     {
         // SAFETY: the future and its output are `Send`: any thread may poll, cancel or
         // drop them.
-        unsafe { RawTask::new_unchecked(future, scheduler, id) }
+        unsafe { RawTask::new_unchecked(future, scheduler, id, meta) }
     }
 
     /// Allocates a task whose future or output need not be `Send` (local tasks,
@@ -151,7 +161,7 @@ impl RawTask {
     /// every task that is not complete until it has cancelled the task there (so the
     /// last reference of a task that still holds its future is never released
     /// elsewhere).
-    pub(crate) unsafe fn new_unchecked<F, S>(future: F, scheduler: S, id: Id) -> RawTask
+    pub(crate) unsafe fn new_unchecked<F, S>(future: F, scheduler: S, id: Id, meta: Meta) -> RawTask
     where
         F: Future + 'static,
         F::Output: 'static,
@@ -167,6 +177,8 @@ impl RawTask {
                 state: State::new(),
                 vtable: vtable::<F, S>(),
                 id,
+                meta,
+                polls: crate::sync::stat::AtomicU32::new(0),
                 owned: UnsafeCell::new(Links::default()),
             });
             (&raw mut (*cell).scheduler).write(scheduler);
@@ -200,15 +212,16 @@ impl RawTask {
         &self.header().state
     }
 
-    /// Runs a `Notified`; consumes its reference.
+    /// Runs a `Notified`; consumes its reference. Returns true if the task completed (or
+    /// was cancelled) in this run. `running`: see `Vtable::poll`.
     ///
     /// # Safety
     /// The caller owns the `Notified`'s reference (and its `NOTIFIED` token) and gives it
     /// up: no copy of this `RawTask` uses that reference afterwards.
-    pub(crate) unsafe fn poll(self) {
+    pub(crate) unsafe fn poll(self, running: Option<&AtomicU64>) -> bool {
         // SAFETY: the vtable was built for this cell's F and S; the caller gives up the
         // Notified reference, which `poll` consumes.
-        unsafe { (self.header().vtable.poll)(self.ptr) }
+        unsafe { (self.header().vtable.poll)(self.ptr, running) }
     }
 
     /// Queues the task; consumes one reference, which becomes the `Notified`'s.
@@ -337,12 +350,15 @@ impl RawTask {
 // vtable is only installed by `vtable::<F, S>()` into a `Cell<F, S>`, so the cast is to
 // the real type; reference ownership is as documented on `Vtable`.
 
-unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>)
+unsafe fn poll<F: Future + 'static, S: Schedule>(
+    ptr: NonNull<Header>,
+    running: Option<&AtomicU64>,
+) -> bool
 where
     F::Output: 'static,
 {
     // SAFETY: see the note above the vtable entries.
-    unsafe { Harness::<F, S>::from_raw(ptr) }.poll();
+    unsafe { Harness::<F, S>::from_raw(ptr) }.poll(running)
 }
 
 unsafe fn schedule<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>)
@@ -394,17 +410,18 @@ mod tests {
     use std::mem::size_of;
 
     #[test]
-    fn a_small_task_fits_a_72_byte_cell() {
-        // header 40 + scheduler 8 + stage 8 (the failure word) + join waker 16: glibc
-        // serves it as an 80-byte chunk.
+    fn a_small_task_fits_an_88_byte_cell() {
+        // header 56 (with the spawn location / name word and the poll count) + scheduler
+        // 8 + stage 8 (the failure word) + join waker 16: the 88-byte class of
+        // `cache.rs`, as an 80-byte cell would be.
         assert_eq!(
             size_of::<Cell<std::future::Pending<()>, std::sync::Arc<()>>>(),
-            72
+            88
         );
         // A future larger than a word sets the stage's size; the stage adds no tag.
         assert_eq!(
             size_of::<Cell<std::future::Ready<[u64; 4]>, std::sync::Arc<()>>>(),
-            104
+            120
         );
     }
 }

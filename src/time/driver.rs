@@ -106,6 +106,8 @@ struct Inner {
     wheel: Wheel,
     /// Set once at shutdown: nothing may register after it.
     closed: bool,
+    /// Timers fired so far (`RuntimeMetrics::timers_fired_count`).
+    fired: u64,
 }
 
 /// One runtime's timers.
@@ -163,6 +165,7 @@ impl Driver {
             inner: Mutex::new(Inner {
                 wheel: Wheel::new(),
                 closed: false,
+                fired: 0,
             }),
             next_wake: AtomicU64::new(NO_WAKE),
             keepers: Arc::new(Keepers {
@@ -193,10 +196,14 @@ impl Driver {
         self.keepers.clone()
     }
 
-    /// Timers registered (for tests).
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// Timers registered.
     pub(crate) fn len(&self) -> usize {
         self.inner.lock().wheel.len()
+    }
+
+    /// Timers fired so far.
+    pub(crate) fn fired_count(&self) -> u64 {
+        self.inner.lock().fired
     }
 
     /// The `Sleep` poll: completes if `deadline` passed or the entry fired, otherwise
@@ -409,6 +416,7 @@ impl Driver {
                 n += 1;
             }
             let done = n < BATCH;
+            inner.fired += n as u64;
             if done {
                 let next = inner.wheel.next_deadline().unwrap_or(NO_WAKE);
                 self.next_wake.store(next, SeqCst);

@@ -59,7 +59,7 @@ mod timeout;
 mod wheel;
 
 pub use clock::{advance, pause, resume};
-pub(crate) use driver::{Driver, Keepers};
+pub(crate) use driver::{Driver, Keepers, KEEPERS};
 pub use instant::Instant;
 pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
 pub use sleep::{sleep, sleep_until, Sleep};

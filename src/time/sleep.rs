@@ -115,15 +115,19 @@ pub(crate) fn deadline_after(t: Instant, d: Duration) -> Instant {
 pub struct Sleep {
     driver: Arc<Driver>,
     deadline: Instant,
+    /// Where it was created (`#[track_caller]`), for the task dump's wait sites.
+    created_at: &'static std::panic::Location<'static>,
     /// Structurally pinned: the wheel points to it while it is registered.
     entry: Entry,
 }
 
 impl Sleep {
+    #[track_caller]
     pub(crate) fn new(driver: Arc<Driver>, deadline: Instant) -> Sleep {
         Sleep {
             driver,
             deadline,
+            created_at: std::panic::Location::caller(),
             entry: Entry::new(),
         }
     }
@@ -178,13 +182,12 @@ impl Future for Sleep {
             .driver
             .poll_entry(this.entry(), this.deadline, cx.waker())
         {
-            Polled::Ready => Poll::Ready(()),
-            Polled::Pending => Poll::Pending,
-            Polled::PendingEarlier => {
-                this.driver.timer_moved_earlier();
-                Poll::Pending
-            }
+            Polled::Ready => return Poll::Ready(()),
+            Polled::Pending => {}
+            Polled::PendingEarlier => this.driver.timer_moved_earlier(),
         }
+        crate::task::meta::waiting_at(crate::task::meta::WAIT_SLEEP, this.created_at);
+        Poll::Pending
     }
 }
 

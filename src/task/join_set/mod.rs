@@ -256,6 +256,47 @@ impl<T: 'static> JoinSet<T> {
     }
 }
 
+impl<T: 'static> JoinSet<T> {
+    /// Spawns the `!Send` `task` on the current [`LocalSet`](super::LocalSet) into the
+    /// set (as [`spawn_local`](super::spawn_local)); returns a handle that can abort it.
+    ///
+    /// ```
+    /// use heist::task::{JoinSet, LocalSet};
+    /// use std::rc::Rc;
+    ///
+    /// let rt = heist::Runtime::new().unwrap();
+    /// let total = LocalSet::new().block_on(&rt, async {
+    ///     let mut set = JoinSet::new();
+    ///     for i in 0..3 {
+    ///         let shared = Rc::new(i); // not `Send`
+    ///         set.spawn_local(async move { *shared });
+    ///     }
+    ///     set.join_all().await.into_iter().sum::<i32>()
+    /// });
+    /// assert_eq!(total, 3);
+    /// ```
+    ///
+    /// # Panics
+    /// Outside a `LocalSet`.
+    #[track_caller]
+    pub fn spawn_local<F>(&mut self, task: F) -> AbortHandle
+    where
+        F: Future<Output = T> + 'static,
+    {
+        self.insert(super::spawn_local(task))
+    }
+
+    /// Spawns the `!Send` `task` on `local_set` into the set; it runs when the set is
+    /// driven (`run_until`, `block_on`, or awaiting it).
+    #[track_caller]
+    pub fn spawn_local_on<F>(&mut self, task: F, local_set: &super::LocalSet) -> AbortHandle
+    where
+        F: Future<Output = T> + 'static,
+    {
+        self.insert(local_set.spawn_local(task))
+    }
+}
+
 impl<T: Send + 'static> JoinSet<T> {
     /// Spawns `task` on the current runtime into the set; returns a handle that can
     /// abort it.

@@ -135,6 +135,7 @@ impl Drop for Reset {
 }
 
 impl Context {
+    #[track_caller]
     fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + 'static,
@@ -144,7 +145,8 @@ impl Context {
         // the thread that owns the `!Send` set), and the set holds every task that is
         // not complete (a queue or the owned list) until its `Drop` cancels it on this
         // thread (module doc).
-        let (notified, join) = unsafe { new_local_task(future, self.shared.clone(), Id::next()) };
+        let (notified, join) =
+            unsafe { new_local_task(future, self.shared.clone(), Id::next(), super::Meta::here()) };
         super::Schedule::schedule(&self.shared, notified);
         join
     }

@@ -1,0 +1,386 @@
+//! `Registration`: a resource's tie to its driver (readiness, token, cooperative budget),
+//! and `PollEvented`, a mio source with one, which the `net` types wrap.
+//!
+//! # The I/O loop
+//!
+//! Every operation is "wait until the direction is ready, try the syscall; on
+//! `WouldBlock` clear the readiness seen (only if unchanged, `scheduled.rs`) and wait
+//! again". An operation that completes counts against the direction's *budget*: after
+//! `BUDGET` operations in a row without a `WouldBlock`, the next poll returns `Pending`
+//! once and wakes its own task, which heist queues at the back of its worker's queue (a
+//! wake during a task's own poll is a yield). So a connection whose socket is always
+//! ready (a client flooding it) cannot keep its worker from the other tasks queued
+//! there. tokio counts a budget per task poll; heist counts per resource and direction,
+//! which needs no hook in the task harness and bounds the same loop.
+
+use super::driver::{shut_down_error, Inner};
+use super::interest::{Interest, Ready};
+use super::scheduled::{Direction, ReadyEvent, ScheduledIo, READER, WRITER};
+use crate::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use crate::sync::Arc;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+/// Operations that complete in a row, per direction, before one forced yield.
+pub(crate) const BUDGET: u32 = 128;
+
+/// A registered resource's readiness and its driver.
+pub(crate) struct Registration {
+    driver: Arc<Inner>,
+    shared: Arc<ScheduledIo>,
+    token: mio::Token,
+    /// Per direction: operations completed since the last `WouldBlock` or yield.
+    streak: [AtomicU32; 2],
+}
+
+/// The driver of the runtime this thread runs in.
+///
+/// # Panics
+/// Outside a heist runtime, as tokio does, with a message saying where to call from.
+#[track_caller]
+pub(crate) fn current_driver() -> io::Result<Arc<Inner>> {
+    match crate::runtime::context::with_current(|handle| handle.driver.io.handle()) {
+        Ok(driver) => driver,
+        Err(e) => panic!("heist::net: {e}"),
+    }
+}
+
+impl Registration {
+    /// Registers `source` with the current runtime's driver.
+    ///
+    /// # Panics
+    /// Outside a heist runtime.
+    #[track_caller]
+    pub(crate) fn new(
+        source: &mut impl mio::event::Source,
+        interest: Interest,
+    ) -> io::Result<Self> {
+        let driver = current_driver()?;
+        let (shared, token) = driver.register(source, interest)?;
+        Ok(Registration {
+            driver,
+            shared,
+            token,
+            streak: [AtomicU32::new(0), AtomicU32::new(0)],
+        })
+    }
+
+    /// Takes `source` out of the driver's poll set (call before closing its fd).
+    pub(crate) fn deregister(&self, source: &mut impl mio::event::Source) -> io::Result<()> {
+        self.driver.deregister(source)
+    }
+
+    /// Waits for `dir` as its single `poll_*` waiter.
+    pub(crate) fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+    ) -> Poll<io::Result<ReadyEvent>> {
+        let (interest, key) = match dir {
+            Direction::Read => (Interest::READABLE, READER),
+            Direction::Write => (Interest::WRITABLE, WRITER),
+        };
+        let event = ready!(self.shared.poll_ready(interest, key, cx));
+        Poll::Ready(checked(event))
+    }
+
+    /// Runs `op` once `dir` is ready, retrying after each `WouldBlock`, within the
+    /// budget (module doc).
+    pub(crate) fn poll_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+        mut op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        let streak = &self.streak[dir as usize];
+        if streak.load(Relaxed) >= BUDGET {
+            streak.store(0, Relaxed);
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        loop {
+            let event = ready!(self.poll_ready(cx, dir))?;
+            match op() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.shared.clear_readiness(event);
+                    streak.store(0, Relaxed);
+                }
+                result => {
+                    streak.fetch_add(1, Relaxed);
+                    return Poll::Ready(result);
+                }
+            }
+        }
+    }
+
+    /// tokio's `try_io`: runs `op` if the resource is ready for `interest`, clearing the
+    /// readiness if it says `WouldBlock`; `WouldBlock` without a syscall otherwise.
+    pub(crate) fn try_io<R>(
+        &self,
+        interest: Interest,
+        op: impl FnOnce() -> io::Result<R>,
+    ) -> io::Result<R> {
+        let event = checked(self.shared.ready_now(interest))?;
+        if event.ready.is_empty() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let result = op();
+        if let Err(e) = &result {
+            if e.kind() == io::ErrorKind::WouldBlock {
+                self.shared.clear_readiness(event);
+            }
+        }
+        result
+    }
+
+    /// Waits until the resource is ready for any of `interest` (any number of tasks may
+    /// wait at once).
+    pub(crate) async fn readiness(&self, interest: Interest) -> io::Result<ReadyEvent> {
+        Readiness {
+            shared: &self.shared,
+            interest,
+            key: None,
+        }
+        .await
+    }
+
+    /// Clears readiness seen in `event`, if nothing newer arrived.
+    pub(crate) fn clear_readiness(&self, event: ReadyEvent) {
+        self.shared.clear_readiness(event);
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.driver.release(self.token);
+    }
+}
+
+impl std::fmt::Debug for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registration")
+            .field("token", &self.token)
+            .finish()
+    }
+}
+
+/// An event, or the error for a resource whose runtime shut down.
+fn checked(event: ReadyEvent) -> io::Result<ReadyEvent> {
+    if event.is_shutdown {
+        Err(shut_down_error())
+    } else {
+        Ok(event)
+    }
+}
+
+/// The future of `Registration::readiness`: holds a waiter key while it waits.
+struct Readiness<'a> {
+    shared: &'a ScheduledIo,
+    interest: Interest,
+    key: Option<usize>,
+}
+
+impl Future for Readiness<'_> {
+    type Output = io::Result<ReadyEvent>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let key = *this
+            .key
+            .get_or_insert_with(|| this.shared.add_waiter(this.interest));
+        let event = ready!(this.shared.poll_ready(this.interest, key, cx));
+        Poll::Ready(checked(event))
+    }
+}
+
+impl Drop for Readiness<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key {
+            self.shared.remove_waiter(key);
+        }
+    }
+}
+
+/// A mio source registered with the current runtime's driver.
+pub(crate) struct PollEvented<E: mio::event::Source> {
+    /// `None` only after `into_inner`.
+    io: Option<E>,
+    registration: Registration,
+}
+
+impl<E: mio::event::Source> PollEvented<E> {
+    /// Registers `io` for reading and writing.
+    ///
+    /// # Panics
+    /// Outside a heist runtime.
+    #[track_caller]
+    pub(crate) fn new(io: E) -> io::Result<Self> {
+        Self::new_with_interest(io, Interest::READABLE | Interest::WRITABLE)
+    }
+
+    /// Registers `io` for `interest`.
+    ///
+    /// # Panics
+    /// Outside a heist runtime.
+    #[track_caller]
+    pub(crate) fn new_with_interest(mut io: E, interest: Interest) -> io::Result<Self> {
+        let registration = Registration::new(&mut io, interest)?;
+        Ok(PollEvented {
+            io: Some(io),
+            registration,
+        })
+    }
+
+    pub(crate) fn registration(&self) -> &Registration {
+        &self.registration
+    }
+
+    /// The source.
+    pub(crate) fn get_ref(&self) -> &E {
+        self.io.as_ref().expect("PollEvented used after into_inner")
+    }
+
+    /// Deregisters and returns the source.
+    pub(crate) fn into_inner(mut self) -> io::Result<E> {
+        let mut io = self.io.take().expect("PollEvented used after into_inner");
+        self.registration.deregister(&mut io)?;
+        Ok(io)
+    }
+
+    /// Reads through `&E`'s `Read`, within the I/O loop.
+    pub(crate) fn poll_read<'a>(
+        &'a self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>>
+    where
+        &'a E: io::Read + 'a,
+    {
+        use io::Read;
+        let io = self.get_ref();
+        self.registration
+            .poll_io(cx, Direction::Read, || { io }.read(buf))
+    }
+
+    /// Writes through `&E`'s `Write`, within the I/O loop.
+    pub(crate) fn poll_write<'a>(
+        &'a self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>>
+    where
+        &'a E: io::Write + 'a,
+    {
+        use io::Write;
+        let io = self.get_ref();
+        self.registration
+            .poll_io(cx, Direction::Write, || { io }.write(buf))
+    }
+
+    /// Vectored write through `&E`'s `Write`.
+    pub(crate) fn poll_write_vectored<'a>(
+        &'a self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>>
+    where
+        &'a E: io::Write + 'a,
+    {
+        use io::Write;
+        let io = self.get_ref();
+        self.registration
+            .poll_io(cx, Direction::Write, || { io }.write_vectored(bufs))
+    }
+}
+
+/// The readiness API every socket type shares (tokio's `ready`, `try_read`, ...).
+impl<E: mio::event::Source> PollEvented<E> {
+    /// Waits for any of `interest`; returns what is ready.
+    pub(crate) async fn ready(&self, interest: Interest) -> io::Result<Ready> {
+        Ok(self.registration.readiness(interest).await?.ready)
+    }
+
+    /// Polls read readiness (the single `poll_*` reader).
+    pub(crate) fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.registration
+            .poll_ready(cx, Direction::Read)
+            .map_ok(drop)
+    }
+
+    /// Polls write readiness (the single `poll_*` writer).
+    pub(crate) fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.registration
+            .poll_ready(cx, Direction::Write)
+            .map_ok(drop)
+    }
+
+    /// After a non-blocking `connect`: waits for writability until the socket says how
+    /// the connect went (`connected`: `Ok(false)` while still in progress).
+    pub(crate) async fn wait_connected(
+        &self,
+        connected: impl Fn(&E) -> io::Result<bool>,
+    ) -> io::Result<()> {
+        loop {
+            let event = self.registration.readiness(Interest::WRITABLE).await?;
+            if connected(self.get_ref())? {
+                return Ok(());
+            }
+            // A spurious wake-up: still connecting.
+            self.registration.clear_readiness(event);
+        }
+    }
+
+    /// Reads what is there now, or `WouldBlock` (tokio's `try_read`).
+    pub(crate) fn try_read<'a>(&'a self, buf: &mut [u8]) -> io::Result<usize>
+    where
+        &'a E: io::Read + 'a,
+    {
+        use io::Read;
+        self.try_io(Interest::READABLE, || self.get_ref().read(buf))
+    }
+
+    /// Writes what fits now, or `WouldBlock` (tokio's `try_write`).
+    pub(crate) fn try_write<'a>(&'a self, buf: &[u8]) -> io::Result<usize>
+    where
+        &'a E: io::Write + 'a,
+    {
+        use io::Write;
+        self.try_io(Interest::WRITABLE, || self.get_ref().write(buf))
+    }
+
+    /// Runs `op` if ready for `interest` (tokio's `try_io`).
+    pub(crate) fn try_io<R>(
+        &self,
+        interest: Interest,
+        op: impl FnOnce() -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.registration.try_io(interest, op)
+    }
+
+    /// Runs `op` in the I/O loop until it does not say `WouldBlock`.
+    pub(crate) async fn async_io<R>(
+        &self,
+        dir: Direction,
+        mut op: impl FnMut(&E) -> io::Result<R>,
+    ) -> io::Result<R> {
+        std::future::poll_fn(|cx| self.registration.poll_io(cx, dir, || op(self.get_ref()))).await
+    }
+}
+
+impl<E: mio::event::Source> Drop for PollEvented<E> {
+    fn drop(&mut self) {
+        if let Some(mut io) = self.io.take() {
+            // Out of the poll set before the fd closes (the drop of `io`, right after);
+            // the slab entry goes when `registration` drops.
+            let _ = self.registration.deregister(&mut io);
+        }
+    }
+}
+
+impl<E: mio::event::Source + std::fmt::Debug> std::fmt::Debug for PollEvented<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PollEvented").field("io", &self.io).finish()
+    }
+}

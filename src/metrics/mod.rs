@@ -1,0 +1,269 @@
+//! Runtime metrics: what the workers count, and [`RuntimeMetrics`], the reader.
+//!
+//! Counters are per worker (`worker.rs`): each is written by its worker only, with a
+//! plain load and store, never a shared read-modify-write, and read by anyone with a
+//! `Relaxed` load. Gauges (queue depths, thread counts) are read on demand from the
+//! structures they describe. Names follow tokio's `RuntimeMetrics` wherever tokio has
+//! the metric. `docs/observability.md` lists every metric, what it means and its cost.
+//!
+//! I/O counters (registered sources, ready events, driver polls) belong here once the
+//! reactor exists: a `driver` section beside `timers_*`, read from counters the I/O
+//! driver keeps the same way the timer driver keeps `fired`.
+
+pub(crate) mod histogram;
+pub(crate) mod worker;
+
+pub use histogram::{Histogram, HistogramBucket};
+
+use crate::scheduler::Shared;
+use crate::sync::stat::{AtomicU64, Ordering::Relaxed};
+use crate::Handle;
+use crossbeam_utils::CachePadded;
+use std::fmt;
+use std::time::{Duration, Instant};
+use worker::WorkerStats;
+
+/// The statistics of one runtime (in `Shared`).
+pub(crate) struct RuntimeStats {
+    pub(crate) workers: Box<[CachePadded<WorkerStats>]>,
+    /// Tasks spawned from threads that are not this runtime's workers: the one shared
+    /// counter, bumped on the remote-spawn path, which already pushes to the shared
+    /// injector with read-modify-writes and a `SeqCst` fence.
+    pub(crate) remote_spawned: AtomicU64,
+    /// Latency histograms, if turned on (`Builder::enable_metrics_poll_time_histogram`,
+    /// `Builder::debug`).
+    pub(crate) histograms: Option<histogram::Histograms>,
+    pub(crate) started: Instant,
+}
+
+impl RuntimeStats {
+    pub(crate) fn new(num_workers: usize, histograms: bool) -> RuntimeStats {
+        RuntimeStats {
+            workers: (0..num_workers)
+                .map(|_| CachePadded::new(WorkerStats::default()))
+                .collect(),
+            remote_spawned: AtomicU64::new(0),
+            histograms: histograms.then(|| histogram::Histograms::new(num_workers)),
+            started: Instant::now(),
+        }
+    }
+
+    /// A spawn from off the workers.
+    #[inline]
+    pub(crate) fn spawned_remotely(&self) {
+        self.remote_spawned.fetch_add(1, Relaxed);
+    }
+
+    fn spawned(&self) -> u64 {
+        self.workers.iter().map(|w| w.spawned.get()).sum::<u64>()
+            + self.remote_spawned.load(Relaxed)
+    }
+
+    fn completed(&self) -> u64 {
+        self.workers.iter().map(|w| w.completed.get()).sum()
+    }
+}
+
+/// A runtime's metrics: counters and gauges, read without stopping anything.
+///
+/// Get one with [`Handle::metrics`](crate::Handle::metrics); it stays valid (and keeps
+/// reading live values) as long as you hold it. Counters only grow; per-worker values
+/// are indexed by worker, `0..num_workers()`, and may lag the truth by a few events
+/// (each worker publishes its own with plain stores).
+///
+/// ```
+/// let rt = heist::Runtime::builder().worker_threads(2).build().unwrap();
+/// rt.block_on(rt.spawn(async {})).unwrap();
+/// let m = rt.handle().metrics();
+/// assert_eq!(m.num_workers(), 2);
+/// assert_eq!(m.spawned_tasks_count(), 1);
+/// let polls: u64 = (0..m.num_workers()).map(|w| m.worker_poll_count(w)).sum();
+/// assert_eq!(polls, 1);
+/// ```
+#[derive(Clone)]
+pub struct RuntimeMetrics {
+    handle: Handle,
+}
+
+impl RuntimeMetrics {
+    pub(crate) fn new(handle: Handle) -> RuntimeMetrics {
+        RuntimeMetrics { handle }
+    }
+
+    fn shared(&self) -> &Shared {
+        &self.handle.scheduler
+    }
+
+    fn stats(&self) -> &RuntimeStats {
+        &self.shared().stats
+    }
+
+    fn worker(&self, worker: usize) -> &WorkerStats {
+        let workers = &self.stats().workers;
+        assert!(
+            worker < workers.len(),
+            "worker index {worker} out of range: the runtime has {} workers",
+            workers.len()
+        );
+        &workers[worker]
+    }
+
+    /// The number of worker threads.
+    pub fn num_workers(&self) -> usize {
+        self.shared().num_workers()
+    }
+
+    /// Tasks spawned and not yet completed (or cancelled): `spawned_tasks_count()`
+    /// minus the tasks that completed in a poll. Exact while the runtime runs; after
+    /// shutdown, tasks cancelled by shutdown itself still count as alive.
+    pub fn num_alive_tasks(&self) -> usize {
+        let stats = self.stats();
+        // Read completions first: a task counted as completed was spawned before.
+        let completed = stats.completed();
+        usize::try_from(stats.spawned().saturating_sub(completed)).unwrap_or(usize::MAX)
+    }
+
+    /// Tasks spawned on this runtime since it started (blocking calls not included).
+    pub fn spawned_tasks_count(&self) -> u64 {
+        self.stats().spawned()
+    }
+
+    /// Tasks in the global queue (the injector): spawned or woken from outside the
+    /// workers and not yet picked up.
+    pub fn global_queue_depth(&self) -> usize {
+        self.shared().injector.len()
+    }
+
+    /// Threads of the blocking pool (running a call or idle).
+    pub fn num_blocking_threads(&self) -> usize {
+        self.handle.blocking.counts().0
+    }
+
+    /// Blocking-pool threads waiting for work.
+    pub fn num_idle_blocking_threads(&self) -> usize {
+        self.handle.blocking.counts().1
+    }
+
+    /// Blocking calls waiting for a pool thread.
+    pub fn blocking_queue_depth(&self) -> usize {
+        self.handle.blocking.counts().2
+    }
+
+    /// Timers registered now (a `Sleep`, `Interval` or `Timeout` that was polled and
+    /// has not fired or been dropped).
+    pub fn num_timers(&self) -> usize {
+        self.handle.time().len()
+    }
+
+    /// Timers fired since the runtime started.
+    pub fn timers_fired_count(&self) -> u64 {
+        self.handle.time().fired_count()
+    }
+
+    /// Time since the runtime started.
+    pub fn uptime(&self) -> Duration {
+        self.stats().started.elapsed()
+    }
+
+    /// How many times worker `worker` parked (went to sleep for lack of work).
+    ///
+    /// # Panics
+    /// If `worker >= num_workers()` (as every `worker_*` method).
+    pub fn worker_park_count(&self, worker: usize) -> u64 {
+        self.worker(worker).park_count.get()
+    }
+
+    /// Parks plus unparks of worker `worker`: odd while it is parked, even while it runs.
+    pub fn worker_park_unpark_count(&self, worker: usize) -> u64 {
+        self.worker(worker).park_unpark_count.get()
+    }
+
+    /// How many times worker `worker` unparked and parked again without polling a task.
+    pub fn worker_noop_count(&self, worker: usize) -> u64 {
+        self.worker(worker).noop_count.get()
+    }
+
+    /// Tasks worker `worker` stole from its peers' queues.
+    pub fn worker_steal_count(&self, worker: usize) -> u64 {
+        self.worker(worker).steal_count.get()
+    }
+
+    /// Successful steals by worker `worker` (each moves one or more tasks).
+    pub fn worker_steal_operations(&self, worker: usize) -> u64 {
+        self.worker(worker).steal_operations.get()
+    }
+
+    /// Polls worker `worker` started.
+    pub fn worker_poll_count(&self, worker: usize) -> u64 {
+        self.worker(worker).poll_count()
+    }
+
+    /// Tasks spawned or woken on worker `worker`'s thread into its own queue or
+    /// next-task slot.
+    pub fn worker_local_schedule_count(&self, worker: usize) -> u64 {
+        self.worker(worker).local_schedule_count.get()
+    }
+
+    /// Tasks spawned or woken on worker `worker`'s thread that went to the global queue
+    /// instead of its own. heist's local queue is unbounded, so this counts only wakes
+    /// that came while the worker was between polls dropping something (its queue was
+    /// busy); tokio counts local-queue overflows under this name.
+    pub fn worker_overflow_count(&self, worker: usize) -> u64 {
+        self.worker(worker).overflow_count.get()
+    }
+
+    /// Tasks in worker `worker`'s local queue now (its next-task slot not included).
+    pub fn worker_local_queue_depth(&self, worker: usize) -> usize {
+        self.shared().remotes[worker].stealer.len()
+    }
+
+    /// Time worker `worker` spent unparked (running tasks or looking for them), up to
+    /// its last park.
+    pub fn worker_total_busy_duration(&self, worker: usize) -> Duration {
+        Duration::from_nanos(self.worker(worker).busy_nanos.get())
+    }
+
+    /// A moving average of worker `worker`'s poll time, estimated without a clock read
+    /// per poll: each run of polls between two parks contributes its busy time over its
+    /// polls, weighted 1/8 (tokio estimates the same way). Zero until the worker first
+    /// parks after polling.
+    pub fn worker_mean_poll_time(&self, worker: usize) -> Duration {
+        Duration::from_nanos(self.worker(worker).mean_poll_nanos.get())
+    }
+
+    /// Whether poll times are recorded in a histogram
+    /// (`Builder::enable_metrics_poll_time_histogram` or `Builder::debug`).
+    pub fn poll_time_histogram_enabled(&self) -> bool {
+        self.stats().histograms.is_some()
+    }
+
+    /// The poll-time histogram of all workers (empty unless enabled).
+    pub fn poll_time_histogram(&self) -> Histogram {
+        self.stats()
+            .histograms
+            .as_ref()
+            .map(|h| h.poll_times())
+            .unwrap_or_default()
+    }
+
+    /// The scheduling-delay histogram: the time from a task being queued (spawned or
+    /// woken) to the start of its poll, all workers together (empty unless enabled).
+    pub fn scheduling_delay_histogram(&self) -> Histogram {
+        self.stats()
+            .histograms
+            .as_ref()
+            .map(|h| h.scheduling_delays())
+            .unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for RuntimeMetrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RuntimeMetrics")
+            .field("num_workers", &self.num_workers())
+            .field("num_alive_tasks", &self.num_alive_tasks())
+            .field("spawned_tasks_count", &self.spawned_tasks_count())
+            .field("global_queue_depth", &self.global_queue_depth())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,238 @@
+//! One worker's statistics: counters its own thread bumps, read by anyone.
+//!
+//! Every counter has exactly one writer, the worker thread that owns the block. It
+//! bumps it with a `Relaxed` load and a `Relaxed` store (`Counter::add`): on x86 and ARM
+//! that compiles to a plain load, add and store, with no locked instruction and no
+//! fence, and since only the owner writes, no increment is ever lost. Readers
+//! (`RuntimeMetrics`, the dump, the watchdog) load with `Relaxed` and may see a value a
+//! few events old. The block is cache-padded so that one worker's counting never
+//! invalidates another's line, nor the line thieves read (`Remote`).
+//!
+//! Per poll the worker also publishes which task it runs (`begin_poll`): a sequence
+//! number, the task id and its spawn location, as a small seqlock, so the dump can list
+//! a task running its first poll (it is in no queue and not yet in the registry) and the
+//! slow-poll watchdog can name a stuck task, both without touching the task itself.
+//!
+//! Costs per event (what the hot paths pay with nothing turned on):
+//! - poll: `begin_poll` 2 loads + 5 stores (the task's poll count, the sequence twice,
+//!   id, location) and a compiler-only fence on x86 (`Release`); after the
+//!   future's poll 1 store (the id withdrawn, `task/harness.rs`) and 1 load + 1 store
+//!   (`completed`).
+//! - spawn or wake on a worker: 1 load + 1 store (`local_schedule_count`, and
+//!   `spawned` for a spawn).
+//! - park / unpark: 2 clock reads and a handful of stores per park (not per poll).
+//! - steal: 2 loads + 2 stores per successful steal.
+
+use crate::sync::stat::{
+    fence, AtomicPtr, AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
+};
+use crate::task::{Header, Id};
+use std::panic::Location;
+use std::ptr;
+use std::time::{Duration, Instant};
+
+/// A statistic with one writer: bumped without a read-modify-write.
+#[derive(Default)]
+pub(crate) struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds `n`. Only the counter's owner thread may call this (two writers would lose
+    /// increments; they would never corrupt memory).
+    #[inline]
+    pub(crate) fn add(&self, n: u64) {
+        self.0.store(self.0.load(Relaxed).wrapping_add(n), Relaxed);
+    }
+
+    /// Adds one (owner only).
+    #[inline]
+    pub(crate) fn incr(&self) {
+        self.add(1);
+    }
+
+    /// Sets the value (owner only).
+    #[inline]
+    pub(crate) fn set(&self, v: u64) {
+        self.0.store(v, Relaxed);
+    }
+
+    /// The value, possibly a few events old.
+    #[inline]
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Relaxed)
+    }
+}
+
+/// The task a worker is polling, as published for the dump and the watchdog.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CurrentPoll {
+    /// Which poll of this worker (the number of polls it started before this one).
+    pub(crate) seq: u64,
+    pub(crate) id: Id,
+    pub(crate) location: &'static Location<'static>,
+}
+
+/// One worker's published statistics.
+#[derive(Default)]
+pub(crate) struct WorkerStats {
+    pub(crate) park_count: Counter,
+    pub(crate) park_unpark_count: Counter,
+    pub(crate) noop_count: Counter,
+    pub(crate) steal_count: Counter,
+    pub(crate) steal_operations: Counter,
+    pub(crate) local_schedule_count: Counter,
+    pub(crate) overflow_count: Counter,
+    /// Tasks spawned from this worker's thread.
+    pub(crate) spawned: Counter,
+    /// Tasks that completed (or were cancelled) in a poll on this worker.
+    pub(crate) completed: Counter,
+    /// Nanoseconds spent between unparking and parking again, summed.
+    pub(crate) busy_nanos: Counter,
+    /// Exponentially weighted mean of the poll time, nanoseconds (see `before_park`).
+    pub(crate) mean_poll_nanos: Counter,
+    /// Twice the number of polls started, plus one while `begin_poll` is writing
+    /// (the seqlock's sequence; the poll count is `seq / 2`).
+    seq: AtomicU64,
+    /// The id of the task being polled, 0 between polls.
+    current_id: AtomicU64,
+    /// Its spawn location (a `&'static Location`).
+    current_location: AtomicPtr<Location<'static>>,
+}
+
+/// What only the worker thread needs to compute its statistics (kept in its `Core`).
+#[derive(Debug)]
+pub(crate) struct WorkerLocal {
+    /// When this worker last unparked (or started).
+    busy_since: Instant,
+    /// Polls started when it last unparked.
+    polls_at_unpark: u64,
+}
+
+impl Default for WorkerLocal {
+    fn default() -> Self {
+        WorkerLocal {
+            busy_since: Instant::now(),
+            polls_at_unpark: 0,
+        }
+    }
+}
+
+impl WorkerStats {
+    /// The number of polls this worker started.
+    pub(crate) fn poll_count(&self) -> u64 {
+        self.seq.load(Relaxed) / 2
+    }
+
+    /// The worker starts polling the task `header` (owner only).
+    #[inline]
+    pub(crate) fn begin_poll(&self, header: &Header) {
+        let polls = &header.polls;
+        polls.store(polls.load(Relaxed).wrapping_add(1), Relaxed);
+        let seq = self.seq.load(Relaxed);
+        // Seqlock writer: odd while the fields change; the fence keeps the field stores
+        // after the odd store, and the `Release` store below publishes them.
+        self.seq.store(seq + 1, Relaxed);
+        fence(Release);
+        self.current_id.store(header.id.as_u64(), Relaxed);
+        self.current_location
+            .store(ptr::from_ref(header.meta.location()).cast_mut(), Relaxed);
+        self.seq.store(seq + 2, Release);
+    }
+
+    /// Runs `task`, the one `begin_poll` published; returns whether it completed. The
+    /// task withdraws its id itself as soon as its future's poll returns, before it can
+    /// be seen complete or run elsewhere (`task/harness.rs`, `withdraw`), so the dump
+    /// never lists a finished task, or one that moved on, as running here.
+    #[inline]
+    pub(crate) fn run(&self, task: crate::scheduler::Notified) -> bool {
+        task.run_published(&self.current_id)
+    }
+
+    /// The poll ended; `completed`: the task completed or was cancelled in it. (The id
+    /// was already withdrawn by the task, see `run`.)
+    #[inline]
+    pub(crate) fn end_poll(&self, completed: bool) {
+        self.completed.add(u64::from(completed));
+    }
+
+    /// The task this worker is polling right now, if any (any thread; `None` also if the
+    /// worker was switching tasks at that instant).
+    pub(crate) fn current(&self) -> Option<CurrentPoll> {
+        let before = self.seq.load(Acquire);
+        if before % 2 == 1 {
+            return None;
+        }
+        let id = self.current_id.load(Relaxed);
+        let location = self.current_location.load(Relaxed);
+        fence(Acquire);
+        if self.seq.load(Relaxed) != before || id == 0 || location.is_null() {
+            return None;
+        }
+        Some(CurrentPoll {
+            seq: before / 2,
+            id: Id::from_u64(id)?,
+            // SAFETY: only `begin_poll` stores here, always a `&'static Location`.
+            location: unsafe { &*location },
+        })
+    }
+
+    /// The worker is about to park (owner only): account the run that ends now.
+    pub(crate) fn before_park(&self, local: &mut WorkerLocal) {
+        let now = Instant::now();
+        let busy = now.saturating_duration_since(local.busy_since);
+        self.busy_nanos.add(nanos(busy));
+        let polls = self.poll_count() - local.polls_at_unpark;
+        match nanos(busy).checked_div(polls) {
+            // Unparked and found nothing to run before parking again.
+            None => {
+                if self.park_count.get() > 0 {
+                    self.noop_count.incr();
+                }
+            }
+            // tokio's estimate: the run's time over its polls, folded into a moving
+            // average (weight 1/8 per run), so no clock is read per poll.
+            Some(sample) => {
+                let old = self.mean_poll_nanos.get();
+                let mean = if old == 0 {
+                    sample
+                } else {
+                    (old.saturating_mul(7).saturating_add(sample)) / 8
+                };
+                self.mean_poll_nanos.set(mean);
+            }
+        }
+        self.park_count.incr();
+        self.park_unpark_count.incr();
+    }
+
+    /// The worker woke up (owner only).
+    pub(crate) fn after_unpark(&self, local: &mut WorkerLocal) {
+        self.park_unpark_count.incr();
+        local.busy_since = Instant::now();
+        local.polls_at_unpark = self.poll_count();
+    }
+
+    /// A successful steal moved `tasks` tasks (the one returned included) from a peer.
+    pub(crate) fn stole(&self, tasks: usize) {
+        self.steal_operations.incr();
+        self.steal_count.add(tasks as u64);
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+#[cfg(all(test, not(heist_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counter_has_one_writer_and_loses_nothing() {
+        let c = Counter::default();
+        for _ in 0..1000 {
+            c.incr();
+        }
+        c.add(5);
+        assert_eq!(c.get(), 1005);
+    }
+}

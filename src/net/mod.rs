@@ -1,0 +1,91 @@
+//! Networking: TCP, UDP and Unix-domain sockets on the runtime's I/O driver, with
+//! tokio's names and signatures (`heist::net::TcpListener` is `tokio::net::TcpListener`).
+//!
+//! Every stream implements `futures::io::{AsyncRead, AsyncWrite}` (`close` shuts the
+//! write side down); with the `tokio-io` feature also tokio's `AsyncRead`/`AsyncWrite`,
+//! and with `hyper` hyper's `rt::{Read, Write}`.
+//!
+//! ```
+//! use futures::io::{AsyncReadExt, AsyncWriteExt};
+//! use heist::net::{TcpListener, TcpStream};
+//!
+//! let rt = heist::Runtime::new().unwrap();
+//! rt.block_on(async {
+//!     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+//!     let addr = listener.local_addr().unwrap();
+//!     heist::spawn(async move {
+//!         let (mut socket, _) = listener.accept().await.unwrap();
+//!         let mut buf = [0; 5];
+//!         socket.read_exact(&mut buf).await.unwrap();
+//!         socket.write_all(&buf).await.unwrap();
+//!     });
+//!     let mut client = TcpStream::connect(addr).await.unwrap();
+//!     client.write_all(b"hello").await.unwrap();
+//!     let mut echo = [0; 5];
+//!     client.read_exact(&mut echo).await.unwrap();
+//!     assert_eq!(&echo, b"hello");
+//! });
+//! ```
+//!
+//! Addresses are resolved with `std::net::ToSocketAddrs`, on the calling thread: literal
+//! addresses cost nothing, but a host name blocks the worker while the system resolves
+//! it (resolve it in `task::spawn_blocking` first if that matters).
+//!
+//! Creating a socket outside a runtime panics (as tokio does); a socket whose runtime
+//! shut down fails every operation with an error.
+
+mod stream_io;
+pub mod tcp;
+mod udp;
+pub mod unix;
+
+pub use std::net::ToSocketAddrs;
+pub use tcp::{TcpListener, TcpStream};
+pub use udp::UdpSocket;
+pub use unix::{UnixDatagram, UnixListener, UnixStream};
+
+use std::io;
+use std::net::SocketAddr;
+
+/// Tries `f` on each address `addr` resolves to; the first success, or the last error.
+pub(crate) async fn each_addr<A, T, F, Fut>(addr: A, mut f: F) -> io::Result<T>
+where
+    A: ToSocketAddrs,
+    F: FnMut(SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = io::Result<T>>,
+{
+    let mut last = None;
+    for addr in addr.to_socket_addrs()? {
+        match f(addr).await {
+            Ok(t) => return Ok(t),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "could not resolve to any address",
+        )
+    }))
+}
+
+/// How a non-blocking connect went, from the socket's pending error and its peer
+/// address: `Ok(false)` while it is still in progress (mio's recipe).
+pub(crate) fn connect_done<T>(
+    pending: io::Result<Option<io::Error>>,
+    peer: io::Result<T>,
+) -> io::Result<bool> {
+    if let Some(e) = pending? {
+        return Err(e);
+    }
+    match peer {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.kind() == io::ErrorKind::NotConnected
+                || e.raw_os_error() == Some(libc::EINPROGRESS) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}

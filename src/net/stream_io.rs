@@ -1,0 +1,246 @@
+//! The stream traits, implemented once for every stream type and half: futures-io's
+//! (always), tokio's (feature `tokio-io`), hyper's (feature `hyper`). Each type
+//! provides its bytes through `ReadSide` / `WriteSide`; the macros adapt the buffers.
+
+use std::io;
+use std::task::{Context, Poll};
+
+/// A type that reads bytes through the I/O loop.
+pub(crate) trait ReadSide {
+    fn poll_read_bytes(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
+}
+
+/// A type that writes bytes through the I/O loop and can shut its write side down.
+pub(crate) trait WriteSide {
+    fn poll_write_bytes(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
+    fn poll_write_vectored_bytes(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>>;
+    /// `shutdown(SHUT_WR)`: the peer reads end of stream.
+    fn shutdown_write(&self) -> io::Result<()>;
+}
+
+/// Reads into hyper's or tokio's possibly uninitialised buffer: zeroes the unfilled
+/// part first (a memset is cheap beside the syscall) and reads into it as bytes.
+#[cfg(any(feature = "tokio-io", feature = "hyper"))]
+pub(crate) fn read_uninit(
+    side: &impl ReadSide,
+    cx: &mut Context<'_>,
+    unfilled: &mut [std::mem::MaybeUninit<u8>],
+) -> Poll<io::Result<usize>> {
+    for byte in unfilled.iter_mut() {
+        byte.write(0);
+    }
+    // SAFETY: every element was just initialised, and `MaybeUninit<u8>` has the layout
+    // of `u8`, so the slice is a valid `[u8]` of the same length.
+    let bytes = unsafe { &mut *(unfilled as *mut [std::mem::MaybeUninit<u8>] as *mut [u8]) };
+    side.poll_read_bytes(cx, bytes)
+}
+
+macro_rules! impl_read {
+    ([$($g:tt)*] $ty:ty) => {
+        impl<$($g)*> futures::io::AsyncRead for $ty {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                $crate::net::stream_io::ReadSide::poll_read_bytes(&*self, cx, buf)
+            }
+        }
+
+        #[cfg(feature = "tokio-io")]
+        impl<$($g)*> tokio::io::AsyncRead for $ty {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut tokio::io::ReadBuf<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                let filled = buf.filled().len();
+                let n = std::task::ready!($crate::net::stream_io::ReadSide::poll_read_bytes(
+                    &*self,
+                    cx,
+                    buf.initialize_unfilled(),
+                ))?;
+                buf.set_filled(filled + n);
+                std::task::Poll::Ready(Ok(()))
+            }
+        }
+
+        #[cfg(feature = "hyper")]
+        impl<$($g)*> hyper::rt::Read for $ty {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                mut buf: hyper::rt::ReadBufCursor<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                // SAFETY: `read_uninit` only initialises bytes of the slice, never
+                // de-initialises any (hyper's rule for `as_mut`).
+                let unfilled = unsafe { buf.as_mut() };
+                let n = std::task::ready!($crate::net::stream_io::read_uninit(
+                    &*self, cx, unfilled
+                ))?;
+                // SAFETY: the read initialised (zeroed, then filled) the first `n` bytes.
+                unsafe { buf.advance(n) };
+                std::task::Poll::Ready(Ok(()))
+            }
+        }
+    };
+}
+
+/// The methods all three write traits share, name for name: `poll_write`,
+/// `poll_write_vectored`, `poll_flush` (a no-op: writes go straight to the socket).
+macro_rules! write_core_methods {
+    () => {
+        fn poll_write(
+            self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            $crate::net::stream_io::WriteSide::poll_write_bytes(&*self, cx, buf)
+        }
+
+        fn poll_write_vectored(
+            self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            bufs: &[std::io::IoSlice<'_>],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            $crate::net::stream_io::WriteSide::poll_write_vectored_bytes(&*self, cx, bufs)
+        }
+
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    };
+}
+
+/// The rest of tokio's `AsyncWrite` and hyper's `Write`, which share it name for name.
+#[cfg(any(feature = "tokio-io", feature = "hyper"))]
+macro_rules! write_methods {
+    () => {
+        $crate::net::stream_io::write_core_methods!();
+
+        fn is_write_vectored(&self) -> bool {
+            true
+        }
+
+        /// Shuts the write side down: the peer reads end of stream.
+        fn poll_shutdown(
+            self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready($crate::net::stream_io::WriteSide::shutdown_write(&*self))
+        }
+    };
+}
+
+pub(crate) use write_core_methods;
+#[cfg(any(feature = "tokio-io", feature = "hyper"))]
+pub(crate) use write_methods;
+
+macro_rules! impl_write {
+    ([$($g:tt)*] $ty:ty) => {
+        impl<$($g)*> futures::io::AsyncWrite for $ty {
+            $crate::net::stream_io::write_core_methods!();
+
+            /// Shuts the write side down: the peer reads end of stream.
+            fn poll_close(
+                self: std::pin::Pin<&mut Self>,
+                _cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready($crate::net::stream_io::WriteSide::shutdown_write(&*self))
+            }
+        }
+
+        #[cfg(feature = "tokio-io")]
+        impl<$($g)*> tokio::io::AsyncWrite for $ty {
+            $crate::net::stream_io::write_methods!();
+        }
+
+        #[cfg(feature = "hyper")]
+        impl<$($g)*> hyper::rt::Write for $ty {
+            $crate::net::stream_io::write_methods!();
+        }
+    };
+}
+
+/// tokio's readiness methods, for a type whose `io` field is a `PollEvented`.
+macro_rules! readiness_methods {
+    () => {
+        /// Waits for any of `interest`; returns what is ready. Several tasks may wait.
+        pub async fn ready(
+            &self,
+            interest: $crate::io::Interest,
+        ) -> std::io::Result<$crate::io::Ready> {
+            self.io.ready(interest).await
+        }
+
+        /// Waits until readable (then try the `try_*` reads).
+        pub async fn readable(&self) -> std::io::Result<()> {
+            self.ready($crate::io::Interest::READABLE).await.map(drop)
+        }
+
+        /// Waits until writable (then try the `try_*` writes).
+        pub async fn writable(&self) -> std::io::Result<()> {
+            self.ready($crate::io::Interest::WRITABLE).await.map(drop)
+        }
+
+        /// Runs `f` if the socket is ready for `interest`, clearing the readiness if it
+        /// says `WouldBlock` (`WouldBlock` without calling `f` if not ready).
+        pub fn try_io<R>(
+            &self,
+            interest: $crate::io::Interest,
+            f: impl FnOnce() -> std::io::Result<R>,
+        ) -> std::io::Result<R> {
+            self.io.try_io(interest, f)
+        }
+    };
+}
+
+/// `ReadSide` and `WriteSide` for a whole stream whose `io` field is a `PollEvented`
+/// of a mio stream.
+macro_rules! stream_sides {
+    ($ty:ty) => {
+        impl $crate::net::stream_io::ReadSide for $ty {
+            fn poll_read_bytes(
+                &self,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.io.poll_read(cx, buf)
+            }
+        }
+
+        impl $crate::net::stream_io::WriteSide for $ty {
+            fn poll_write_bytes(
+                &self,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.io.poll_write(cx, buf)
+            }
+
+            fn poll_write_vectored_bytes(
+                &self,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.io.poll_write_vectored(cx, bufs)
+            }
+
+            fn shutdown_write(&self) -> std::io::Result<()> {
+                self.io.get_ref().shutdown(std::net::Shutdown::Write)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_read;
+pub(crate) use impl_write;
+pub(crate) use readiness_methods;
+pub(crate) use stream_sides;

@@ -1,0 +1,11 @@
+//! Unix-domain sockets: [`UnixListener`], [`UnixStream`] (with its owned halves) and
+//! [`UnixDatagram`].
+
+mod datagram;
+mod listener;
+mod stream;
+
+pub use datagram::UnixDatagram;
+pub use listener::UnixListener;
+pub use std::os::unix::net::SocketAddr;
+pub use stream::{OwnedReadHalf, OwnedWriteHalf, UnixStream};

@@ -1,0 +1,302 @@
+//! What a task knows about itself for observability: where it was spawned and, if the
+//! user gave one, its name.
+//!
+//! One word in the task header. A task without a name (the common case) stores its
+//! `&'static Location` directly; a named task stores a pointer to a small box holding
+//! the location and the name, allocated only when a name is given (or, with the
+//! scheduling-delay histogram on, for every task, to hold its queueing timestamp). The
+//! kinds are told apart by the pointer's low bits (both pointees are 8-byte aligned), so
+//! naming costs nothing per task when unused: the header grows by 8 bytes, not 16.
+//!
+//! Fixed at spawn and never changed, so any holder of a reference to the task may read
+//! it.
+
+use super::raw::Header;
+use crate::sync::stat::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::cell::Cell;
+use std::panic::Location;
+use std::ptr::NonNull;
+
+/// The spawn location, and the name if any, of one task.
+pub(crate) struct Meta {
+    /// A `&'static Location<'static>` (tag bits clear) or a `Box<Named>` (`NAMED` set,
+    /// and `HAS_NAME` if it holds a name).
+    ptr: NonNull<()>,
+}
+
+/// The out-of-line part of a named (or timed) task's `Meta`.
+struct Named {
+    location: &'static Location<'static>,
+    name: Option<Box<str>>,
+    /// When the task was last queued, in nanoseconds of the runtime's clock (only used
+    /// when the scheduling-delay histogram is on: `debug/`).
+    queued_at: AtomicU64,
+    /// When the task was spawned (same clock; set with the first `queued_at`).
+    spawned_at: AtomicU64,
+    /// Where the task last started waiting (`debug::waiting_at`), null if unknown, and
+    /// on what (a `debug::WaitKind` as a number). A statistic: the two may tear.
+    wait_site: AtomicPtr<Location<'static>>,
+    wait_kind: AtomicU8,
+}
+
+/// Tag bit: the pointer is a `Box<Named>`.
+const NAMED: usize = 1;
+/// Tag bit, with `NAMED`: the box holds a name (so `name()` of a task boxed only for its
+/// timestamp costs no load of the box).
+const HAS_NAME: usize = 2;
+const TAGS: usize = NAMED | HAS_NAME;
+
+// The tag bits must be free in both kinds of pointer.
+const _: () = assert!(std::mem::align_of::<Location<'static>>() > TAGS);
+const _: () = assert!(std::mem::align_of::<Named>() > TAGS);
+
+// SAFETY: `Meta` owns its box (if any) and shares `&'static Location`s and a `str`, all
+// of which are `Send` and `Sync`; it is immutable after construction.
+unsafe impl Send for Meta {}
+// SAFETY: as above.
+unsafe impl Sync for Meta {}
+
+impl Meta {
+    /// The metadata of a task spawned at `location`, named `name`.
+    pub(crate) fn new(location: &'static Location<'static>, name: Option<&str>) -> Meta {
+        match name {
+            None => Meta {
+                ptr: NonNull::from(location).cast(),
+            },
+            Some(name) => Meta::boxed(location, Some(name.into())),
+        }
+    }
+
+    fn boxed(location: &'static Location<'static>, name: Option<Box<str>>) -> Meta {
+        let tags = if name.is_some() {
+            NAMED | HAS_NAME
+        } else {
+            NAMED
+        };
+        let named = Box::new(Named {
+            location,
+            name,
+            queued_at: AtomicU64::new(0),
+            spawned_at: AtomicU64::new(0),
+            wait_site: AtomicPtr::new(std::ptr::null_mut()),
+            wait_kind: AtomicU8::new(0),
+        });
+        let ptr = NonNull::from(Box::leak(named)).cast::<()>();
+        Meta {
+            ptr: ptr.map_addr(|a| a | tags),
+        }
+    }
+
+    /// The same, with room for a queueing timestamp (`set_queued_at`): one allocation
+    /// per task, made only when the scheduling-delay histogram is on.
+    pub(crate) fn timed(self) -> Meta {
+        if self.named().is_some() {
+            return self;
+        }
+        Meta::boxed(self.location(), None)
+    }
+
+    /// Records when the task was queued, if it has room for it (see `timed`).
+    #[inline]
+    pub(crate) fn set_queued_at(&self, nanos: u64) {
+        if let Some(named) = self.named() {
+            named.queued_at.store(nanos, Relaxed);
+        }
+    }
+
+    /// Records when the task was spawned, if it has room for it (see `timed`).
+    pub(crate) fn set_spawned_at(&self, nanos: u64) {
+        if let Some(named) = self.named() {
+            named.spawned_at.store(nanos, Relaxed);
+        }
+    }
+
+    /// When the task was spawned, if recorded.
+    pub(crate) fn spawned_at(&self) -> Option<u64> {
+        self.named()
+            .map(|n| n.spawned_at.load(Relaxed))
+            .filter(|&t| t > 0)
+    }
+
+    /// Records where the task starts waiting (`kind`: what on), or forgets it (`None`),
+    /// if it has room for it (see `timed`).
+    pub(crate) fn set_wait_site(&self, site: Option<(u8, &'static Location<'static>)>) {
+        if let Some(named) = self.named() {
+            let (kind, location) = match site {
+                Some((kind, location)) => (kind, std::ptr::from_ref(location).cast_mut()),
+                None => (0, std::ptr::null_mut()),
+            };
+            named.wait_kind.store(kind, Relaxed);
+            named.wait_site.store(location, Relaxed);
+        }
+    }
+
+    /// Where the task last started waiting, if recorded.
+    pub(crate) fn wait_site(&self) -> Option<(u8, &'static Location<'static>)> {
+        let named = self.named()?;
+        let location = named.wait_site.load(Relaxed);
+        // SAFETY: only `set_wait_site` stores here: null or a `&'static Location`.
+        let location = unsafe { location.as_ref() }?;
+        Some((named.wait_kind.load(Relaxed), location))
+    }
+
+    /// When the task was last queued, if recorded.
+    pub(crate) fn queued_at(&self) -> Option<u64> {
+        self.named()
+            .map(|n| n.queued_at.load(Relaxed))
+            .filter(|&t| t > 0)
+    }
+
+    /// The caller's location (through `#[track_caller]` frames), no name.
+    #[track_caller]
+    pub(crate) fn here() -> Meta {
+        Meta::new(Location::caller(), None)
+    }
+
+    /// The box of a named (or timed) task, with the provenance `new` gave it.
+    fn named_ptr(&self) -> Option<NonNull<Named>> {
+        if self.ptr.addr().get() & NAMED == 0 {
+            return None;
+        }
+        let ptr = self.ptr.map_addr(|a| {
+            // SAFETY: the tagged address is at least 1 and the pointee is aligned, so
+            // clearing the tag bits leaves a non-zero address.
+            unsafe { std::num::NonZeroUsize::new_unchecked(a.get() & !TAGS) }
+        });
+        Some(ptr.cast())
+    }
+
+    fn named(&self) -> Option<&Named> {
+        // SAFETY: a tagged pointer came from `Box::leak` in `boxed` and is freed only in
+        // `drop`, so it is live for as long as `self`.
+        self.named_ptr().map(|p| unsafe { p.as_ref() })
+    }
+
+    /// Where the task was spawned.
+    pub(crate) fn location(&self) -> &'static Location<'static> {
+        match self.named() {
+            Some(named) => named.location,
+            // SAFETY: an untagged pointer is a `&'static Location` (see `new`).
+            None => unsafe { self.ptr.cast::<Location<'static>>().as_ref() },
+        }
+    }
+
+    /// The task's name, if it was given one.
+    pub(crate) fn name(&self) -> Option<&str> {
+        if self.ptr.addr().get() & HAS_NAME == 0 {
+            return None;
+        }
+        self.named().and_then(|n| n.name.as_deref())
+    }
+}
+
+impl Drop for Meta {
+    fn drop(&mut self) {
+        if let Some(ptr) = self.named_ptr() {
+            // SAFETY: the box leaked in `boxed`, with the pointer's provenance intact;
+            // `self` is its only owner and is going away.
+            drop(unsafe { Box::from_raw(ptr.as_ptr()) });
+        }
+    }
+}
+
+/// Wait kinds recorded by `waiting_at` (decoded by `debug::WaitKind`).
+pub(crate) const WAIT_SLEEP: u8 = 1;
+pub(crate) const WAIT_JOIN: u8 = 2;
+
+/// Set once any runtime records wait sites (debug mode, or the scheduling-delay
+/// histogram): until then a leaf future's `waiting_at` is one load of this flag.
+static RECORD_WAIT_SITES: AtomicBool = AtomicBool::new(false);
+
+crate::sync::thread_local! {
+    /// The header of the task this thread is polling while wait sites are recorded
+    /// (set by `Polling::enter`, cleared when it drops), else null.
+    #[allow(clippy::missing_const_for_thread_local)]
+    static POLLING: Cell<*const Header> = Cell::new(std::ptr::null());
+}
+
+/// Turns wait-site recording on for the whole process (it stays on).
+pub(crate) fn record_wait_sites() {
+    RECORD_WAIT_SITES.store(true, Relaxed);
+}
+
+/// Called by heist's leaf futures (`Sleep`, `JoinHandle`) when they return `Pending`:
+/// records, for the dump, that the task being polled waits on `kind` created at
+/// `location`. One load of a flag unless some runtime records wait sites.
+#[inline]
+pub(crate) fn waiting_at(kind: u8, location: &'static Location<'static>) {
+    if RECORD_WAIT_SITES.load(Relaxed) {
+        record_wait_site(kind, location);
+    }
+}
+
+#[cold]
+fn record_wait_site(kind: u8, location: &'static Location<'static>) {
+    let header = POLLING.try_with(Cell::get).unwrap_or(std::ptr::null());
+    // SAFETY: POLLING is non-null only while a `Polling` guard for that header lives on
+    // this thread, which the worker holds around running the task; the task is freed, if
+    // at all, at the very end of that run, after the last user code of the task (its
+    // future's and output's destructors, the join waker) ran. A leaf polled outside a
+    // task (in `block_on`) sees null.
+    if let Some(header) = unsafe { header.as_ref() } {
+        header.meta.set_wait_site(Some((kind, location)));
+    }
+}
+
+/// While it lives, leaf futures polled on this thread record their wait sites in the
+/// task whose header it was given.
+pub(crate) struct Polling(());
+
+impl Polling {
+    /// Forgets `header`'s last wait site and starts recording into it. The caller keeps
+    /// the task alive until the guard drops, except for the end of its final run (see
+    /// `record_wait_site`).
+    pub(crate) fn enter(header: &Header) -> Polling {
+        header.meta.set_wait_site(None);
+        let _ = POLLING.try_with(|p| p.set(std::ptr::from_ref(header)));
+        Polling(())
+    }
+}
+
+impl Drop for Polling {
+    fn drop(&mut self) {
+        let _ = POLLING.try_with(|p| p.set(std::ptr::null()));
+    }
+}
+
+#[cfg(all(test, not(heist_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unnamed_and_named_keep_their_location() {
+        let here = Location::caller();
+        let plain = Meta::new(here, None);
+        assert_eq!(plain.location(), here);
+        assert_eq!(plain.name(), None);
+        let named = Meta::new(here, Some("conn-handler"));
+        assert_eq!(named.location(), here);
+        assert_eq!(named.name(), Some("conn-handler"));
+        assert_eq!(std::mem::size_of::<Meta>(), 8);
+        // Boxed for a timestamp only: no name, and the stamp round-trips.
+        let timed = Meta::new(here, None).timed();
+        assert_eq!(
+            (timed.location(), timed.name(), timed.queued_at()),
+            (here, None, None)
+        );
+        timed.set_queued_at(42);
+        assert_eq!(timed.queued_at(), Some(42));
+        assert_eq!(timed.spawned_at(), None);
+        timed.set_spawned_at(41);
+        assert_eq!(timed.spawned_at(), Some(41));
+        let named = named.timed();
+        assert_eq!(named.name(), Some("conn-handler"));
+        plain.set_queued_at(7);
+        assert_eq!(plain.queued_at(), None);
+        assert_eq!(timed.wait_site(), None);
+        timed.set_wait_site(Some((1, here)));
+        assert_eq!(timed.wait_site(), Some((1, here)));
+        timed.set_wait_site(None);
+        assert_eq!(timed.wait_site(), None);
+    }
+}

@@ -1,0 +1,84 @@
+//! The optional trait features: tokio's `AsyncRead`/`AsyncWrite` (`tokio-io`) and
+//! hyper's runtime traits (`hyper`) on heist's streams, executor and timers. Run with
+//! `cargo test --all-features --test net_features`.
+
+#![cfg(any(feature = "tokio-io", feature = "hyper"))]
+
+use heist::net::{TcpListener, TcpStream};
+use heist::Runtime;
+
+fn rt() -> Runtime {
+    Runtime::builder().worker_threads(2).build().unwrap()
+}
+
+#[cfg(feature = "tokio-io")]
+#[test]
+fn tokio_traits_echo() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    rt().block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = heist::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            let (mut read, mut write) = socket.into_split();
+            let mut buf = vec![0; 1024];
+            loop {
+                let n = read.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    return;
+                }
+                write.write_all(&buf[..n]).await.unwrap();
+            }
+        });
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        client.write_all(b"through tokio's traits").await.unwrap();
+        let mut back = [0; 22];
+        client.read_exact(&mut back).await.unwrap();
+        assert_eq!(&back, b"through tokio's traits");
+        client.shutdown().await.unwrap();
+        server.await.unwrap();
+    });
+}
+
+#[cfg(feature = "hyper")]
+#[test]
+fn hyper_http1_round_trip_on_heist() {
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::Bytes;
+    use std::convert::Infallible;
+    rt().block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        heist::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let service = hyper::service::service_fn(|req: hyper::Request<_>| async move {
+                let path = req.uri().path().to_string();
+                Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from(path))))
+            });
+            hyper::server::conn::http1::Builder::new()
+                .timer(heist::io::hyper::Timer)
+                .header_read_timeout(std::time::Duration::from_secs(5))
+                .serve_connection(stream, service)
+                .await
+                .unwrap();
+        });
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(stream).await.unwrap();
+        // hyper's connection future runs on heist through its `Executor`.
+        hyper::rt::Executor::execute(&heist::io::hyper::Executor, async move {
+            let _ = conn.await;
+        });
+        for path in ["/a", "/bc"] {
+            let req = hyper::Request::builder()
+                .uri(path)
+                .header("host", "localhost")
+                .body(Full::new(Bytes::new()))
+                .unwrap();
+            sender.ready().await.unwrap();
+            let resp = sender.send_request(req).await.unwrap();
+            assert_eq!(resp.status(), 200);
+            let body = resp.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(&body[..], path.as_bytes());
+        }
+    });
+}

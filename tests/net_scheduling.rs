@@ -1,0 +1,174 @@
+//! The reactor and the scheduler together: a flooding connection cannot starve a
+//! trickling one on the same worker (the cooperative budget), and a task that blocks its
+//! worker does not stall other connections' I/O.
+//!
+//! Each scenario runs on its own thread while the test thread waits for it with a
+//! generous bound, so a starved or stalled reactor fails the test instead of hanging it.
+
+use futures::io::{AsyncReadExt, AsyncWriteExt};
+use heist::net::TcpListener;
+use heist::Runtime;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+/// Long enough for a slow CI machine; a starved connection never finishes at all.
+const BOUND: Duration = Duration::from_secs(60);
+
+/// Runs `f` on a thread; panics if it does not finish within `BOUND`.
+fn bounded(what: &str, f: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        f();
+        let _ = tx.send(());
+    });
+    rx.recv_timeout(BOUND)
+        .unwrap_or_else(|_| panic!("{what}: did not finish within {BOUND:?}"));
+}
+
+/// Accepts connections on `listener` and echoes each in its own task.
+fn spawn_echo(listener: TcpListener) {
+    heist::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            heist::spawn(async move {
+                let mut buf = [0; 1024];
+                while let Ok(n) = socket.read(&mut buf).await {
+                    if n == 0 || socket.write_all(&buf[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+}
+
+/// One blocking ping-pong client: `rounds` echoes of a few bytes.
+fn trickle(addr: SocketAddr, rounds: usize) {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_nodelay(true).unwrap();
+    for i in 0..rounds {
+        stream.write_all(&(i as u32).to_le_bytes()).unwrap();
+        let mut back = [0; 4];
+        stream.read_exact(&mut back).unwrap();
+        assert_eq!(back, (i as u32).to_le_bytes());
+    }
+}
+
+#[test]
+fn flooding_connection_does_not_starve_a_trickling_one() {
+    bounded("the trickling connection", || {
+        // One worker: the flood's reader and the trickle's echo share it.
+        let rt = Runtime::builder().worker_threads(1).build().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (flood_addr, echo_addr) = rt.block_on(async {
+            let flood = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let echo = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addrs = (flood.local_addr().unwrap(), echo.local_addr().unwrap());
+            // The flood's reader: its socket always has data, so without a budget this
+            // loop never returns Pending and the worker never runs anything else.
+            // One byte per read, so the reader is far slower than the writer and its
+            // socket stays full.
+            heist::spawn(async move {
+                let (mut socket, _) = flood.accept().await.unwrap();
+                let mut buf = [0; 1];
+                while socket.read(&mut buf).await.is_ok_and(|n| n > 0) {}
+            });
+            spawn_echo(echo);
+            addrs
+        });
+        let flooder = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut stream = std::net::TcpStream::connect(flood_addr).unwrap();
+                let chunk = vec![0u8; 64 * 1024];
+                while !stop.load(SeqCst) {
+                    if stream.write_all(&chunk).is_err() {
+                        return;
+                    }
+                }
+            })
+        };
+        trickle(echo_addr, 50);
+        stop.store(true, SeqCst);
+        flooder.join().unwrap();
+        drop(rt);
+    });
+}
+
+#[test]
+fn a_blocked_worker_does_not_stall_other_connections() {
+    bounded("the echo beside a blocked worker", || {
+        // No periodic rescue: sleepers wait for work only, so only the reactor's own
+        // hosting can serve the echo while a worker is blocked.
+        let rt = Runtime::builder()
+            .worker_threads(2)
+            .stalled_slot_check(None)
+            .build()
+            .unwrap();
+        let (done_tx, done_rx) = mpsc::channel::<()>();
+        let (echo_addr, trigger_addr, blocked) = rt.block_on(async move {
+            let echo = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let trigger = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addrs = (echo.local_addr().unwrap(), trigger.local_addr().unwrap());
+            spawn_echo(echo);
+            // Woken by an I/O event (so it runs on the worker that was waiting in the
+            // reactor), this task blocks that worker until the echo has completed, or
+            // 10 s pass.
+            let blocked = heist::spawn(async move {
+                let (mut socket, _) = trigger.accept().await.unwrap();
+                let mut byte = [0; 1];
+                socket.read_exact(&mut byte).await.unwrap();
+                done_rx.recv_timeout(Duration::from_secs(10)).is_ok()
+            });
+            (addrs.0, addrs.1, blocked)
+        });
+        // Warm the echo connection up, then trigger the blocker and echo beside it.
+        let mut echo = std::net::TcpStream::connect(echo_addr).unwrap();
+        echo.write_all(b"warm").unwrap();
+        echo.read_exact(&mut [0; 4]).unwrap();
+        let mut trigger = std::net::TcpStream::connect(trigger_addr).unwrap();
+        trigger.write_all(b"!").unwrap();
+        for i in 0..20u32 {
+            echo.write_all(&i.to_le_bytes()).unwrap();
+            let mut back = [0; 4];
+            echo.read_exact(&mut back).unwrap();
+            assert_eq!(back, i.to_le_bytes());
+        }
+        done_tx.send(()).unwrap();
+        assert!(
+            rt.block_on(blocked).unwrap(),
+            "the echo completed only after the blocked worker was released"
+        );
+    });
+}
+
+#[test]
+fn timers_fire_while_the_only_worker_waits_in_the_reactor() {
+    bounded("timers beside the reactor", || {
+        let rt = Runtime::builder().worker_threads(1).build().unwrap();
+        rt.block_on(async {
+            // A source that never becomes ready: the worker parks in `epoll_wait`.
+            let socket = heist::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let idle = heist::spawn(async move {
+                let mut buf = [0; 8];
+                let _ = socket.recv(&mut buf).await;
+            });
+            // A timer registered from a task on the worker...
+            let inner = heist::spawn(async {
+                for _ in 0..5 {
+                    heist::time::sleep(Duration::from_millis(5)).await;
+                }
+            });
+            inner.await.unwrap();
+            // ...and from outside it (this `block_on` thread), both fire.
+            for _ in 0..5 {
+                let start = std::time::Instant::now();
+                heist::time::sleep(Duration::from_millis(5)).await;
+                assert!(start.elapsed() >= Duration::from_millis(5));
+            }
+            idle.abort();
+        });
+    });
+}

@@ -1,0 +1,304 @@
+//! TCP on heist's reactor: echo round trips (many connections at once), split halves,
+//! half-close, reset and refused peers, address in use, and use outside a runtime.
+//! Loopback only; every wait is bounded by the peer's own progress, never by a sleep.
+
+use futures::io::{AsyncReadExt, AsyncWriteExt};
+use heist::net::{TcpListener, TcpStream};
+use heist::Runtime;
+use std::io;
+use std::net::SocketAddr;
+
+fn rt(workers: usize) -> Runtime {
+    Runtime::builder().worker_threads(workers).build().unwrap()
+}
+
+/// Accepts forever, echoing each connection in its own task until end of stream.
+async fn echo_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    heist::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                continue;
+            };
+            heist::spawn(async move {
+                let mut buf = vec![0; 4096];
+                loop {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            if socket.write_all(&buf[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// Raises the soft descriptor limit to the hard one; returns the new soft limit.
+fn raise_fd_limit() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid rlimit for getrlimit/setrlimit to read and write.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
+        lim.rlim_cur = lim.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+    }
+    lim.rlim_cur
+}
+
+#[test]
+fn echo_round_trips_with_many_concurrent_connections() {
+    // Each connection holds two descriptors here (client and server side): 10,000
+    // connections where the limit allows, as many as fit otherwise.
+    let limit = raise_fd_limit();
+    let conns = (limit.saturating_sub(512) / 2).min(10_000) as usize;
+    assert!(
+        conns >= 500,
+        "descriptor limit {limit} too low for this test"
+    );
+    let rt = rt(2);
+    let done = rt.block_on(async move {
+        let addr = echo_server().await;
+        let clients: Vec<_> = (0..conns)
+            .map(|i| {
+                heist::spawn(async move {
+                    let mut stream = TcpStream::connect(addr).await.unwrap();
+                    let msg = (i as u64).to_le_bytes();
+                    for _ in 0..2 {
+                        stream.write_all(&msg).await.unwrap();
+                        let mut back = [0; 8];
+                        stream.read_exact(&mut back).await.unwrap();
+                        assert_eq!(back, msg);
+                    }
+                })
+            })
+            .collect();
+        let mut done = 0;
+        for c in clients {
+            c.await.unwrap();
+            done += 1;
+        }
+        done
+    });
+    assert_eq!(done, conns);
+}
+
+#[test]
+fn split_halves_used_from_two_tasks() {
+    rt(2).block_on(async {
+        let addr = echo_server().await;
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (mut read, mut write) = stream.into_split();
+        const N: usize = 256 * 1024;
+        let writer = heist::spawn(async move {
+            let chunk = vec![7u8; 1024];
+            for _ in 0..N / 1024 {
+                write.write_all(&chunk).await.unwrap();
+            }
+            write
+        });
+        let reader = heist::spawn(async move {
+            let mut total = 0;
+            let mut buf = vec![0; 8192];
+            while total < N {
+                let n = read.read(&mut buf).await.unwrap();
+                assert!(buf[..n].iter().all(|&b| b == 7));
+                total += n;
+            }
+            read
+        });
+        let write = writer.await.unwrap();
+        let read = reader.await.unwrap();
+        let stream = read.reunite(write).unwrap();
+        assert!(stream.peer_addr().is_ok());
+    });
+}
+
+#[test]
+fn borrowed_split_reads_and_writes_concurrently() {
+    rt(1).block_on(async {
+        let addr = echo_server().await;
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (mut read, mut write) = stream.split();
+        let w = async {
+            write.write_all(&[1; 10_000]).await.unwrap();
+        };
+        let r = async {
+            let mut buf = vec![0; 10_000];
+            read.read_exact(&mut buf).await.unwrap();
+            buf
+        };
+        let ((), buf) = futures::join!(w, r);
+        assert!(buf.iter().all(|&b| b == 1));
+    });
+}
+
+#[test]
+fn read_pending_while_the_write_half_drops() {
+    rt(2).block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = TcpStream::connect(addr).await.unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        let (mut read, write) = client.into_split();
+        let (started_tx, started_rx) = futures::channel::oneshot::channel();
+        let reader = heist::spawn(async move {
+            let mut buf = [0; 16];
+            let pending = read.read(&mut buf);
+            futures::pin_mut!(pending);
+            // Poll once (it is pending: nothing sent yet), then tell the test.
+            assert!(futures::poll!(&mut pending).is_pending());
+            started_tx.send(()).unwrap();
+            let n = pending.await.unwrap();
+            buf[..n].to_vec()
+        });
+        started_rx.await.unwrap();
+        drop(write); // shuts the client's write side down
+                     // The server sees end of stream from the dropped half...
+        let mut buf = [0; 16];
+        assert_eq!(server.read(&mut buf).await.unwrap(), 0);
+        // ...while the read half's pending read still completes.
+        server.write_all(b"still here").await.unwrap();
+        assert_eq!(reader.await.unwrap(), b"still here");
+    });
+}
+
+#[test]
+fn half_close_delivers_end_of_stream_and_keeps_the_other_direction() {
+    rt(2).block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        client.write_all(b"request").await.unwrap();
+        client.close().await.unwrap(); // futures-io close: shutdown(Write)
+        let mut got = Vec::new();
+        server.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"request");
+        server.write_all(b"response").await.unwrap();
+        drop(server);
+        let mut back = Vec::new();
+        client.read_to_end(&mut back).await.unwrap();
+        assert_eq!(back, b"response");
+        // Writing after close fails with an error, not a panic.
+        assert!(client.write_all(b"more").await.is_err());
+    });
+}
+
+#[test]
+fn reset_peer_gives_errors() {
+    rt(2).block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = std::net::TcpStream::connect(addr).unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        // SO_LINGER with a zero timeout: closing sends RST instead of FIN.
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: a valid socket fd and a `linger` of the size passed.
+        let rc = unsafe {
+            libc::setsockopt(
+                client.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0);
+        drop(client);
+        let mut buf = [0; 8];
+        let err = server.read(&mut buf).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
+        // Writes after the reset fail too (EPIPE or ECONNRESET), they do not hang.
+        let mut failed = false;
+        for _ in 0..4 {
+            if server.write_all(&[0; 1024]).await.is_err() {
+                failed = true;
+                break;
+            }
+        }
+        assert!(failed);
+    });
+}
+
+#[test]
+fn connection_refused_is_an_error() {
+    rt(1).block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let err = TcpStream::connect(addr).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+    });
+}
+
+#[test]
+fn address_in_use_is_an_error() {
+    rt(1).block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let err = TcpListener::bind(addr).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+        let err = TcpListener::bind("not an address").await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    });
+}
+
+#[test]
+fn socket_options_and_std_conversions() {
+    rt(1).block_on(async {
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let listener = TcpListener::from_std(std_listener).unwrap();
+        listener.set_ttl(42).unwrap();
+        assert_eq!(listener.ttl().unwrap(), 42);
+        let addr = listener.local_addr().unwrap();
+        let client = TcpStream::connect(addr).await.unwrap();
+        client.set_nodelay(true).unwrap();
+        assert!(client.nodelay().unwrap());
+        let (server, peer) = listener.accept().await.unwrap();
+        assert_eq!(peer, client.local_addr().unwrap());
+        // try_write, then readable + try_read, peek.
+        client.writable().await.unwrap();
+        assert_eq!(client.try_write(b"abc").unwrap(), 3);
+        let mut buf = [0; 3];
+        assert_eq!(server.peek(&mut buf).await.unwrap(), 3);
+        loop {
+            server.readable().await.unwrap();
+            match server.try_read(&mut buf) {
+                Ok(n) => {
+                    assert_eq!(&buf[..n], b"abc");
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(
+            server.try_read(&mut buf).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+        let std_stream = client.into_std().unwrap();
+        assert_eq!(std_stream.peer_addr().unwrap(), addr);
+        let _listener = listener.into_std().unwrap();
+    });
+}
+
+#[test]
+#[should_panic(expected = "there is no heist runtime")]
+fn socket_outside_a_runtime_panics() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let _ = TcpListener::from_std(listener);
+}

@@ -1,0 +1,232 @@
+//! UDP and Unix-domain round trips, `AsyncFd` on a pipe, and sockets whose runtime shut
+//! down. Loopback and temporary paths only.
+
+use futures::io::{AsyncReadExt, AsyncWriteExt};
+use heist::io::unix::AsyncFd;
+use heist::io::Interest;
+use heist::net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream};
+use heist::Runtime;
+use std::io::{self, Read, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
+
+fn rt() -> Runtime {
+    Runtime::builder().worker_threads(2).build().unwrap()
+}
+
+/// A fresh path for a Unix socket, removed when dropped.
+struct TempPath(std::path::PathBuf);
+
+impl TempPath {
+    fn new(name: &str) -> TempPath {
+        let path = std::env::temp_dir().join(format!("heist-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        TempPath(path)
+    }
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn udp_round_trips() {
+    rt().block_on(async {
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let server_addr = server.local_addr().unwrap();
+        let echo = heist::spawn(async move {
+            let mut buf = [0; 64];
+            for _ in 0..100 {
+                let (n, from) = server.recv_from(&mut buf).await.unwrap();
+                server.send_to(&buf[..n], from).await.unwrap();
+            }
+        });
+        let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        client.connect(server_addr).await.unwrap();
+        assert_eq!(client.peer_addr().unwrap(), server_addr);
+        for i in 0..100u32 {
+            client.send(&i.to_le_bytes()).await.unwrap();
+            let mut buf = [0; 8];
+            let mut peeked = [0; 8];
+            let (n, from) = client.peek_from(&mut peeked).await.unwrap();
+            assert_eq!((n, from), (4, server_addr));
+            let n = client.recv(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], &i.to_le_bytes());
+        }
+        echo.await.unwrap();
+        // Nothing queued: try_recv says WouldBlock rather than waiting.
+        let mut buf = [0; 8];
+        assert_eq!(
+            client.try_recv(&mut buf).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+    });
+}
+
+#[test]
+fn unix_stream_round_trips_and_halves() {
+    let path = TempPath::new("stream.sock");
+    let path2 = path.0.clone();
+    rt().block_on(async move {
+        let listener = UnixListener::bind(&path2).unwrap();
+        let server = heist::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let (mut read, mut write) = stream.into_split();
+            let mut buf = vec![0; 1024];
+            loop {
+                let n = read.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    return; // the client closed; dropping `write` closes ours
+                }
+                write.write_all(&buf[..n]).await.unwrap();
+            }
+        });
+        let mut client = UnixStream::connect(&path2).await.unwrap();
+        for i in 0..50u8 {
+            client.write_all(&[i; 100]).await.unwrap();
+            let mut back = [0; 100];
+            client.read_exact(&mut back).await.unwrap();
+            assert_eq!(back, [i; 100]);
+        }
+        client.close().await.unwrap();
+        let mut rest = Vec::new();
+        client.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty());
+        server.await.unwrap();
+        // Connecting to a path nobody listens on is an error.
+        let missing = TempPath::new("missing.sock");
+        assert!(UnixStream::connect(&missing.0).await.is_err());
+    });
+}
+
+#[test]
+fn unix_pair_and_datagrams() {
+    rt().block_on(async {
+        let (a, b) = UnixStream::pair().unwrap();
+        a.writable().await.unwrap();
+        assert_eq!(a.try_write(b"x").unwrap(), 1);
+        b.readable().await.unwrap();
+        let mut buf = [0; 1];
+        assert_eq!(b.try_read(&mut buf).unwrap(), 1);
+
+        let (a, b) = UnixDatagram::pair().unwrap();
+        for i in 0..20u8 {
+            a.send(&[i; 3]).await.unwrap();
+            let mut buf = [0; 8];
+            assert_eq!(b.recv(&mut buf).await.unwrap(), 3);
+            assert_eq!(buf[..3], [i; 3]);
+        }
+        let path = TempPath::new("dgram.sock");
+        let server = UnixDatagram::bind(&path.0).unwrap();
+        let client = UnixDatagram::unbound().unwrap();
+        client.send_to(b"hello", &path.0).await.unwrap();
+        let mut buf = [0; 8];
+        let (n, _) = server.recv_from(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"hello");
+    });
+}
+
+/// A non-blocking pipe, as (read end, write end).
+fn pipe() -> (std::fs::File, std::fs::File) {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK) };
+    assert_eq!(rc, 0);
+    // SAFETY: pipe2 succeeded: both descriptors are open and owned by nobody else.
+    unsafe {
+        (
+            std::fs::File::from(OwnedFd::from_raw_fd(fds[0])),
+            std::fs::File::from(OwnedFd::from_raw_fd(fds[1])),
+        )
+    }
+}
+
+#[test]
+fn async_fd_on_a_pipe() {
+    rt().block_on(async {
+        let (read, write) = pipe();
+        let read = AsyncFd::with_interest(read, Interest::READABLE).unwrap();
+        let write = AsyncFd::with_interest(write, Interest::WRITABLE).unwrap();
+        let reader = heist::spawn(async move {
+            let mut got = Vec::new();
+            let mut buf = [0; 4096];
+            loop {
+                let n = read
+                    .async_io(Interest::READABLE, |mut f| f.read(&mut buf))
+                    .await
+                    .unwrap();
+                if n == 0 {
+                    return got;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+        });
+        // More than a pipe buffer (64 KiB), so the writer must wait for writability.
+        let data: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+        let mut sent = 0;
+        while sent < data.len() {
+            let mut guard = write.writable().await.unwrap();
+            match guard.try_io(|fd| fd.get_ref().write(&data[sent..])) {
+                Ok(n) => sent += n.unwrap(),
+                Err(_would_block) => continue,
+            }
+        }
+        drop(write); // end of stream for the reader
+        assert_eq!(reader.await.unwrap(), data);
+    });
+}
+
+#[test]
+fn pending_read_fails_when_its_runtime_shuts_down() {
+    let owner = rt();
+    let (listener, client, server) = owner.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = TcpStream::connect(addr).await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        (listener, client, server)
+    });
+    // Another runtime waits on a socket of `owner` while `owner` shuts down.
+    let other = rt();
+    let (tx, rx) = futures::channel::oneshot::channel();
+    let pending = other.spawn(async move {
+        let mut server = server;
+        let mut buf = [0; 8];
+        let read = server.read(&mut buf);
+        futures::pin_mut!(read);
+        assert!(futures::poll!(&mut read).is_pending());
+        tx.send(()).unwrap();
+        read.await
+    });
+    other.block_on(rx).unwrap();
+    drop(owner);
+    let err = other.block_on(pending).unwrap().unwrap_err();
+    assert!(err.to_string().contains("shut down"), "{err}");
+    // Later operations fail the same way, without hanging.
+    other.block_on(async move {
+        let mut client = client;
+        assert!(client.write_all(b"x").await.is_err());
+        assert!(listener.accept().await.is_err());
+    });
+}
+
+#[test]
+fn tasks_waiting_on_io_are_cancelled_by_shutdown() {
+    let rt = rt();
+    let (tx, rx) = std::sync::mpsc::channel();
+    rt.block_on(async {
+        let (a, b) = UnixStream::pair().unwrap();
+        for mut s in [a, b] {
+            let tx = tx.clone();
+            heist::spawn(async move {
+                let mut buf = [0; 1];
+                tx.send(()).unwrap();
+                let _ = s.read(&mut buf).await; // never completes
+            });
+        }
+    });
+    rx.recv().unwrap();
+    rx.recv().unwrap();
+    rt.shutdown_timeout(std::time::Duration::from_secs(10));
+}

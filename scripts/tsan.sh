@@ -13,7 +13,8 @@ export RUSTFLAGS="-Zsanitizer=thread ${RUSTFLAGS:-}"
 export RUSTDOCFLAGS="-Zsanitizer=thread ${RUSTDOCFLAGS:-}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/tsan}"
 # A report fails the run (exit code 66), with both stacks of a lock-order inversion.
-export TSAN_OPTIONS="${TSAN_OPTIONS:-exitcode=66 second_deadlock_stack=1}"
+# crossbeam-deque's speculative slot read is suppressed (scripts/tsan-suppressions.txt).
+export TSAN_OPTIONS="${TSAN_OPTIONS:-exitcode=66 second_deadlock_stack=1 suppressions=$PWD/scripts/tsan-suppressions.txt}"
 
 # The model bodies on real threads (hundreds of iterations each: task protocols, the
 # queue model, whole runtimes started and shut down), and the scheduling, shutdown and

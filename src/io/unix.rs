@@ -89,11 +89,7 @@ impl<T: AsRawFd> AsyncFd<T> {
         &'a self,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<AsyncFdReadyGuard<'a, T>>> {
-        let event = ready!(self.registration.poll_ready(cx, Direction::Read))?;
-        Poll::Ready(Ok(AsyncFdReadyGuard {
-            fd: self,
-            event: Some(event),
-        }))
+        self.poll_ready_guard(cx, Direction::Read)
     }
 
     /// Polls for write readiness (one task at a time; `writable` allows several).
@@ -101,7 +97,16 @@ impl<T: AsRawFd> AsyncFd<T> {
         &'a self,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<AsyncFdReadyGuard<'a, T>>> {
-        let event = ready!(self.registration.poll_ready(cx, Direction::Write))?;
+        self.poll_ready_guard(cx, Direction::Write)
+    }
+
+    /// The guard for one direction's readiness, once the driver reports it.
+    fn poll_ready_guard<'a>(
+        &'a self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+    ) -> Poll<io::Result<AsyncFdReadyGuard<'a, T>>> {
+        let event = ready!(self.registration.poll_ready(cx, direction))?;
         Poll::Ready(Ok(AsyncFdReadyGuard {
             fd: self,
             event: Some(event),

@@ -62,12 +62,14 @@ impl Drop for PanicOnDrop {
 #[test]
 fn a_future_whose_destructor_panics_on_cancel() {
     let rt = rt(1);
-    let h = rt.spawn(async {
+    let (tx, rx) = mpsc::channel();
+    let h = rt.spawn(async move {
         let _bomb = PanicOnDrop;
+        // The bomb exists only once the body has started: say so from inside it,
+        // not from a second task whose order against this one is not promised.
+        tx.send(()).unwrap();
         Pending.await
     });
-    let (tx, rx) = mpsc::channel();
-    rt.spawn(async move { tx.send(()).unwrap() });
     rx.recv().unwrap();
     h.abort();
     let err = rt.block_on(h).unwrap_err();

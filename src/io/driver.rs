@@ -33,9 +33,10 @@
 //!   loop counts them. `unpark` writes mio's `Waker` (an eventfd; a wake before the wait
 //!   leaves a token in the poll, so it is never lost).
 //! - **Turning.** `turn` never blocks: it takes the poll if nobody holds it (a
-//!   `try_lock`), dispatches what the seat's wait left, or else polls with a zero
-//!   timeout (about 250 ns when nothing is ready). Busy workers turn every
-//!   `DRIVER_INTERVAL` tasks, so I/O is served while no worker parks.
+//!   `try_lock`), dispatches what the seat's wait left, or else, for a busy worker,
+//!   polls with a zero timeout (about 250 ns when nothing is ready). Busy workers turn
+//!   every `DRIVER_INTERVAL` tasks, so I/O is served while no worker parks; a parking
+//!   worker's turns only dispatch (it waits in the poll next, or someone already does).
 //! - **Hand-off.** While sources are registered, the seat must not stay empty while
 //!   workers sleep elsewhere: a worker leaving the seat asks for a waiter
 //!   (`needs_waiter`, the scheduler then wakes another sleeper to take it), and a
@@ -280,18 +281,26 @@ impl Inner {
         }
     }
 
-    /// Dispatches what the seat's last wait left, or else polls without blocking;
-    /// gives up at once if another thread holds the poll. Returns how many waiters it
-    /// woke (their tasks land in the caller's queue, if it is a worker).
+    /// Dispatches what the seat's last wait left, or else (if `poll`) polls without
+    /// blocking; gives up at once if another thread holds the poll. Returns how many
+    /// waiters it woke (their tasks land in the caller's queue, if it is a worker).
+    ///
+    /// A worker's park loop turns with `poll == false`: right before it parks it is
+    /// about to wait in the poll itself (or someone else already does), and right after,
+    /// what its own wait found is the batch left here; a zero-timeout `epoll_wait` there
+    /// is a syscall that finds what the seat's wait finds anyway. Busy workers poll.
     ///
     /// The poll lock is held only to poll and to collect the batch, never while waking:
     /// the seat's holder waits for it (`park`), so a turn that woke a hundred tasks
     /// under it kept the holder out of `epoll_wait` for as long.
-    pub(crate) fn turn(&self) -> usize {
+    pub(crate) fn turn(&self, poll: bool) -> usize {
         let Some(mut state) = self.poll.try_lock() else {
             return 0;
         };
         if !std::mem::take(&mut state.undispatched) {
+            if !poll {
+                return 0;
+            }
             Self::poll(&mut state, Some(Duration::ZERO));
         }
         if state.events.is_empty() {

@@ -60,7 +60,9 @@ impl Driver {
 impl park::Driver for Driver {
     #[inline]
     fn turn(&self, wait: bool) -> usize {
-        let io = self.io.get().map_or(0, |io| io.turn());
+        // A parking worker (`wait`) only dispatches what the seat's wait left
+        // (`io::driver::Inner::turn`).
+        let io = self.io.get().map_or(0, |io| io.turn(!wait));
         io + self.time.fire_due(wait)
     }
 

@@ -7,6 +7,7 @@
 #   scripts/echo-syscalls.sh                      # default cells, heist tokio smol
 #   RTS="heist tokio" CELLS="100:64:rr" N=100000 scripts/echo-syscalls.sh
 #   TOOL=strace scripts/echo-syscalls.sh          # strace -c -f instead of perf
+#   RTS="heist tokio smol asyncio uvloop" ...     # with the article's Python servers
 #
 # TOOL=perf (default): `perf stat` on syscall tracepoints, attached to the server
 # (negligible overhead, so the server batches as it would untraced). TOOL=strace:
@@ -45,7 +46,7 @@ start_server() { # rt -> pid (the server's, after it listens)
     PORT=$((PORT + 1))
     local log=target/echo-syscalls-server.log
     if [ "$1" = asyncio ] || [ "$1" = uvloop ]; then
-        $server_pin python3.11 scripts/echo_asyncio.py --loop "$1" --addr "127.0.0.1:$PORT" >"$log" 2>&1 &
+        $server_pin "${PY:-python3.11}" scripts/echo_asyncio.py --loop "$1" --addr "127.0.0.1:$PORT" >"$log" 2>&1 &
     else
         $server_pin "$BIN" server --rt "$1" --workers "$workers" --addr "127.0.0.1:$PORT" >"$log" 2>&1 &
     fi

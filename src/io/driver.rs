@@ -38,10 +38,12 @@
 //!   every `DRIVER_INTERVAL` tasks, so I/O is served while no worker parks; a parking
 //!   worker's turns only dispatch (it waits in the poll next, or someone already does).
 //! - **Hand-off.** While sources are registered, the seat must not stay empty while
-//!   workers sleep elsewhere: a worker leaving the seat asks for a waiter
-//!   (`needs_waiter`, the scheduler then wakes another sleeper to take it), and a
-//!   registration that finds the seat empty summons one. So a task that blocks its
-//!   worker stalls no other connection's I/O: another worker sits in the poll.
+//!   workers sleep elsewhere: a registration that finds the seat empty summons a
+//!   sleeper, and a worker leaving the seat asks for a waiter (`needs_waiter`, the
+//!   scheduler then wakes another sleeper to take it) unless the scheduler's
+//!   stalled-slot check already keeps a sleeper on a timeout (`runtime/driver.rs`,
+//!   `set_rescued`). So a task that blocks its worker stalls no other connection's
+//!   I/O: another worker sits in the poll (at once, or within the check's period).
 
 use super::interest::{Interest, Ready};
 use super::scheduled::ScheduledIo;

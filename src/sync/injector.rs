@@ -106,7 +106,7 @@ impl<T> Injector<T> {
     /// slice (so nobody replaces the buffer meanwhile).
     unsafe fn ring(&self) -> &[UnsafeCell<MaybeUninit<T>>] {
         // SAFETY: the buffer is replaced only under both locks, and the caller holds one.
-        unsafe { &**self.buf.get() }
+        unsafe { &*self.buf.get() }
     }
 
     /// Queues `task` at the back.

@@ -31,9 +31,10 @@
 //! power-of-two capacity) hold tasks. A pusher, under the tail lock, writes slot `tail`
 //! and then publishes `tail + 1` (`Release`); a taker, under the head lock, reads
 //! `tail` (`Acquire`), moves slots `head..` out and then publishes the new `head`
-//! (`Release`), which a pusher reads (`Acquire`) before it reuses those slots. The
-//! buffer itself is replaced only by a pusher holding both locks, so each side reads
-//! it under its own lock without a race.
+//! (`Release`), which a pusher reads (`Acquire`) before it reuses those slots: only
+//! when the ring looks full by the pushers' last copy of `head`, so a push does not
+//! touch the takers' line. The buffer itself is replaced only by a pusher holding both
+//! locks, so each side reads it under its own lock without a race.
 
 use super::atomic::{AtomicUsize, Ordering::Acquire, Ordering::Release, Ordering::SeqCst};
 use crossbeam_deque::{Steal, Worker};
@@ -56,8 +57,10 @@ const MIN_CAPACITY: usize = 64;
 /// indices on every scheduling round, and the pushers' and takers' lines would
 /// otherwise move between cores together.
 pub(crate) struct Injector<T> {
-    /// Held by a pusher.
-    tail_lock: CachePadded<Mutex<()>>,
+    /// Held by a pusher. Guards the pushers' copy of `head`: a lower bound of it, read
+    /// again only when the ring looks full, so that a push does not read the line the
+    /// takers write on every take.
+    tail_lock: CachePadded<Mutex<usize>>,
     /// Held by a taker, and by a pusher that grows the ring (after the tail lock).
     head_lock: CachePadded<Mutex<()>>,
     /// Next slot to take. Written under the head lock (`Release`), read anywhere.
@@ -91,7 +94,7 @@ fn new_buf<T>(capacity: usize) -> Box<[UnsafeCell<MaybeUninit<T>>]> {
 impl<T> Injector<T> {
     pub(crate) fn new() -> Self {
         Injector {
-            tail_lock: CachePadded::new(Mutex::new(())),
+            tail_lock: CachePadded::new(Mutex::new(0)),
             head_lock: CachePadded::new(Mutex::new(())),
             head: CachePadded::new(AtomicUsize::new(0)),
             tail: CachePadded::new(AtomicUsize::new(0)),
@@ -111,14 +114,20 @@ impl<T> Injector<T> {
 
     /// Queues `task` at the back.
     pub(crate) fn push(&self, task: T) {
-        let _tail_lock = self.tail_lock.lock();
+        let mut head = self.tail_lock.lock();
         // Only pushers (holding the tail lock) write `tail`.
         let tail = self.tail.load(SeqCst);
-        // Acquire: the takers' reads of the slots before `head` are done.
-        let head = self.head.load(Acquire);
         // SAFETY: we hold the tail lock.
-        if tail.wrapping_sub(head) == unsafe { self.ring() }.len() {
-            self.grow();
+        let capacity = unsafe { self.ring() }.len();
+        // `*head` never passes the real head (takes only move it on), so a ring that
+        // is not full by it is not full.
+        if tail.wrapping_sub(*head) == capacity {
+            // Acquire: the takers' reads of the slots before `head` are done before we
+            // write them again.
+            *head = self.head.load(Acquire);
+            if tail.wrapping_sub(*head) == capacity {
+                self.grow();
+            }
         }
         // SAFETY: we hold the tail lock (so no other pusher writes, and the ring is not
         // replaced); slot `tail` is not in `head..tail` (the ring is not full), so no

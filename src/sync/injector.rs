@@ -172,15 +172,19 @@ impl<T> Injector<T> {
             return Steal::Empty;
         }
         let _head_lock = self.head_lock.lock();
-        match self.take(1, |_| unreachable!("a take of one has no rest")) {
+        // SAFETY: we hold the head lock.
+        match unsafe { self.take(1, |_| unreachable!("a take of one has no rest")) } {
             Some(task) => Steal::Success(task),
             None => Steal::Empty,
         }
     }
 
-    /// Under the head lock: takes up to `max` tasks (at least one if any) from the
-    /// front, returning the first and giving the others, in order, to `rest`.
-    fn take(&self, max: usize, mut rest: impl FnMut(T)) -> Option<T> {
+    /// Takes up to `max` tasks (at least one if any) from the front, returning the
+    /// first and giving the others, in order, to `rest`.
+    ///
+    /// # Safety
+    /// The caller holds the head lock (or has the queue to itself, `&mut`).
+    unsafe fn take(&self, max: usize, mut rest: impl FnMut(T)) -> Option<T> {
         // Only takers (holding the head lock) write `head`.
         let head = self.head.load(SeqCst);
         // Acquire: the pushers' writes of the slots before `tail` are visible.
@@ -189,7 +193,7 @@ impl<T> Injector<T> {
         if n == 0 {
             return None;
         }
-        // SAFETY: we hold the head lock (the caller does, or has `&mut self`).
+        // SAFETY: the caller holds the head lock (or has `&mut self`).
         let buf = unsafe { self.ring() };
         let mask = buf.len() - 1;
         // SAFETY: slots `head..tail` hold tasks published by pushers (the Acquire load
@@ -225,9 +229,12 @@ impl<T> Injector<T> {
             let _head_lock = self.head_lock.lock();
             let max = limit.clamp(1, MAX_BATCH + 1);
             let mut slots = batch.iter_mut();
-            let taken = self.take(max, |task| {
-                *slots.next().expect("at most MAX_BATCH besides the first") = Some(task)
-            });
+            // SAFETY: we hold the head lock.
+            let taken = unsafe {
+                self.take(max, |task| {
+                    *slots.next().expect("at most MAX_BATCH besides the first") = Some(task)
+                })
+            };
             match taken {
                 Some(first) => first,
                 None => return Steal::Empty,
@@ -255,7 +262,8 @@ impl<T> Injector<T> {
 impl<T> Drop for Injector<T> {
     fn drop(&mut self) {
         let mut rest = Vec::new();
-        let first = self.take(usize::MAX, |task| rest.push(task));
+        // SAFETY: `&mut self`: nobody else uses the queue.
+        let first = unsafe { self.take(usize::MAX, |task| rest.push(task)) };
         drop(first);
         drop(rest);
     }

@@ -121,12 +121,15 @@ impl<T> Injector<T> {
         let capacity = unsafe { self.ring() }.len();
         // `*head` never passes the real head (takes only move it on), so a ring that
         // is not full by it is not full.
-        if tail.wrapping_sub(*head) == capacity {
+        if tail.wrapping_sub(*head) >= capacity {
             // Acquire: the takers' reads of the slots before `head` are done before we
             // write them again.
             *head = self.head.load(Acquire);
-            if tail.wrapping_sub(*head) == capacity {
-                self.grow();
+            if tail.wrapping_sub(*head) >= capacity {
+                // `grow` returns the head it saw under the takers' lock (with the ring
+                // grown, or not full by it): the copy must be that one, not the one that
+                // looked full, or the next push would reuse a slot no taker has read.
+                *head = self.grow();
             }
         }
         // SAFETY: we hold the tail lock (so no other pusher writes, and the ring is not
@@ -140,9 +143,9 @@ impl<T> Injector<T> {
     }
 
     /// The ring is full: doubles it. The caller holds the tail lock; this takes the
-    /// head lock too, so no taker reads the ring while it moves.
+    /// head lock too, so no taker reads the ring while it moves. Returns the head.
     #[cold]
-    fn grow(&self) {
+    fn grow(&self) -> usize {
         let _head_lock = self.head_lock.lock();
         let head = self.head.load(SeqCst);
         let tail = self.tail.load(SeqCst);
@@ -151,7 +154,7 @@ impl<T> Injector<T> {
         let old = buf.len();
         if tail.wrapping_sub(head) < old {
             // A taker made room since the pusher looked.
-            return;
+            return head;
         }
         let new = new_buf(old * 2);
         let mut index = head;
@@ -164,6 +167,7 @@ impl<T> Injector<T> {
             index = index.wrapping_add(1);
         }
         *buf = new;
+        head
     }
 
     /// Takes the task at the front. Never answers `Retry` (it waits for the lock).

@@ -11,7 +11,7 @@ use super::raw::{Cell, Header, Stage};
 use super::state::{Snapshot, TransitionToIdle, TransitionToRunning};
 use super::waker::waker_ref;
 use super::{Notified, Schedule, Task};
-use crate::sync::stat::{AtomicU64, Ordering::Release};
+use crate::sync::atomic::{AtomicU64, Ordering::Release};
 use std::future::Future;
 use std::mem::{self, ManuallyDrop};
 use std::panic::{self, AssertUnwindSafe};

@@ -22,7 +22,7 @@ use super::id::Id;
 use super::meta::Meta;
 use super::state::{State, TransitionToNotified};
 use super::Schedule;
-use crate::sync::stat::AtomicU64;
+use crate::sync::atomic::AtomicU64;
 use crate::sync::UnsafeCell;
 use std::alloc::Layout;
 use std::future::Future;

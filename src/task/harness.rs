@@ -450,7 +450,9 @@ where
 /// future's poll is over and before any transition lets another thread see the task
 /// complete, or queue and run it again elsewhere: so a dump that saw a task complete (or
 /// move on) never finds it still published as running here. Each transition after this
-/// store releases it.
+/// store releases it. A task about to wait for the first time registers before this (the
+/// registration lets no other thread run or complete it: shutdown only marks a running
+/// task cancelled), so the task is never in neither place (`debug/dump.rs`).
 fn withdraw(running: Option<&AtomicU64>) {
     if let Some(running) = running {
         // `Release`: a dump that reads the id withdrawn then sees the registration that

@@ -12,7 +12,7 @@
 //! The search order lives in `scheduler/worker.rs` and is explained in `docs/design.md`.
 
 use super::Notified;
-use crate::sync::atomic::{AtomicPtr, Ordering::AcqRel, Ordering::Relaxed, Ordering::Release};
+use crate::sync::atomic::{AtomicPtr, Ordering::AcqRel, Ordering::Relaxed};
 use crate::task::Header;
 use std::ptr;
 
@@ -39,24 +39,10 @@ impl NextSlot {
         }
     }
 
-    /// Puts `task` in the slot, returning the task it displaced. Owner only (the worker
-    /// whose slot it is, on its thread or its stand-in's, `lend.rs`).
-    ///
-    /// Only the owner fills the slot; any other thread only empties it. So a slot the
-    /// owner sees empty stays empty until the owner fills it, and filling it is a plain
-    /// `Release` store, not a swap: one locked instruction fewer on every wake into the
-    /// slot (tokio's slot, which nobody else may take, has none; `docs/benchmarks.md`,
-    /// issue 13, the token ring).
+    /// Puts `task` in the slot, returning the task it displaced.
     pub(crate) fn put(&self, task: Notified) -> Option<Notified> {
-        let new = task.into_raw().as_ptr();
-        if self.task.load(Relaxed).is_null() {
-            // Release: publishes the task to whoever takes it (their swap acquires).
-            self.task.store(new, Release);
-            return None;
-        }
-        // A thief may empty it meanwhile: swap, so that exactly one of us gets the
-        // displaced task. AcqRel: releases the new task; acquires the displaced one.
-        let old = self.task.swap(new, AcqRel);
+        // AcqRel: releases the new task to whoever takes it; acquires the displaced one.
+        let old = self.task.swap(task.into_raw().as_ptr(), AcqRel);
         // SAFETY: the slot owns the `Notified` it points to; the swap moved it to us.
         ptr::NonNull::new(old).map(|p| unsafe { Notified::from_raw(p) })
     }

@@ -146,6 +146,7 @@ class Crate:
     def __init__(self, root):
         self.root = root
         self.files = {}  # rel file -> stripped text
+        self.macros = {}  # `#[macro_export]` macro name -> file
         self.nodes = set()  # files, and `#[cfg(test)]` inline modules as `file#name`
         self.mods = {}  # module path tuple -> (rel file, start offset, end offset)
         self.defs = {}  # module path -> set of item names
@@ -199,8 +200,10 @@ class Crate:
         line = lambda off: text.count("\n", 0, off) + 1
         for m in ITEM.finditer(top_text):
             self.defs[modp].add(m.group(1))
-        for m in re.finditer(r"\bmacro_rules!\s*([A-Za-z_]\w*)", top_text):
-            self.defs[modp].add(m.group(1))
+        for m in re.finditer(r"(#\[macro_export\]\s*)?\bmacro_rules!\s*([A-Za-z_]\w*)", top_text):
+            if m.group(1):  # `#[macro_export]`: named from the crate root
+                self.macros[m.group(2)] = rel
+            self.defs[modp].add(m.group(2))
         for m in MOD_DECL.finditer(top_text):
             name = m.group(1)
             base = path.parent if path.name in ("lib.rs", "mod.rs") else path.with_suffix("")
@@ -240,9 +243,11 @@ class Crate:
             return None
         seen.add(key)
         if not segs:
-            return self.mods[modp][0]
+            return None  # a module itself: the paths through it are followed instead
         s, rest = segs[0], segs[1:]
         if s == "crate":
+            if len(rest) == 1 and rest[0] in self.macros:
+                return self.macros[rest[0]]
             return self.resolve((), rest, seen, False)
         if s == "super":
             return self.resolve(modp[:-1], rest, seen, False)

@@ -50,6 +50,34 @@ impl fmt::Display for TryCurrentError {
 
 impl std::error::Error for TryCurrentError {}
 
+// The current runtime is this file's: `Handle`'s methods that read or set it live here,
+// so `handle.rs` does not import the context that stores a `Handle`.
+impl Handle {
+    /// The handle of the runtime this code runs on (inside a task, `block_on`, or after
+    /// [`Runtime::enter`](crate::Runtime::enter)).
+    ///
+    /// # Panics
+    /// Outside a runtime; see [`Handle::try_current`].
+    #[track_caller]
+    pub fn current() -> Handle {
+        match Handle::try_current() {
+            Ok(handle) => handle,
+            Err(e) => panic!("Handle::current: {e}"),
+        }
+    }
+
+    /// The handle of the current runtime, or an error outside one.
+    pub fn try_current() -> Result<Handle, TryCurrentError> {
+        with_current(Handle::clone)
+    }
+
+    /// Makes this runtime current on this thread until the guard drops, so that
+    /// [`spawn`](crate::spawn) and [`Handle::current`] work outside a task.
+    pub fn enter(&self) -> EnterGuard {
+        enter(self.clone())
+    }
+}
+
 /// Runs `f` with the current runtime's handle, without cloning it.
 pub(crate) fn with_current<R>(f: impl FnOnce(&Handle) -> R) -> Result<R, TryCurrentError> {
     CONTEXT

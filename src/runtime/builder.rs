@@ -3,7 +3,7 @@
 
 use super::driver::Driver;
 use super::{context, Handle, Runtime};
-use crate::blocking::{Pool, PoolConfig};
+use crate::blocking::{run_hook, Hook, Pool, PoolConfig};
 use crate::scheduler::queue::LocalQueue;
 use crate::scheduler::worker::{CountOut, Worker};
 use crate::scheduler::{Config, Shared};
@@ -11,19 +11,6 @@ use crate::sync::{thread, Arc};
 use std::fmt;
 use std::io;
 use std::time::Duration;
-
-/// Callback run on each worker and blocking-pool thread as it starts or stops.
-pub(crate) type Hook = std::sync::Arc<dyn Fn() + Send + Sync + 'static>;
-
-/// Runs a thread hook (`Builder::on_thread_start` / `on_thread_stop`). A panic in it is
-/// caught, after the panic hook reported it as usual, and the thread carries on: a bug
-/// in a hook must not take a worker (or a pool thread the runtime counts on) with it,
-/// which would leave its tasks unrun and shutdown waiting.
-pub(crate) fn run_hook(hook: Option<&Hook>) {
-    if let Some(hook) = hook {
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook()));
-    }
-}
 
 /// Configures a [`Runtime`].
 ///

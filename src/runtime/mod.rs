@@ -18,7 +18,6 @@ mod scope;
 
 pub use block_in_place::block_in_place;
 pub use builder::Builder;
-pub(crate) use builder::{run_hook, Hook};
 pub use context::{EnterGuard, TryCurrentError};
 pub use handle::Handle;
 pub use scope::{Scope, ScopedJoinHandle};

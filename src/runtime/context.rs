@@ -161,6 +161,24 @@ impl fmt::Debug for EnterGuard {
     }
 }
 
+/// A blocking-pool thread makes its runtime current and holds its paused clock through
+/// the runtime's handle.
+impl crate::blocking::Host for Handle {
+    type Entered = EnterGuard;
+
+    fn enter(&self) -> EnterGuard {
+        self.enter()
+    }
+
+    fn inhibit_auto_advance(&self) {
+        self.time().inhibit_auto_advance();
+    }
+
+    fn allow_auto_advance(&self) {
+        self.time().allow_auto_advance();
+    }
+}
+
 /// Marks this thread as inside `block_on` until the guard drops.
 pub(crate) struct BlockingGuard(());
 

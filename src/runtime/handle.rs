@@ -88,24 +88,6 @@ impl fmt::Debug for Handle {
     }
 }
 
-/// A blocking-pool thread makes its runtime current and holds its paused clock through
-/// the runtime's handle.
-impl crate::blocking::Host for Handle {
-    type Entered = super::EnterGuard;
-
-    fn enter(&self) -> super::EnterGuard {
-        self.enter()
-    }
-
-    fn inhibit_auto_advance(&self) {
-        self.time().inhibit_auto_advance();
-    }
-
-    fn allow_auto_advance(&self) {
-        self.time().allow_auto_advance();
-    }
-}
-
 /// Lets code written against `futures::task::{Spawn, SpawnExt}` run on heist. Fails with
 /// `SpawnError::shutdown()` once the runtime is shutting down.
 impl Spawn for Handle {

@@ -74,17 +74,17 @@ pub(crate) fn run_hook(hook: Option<&Hook>) {
     }
 }
 
-type Notified = task::Notified<Arc<Inner>>;
-type Task = task::Task<Arc<Inner>>;
+type Notified = task::Notified<Arc<PoolInner>>;
+type Task = task::Task<Arc<PoolInner>>;
 
 /// The runtime's blocking pool.
 #[derive(Clone)]
 pub(crate) struct Pool {
-    inner: Arc<Inner>,
+    inner: Arc<PoolInner>,
 }
 
-pub(crate) struct Inner {
-    state: Mutex<State>,
+pub(crate) struct PoolInner {
+    state: Mutex<PoolState>,
     /// Idle threads wait here for work (or shutdown).
     work: Condvar,
     /// Shutdown waits here for the threads to exit.
@@ -97,7 +97,7 @@ pub(crate) struct Inner {
     on_thread_stop: Option<Hook>,
 }
 
-struct State {
+struct PoolState {
     queue: VecDeque<Notified>,
     /// Threads in the work loop: started and not yet leaving (at most `max_threads`).
     threads: usize,
@@ -119,7 +119,7 @@ crate::sync::thread_local! {
     /// must not wait for, or join, itself.
     // loom's `thread_local!` does not accept a `const { .. }` initialiser.
     #[allow(clippy::missing_const_for_thread_local)]
-    static CURRENT: Cell<(*const Inner, usize)> = Cell::new((std::ptr::null(), 0));
+    static CURRENT: Cell<(*const PoolInner, usize)> = Cell::new((std::ptr::null(), 0));
 }
 
 /// The pool's settings (from `Builder`).
@@ -136,8 +136,8 @@ pub(crate) struct PoolConfig {
 impl Pool {
     pub(crate) fn new(config: PoolConfig) -> Pool {
         Pool {
-            inner: Arc::new(Inner {
-                state: Mutex::new(State {
+            inner: Arc::new(PoolInner {
+                state: Mutex::new(PoolState {
                     queue: VecDeque::new(),
                     threads: 0,
                     live: 0,
@@ -240,7 +240,7 @@ impl Pool {
 /// Queues a task and claims an idle thread for it. Returns the lock if no thread was
 /// claimed, for a spawn to start one (`start_thread`); a reschedule, which never happens
 /// for a closure that runs once, drops it and relies on the thread that is running it.
-fn push(inner: &Arc<Inner>, task: Notified) -> Option<MutexGuard<'_, State>> {
+fn push(inner: &Arc<PoolInner>, task: Notified) -> Option<MutexGuard<'_, PoolState>> {
     let mut state = inner.state.lock();
     if state.shutdown {
         // Too late to count on a thread: cancel it here, outside the lock.
@@ -260,7 +260,7 @@ fn push(inner: &Arc<Inner>, task: Notified) -> Option<MutexGuard<'_, State>> {
 
 /// Starts a thread for the task `push` just queued, unless `max_threads` run already.
 /// `handle`: what the new thread makes current.
-fn start_thread<H: Host>(inner: &Arc<Inner>, mut state: MutexGuard<'_, State>, handle: &H) {
+fn start_thread<H: Host>(inner: &Arc<PoolInner>, mut state: MutexGuard<'_, PoolState>, handle: &H) {
     if state.threads >= inner.max_threads {
         // The next thread to finish takes it.
         return;
@@ -293,7 +293,7 @@ fn start_thread<H: Host>(inner: &Arc<Inner>, mut state: MutexGuard<'_, State>, h
 
 /// A pool thread (pool id `id`): runs the start hook, queued tasks, waits up to
 /// `keep_alive` for more, runs the stop hook, exits.
-fn run<H: Host>(inner: Arc<Inner>, handle: H, id: usize) {
+fn run<H: Host>(inner: Arc<PoolInner>, handle: H, id: usize) {
     let mut leave = Leave {
         inner: &inner,
         in_threads: true,
@@ -315,7 +315,7 @@ fn run<H: Host>(inner: Arc<Inner>, handle: H, id: usize) {
 /// guard does not depend on that) must not leave shutdown waiting for a thread that is
 /// gone.
 struct Leave<'a> {
-    inner: &'a Inner,
+    inner: &'a PoolInner,
     in_threads: bool,
 }
 
@@ -332,7 +332,7 @@ impl Drop for Leave<'_> {
 
 /// The work loop of pool thread `id`; returns once it leaves (shutdown, or idle for
 /// `keep_alive`), no longer counted in `threads`.
-fn work<H: Host>(inner: &Inner, handle: &H, id: usize) {
+fn work<H: Host>(inner: &PoolInner, handle: &H, id: usize) {
     let mut state = inner.state.lock();
     'work: loop {
         // Shutdown or not: a task queued before shutdown runs (module doc).
@@ -380,7 +380,7 @@ fn work<H: Host>(inner: &Inner, handle: &H, id: usize) {
     state.threads -= 1;
 }
 
-impl Schedule for Arc<Inner> {
+impl Schedule for Arc<PoolInner> {
     fn schedule(&self, task: Notified) {
         drop(push(self, task));
     }

@@ -9,7 +9,7 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::marker::PhantomData;
 
-struct Context {
+struct RuntimeContext {
     /// The current runtime, for `Handle::current` and `heist::spawn` off the workers.
     handle: RefCell<Option<Handle>>,
     /// `EnterGuard`s alive on this thread: each records the depth it made, so one dropped
@@ -22,7 +22,7 @@ struct Context {
 crate::sync::thread_local! {
     // Not `const`: loom's `thread_local!` (the facade's other side) has no const form.
     #[allow(clippy::missing_const_for_thread_local)]
-    static CONTEXT: Context = Context {
+    static CONTEXT: RuntimeContext = RuntimeContext {
         handle: RefCell::new(None),
         depth: Cell::new(0),
         blocking: Cell::new(false),

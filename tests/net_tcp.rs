@@ -4,13 +4,11 @@
 
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use heist::net::{TcpListener, TcpStream};
-use heist::Runtime;
 use std::io;
 use std::net::SocketAddr;
 
-fn rt(workers: usize) -> Runtime {
-    Runtime::builder().worker_threads(workers).build().unwrap()
-}
+mod common;
+use common::rt;
 
 /// Accepts forever, echoing each connection in its own task until end of stream.
 async fn echo_server() -> SocketAddr {

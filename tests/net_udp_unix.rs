@@ -5,13 +5,11 @@ use futures::io::{AsyncReadExt, AsyncWriteExt};
 use heist::io::unix::AsyncFd;
 use heist::io::Interest;
 use heist::net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream};
-use heist::Runtime;
 use std::io::{self, Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
 
-fn rt() -> Runtime {
-    Runtime::builder().worker_threads(2).build().unwrap()
-}
+mod common;
+use common::rt;
 
 /// A fresh path for a Unix socket, removed when dropped.
 struct TempPath(std::path::PathBuf);
@@ -32,7 +30,7 @@ impl Drop for TempPath {
 
 #[test]
 fn udp_round_trips() {
-    rt().block_on(async {
+    rt(2).block_on(async {
         let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let server_addr = server.local_addr().unwrap();
         let echo = heist::spawn(async move {
@@ -68,7 +66,7 @@ fn udp_round_trips() {
 fn unix_stream_round_trips_and_halves() {
     let path = TempPath::new("stream.sock");
     let path2 = path.0.clone();
-    rt().block_on(async move {
+    rt(2).block_on(async move {
         let listener = UnixListener::bind(&path2).unwrap();
         let server = heist::spawn(async move {
             let (stream, _) = listener.accept().await.unwrap();
@@ -102,7 +100,7 @@ fn unix_stream_round_trips_and_halves() {
 
 #[test]
 fn unix_pair_and_datagrams() {
-    rt().block_on(async {
+    rt(2).block_on(async {
         let (a, b) = UnixStream::pair().unwrap();
         a.writable().await.unwrap();
         assert_eq!(a.try_write(b"x").unwrap(), 1);
@@ -144,7 +142,7 @@ fn pipe() -> (std::fs::File, std::fs::File) {
 
 #[test]
 fn async_fd_on_a_pipe() {
-    rt().block_on(async {
+    rt(2).block_on(async {
         let (read, write) = pipe();
         let read = AsyncFd::with_interest(read, Interest::READABLE).unwrap();
         let write = AsyncFd::with_interest(write, Interest::WRITABLE).unwrap();
@@ -179,7 +177,7 @@ fn async_fd_on_a_pipe() {
 
 #[test]
 fn pending_read_fails_when_its_runtime_shuts_down() {
-    let owner = rt();
+    let owner = rt(2);
     let (listener, client, server) = owner.block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -188,7 +186,7 @@ fn pending_read_fails_when_its_runtime_shuts_down() {
         (listener, client, server)
     });
     // Another runtime waits on a socket of `owner` while `owner` shuts down.
-    let other = rt();
+    let other = rt(2);
     let (tx, rx) = futures::channel::oneshot::channel();
     let pending = other.spawn(async move {
         let mut server = server;
@@ -213,7 +211,7 @@ fn pending_read_fails_when_its_runtime_shuts_down() {
 
 #[test]
 fn tasks_waiting_on_io_are_cancelled_by_shutdown() {
-    let rt = rt();
+    let rt = rt(2);
     let (tx, rx) = std::sync::mpsc::channel();
     rt.block_on(async {
         let (a, b) = UnixStream::pair().unwrap();

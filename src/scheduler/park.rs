@@ -87,8 +87,7 @@
 //! poller through the same `Unpark`, or summons one when nobody is seated.
 
 use super::worker::Worker;
-use crate::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use crate::sync::{wait_timeout, Condvar, Mutex};
+use crate::sync;
 use std::time::Duration;
 
 /// A seat in a driver: which of its waiters a thread is (see [`Driver::try_enter`]).
@@ -139,91 +138,46 @@ pub(crate) trait Unpark: Send + Sync + 'static {
     fn unpark(&self, seat: Seat);
 }
 
-/// Nobody parked, no token.
-const EMPTY: usize = 0;
-/// A token: the next park returns at once.
-const TOKEN: usize = 1;
-/// Waiting on the condvar.
-const ON_CONDVAR: usize = 2;
-/// Waiting in the driver, on seat `state - IN_DRIVER`.
-const IN_DRIVER: usize = 3;
-
-/// One worker's parking spot: a token parker (an unpark that lands before the park is
-/// kept) that knows where its thread waits.
-pub(crate) struct Parker {
-    state: AtomicUsize,
-    lock: Mutex<()>,
-    cvar: Condvar,
-}
+/// One worker's parking spot: the token parker (`sync/parker.rs`), waiting in a seat of
+/// the driver when one is free, and knowing which, so that an unpark reaches it there.
+pub(crate) struct Parker(sync::Parker);
 
 impl Parker {
     pub(crate) fn new() -> Parker {
-        Parker {
-            state: AtomicUsize::new(EMPTY),
-            lock: Mutex::new(()),
-            cvar: Condvar::new(),
-        }
+        Parker(sync::Parker::new())
     }
 
     /// Blocks worker `worker` until `unpark` is called (or was called since the last
     /// park), or `timeout` passes: in `driver` if a seat is free, else on the condvar.
     /// May return spuriously; the caller re-checks its condition.
     pub(crate) fn park<D: Driver>(&self, driver: &D, worker: usize, timeout: Option<Duration>) {
-        // Fast path: consume a pending token without touching the lock or the driver.
-        if self
-            .state
-            .compare_exchange(TOKEN, EMPTY, SeqCst, SeqCst)
-            .is_ok()
-        {
-            return;
-        }
-        if let Some(seat) = driver.try_enter(worker) {
-            match self
-                .state
-                .compare_exchange(EMPTY, IN_DRIVER + seat, SeqCst, SeqCst)
-            {
-                // An unpark from now on goes to the driver's seat (which keeps a token).
-                Ok(_) => {
-                    driver.park(seat, timeout);
-                    self.state.swap(EMPTY, SeqCst);
-                }
-                Err(actual) => {
-                    assert_eq!(actual, TOKEN, "parker state corrupted: {actual}");
-                    self.state.store(EMPTY, SeqCst);
-                }
-            }
-            driver.leave(seat);
-            return;
-        }
-        let mut guard = self.lock.lock();
-        if let Err(actual) = self
-            .state
-            .compare_exchange(EMPTY, ON_CONDVAR, SeqCst, SeqCst)
-        {
-            // The token arrived between the fast path and the lock.
-            assert_eq!(actual, TOKEN, "parker state corrupted: {actual}");
-            self.state.store(EMPTY, SeqCst);
-            return;
-        }
-        // `unpark` swaps in TOKEN and then takes the lock before notifying, so it cannot
-        // signal between our ON_CONDVAR store (made under the lock) and our wait.
-        wait_timeout(&self.cvar, &mut guard, timeout);
-        // Woken, timed out, or spurious: leave EMPTY either way, consuming any token.
-        self.state.swap(EMPTY, SeqCst);
+        self.0.park_seated(&Seated { driver, worker }, timeout);
     }
 
     /// Wakes the parked worker (on its condvar, or in the driver through `driver`), or
     /// makes its next `park` return at once.
     pub(crate) fn unpark(&self, driver: &dyn Unpark) {
-        match self.state.swap(TOKEN, SeqCst) {
-            EMPTY | TOKEN => {}
-            ON_CONDVAR => {
-                // Taking the lock orders this notify after the parker's wait began.
-                drop(self.lock.lock());
-                self.cvar.notify_one();
-            }
-            in_driver => driver.unpark(in_driver - IN_DRIVER),
-        }
+        self.0.unpark_seated(|seat| driver.unpark(seat));
+    }
+}
+
+/// The driver's seats, as worker `worker` takes them.
+struct Seated<'a, D> {
+    driver: &'a D,
+    worker: usize,
+}
+
+impl<D: Driver> sync::Seats for Seated<'_, D> {
+    fn try_enter(&self) -> Option<Seat> {
+        self.driver.try_enter(self.worker)
+    }
+
+    fn park(&self, seat: Seat, timeout: Option<Duration>) {
+        self.driver.park(seat, timeout);
+    }
+
+    fn leave(&self, seat: Seat) {
+        self.driver.leave(seat);
     }
 }
 

@@ -12,6 +12,7 @@
 //!   may wait in. The scheduler knows no driver by name: the runtime
 //!   (`src/runtime/driver.rs`) plugs its driver stack in.
 
+pub(crate) mod driver;
 pub(crate) mod idle;
 pub(crate) mod lend;
 pub(crate) mod park;

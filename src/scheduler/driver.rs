@@ -1,8 +1,11 @@
 //! The driver interface: what a parked worker may wait in (the runtime's driver stack,
-//! `runtime/driver.rs`). The contract is `park.rs`'s module doc, "The driver interface",
-//! beside the park loop that uses it; it sits in a file of its own so that the run loop
-//! (`worker.rs`) and the drivers name it without naming the park loop.
+//! `runtime/driver.rs`), and the worker's parker, which waits in a driver seat when one
+//! is free. The contract is `park.rs`'s module doc, "The driver interface", beside the
+//! park loop that uses it; it sits in a file of its own so that the run loop
+//! (`worker.rs`), `Shared` (which holds the parkers) and the drivers name it without
+//! naming the park loop.
 
+use crate::sync;
 use std::time::Duration;
 
 /// A seat in a driver: which of its waiters a thread is (see [`Driver::try_enter`]).
@@ -51,4 +54,47 @@ pub(crate) trait Driver: Send + Sync + 'static {
 pub(crate) trait Unpark: Send + Sync + 'static {
     /// Wakes the holder of `seat`.
     fn unpark(&self, seat: Seat);
+}
+
+/// One worker's parking spot: the token parker (`sync/parker.rs`), waiting in a seat of
+/// the driver when one is free, and knowing which, so that an unpark reaches it there.
+pub(crate) struct Parker(sync::Parker);
+
+impl Parker {
+    pub(crate) fn new() -> Parker {
+        Parker(sync::Parker::new())
+    }
+
+    /// Blocks worker `worker` until `unpark` is called (or was called since the last
+    /// park), or `timeout` passes: in `driver` if a seat is free, else on the condvar.
+    /// May return spuriously; the caller re-checks its condition.
+    pub(crate) fn park<D: Driver>(&self, driver: &D, worker: usize, timeout: Option<Duration>) {
+        self.0.park_seated(&Seated { driver, worker }, timeout);
+    }
+
+    /// Wakes the parked worker (on its condvar, or in the driver through `driver`), or
+    /// makes its next `park` return at once.
+    pub(crate) fn unpark(&self, driver: &dyn Unpark) {
+        self.0.unpark_seated(|seat| driver.unpark(seat));
+    }
+}
+
+/// The driver's seats, as worker `worker` takes them.
+struct Seated<'a, D> {
+    driver: &'a D,
+    worker: usize,
+}
+
+impl<D: Driver> sync::Seats for Seated<'_, D> {
+    fn try_enter(&self) -> Option<Seat> {
+        self.driver.try_enter(self.worker)
+    }
+
+    fn park(&self, seat: Seat, timeout: Option<Duration>) {
+        self.driver.park(seat, timeout);
+    }
+
+    fn leave(&self, seat: Seat) {
+        self.driver.leave(seat);
+    }
 }

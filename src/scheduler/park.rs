@@ -11,7 +11,7 @@
 //!    in this worker's queue), it runs them instead of parking;
 //! 2. announces its sleep (`Idle::about_to_park`: joins the sleepers, `SeqCst` fence) and
 //!    re-checks every queue (rule 4 of the sleep protocol);
-//! 3. parks on its [`Parker`], with the stalled-slot timeout while a peer is awake
+//! 3. parks on its [`Parker`](super::driver::Parker), with the stalled-slot timeout while a peer is awake
 //!    (recomputed at every round of the loop). The parker first tries to take a *seat*
 //!    in the driver ([`Driver::try_enter`]): with one, the worker waits *in* the driver
 //!    ([`Driver::park`]: a timed condvar wait to the next timer deadline today,
@@ -49,8 +49,8 @@
 //!   may return spuriously. It must make an `unpark` that lands before it blocks count
 //!   (a token, as `mio::Waker` leaves one in the poll), and an unpark meant for a
 //!   previous holder of the seat may wake the next one once (harmless: spurious).
-//! - **Unparking.** The worker's [`Parker`] records whether its thread waits on the
-//!   condvar or in the driver, and on which seat; [`Parker::unpark`] then notifies the
+//! - **Unparking.** The worker's [`Parker`](super::driver::Parker) records whether its thread waits on the
+//!   condvar or in the driver, and on which seat; [`Parker::unpark`](super::driver::Parker::unpark) then notifies the
 //!   condvar or calls [`Unpark::unpark`] (`mio::Waker::wake`).
 //! - **Turning.** [`Driver::turn`] never blocks: it fires due timers / dispatches ready
 //!   events and returns how many tasks it woke. Busy workers call it with
@@ -90,51 +90,6 @@
 // (`worker.rs`) and the runtime's driver stack import without importing the park loop.
 pub(crate) use super::driver::{Driver, Seat, Unpark, DRIVER_INTERVAL};
 use super::worker::Worker;
-use crate::sync;
-use std::time::Duration;
-
-/// One worker's parking spot: the token parker (`sync/parker.rs`), waiting in a seat of
-/// the driver when one is free, and knowing which, so that an unpark reaches it there.
-pub(crate) struct Parker(sync::Parker);
-
-impl Parker {
-    pub(crate) fn new() -> Parker {
-        Parker(sync::Parker::new())
-    }
-
-    /// Blocks worker `worker` until `unpark` is called (or was called since the last
-    /// park), or `timeout` passes: in `driver` if a seat is free, else on the condvar.
-    /// May return spuriously; the caller re-checks its condition.
-    pub(crate) fn park<D: Driver>(&self, driver: &D, worker: usize, timeout: Option<Duration>) {
-        self.0.park_seated(&Seated { driver, worker }, timeout);
-    }
-
-    /// Wakes the parked worker (on its condvar, or in the driver through `driver`), or
-    /// makes its next `park` return at once.
-    pub(crate) fn unpark(&self, driver: &dyn Unpark) {
-        self.0.unpark_seated(|seat| driver.unpark(seat));
-    }
-}
-
-/// The driver's seats, as worker `worker` takes them.
-struct Seated<'a, D> {
-    driver: &'a D,
-    worker: usize,
-}
-
-impl<D: Driver> sync::Seats for Seated<'_, D> {
-    fn try_enter(&self) -> Option<Seat> {
-        self.driver.try_enter(self.worker)
-    }
-
-    fn park(&self, seat: Seat, timeout: Option<Duration>) {
-        self.driver.park(seat, timeout);
-    }
-
-    fn leave(&self, seat: Seat) {
-        self.driver.leave(seat);
-    }
-}
 
 impl Worker {
     /// Step 7 of the search order: sleep until notified, a timeout, or a driver event

@@ -1,6 +1,6 @@
 //! The runtime's clock: the one place the timers read the time. It runs (std's
 //! monotonic clock) or, for tests, is *paused*: then it moves only by
-//! [`advance`] or by *auto-advance*, a jump to the next timer's deadline once the whole
+//! [`advance`](super::advance) or by *auto-advance*, a jump to the next timer's deadline once the whole
 //! runtime is idle (`docs/design.md`, "Paused time"; the rule and its proof in
 //! `docs/sleep-protocol.md`, "Auto-advance").
 //!

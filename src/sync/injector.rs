@@ -21,7 +21,8 @@
 //! reached by a burst is kept (8 bytes per task queued at the peak, against the tasks'
 //! own 96 bytes or more each).
 
-use super::atomic::{AtomicUsize, Ordering::Release, Ordering::SeqCst};
+// std's atomics: this file is the real side of the facade only (`real.rs` re-exports it).
+use std::sync::atomic::{AtomicUsize, Ordering::Release, Ordering::SeqCst};
 use crossbeam_deque::{Steal, Worker};
 use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;

@@ -15,6 +15,7 @@ pub(crate) mod context;
 pub(crate) mod driver;
 mod handle;
 mod scope;
+pub(crate) mod task_builder;
 
 pub use block_in_place::block_in_place;
 pub use builder::Builder;

@@ -111,7 +111,6 @@
 //! does nothing; the output is handed to exactly one owner; the future is dropped exactly
 //! once, on the thread that holds `RUNNING`.
 
-mod builder;
 mod cache;
 mod error;
 mod harness;
@@ -133,7 +132,6 @@ mod yield_now;
 #[cfg(test)]
 mod loom_tests;
 
-pub use builder::Builder;
 pub use error::JoinError;
 pub use id::{id, try_id, Id};
 pub use join::{AbortHandle, JoinHandle};
@@ -148,6 +146,8 @@ pub mod futures {
 // The blocking pool lives in `src/blocking/`; its entry point belongs with `spawn`.
 pub use crate::blocking::spawn_blocking;
 pub use crate::runtime::block_in_place;
+// `Builder` spawns onto a runtime: it lives in `runtime/task_builder.rs`.
+pub use crate::runtime::task_builder::Builder;
 
 pub(crate) use meta::Meta;
 pub(crate) use raw::Header;

@@ -146,9 +146,20 @@ where
     S: Schedule,
 {
     let raw = RawTask::new(future, scheduler, id, meta);
-    // SAFETY: a new task has three references (state.rs, INITIAL) and NOTIFIED set; the
-    // handles below take one each (the third stays reserved for the registry), and the
-    // JoinHandle takes JOIN_INTEREST with output type `F::Output`.
+    // SAFETY: `raw` was just allocated with output type `F::Output`, nothing else holds it.
+    unsafe { first_handles(raw) }
+}
+
+/// The first `Notified` and the `JoinHandle` of a task just allocated.
+///
+/// # Safety
+/// `raw` is a new task (three references, `NOTIFIED` and `JOIN_INTEREST` set: state.rs,
+/// INITIAL) that nothing else holds, scheduled by `S`, with output type `T`.
+#[inline]
+unsafe fn first_handles<S: 'static, T>(raw: RawTask) -> (Notified<S>, JoinHandle<T>) {
+    // SAFETY: the handles take one reference each (the third stays reserved for the
+    // registry); the `Notified` takes the NOTIFIED token, the JoinHandle JOIN_INTEREST
+    // with output type `T` (the caller's contract).
     unsafe {
         (
             Notified::from_raw(raw.header_ptr()),
@@ -176,10 +187,5 @@ where
     // SAFETY: forwarded caller contract.
     let raw = unsafe { RawTask::new_unchecked(future, scheduler, id, meta) };
     // SAFETY: as in `new_task`.
-    unsafe {
-        (
-            Notified::from_raw(raw.header_ptr()),
-            JoinHandle::from_raw(raw),
-        )
-    }
+    unsafe { first_handles(raw) }
 }

@@ -46,13 +46,6 @@ impl Handle {
         self.blocking.spawn(func, self, crate::task::Meta::here())
     }
 
-    /// The runtime's metrics: counters and gauges, read live; see [`RuntimeMetrics`].
-    ///
-    /// [`RuntimeMetrics`]: crate::RuntimeMetrics
-    pub fn metrics(&self) -> crate::RuntimeMetrics {
-        crate::RuntimeMetrics::new(self.clone())
-    }
-
     /// A dump of every live task: running, queued (including never-polled tasks) and
     /// waiting, each with its id, name, spawn location and state. Safe from any thread
     /// at any time; nothing stops. Queued tasks are moved to the global queue in the

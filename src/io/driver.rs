@@ -152,6 +152,7 @@ pub(crate) struct Inner {
     seat: Seat,
     summon: Option<Summon>,
     is_shutdown: AtomicBool,
+    pub(crate) stats: crate::metrics::io::IoDriverStats,
 }
 
 struct PollState {
@@ -235,6 +236,7 @@ impl Inner {
             seat: Seat::new(),
             summon,
             is_shutdown: AtomicBool::new(false),
+            stats: Default::default(),
         };
         Ok((inner, waker))
     }
@@ -254,6 +256,7 @@ impl Inner {
             self.slab.lock().remove(token);
             return Err(e);
         }
+        self.stats.registered();
         // A shutdown that ran between the check and the insert did not see this entry.
         if self.is_shutdown.load(Acquire) {
             io.shutdown();
@@ -276,6 +279,7 @@ impl Inner {
     /// Forgets `token`: its slot may be reused, and stale events for it are ignored.
     pub(crate) fn release(&self, token: mio::Token) {
         if self.slab.lock().remove(token) {
+            self.stats.deregistered();
             self.seat.deregistered();
         }
     }
@@ -292,6 +296,7 @@ impl Inner {
             return 0;
         };
         if !std::mem::take(&mut state.undispatched) {
+            self.stats.polls.incr(); // under the poll lock
             Self::poll(&mut state, Some(Duration::ZERO));
         }
         if state.events.is_empty() {
@@ -325,6 +330,7 @@ impl Inner {
         if state.undispatched {
             return; // a batch is waiting: the caller's turn dispatches it
         }
+        self.stats.polls.incr(); // under the poll lock
         Self::poll(&mut state, timeout);
         state.undispatched = !state.events.is_empty();
     }
@@ -362,6 +368,7 @@ impl Inner {
                     batch.push((io.clone(), Ready::from_mio(event)));
                 }
             }
+            self.stats.ready.add(batch.len() as u64); // under the poll lock
         }
         events.clear();
         batch

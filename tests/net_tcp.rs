@@ -302,3 +302,109 @@ fn socket_outside_a_runtime_panics() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let _ = TcpListener::from_std(listener);
 }
+
+#[test]
+fn tcp_socket_options_then_listen_and_connect() {
+    use heist::net::TcpSocket;
+    rt(2).block_on(async {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.set_reuseaddr(true).unwrap();
+        assert!(socket.reuseaddr().unwrap());
+        socket.set_recv_buffer_size(128 * 1024).unwrap();
+        // Linux doubles the value for its bookkeeping; never less than asked.
+        assert!(socket.recv_buffer_size().unwrap() >= 128 * 1024);
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = socket.local_addr().unwrap();
+        let listener = socket.listen(16).unwrap();
+        assert_eq!(listener.local_addr().unwrap(), addr);
+
+        // A client bound to its own source port first.
+        let client = TcpSocket::new_v4().unwrap();
+        client.set_send_buffer_size(64 * 1024).unwrap();
+        assert!(client.send_buffer_size().unwrap() >= 64 * 1024);
+        client.set_nodelay(true).unwrap();
+        client.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let source = client.local_addr().unwrap();
+        let server = heist::spawn(async move {
+            let (mut s, peer) = listener.accept().await.unwrap();
+            let mut buf = [0; 5];
+            s.read_exact(&mut buf).await.unwrap();
+            s.write_all(&buf).await.unwrap();
+            peer
+        });
+        let mut stream = client.connect(addr).await.unwrap();
+        assert!(stream.nodelay().unwrap());
+        assert_eq!(stream.local_addr().unwrap(), source);
+        stream.write_all(b"hello").await.unwrap();
+        let mut buf = [0; 5];
+        stream.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"hello");
+        assert_eq!(server.await.unwrap(), source);
+    });
+}
+
+#[test]
+fn tcp_socket_reuseport_and_bad_input() {
+    use heist::net::TcpSocket;
+    rt(1).block_on(async {
+        // Two listeners on one address with SO_REUSEPORT; a third without it fails.
+        let first = TcpSocket::new_v4().unwrap();
+        first.set_reuseport(true).unwrap();
+        assert!(first.reuseport().unwrap());
+        first.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = first.local_addr().unwrap();
+        let _a = first.listen(8).unwrap();
+        let second = TcpSocket::new_v4().unwrap();
+        second.set_reuseport(true).unwrap();
+        second.bind(addr).unwrap();
+        let _b = second.listen(8).unwrap();
+        let third = TcpSocket::new_v4().unwrap();
+        assert_eq!(
+            third.bind(addr).unwrap_err().kind(),
+            io::ErrorKind::AddrInUse
+        );
+
+        // Refused: an error, not a hang.
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let err = TcpSocket::new_v4()
+            .unwrap()
+            .connect(closed)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+        // An IPv4 socket cannot connect to an IPv6 address.
+        let err = TcpSocket::new_v4()
+            .unwrap()
+            .connect("[::1]:9".parse().unwrap())
+            .await
+            .unwrap_err();
+        assert!(err.raw_os_error().is_some(), "{err}");
+    });
+}
+
+#[test]
+fn lookup_host_resolves_on_the_blocking_pool() {
+    rt(1).block_on(async {
+        let addrs: Vec<SocketAddr> = heist::net::lookup_host("localhost:8080")
+            .await
+            .unwrap()
+            .collect();
+        assert!(!addrs.is_empty());
+        assert!(
+            addrs
+                .iter()
+                .all(|a| a.ip().is_loopback() && a.port() == 8080),
+            "{addrs:?}"
+        );
+        let addrs: Vec<SocketAddr> = heist::net::lookup_host(("127.0.0.1".to_string(), 7))
+            .await
+            .unwrap()
+            .collect();
+        assert_eq!(addrs, ["127.0.0.1:7".parse::<SocketAddr>().unwrap()]);
+        let err = heist::net::lookup_host("no port here").await.err().unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    });
+}

@@ -63,7 +63,7 @@ impl TcpListener {
     }
 
     #[track_caller]
-    fn new(listener: mio::net::TcpListener) -> io::Result<TcpListener> {
+    pub(crate) fn new(listener: mio::net::TcpListener) -> io::Result<TcpListener> {
         Ok(TcpListener {
             io: PollEvented::new_with_interest(listener, Interest::READABLE)?,
             backoff: Mutex::new(None),

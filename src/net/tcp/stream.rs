@@ -33,7 +33,12 @@ impl TcpStream {
     }
 
     async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
-        let stream = TcpStream::new(mio::net::TcpStream::connect(addr)?)?;
+        TcpStream::connecting(mio::net::TcpStream::connect(addr)?).await
+    }
+
+    /// Registers a socket whose non-blocking connect was started, and waits for it.
+    pub(crate) async fn connecting(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
+        let stream = TcpStream::new(stream)?;
         stream
             .io
             .wait_connected(|s| crate::net::connect_done(s.take_error(), s.peer_addr()))

@@ -127,6 +127,72 @@ fn unix_pair_and_datagrams() {
     });
 }
 
+#[test]
+fn unix_stream_halves_split_reunite_and_forget() {
+    rt().block_on(async {
+        // Borrowed halves: a read and a write in flight together, in one task.
+        let (mut a, mut b) = UnixStream::pair().unwrap();
+        // Named: `a.split()` would pick futures' by-value `AsyncReadExt::split`.
+        let (mut read, mut write) = UnixStream::split(&mut a);
+        let (got, sent, echoed) = futures::join!(
+            async {
+                let mut buf = [0; 4];
+                read.read_exact(&mut buf).await.unwrap();
+                buf
+            },
+            async { write.write_all(b"ping").await },
+            async {
+                let mut buf = [0; 4];
+                b.read_exact(&mut buf).await.unwrap();
+                b.write_all(b"pong").await.unwrap();
+                buf
+            }
+        );
+        sent.unwrap();
+        assert_eq!((&got, &echoed), (b"pong", b"ping"));
+
+        // Halves of two different streams are handed back, not joined.
+        let (c, mut d) = UnixStream::pair().unwrap();
+        let (a_read, a_write) = a.into_split();
+        let (c_read, c_write) = c.into_split();
+        let err = a_read.reunite(c_write).unwrap_err();
+        let heist::net::unix::ReuniteError(a_read, c_write) = err;
+        // The right halves make the stream again, which still works both ways.
+        let mut a = a_write.reunite(a_read).unwrap();
+        a.write_all(b"again").await.unwrap();
+        let mut buf = [0; 5];
+        b.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"again");
+
+        // `forget`: the write side stays open (the peer reads no end of stream) until
+        // the read half, the last owner, drops.
+        c_write.forget();
+        // A peek on the descriptor itself: EAGAIN while open, 0 at end of stream.
+        let peek = |fd| {
+            let mut byte = 0u8;
+            // SAFETY: a valid socket fd and a one-byte buffer.
+            unsafe {
+                libc::recv(
+                    fd,
+                    (&mut byte as *mut u8).cast(),
+                    1,
+                    libc::MSG_PEEK | libc::MSG_DONTWAIT,
+                )
+            }
+        };
+        use std::os::unix::io::AsRawFd;
+        assert_eq!(
+            peek(d.as_raw_fd()),
+            -1,
+            "the forgotten write half shut down"
+        );
+        drop(c_read);
+        let mut rest = Vec::new();
+        d.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty());
+    });
+}
+
 /// A non-blocking pipe, as (read end, write end).
 fn pipe() -> (std::fs::File, std::fs::File) {
     let mut fds = [0; 2];

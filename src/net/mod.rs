@@ -35,6 +35,8 @@
 //! Creating a socket outside a runtime panics (as tokio does); a socket whose runtime
 //! shut down fails every operation with an error.
 
+mod common;
+mod split;
 mod stream_io;
 pub mod tcp;
 mod udp;
@@ -103,17 +105,39 @@ where
     }))
 }
 
+/// A mio stream whose non-blocking connect may still be in progress.
+pub(crate) trait Connecting {
+    fn take_error(&self) -> io::Result<Option<io::Error>>;
+    /// Ok once connected (the peer's address is known).
+    fn peer(&self) -> io::Result<()>;
+}
+
+impl Connecting for mio::net::TcpStream {
+    fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.take_error()
+    }
+    fn peer(&self) -> io::Result<()> {
+        self.peer_addr().map(drop)
+    }
+}
+
+impl Connecting for mio::net::UnixStream {
+    fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.take_error()
+    }
+    fn peer(&self) -> io::Result<()> {
+        self.peer_addr().map(drop)
+    }
+}
+
 /// How a non-blocking connect went, from the socket's pending error and its peer
 /// address: `Ok(false)` while it is still in progress (mio's recipe).
-pub(crate) fn connect_done<T>(
-    pending: io::Result<Option<io::Error>>,
-    peer: io::Result<T>,
-) -> io::Result<bool> {
-    if let Some(e) = pending? {
+pub(crate) fn connect_done(stream: &impl Connecting) -> io::Result<bool> {
+    if let Some(e) = stream.take_error()? {
         return Err(e);
     }
-    match peer {
-        Ok(_) => Ok(true),
+    match stream.peer() {
+        Ok(()) => Ok(true),
         Err(e)
             if e.kind() == io::ErrorKind::NotConnected
                 || e.raw_os_error() == Some(libc::EINPROGRESS) =>

@@ -7,6 +7,9 @@ use heist::net::{TcpListener, TcpStream};
 use heist::Runtime;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::Duration;
 
 fn rt(workers: usize) -> Runtime {
     Runtime::builder().worker_threads(workers).build().unwrap()
@@ -39,8 +42,10 @@ async fn echo_server() -> SocketAddr {
     addr
 }
 
-/// Raises the soft descriptor limit to the hard one; returns the new soft limit.
-fn raise_fd_limit() -> u64 {
+/// Raises the descriptor limit to `want` if it can: the soft limit up to the hard one,
+/// and the hard one too where the process may (root, `CAP_SYS_RESOURCE`). Returns the
+/// soft limit in force afterwards.
+fn raise_fd_limit(want: u64) -> u64 {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -48,27 +53,116 @@ fn raise_fd_limit() -> u64 {
     // SAFETY: `lim` is a valid rlimit for getrlimit/setrlimit to read and write.
     unsafe {
         assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
-        lim.rlim_cur = lim.rlim_max;
-        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        if lim.rlim_cur < want {
+            let raised = libc::rlimit {
+                rlim_cur: want,
+                rlim_max: lim.rlim_max.max(want),
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) != 0 {
+                // Not allowed past the hard limit: as far as it goes.
+                lim.rlim_cur = lim.rlim_max;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            }
+        }
         libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
     }
     lim.rlim_cur
 }
 
+/// Runs `f` on its own thread and fails the test if it takes longer than `limit` (a
+/// bound on a hang, not a synchronisation: the result is waited for).
+fn bounded<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(f()).unwrap());
+    match rx.recv_timeout(limit) {
+        Ok(t) => t,
+        Err(e) => panic!("did not finish within {limit:?}: {e}"),
+    }
+}
+
+const CONNECTIONS: usize = 10_000;
+/// Where the client process connects (`echo_clients`).
+const ADDR_VAR: &str = "HEIST_TEST_ECHO_ADDR";
+
+/// 10,000 connections open at once, each echoing two messages. The client ends live in
+/// a child process (this test binary again, running `echo_clients`), so each process
+/// needs only 10,000 descriptors: a common hard limit is 20,000, which one process
+/// holding both ends of 10,000 connections would exceed.
 #[test]
 fn echo_round_trips_with_many_concurrent_connections() {
-    // Each connection holds two descriptors here (client and server side): 10,000
-    // connections where the limit allows, as many as fit otherwise.
-    let limit = raise_fd_limit();
-    let conns = (limit.saturating_sub(512) / 2).min(10_000) as usize;
+    let limit = raise_fd_limit((CONNECTIONS + 512) as u64);
+    if limit < (CONNECTIONS + 512) as u64 {
+        eprintln!(
+            "SKIPPED: the descriptor limit is {limit} and could not be raised to {} for \
+             {CONNECTIONS} connections (raise `ulimit -Hn`, or run as root)",
+            CONNECTIONS + 512
+        );
+        return;
+    }
+    let (accepted, peak) = bounded(Duration::from_secs(300), || {
+        rt(2).block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let accepted = Arc::new(AtomicUsize::new(0));
+            let open = Arc::new(AtomicUsize::new(0));
+            let peak = Arc::new(AtomicUsize::new(0));
+            let (a, o, p) = (accepted.clone(), open.clone(), peak.clone());
+            heist::spawn(async move {
+                loop {
+                    let (mut socket, _) = listener.accept().await.unwrap();
+                    a.fetch_add(1, SeqCst);
+                    p.fetch_max(o.fetch_add(1, SeqCst) + 1, SeqCst);
+                    let o = o.clone();
+                    heist::spawn(async move {
+                        let mut buf = [0; 64];
+                        loop {
+                            match socket.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => socket.write_all(&buf[..n]).await.unwrap(),
+                            }
+                        }
+                        o.fetch_sub(1, SeqCst);
+                    });
+                }
+            });
+            let exe = std::env::current_exe().unwrap();
+            let child = heist::task::spawn_blocking(move || {
+                std::process::Command::new(exe)
+                    .args(["--exact", "echo_clients", "--ignored", "--nocapture"])
+                    .env(ADDR_VAR, addr.to_string())
+                    .output()
+            });
+            let out = child.await.unwrap().unwrap();
+            assert!(
+                out.status.success(),
+                "the client process failed: {}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            (accepted.load(SeqCst), peak.load(SeqCst))
+        })
+    });
+    assert_eq!(accepted, CONNECTIONS);
+    // The clients hold every connection until all are served: all open at once.
+    assert_eq!(peak, CONNECTIONS);
+}
+
+/// The client half of `echo_round_trips_with_many_concurrent_connections`, which runs
+/// it in a child process with the server's address.
+#[test]
+#[ignore = "run by echo_round_trips_with_many_concurrent_connections in a child process"]
+fn echo_clients() {
+    let addr: SocketAddr = std::env::var(ADDR_VAR)
+        .expect("run by echo_round_trips_with_many_concurrent_connections")
+        .parse()
+        .unwrap();
+    let limit = raise_fd_limit((CONNECTIONS + 512) as u64);
     assert!(
-        conns >= 500,
-        "descriptor limit {limit} too low for this test"
+        limit >= (CONNECTIONS + 512) as u64,
+        "descriptor limit {limit}"
     );
-    let rt = rt(2);
-    let done = rt.block_on(async move {
-        let addr = echo_server().await;
-        let clients: Vec<_> = (0..conns)
+    let open = rt(1).block_on(async move {
+        let clients: Vec<_> = (0..CONNECTIONS)
             .map(|i| {
                 heist::spawn(async move {
                     let mut stream = TcpStream::connect(addr).await.unwrap();
@@ -79,17 +173,19 @@ fn echo_round_trips_with_many_concurrent_connections() {
                         stream.read_exact(&mut back).await.unwrap();
                         assert_eq!(back, msg);
                     }
+                    // Kept open until every connection is served (the output drops
+                    // only after the last join below).
+                    stream
                 })
             })
             .collect();
-        let mut done = 0;
+        let mut open = Vec::with_capacity(CONNECTIONS);
         for c in clients {
-            c.await.unwrap();
-            done += 1;
+            open.push(c.await.unwrap());
         }
-        done
+        open.len()
     });
-    assert_eq!(done, conns);
+    assert_eq!(open, CONNECTIONS);
 }
 
 #[test]

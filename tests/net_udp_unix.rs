@@ -279,13 +279,23 @@ fn pending_read_fails_when_its_runtime_shuts_down() {
 
 #[test]
 fn tasks_waiting_on_io_are_cancelled_by_shutdown() {
+    /// Counts its drops: the task's future was dropped, not leaked.
+    struct Dropped(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    let dropped = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let rt = rt();
     let (tx, rx) = std::sync::mpsc::channel();
     rt.block_on(async {
         let (a, b) = UnixStream::pair().unwrap();
         for mut s in [a, b] {
             let tx = tx.clone();
+            let guard = Dropped(dropped.clone());
             heist::spawn(async move {
+                let _guard = guard;
                 let mut buf = [0; 1];
                 tx.send(()).unwrap();
                 let _ = s.read(&mut buf).await; // never completes
@@ -295,4 +305,69 @@ fn tasks_waiting_on_io_are_cancelled_by_shutdown() {
     rx.recv().unwrap();
     rx.recv().unwrap();
     rt.shutdown_timeout(std::time::Duration::from_secs(10));
+    assert_eq!(dropped.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[test]
+fn socket_of_a_dropped_runtime_fails_outside_any_runtime() {
+    // Used after its runtime is gone, from no runtime at all: an error, not a panic.
+    let (client, listener) = rt().block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        (client, listener)
+    });
+    futures::executor::block_on(async move {
+        let mut client = client;
+        let err = client.write_all(b"x").await.unwrap_err();
+        assert!(err.to_string().contains("shut down"), "{err}");
+        let mut buf = [0; 1];
+        assert!(client.read(&mut buf).await.is_err());
+        assert!(listener.accept().await.is_err());
+    });
+}
+
+#[test]
+#[should_panic(expected = "heist::net: there is no heist runtime")]
+fn unix_pair_outside_a_runtime_panics() {
+    let _ = UnixStream::pair();
+}
+
+#[test]
+#[should_panic(expected = "heist::net: there is no heist runtime")]
+fn connect_polled_by_another_executor_panics() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let _ = futures::executor::block_on(TcpStream::connect(listener.local_addr().unwrap()));
+}
+
+#[test]
+fn udp_and_unix_bad_input_are_errors() {
+    let path = TempPath::new("taken.sock");
+    rt().block_on(async {
+        // A UDP port nobody listens on: the ICMP port-unreachable comes back as an error
+        // on the connected socket's receive (loopback ICMP is not rate-limited).
+        let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let closed_addr = closed.local_addr().unwrap();
+        drop(closed);
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        socket.connect(closed_addr).await.unwrap();
+        socket.send(b"anyone?").await.unwrap();
+        let mut buf = [0; 8];
+        let err = socket.recv(&mut buf).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+        // A UDP address in use.
+        let taken = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let err = UdpSocket::bind(taken.local_addr().unwrap())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+        // A Unix path in use, and a datagram to a path nobody is bound to.
+        let _listener = UnixListener::bind(&path.0).unwrap();
+        let err = UnixListener::bind(&path.0).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+        let missing = TempPath::new("nobody.sock");
+        let client = UnixDatagram::unbound().unwrap();
+        assert!(client.send_to(b"x", &missing.0).await.is_err());
+    });
 }

@@ -504,3 +504,22 @@ fn lookup_host_resolves_on_the_blocking_pool() {
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     });
 }
+
+#[test]
+fn linger_zero_resets_the_peer_and_errors_are_taken() {
+    rt(1).block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        assert_eq!(client.linger().unwrap(), None);
+        client.set_linger(Some(Duration::ZERO)).unwrap();
+        assert_eq!(client.linger().unwrap(), Some(Duration::ZERO));
+        assert!(client.take_error().unwrap().is_none());
+        drop(client); // RST, not FIN
+        let mut buf = [0; 4];
+        let err = server.read(&mut buf).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
+    });
+}

@@ -218,6 +218,22 @@ macro_rules! stream_sides {
                 self.io.get_ref().local_addr()
             }
 
+            /// Polls read readiness (one task at a time).
+            pub fn poll_read_ready(
+                &self,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                self.io.poll_read_ready(cx)
+            }
+
+            /// Polls write readiness (one task at a time).
+            pub fn poll_write_ready(
+                &self,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                self.io.poll_write_ready(cx)
+            }
+
             /// Reads what is there now; `WouldBlock` if nothing (readiness then cleared).
             pub fn try_read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
                 self.io.try_read(buf)

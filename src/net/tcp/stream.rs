@@ -67,14 +67,20 @@ impl TcpStream {
         self.io.get_ref().set_ttl(ttl)
     }
 
-    /// Polls read readiness (one task at a time).
-    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io.poll_read_ready(cx)
+    /// `SO_LINGER`.
+    pub fn linger(&self) -> io::Result<Option<std::time::Duration>> {
+        socket2::SockRef::from(self.io.get_ref()).linger()
     }
 
-    /// Polls write readiness (one task at a time).
-    pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io.poll_write_ready(cx)
+    /// Sets `SO_LINGER` (`Some(ZERO)`: closing resets the connection instead of a
+    /// graceful close).
+    pub fn set_linger(&self, dur: Option<std::time::Duration>) -> io::Result<()> {
+        socket2::SockRef::from(self.io.get_ref()).set_linger(dur)
+    }
+
+    /// Takes the pending socket error, if any.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.io.get_ref().take_error()
     }
 
     /// Reads without removing the data from the socket.

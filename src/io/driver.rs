@@ -180,6 +180,7 @@ pub(crate) struct Inner {
     is_shutdown: AtomicBool,
     /// Batches collected and not yet dispatched (`Driver::settle`).
     dispatching: AtomicUsize,
+    pub(crate) stats: crate::metrics::io::IoDriverStats,
 }
 
 struct PollState {
@@ -264,6 +265,7 @@ impl Inner {
             summon,
             is_shutdown: AtomicBool::new(false),
             dispatching: AtomicUsize::new(0),
+            stats: Default::default(),
         };
         Ok((inner, waker))
     }
@@ -283,6 +285,7 @@ impl Inner {
             self.slab.lock().remove(token);
             return Err(e);
         }
+        self.stats.registered();
         // A shutdown that ran between the check and the insert did not see this entry.
         if self.is_shutdown.load(Acquire) {
             io.shutdown();
@@ -305,6 +308,7 @@ impl Inner {
     /// Forgets `token`: its slot may be reused, and stale events for it are ignored.
     pub(crate) fn release(&self, token: mio::Token) {
         if self.slab.lock().remove(token) {
+            self.stats.deregistered();
             self.seat.deregistered();
         }
     }
@@ -327,6 +331,7 @@ impl Inner {
     /// counted) and the waiters woken.
     fn dispatch(&self, mut state: crate::sync::MutexGuard<'_, PollState>) -> (usize, usize) {
         if !std::mem::take(&mut state.undispatched) {
+            self.stats.polls.incr(); // under the poll lock
             Self::poll(&mut state, Some(Duration::ZERO));
         }
         if state.events.is_empty() {
@@ -364,6 +369,7 @@ impl Inner {
         if state.undispatched {
             return; // a batch is waiting: the caller's turn dispatches it
         }
+        self.stats.polls.incr(); // under the poll lock
         Self::poll(&mut state, timeout);
         state.undispatched = !state.events.is_empty();
     }
@@ -401,6 +407,7 @@ impl Inner {
                     batch.push((io.clone(), Ready::from_mio(event)));
                 }
             }
+            self.stats.ready.add(batch.len() as u64); // under the poll lock
         }
         events.clear();
         batch

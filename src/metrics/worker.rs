@@ -92,8 +92,10 @@ pub(crate) struct WorkerStats {
     /// Twice the number of polls started, plus one while `begin_poll` is writing
     /// (the seqlock's sequence; the poll count is `seq / 2`).
     seq: AtomicU64,
-    /// The id of the task being polled, 0 between polls.
-    current_id: AtomicU64,
+    /// The id of the task being polled, 0 between polls. Not a statistic: the dump
+    /// relies on its withdrawal (`task/harness.rs`) ordering after the task's
+    /// registration, so it is the `sync` facade's atomic, which loom sees.
+    current_id: crate::sync::atomic::AtomicU64,
     /// Its spawn location (a `&'static Location`).
     current_location: AtomicPtr<Location<'static>>,
 }
@@ -161,7 +163,7 @@ impl WorkerStats {
         if before % 2 == 1 {
             return None;
         }
-        let id = self.current_id.load(Relaxed);
+        let id = self.current_id.load(Acquire);
         let location = self.current_location.load(Relaxed);
         fence(Acquire);
         if self.seq.load(Relaxed) != before || id == 0 || location.is_null() {

@@ -11,7 +11,7 @@ use super::raw::{Cell, Header, Stage};
 use super::state::{Snapshot, TransitionToIdle, TransitionToRunning};
 use super::waker::waker_ref;
 use super::{Notified, Schedule, Task};
-use crate::sync::stat::{AtomicU64, Ordering::Relaxed};
+use crate::sync::atomic::{AtomicU64, Ordering::Release};
 use std::future::Future;
 use std::mem::{self, ManuallyDrop};
 use std::panic::{self, AssertUnwindSafe};
@@ -88,6 +88,9 @@ where
                 unsafe { Pin::new_unchecked(&mut *(*stage).future) }.poll(&mut cx)
             })
         }));
+        // A task about to wait registers before it withdraws its id: the dump reads the
+        // published ids before the registry, so it finds the task in one or the other.
+        let registered = matches!(res, Ok(Poll::Pending)) && self.register_once();
         withdraw(running);
         match res {
             Ok(Poll::Ready(output)) => {
@@ -95,7 +98,7 @@ where
                 self.complete(failed);
                 true
             }
-            Ok(Poll::Pending) if !self.register_once() => {
+            Ok(Poll::Pending) if !registered => {
                 // The scheduler is shutting down: do not start waiting.
                 self.cancel_future();
                 self.complete(true);
@@ -447,10 +450,14 @@ where
 /// future's poll is over and before any transition lets another thread see the task
 /// complete, or queue and run it again elsewhere: so a dump that saw a task complete (or
 /// move on) never finds it still published as running here. Each transition after this
-/// store releases it.
+/// store releases it. A task about to wait for the first time registers before this (the
+/// registration lets no other thread run or complete it: shutdown only marks a running
+/// task cancelled), so the task is never in neither place (`debug/dump.rs`).
 fn withdraw(running: Option<&AtomicU64>) {
     if let Some(running) = running {
-        running.store(0, Relaxed);
+        // `Release`: a dump that reads the id withdrawn then sees the registration that
+        // came before (`debug/dump.rs`). A plain store on x86.
+        running.store(0, Release);
     }
 }
 

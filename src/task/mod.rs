@@ -262,7 +262,7 @@ impl<S: 'static> Notified<S> {
     /// As `run`, on a worker that published this task's id in `running`
     /// (`metrics/worker.rs`): the id is withdrawn (zeroed) as soon as the future's poll
     /// returns, before the task can complete or be queued again.
-    pub(crate) fn run_published(self, running: &crate::sync::stat::AtomicU64) -> bool {
+    pub(crate) fn run_published(self, running: &crate::sync::atomic::AtomicU64) -> bool {
         let raw = self.0.raw;
         mem::forget(self);
         // SAFETY: as in `run`.

@@ -42,6 +42,12 @@ pub(crate) trait Driver: Send + Sync + 'static {
     /// polls, a blocking call) and a timer is pending. A hint: `auto_advance` decides.
     fn may_auto_advance(&self) -> bool;
 
+    /// Paused time, by the one worker that claimed the idle runtime, before
+    /// `auto_advance`: polls what is pending without blocking (an event a seated waiter
+    /// has not dispatched yet included) and dispatches it. True if that found events or
+    /// another thread is still dispatching some: the runtime is not idle, do not advance.
+    fn settle(&self) -> bool;
+
     /// Paused time, by the one worker that claimed the idle runtime
     /// (`Idle::claim_idle`): moves the clock to the next deadline and fires what is due
     /// there, unless something holds the clock meanwhile. Returns the tasks woken (they

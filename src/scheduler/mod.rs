@@ -277,6 +277,19 @@ impl Shared {
         !self.injector.is_empty() || self.remotes.iter().any(|r| !r.stealer.is_empty())
     }
 
+    /// Paused time, after `Idle::claim_idle` and the driver's `settle`: no task is
+    /// queued or in a next-task slot, and no other worker counts as unparked. A worker
+    /// that dispatched an event while still on the sleepers list put its task in its
+    /// slot before it woke itself and took it out: the fence makes a slot read that
+    /// sees the take also see the wake (the unparked count) that came before it.
+    pub(crate) fn still_idle_after_claim(&self) -> bool {
+        if self.has_queued_work() || self.remotes.iter().any(|r| !r.next_slot.is_empty()) {
+            return false;
+        }
+        fence(SeqCst);
+        self.idle.unparked() <= 1
+    }
+
     pub(crate) fn is_shutdown(&self) -> bool {
         self.shutdown.load(SeqCst)
     }

@@ -74,7 +74,13 @@
 //!   (`Idle::claim_idle`: under the sleepers' lock, only if no worker is unparked, and
 //!   it then counts as unparked and searching, so no other worker can claim it too); the
 //!   one that does moves the clock ([`Driver::auto_advance`]) and leaves the loop to run
-//!   what fired. So the *last* worker to go idle advances the clock instead of sleeping;
+//!   what fired. Before it moves the clock it settles the driver
+//!   ([`Driver::settle`]: polls I/O without blocking, waking a seated poller for the
+//!   lock, and reports a batch another worker is still dispatching) and looks again for
+//!   work (`Shared::still_idle_after_claim`): a worker still on the sleepers list may
+//!   have just dispatched an event and queued its task, and a reply on its way must not
+//!   lose the race to a 30 s timeout (tokio's rule: advance only when polling I/O
+//!   without blocking found nothing). So the *last* worker to go idle advances the clock instead of sleeping;
 //!   and when the last thing holding the clock lets go (a `block_on` parks, a blocking
 //!   call ends), it summons a sleeper, which wakes here and looks
 //!   (`docs/sleep-protocol.md`, "Auto-advance", has why none is missed).
@@ -125,8 +131,12 @@ impl Worker {
             // Paused time: the last worker to find the runtime idle moves the clock to the
             // next deadline instead of sleeping (module doc, "Auto-advance").
             if driver.may_auto_advance() && shared.idle.claim_idle(self.index) {
-                // Counted as unparked and searching now, as `wake_self` counts it.
-                driver.auto_advance();
+                // Counted as unparked and searching now, as `wake_self` counts it. tokio's
+                // rule: advance only if the runtime still has no work after polling I/O
+                // without blocking (module doc, "Auto-advance").
+                if !driver.settle() && shared.still_idle_after_claim() {
+                    driver.auto_advance();
+                }
                 self.start_searching();
                 if driver.needs_waiter() {
                     shared.summon(Some(self.index));

@@ -145,7 +145,7 @@ impl WorkerStats {
     /// be seen complete or run elsewhere (`task/harness.rs`, `withdraw`), so the dump
     /// never lists a finished task, or one that moved on, as running here.
     #[inline]
-    pub(crate) fn run(&self, task: crate::scheduler::Notified) -> bool {
+    pub(crate) fn run<S: 'static>(&self, task: crate::task::Notified<S>) -> bool {
         task.run_published(&self.current_id)
     }
 

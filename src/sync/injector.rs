@@ -36,12 +36,13 @@
 //! touch the takers' line. The buffer itself is replaced only by a pusher holding both
 //! locks, so each side reads it under its own lock without a race.
 
-use super::atomic::{AtomicUsize, Ordering::Acquire, Ordering::Release, Ordering::SeqCst};
 use crossbeam_deque::{Steal, Worker};
 use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
+// std's atomics: this file is the real side of the facade only (`real.rs` re-exports it).
+use std::sync::atomic::{AtomicUsize, Ordering::Acquire, Ordering::Release, Ordering::SeqCst};
 
 /// Most tasks one batch take moves into the taker's deque besides the one it returns
 /// (the scheduler asks for at most `INJECTOR_LIMIT`, 64, in all).

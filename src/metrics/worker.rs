@@ -96,6 +96,8 @@ pub(crate) struct WorkerStats {
     current_id: AtomicU64,
     /// Its spawn location (a `&'static Location`).
     current_location: AtomicPtr<Location<'static>>,
+    /// Polls published again (`resume_poll`), which `seq` counts but were no new poll.
+    resumed: Counter,
 }
 
 /// What only the worker thread needs to compute its statistics (kept in its `Core`).
@@ -119,7 +121,7 @@ impl Default for WorkerLocal {
 impl WorkerStats {
     /// The number of polls this worker started.
     pub(crate) fn poll_count(&self) -> u64 {
-        self.seq.load(Relaxed) / 2
+        (self.seq.load(Relaxed) / 2).saturating_sub(self.resumed.get())
     }
 
     /// The worker starts polling the task `header` (owner only).
@@ -127,15 +129,30 @@ impl WorkerStats {
     pub(crate) fn begin_poll(&self, header: &Header) {
         let polls = &header.polls;
         polls.store(polls.load(Relaxed).wrapping_add(1), Relaxed);
+        self.publish(header.id, header.meta.location());
+    }
+
+    /// Seqlock writer: odd while the fields change; the fence keeps the field stores
+    /// after the odd store, and the `Release` store below publishes them.
+    #[inline]
+    fn publish(&self, id: Id, location: &'static Location<'static>) {
         let seq = self.seq.load(Relaxed);
-        // Seqlock writer: odd while the fields change; the fence keeps the field stores
-        // after the odd store, and the `Release` store below publishes them.
         self.seq.store(seq + 1, Relaxed);
         fence(Release);
-        self.current_id.store(header.id.as_u64(), Relaxed);
+        self.current_id.store(id.as_u64(), Relaxed);
         self.current_location
-            .store(ptr::from_ref(header.meta.location()).cast_mut(), Relaxed);
+            .store(ptr::from_ref(location).cast_mut(), Relaxed);
         self.seq.store(seq + 2, Release);
+    }
+
+    /// The worker's thread takes back the worker it lent (`block_in_place`) and goes on
+    /// with the poll it was in, which `current` returned before lending: publishes it
+    /// again (the stand-in's polls replaced it), for the dump, the watchdog (to which it
+    /// is a new poll: the blocking section was allowed to take long) and
+    /// `task::try_id`. Not counted as a poll.
+    pub(crate) fn resume_poll(&self, poll: CurrentPoll) {
+        self.resumed.incr();
+        self.publish(poll.id, poll.location);
     }
 
     /// Runs `task`, the one `begin_poll` published; returns whether it completed. The
@@ -152,6 +169,13 @@ impl WorkerStats {
     #[inline]
     pub(crate) fn end_poll(&self, completed: bool) {
         self.completed.add(u64::from(completed));
+    }
+
+    /// The id of the task this worker is polling, on the worker's own thread (for
+    /// `task::try_id`): the id `begin_poll` published, until the task withdraws it.
+    #[inline]
+    pub(crate) fn polling_id(&self) -> Option<Id> {
+        Id::from_u64(self.current_id.load(Relaxed))
     }
 
     /// The task this worker is polling right now, if any (any thread; `None` also if the

@@ -27,7 +27,7 @@
 use super::park::{Driver, DRIVER_INTERVAL};
 use super::queue::{LocalQueue, Steal};
 use super::{Notified, Remote, Shared};
-use crate::metrics::worker::WorkerStats;
+use crate::metrics::worker::{CurrentPoll, WorkerStats};
 use crate::sync::atomic::{fence, Ordering::Relaxed, Ordering::SeqCst};
 use crate::sync::Arc;
 use crate::task::JoinHandle;
@@ -108,6 +108,17 @@ fn thread_worker() -> *const Worker {
     CURRENT
         .try_with(|current| current.thread.get())
         .unwrap_or(std::ptr::null())
+}
+
+/// The id of the task this thread's worker is polling (`task::try_id`): the one its
+/// run loop published for this poll. Read through the worker this thread runs even
+/// while it stands aside for another runtime (`CurrentGuard::suspend`): the task still
+/// runs here. A thread that lent its worker (`CurrentGuard::clear`) has none; its task
+/// set the id in the thread-local before (`block_in_place`).
+pub(crate) fn polling_task_id() -> Option<crate::task::Id> {
+    // SAFETY: as in `with_current`: set by `CurrentGuard::set`, alive while set.
+    let worker = unsafe { thread_worker().as_ref() }?;
+    worker.stats().polling_id()
 }
 
 /// True on a worker thread of the runtime whose shared state is at `shared`.
@@ -225,6 +236,17 @@ impl Worker {
         &self.shared.stats.workers[self.index]
     }
 
+    /// The poll this worker published (`metrics/worker.rs`), if it is in one: for
+    /// `block_in_place` to publish again with `resume_poll` once it has the worker back.
+    pub(crate) fn published_poll(&self) -> Option<CurrentPoll> {
+        self.stats().current()
+    }
+
+    /// See `published_poll`.
+    pub(crate) fn resume_poll(&self, poll: CurrentPoll) {
+        self.stats().resume_poll(poll);
+    }
+
     /// Statistics: the worker is about to block in its parker (`park.rs`).
     pub(super) fn before_park(&self) {
         self.stats().before_park(&mut self.core.borrow_mut().stats);
@@ -333,6 +355,9 @@ impl Worker {
     /// The run loop, until shutdown or `stop()` (a stand-in asked to give the worker
     /// back, `lend.rs`; never for the worker's own thread).
     pub(super) fn run_loop<D: Driver>(&self, driver: &D, stop: impl Fn() -> bool) {
+        // The polls' ids are published in `stats` (`task::try_id`), which a stand-in's
+        // own id (it runs inside a blocking task) must not shadow.
+        let _no_id = crate::task::IdGuard::clear();
         while !self.shared.is_shutdown() && !stop() {
             // A busy worker turns the driver itself (one atomic load when nothing is due).
             if self.core.borrow().tick % DRIVER_INTERVAL == 0 {

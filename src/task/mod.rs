@@ -134,6 +134,7 @@ mod loom_tests;
 
 pub use builder::Builder;
 pub use error::JoinError;
+pub(crate) use id::IdGuard;
 pub use id::{id, try_id, Id};
 pub use join::{AbortHandle, JoinHandle};
 pub use join_set::JoinSet;

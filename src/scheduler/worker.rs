@@ -33,6 +33,7 @@ use crate::sync::Arc;
 use crate::task::JoinHandle;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
+use std::ptr::NonNull;
 
 /// Most tasks moved by one steal from a peer.
 const STEAL_LIMIT: usize = 128;
@@ -67,6 +68,12 @@ pub(crate) struct Worker {
     pub(crate) shared: Arc<Shared>,
     pub(super) index: usize,
     core: RefCell<Core>,
+    /// `&shared.remotes[index]` and `&shared.stats.workers[index]`, resolved once: every
+    /// spawn, wake and poll reaches them, and the indexing (three loads and a bounds
+    /// check each time) showed up in instruction counts. Both point into boxed slices
+    /// of `shared`, which are never resized and which `shared` keeps alive.
+    remote: NonNull<Remote>,
+    stats: NonNull<WorkerStats>,
 }
 
 /// This thread's worker, if it runs one.
@@ -187,8 +194,10 @@ impl Worker {
         core.in_poll.then_some(core)
     }
 
+    #[inline]
     pub(super) fn remote(&self) -> &Remote {
-        &self.shared.remotes[self.index]
+        // SAFETY: see the field: it points into `self.shared`, alive as long as `self`.
+        unsafe { self.remote.as_ref() }
     }
 
     /// Leaves the searching state without the chain wake-up (the worker goes to sleep):
@@ -233,7 +242,8 @@ impl Worker {
     /// This worker's counters (`metrics/worker.rs`).
     #[inline]
     fn stats(&self) -> &WorkerStats {
-        &self.shared.stats.workers[self.index]
+        // SAFETY: see the field: it points into `self.shared`, alive as long as `self`.
+        unsafe { self.stats.as_ref() }
     }
 
     /// The poll this worker published (`metrics/worker.rs`), if it is in one: for
@@ -287,9 +297,13 @@ impl Worker {
     pub(crate) fn new(shared: Arc<Shared>, index: usize, queue: LocalQueue) -> Worker {
         let n = shared.num_workers();
         let until_global = shared.config.global_queue_interval;
+        let remote = NonNull::from(&*shared.remotes[index]);
+        let stats = NonNull::from(&*shared.stats.workers[index]);
         Worker {
             shared,
             index,
+            remote,
+            stats,
             core: RefCell::new(Core {
                 queue,
                 tick: 0,

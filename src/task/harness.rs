@@ -468,6 +468,7 @@ where
 /// complete, or queue and run it again elsewhere: so a dump that saw a task complete (or
 /// move on) never finds it still published as running here. Each transition after this
 /// store releases it.
+#[inline]
 fn withdraw(running: Option<&AtomicU64>) {
     if let Some(running) = running {
         running.store(0, Relaxed);

@@ -12,6 +12,8 @@
 //! number, the task id and its spawn location, as a small seqlock, so the dump can list
 //! a task running its first poll (it is in no queue and not yet in the registry) and the
 //! slow-poll watchdog can name a stuck task, both without touching the task itself.
+//! `task::try_id` reads the same id on the worker's own thread (`polling_id`), so a
+//! poll sets no thread-local for it.
 //!
 //! Costs per event (what the hot paths pay with nothing turned on):
 //! - poll: `begin_poll` 2 loads + 5 stores (the task's poll count, the sequence twice,

@@ -124,3 +124,30 @@ fn id_holds_while_another_runtime_is_entered() {
     let id = h.id();
     assert_eq!(rt.block_on(h).unwrap(), Some(id));
 }
+
+/// A finished future is dropped on the worker right after its last poll, with its id
+/// still set (on a worker: still published).
+#[test]
+fn id_is_set_while_a_finished_future_drops() {
+    struct ReadyThenSendId(Option<oneshot::Sender<Option<task::Id>>>);
+    impl std::future::Future for ReadyThenSendId {
+        type Output = ();
+        fn poll(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<()> {
+            std::task::Poll::Ready(())
+        }
+    }
+    impl Drop for ReadyThenSendId {
+        fn drop(&mut self) {
+            let _ = self.0.take().unwrap().send(task::try_id());
+        }
+    }
+    let rt = rt();
+    let (tx, rx) = oneshot::channel();
+    let h = rt.spawn(ReadyThenSendId(Some(tx)));
+    let id = h.id();
+    rt.block_on(h).unwrap();
+    assert_eq!(rt.block_on(rx).unwrap(), Some(id));
+}

@@ -18,8 +18,9 @@
 //! Costs per event (what the hot paths pay with nothing turned on):
 //! - poll: `begin_poll` 2 loads + 5 stores (the task's poll count, the sequence twice,
 //!   id, location) and a compiler-only fence on x86 (`Release`); after the
-//!   future's poll 1 store (the id withdrawn, `task/harness.rs`) and 1 load + 1 store
-//!   (`completed`).
+//!   future's poll (or its drop, if it finished) 1 store (the id withdrawn,
+//!   `task/harness.rs`) and 1 load + 1 store (`completed`). No thread-local: these
+//!   stores also give `task::id()` its answer.
 //! - spawn or wake on a worker: 1 load + 1 store (`local_schedule_count`, and
 //!   `spawned` for a spawn).
 //! - park / unpark: 2 clock reads and a handful of stores per park (not per poll).

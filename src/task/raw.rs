@@ -316,17 +316,21 @@ impl RawTask {
                     // nested call that queued it (nobody else reaches it); the vtable
                     // matches the cell.
                     unsafe { (next.header().vtable.dealloc)(next.ptr) };
+                    // The next queued task, or back to idle once there is none.
                     task = FREES
                         .try_with(|frees| {
-                            if frees.get() != QUEUED {
-                                return None;
+                            if frees.get() == QUEUED {
+                                let queued = PENDING.try_with(|p| p.borrow_mut().pop());
+                                if let Ok(Some(queued)) = queued {
+                                    return Some(queued);
+                                }
                             }
-                            PENDING.try_with(|p| p.borrow_mut().pop()).ok().flatten()
+                            frees.set(IDLE);
+                            None
                         })
                         .ok()
                         .flatten();
                 }
-                let _ = FREES.try_with(|frees| frees.set(IDLE));
             }
             // The thread's locals are being destroyed: free in place.
             // SAFETY: the caller's contract; the vtable matches the cell.

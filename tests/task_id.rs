@@ -2,17 +2,15 @@
 
 use futures::future::pending;
 use heist::task;
-use heist::Runtime;
 use std::panic;
 use tokio::sync::oneshot;
 
-fn rt() -> Runtime {
-    Runtime::builder().worker_threads(2).build().unwrap()
-}
+mod common;
+use common::rt;
 
 #[test]
 fn id_inside_a_task_is_its_handles_id() {
-    let rt = rt();
+    let rt = rt(2);
     let handles: Vec<_> = (0..20).map(|_| rt.spawn(async { task::id() })).collect();
     for h in handles {
         let id = h.id();
@@ -22,7 +20,7 @@ fn id_inside_a_task_is_its_handles_id() {
 
 #[test]
 fn id_stays_across_awaits() {
-    let rt = rt();
+    let rt = rt(2);
     let h = rt.spawn(async {
         let before = task::id();
         for _ in 0..10 {
@@ -44,16 +42,16 @@ fn no_id_outside_a_task() {
         "heist::task::id() called outside a task"
     );
     // `block_on` runs its future on the caller's thread, not as a task.
-    assert_eq!(rt().block_on(async { task::try_id() }), None);
+    assert_eq!(rt(2).block_on(async { task::try_id() }), None);
     // A task's id does not leak out of its poll into the thread's other code.
-    let rt = rt();
+    let rt = rt(2);
     rt.block_on(rt.spawn(async {})).unwrap();
     assert_eq!(task::try_id(), None);
 }
 
 #[test]
 fn blocking_tasks_have_ids() {
-    let rt = rt();
+    let rt = rt(2);
     let h = rt.handle().spawn_blocking(task::id);
     let id = h.id();
     assert_eq!(rt.block_on(h).unwrap(), id);
@@ -67,7 +65,7 @@ fn id_is_set_while_an_aborted_future_drops() {
             let _ = self.0.take().unwrap().send(task::try_id());
         }
     }
-    let rt = rt();
+    let rt = rt(2);
     let (tx, rx) = oneshot::channel();
     let (polled_tx, polled_rx) = oneshot::channel();
     let h = rt.spawn(async move {

@@ -95,8 +95,10 @@ pub(crate) struct WorkerStats {
     /// Twice the number of polls started, plus one while `begin_poll` is writing
     /// (the seqlock's sequence; the poll count is `seq / 2`).
     seq: AtomicU64,
-    /// The id of the task being polled, 0 between polls.
-    current_id: AtomicU64,
+    /// The id of the task being polled, 0 between polls. Not a statistic: the dump
+    /// relies on its withdrawal (`task/harness.rs`) ordering after the task's
+    /// registration, so it is the `sync` facade's atomic, which loom sees.
+    current_id: crate::sync::atomic::AtomicU64,
     /// Its spawn location (a `&'static Location`).
     current_location: AtomicPtr<Location<'static>>,
     /// Polls published again (`resume_poll`), which `seq` counts but were no new poll.
@@ -163,7 +165,7 @@ impl WorkerStats {
     /// be seen complete or run elsewhere (`task/harness.rs`, `withdraw`), so the dump
     /// never lists a finished task, or one that moved on, as running here.
     #[inline]
-    pub(crate) fn run(&self, task: crate::scheduler::Notified) -> bool {
+    pub(crate) fn run<S: 'static>(&self, task: crate::task::Notified<S>) -> bool {
         task.run_published(&self.current_id)
     }
 
@@ -188,7 +190,7 @@ impl WorkerStats {
         if before % 2 == 1 {
             return None;
         }
-        let id = self.current_id.load(Relaxed);
+        let id = self.current_id.load(Acquire);
         let location = self.current_location.load(Relaxed);
         fence(Acquire);
         if self.seq.load(Relaxed) != before || id == 0 || location.is_null() {

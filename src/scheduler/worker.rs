@@ -46,7 +46,7 @@ pub(crate) struct Core {
     /// Tasks run so far (wrapping), published to `Remote::tick`.
     tick: u32,
     /// Polls in a row taken from the next-task slot.
-    lifo_polls: u32,
+    next_slot_polls: u32,
     /// Ticks left until the next injector check (step 1): a countdown, because a
     /// division by the configured interval on every tick showed up in profiles.
     until_global: u32,
@@ -307,7 +307,7 @@ impl Worker {
             core: RefCell::new(Core {
                 queue,
                 tick: 0,
-                lifo_polls: 0,
+                next_slot_polls: 0,
                 until_global,
                 is_searching: false,
                 in_poll: false,
@@ -425,9 +425,9 @@ impl Worker {
             }
         }
         if shared.config.lifo_slot_limit > 0 {
-            if core.lifo_polls < shared.config.lifo_slot_limit {
+            if core.next_slot_polls < shared.config.lifo_slot_limit {
                 if let Some(task) = self.remote().next_slot.take() {
-                    core.lifo_polls += 1;
+                    core.next_slot_polls += 1;
                     return Some(task);
                 }
             } else if let Some(task) = self.remote().next_slot.take() {
@@ -435,7 +435,7 @@ impl Worker {
                 self.made_stealable();
             }
         }
-        core.lifo_polls = 0;
+        core.next_slot_polls = 0;
         if let Some(task) = core.queue.pop() {
             return Some(task);
         }

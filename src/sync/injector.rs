@@ -21,11 +21,12 @@
 //! reached by a burst is kept (8 bytes per task queued at the peak, against the tasks'
 //! own 96 bytes or more each).
 
-use super::atomic::{AtomicUsize, Ordering::Release, Ordering::SeqCst};
+// std's atomics: this file is the real side of the facade only (`real.rs` re-exports it).
 use crossbeam_deque::{Steal, Worker};
 use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering::Release, Ordering::SeqCst};
 
 /// Most tasks one batch take moves into the taker's deque besides the one it returns
 /// (the scheduler asks for at most `INJECTOR_LIMIT`, 64, in all).

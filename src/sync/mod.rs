@@ -43,7 +43,7 @@ pub(crate) mod stat {
 }
 
 mod parker;
-pub(crate) use parker::Parker;
+pub(crate) use parker::{Parker, Seats};
 
 /// A cell written once before the threads that read it start (the timer driver's
 /// host); not part of any protocol loom explores, so std's on both sides.

@@ -11,7 +11,7 @@ use super::raw::{Cell, Header, Stage};
 use super::state::{Snapshot, TransitionToIdle, TransitionToRunning};
 use super::waker::waker_ref;
 use super::{Notified, Schedule, Task};
-use crate::sync::stat::{AtomicU64, Ordering::Relaxed};
+use crate::sync::atomic::{AtomicU64, Ordering::Release};
 use std::future::Future;
 use std::mem::{self, ManuallyDrop};
 use std::panic::{self, AssertUnwindSafe};
@@ -111,16 +111,21 @@ where
                 true
             }
             Ok(Poll::Pending) => {
+                // A task about to wait registers before it withdraws its id: the dump
+                // reads the published ids before the registry, so it finds the task in
+                // one or the other.
+                let registered = self.register_once();
                 withdraw(running);
-                self.after_pending()
+                self.after_pending(registered)
             }
         }
     }
 
-    /// Holding `RUNNING`, the future returned `Pending` (its id withdrawn): wait, or
-    /// run again at once if woken meanwhile. Returns true if the task was cancelled here.
-    fn after_pending(self) -> bool {
-        if !self.register_once() {
+    /// Holding `RUNNING`, the future returned `Pending` (its id withdrawn; `registered`:
+    /// the registry took it): wait, or run again at once if woken meanwhile. Returns
+    /// true if the task was cancelled here.
+    fn after_pending(self, registered: bool) -> bool {
+        if !registered {
             // The scheduler is shutting down: do not start waiting.
             self.cancel_future();
             self.complete(true);
@@ -464,14 +469,19 @@ where
 }
 
 /// Clears the id a worker published for this poll (`metrics/worker.rs`), once the
-/// future's poll (and, if it finished, the drop of the future) is over and before any transition lets another thread see the task
-/// complete, or queue and run it again elsewhere: so a dump that saw a task complete (or
-/// move on) never finds it still published as running here. Each transition after this
-/// store releases it.
+/// future's poll (and, if it finished, the drop of the future) is over and before any
+/// transition lets another thread see the task complete, or queue and run it again
+/// elsewhere: so a dump that saw a task complete (or move on) never finds it still
+/// published as running here. Each transition after this store releases it. A task
+/// about to wait for the first time registers before this (the registration lets no
+/// other thread run or complete it: shutdown only marks a running task cancelled), so
+/// the task is never in neither place (`debug/dump.rs`).
 #[inline]
 fn withdraw(running: Option<&AtomicU64>) {
     if let Some(running) = running {
-        running.store(0, Relaxed);
+        // `Release`: a dump that reads the id withdrawn then sees the registration that
+        // came before (`debug/dump.rs`). A plain store on x86.
+        running.store(0, Release);
     }
 }
 

@@ -85,7 +85,7 @@ fn id_is_set_while_an_aborted_future_drops() {
 #[test]
 fn id_holds_across_block_in_place_and_on_its_stand_in() {
     for workers in [1, 2] {
-        let rt = Runtime::builder().worker_threads(workers).build().unwrap();
+        let rt = rt(workers);
         let (tx, rx) = std::sync::mpsc::channel();
         let other = rt.spawn(async move {
             tx.send(task::try_id()).unwrap();
@@ -112,8 +112,8 @@ fn id_holds_across_block_in_place_and_on_its_stand_in() {
 /// that task.
 #[test]
 fn id_holds_while_another_runtime_is_entered() {
-    let rt = rt();
-    let other = Runtime::builder().worker_threads(1).build().unwrap();
+    let other = rt(1);
+    let rt = rt(2);
     let other_handle = other.handle().clone();
     let h = rt.spawn(async move {
         let _entered = other_handle.enter();
@@ -142,7 +142,7 @@ fn id_is_set_while_a_finished_future_drops() {
             let _ = self.0.take().unwrap().send(task::try_id());
         }
     }
-    let rt = rt();
+    let rt = rt(2);
     let (tx, rx) = oneshot::channel();
     let h = rt.spawn(ReadyThenSendId(Some(tx)));
     let id = h.id();

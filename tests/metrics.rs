@@ -265,6 +265,20 @@ fn a_worker_index_out_of_range_is_a_clear_panic() {
     rt.handle().metrics().worker_poll_count(2);
 }
 
+/// `block_in_place` publishes its poll again when it has the worker back (for the dump
+/// and `task::id`); that is no new poll, and the poll count says so.
+#[test]
+fn block_in_place_adds_no_poll() {
+    let rt = one_worker();
+    rt.block_on(rt.spawn(async {
+        heist::task::block_in_place(|| ());
+        heist::task::block_in_place(|| ());
+    }))
+    .unwrap();
+    // That task's one poll, and the probe's own (begun when it reads the count).
+    assert_eq!(probe(&rt, |h| h.metrics().worker_poll_count(0)), 2);
+}
+
 #[test]
 fn io_driver_counts_registrations_and_ready_events_exactly() {
     use heist::net::UdpSocket;

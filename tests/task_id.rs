@@ -78,3 +78,74 @@ fn id_is_set_while_an_aborted_future_drops() {
     h.abort();
     assert_eq!(rt.block_on(rx).unwrap(), Some(id));
 }
+
+/// A worker publishes its poll's id instead of setting a thread-local; a thread that
+/// lends its worker (`block_in_place`) keeps the id, inside the closure and after it,
+/// and a task the stand-in polls meanwhile sees its own id, not the stand-in's.
+#[test]
+fn id_holds_across_block_in_place_and_on_its_stand_in() {
+    for workers in [1, 2] {
+        let rt = rt(workers);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let other = rt.spawn(async move {
+            tx.send(task::try_id()).unwrap();
+        });
+        let other_id = other.id();
+        let h = rt.spawn(async move {
+            let before = task::id();
+            // With one worker, `other` can only run on the stand-in.
+            let (inside, seen) = task::block_in_place(|| (task::try_id(), rx.recv().unwrap()));
+            let after = task::try_id();
+            task::yield_now().await;
+            (before, inside, seen, after, task::try_id())
+        });
+        let id = h.id();
+        let (before, inside, seen, after, later) = rt.block_on(h).unwrap();
+        assert_eq!(before, id);
+        assert_eq!((inside, after, later), (Some(id), Some(id), Some(id)));
+        assert_eq!(seen, Some(other_id));
+        rt.block_on(other).unwrap();
+    }
+}
+
+/// A task on a worker that enters another runtime (its worker stands aside) is still
+/// that task.
+#[test]
+fn id_holds_while_another_runtime_is_entered() {
+    let other = rt(1);
+    let rt = rt(2);
+    let other_handle = other.handle().clone();
+    let h = rt.spawn(async move {
+        let _entered = other_handle.enter();
+        task::try_id()
+    });
+    let id = h.id();
+    assert_eq!(rt.block_on(h).unwrap(), Some(id));
+}
+
+/// A finished future is dropped on the worker right after its last poll, with its id
+/// still set (on a worker: still published).
+#[test]
+fn id_is_set_while_a_finished_future_drops() {
+    struct ReadyThenSendId(Option<oneshot::Sender<Option<task::Id>>>);
+    impl std::future::Future for ReadyThenSendId {
+        type Output = ();
+        fn poll(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<()> {
+            std::task::Poll::Ready(())
+        }
+    }
+    impl Drop for ReadyThenSendId {
+        fn drop(&mut self) {
+            let _ = self.0.take().unwrap().send(task::try_id());
+        }
+    }
+    let rt = rt(2);
+    let (tx, rx) = oneshot::channel();
+    let h = rt.spawn(ReadyThenSendId(Some(tx)));
+    let id = h.id();
+    rt.block_on(h).unwrap();
+    assert_eq!(rt.block_on(rx).unwrap(), Some(id));
+}

@@ -302,15 +302,22 @@ fn nanos_since(start: Instant, now: Instant) -> u64 {
 #[inline]
 pub(crate) fn queued(shared: &Shared, task: &Notified) {
     if let Some(mask) = shared.config.observe.delay_mask {
-        let header = task.header();
-        let polls = header.polls.load(Relaxed);
-        if u64::from(polls) & mask == 0 {
-            let now = nanos_since(shared.stats.started, Instant::now()).max(1);
-            header.meta.set_queued_at(now);
-            if polls == 0 && header.meta.spawned_at().is_none() {
-                // Queued before its first poll: this is the spawn (the dump's age).
-                header.meta.set_spawned_at(now);
-            }
+        stamp_queued(shared, task.header(), mask);
+    }
+}
+
+/// `queued` with the histogram on: out of line, so that the spawn and wake paths that
+/// inline `queued` keep only its one test (the body cost them register spills).
+#[cold]
+#[inline(never)]
+fn stamp_queued(shared: &Shared, header: &crate::task::Header, mask: u64) {
+    let polls = header.polls.load(Relaxed);
+    if u64::from(polls) & mask == 0 {
+        let now = nanos_since(shared.stats.started, Instant::now()).max(1);
+        header.meta.set_queued_at(now);
+        if polls == 0 && header.meta.spawned_at().is_none() {
+            // Queued before its first poll: this is the spawn (the dump's age).
+            header.meta.set_spawned_at(now);
         }
     }
 }

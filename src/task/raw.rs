@@ -112,15 +112,24 @@ where
 }
 
 crate::sync::thread_local! {
-    /// Whether this thread is inside `RawTask::dealloc` (see there). (No `const`
+    /// Whether this thread is inside `RawTask::dealloc` (see there): `IDLE`, `FREEING`,
+    /// or `QUEUED` (freeing, and a nested call queued a task in `PENDING`). (No `const`
     /// initialiser: loom's `thread_local!` does not take one.)
     #[allow(clippy::missing_const_for_thread_local)]
-    static FREEING: std::cell::Cell<bool> = std::cell::Cell::new(false);
+    static FREES: std::cell::Cell<u8> = std::cell::Cell::new(IDLE);
 
     /// The frees that nested calls left to the outermost one on this thread.
     #[allow(clippy::missing_const_for_thread_local)]
     static PENDING: std::cell::RefCell<Vec<RawTask>> = std::cell::RefCell::new(Vec::new());
 }
+
+/// `FREES`: no free under way on this thread.
+const IDLE: u8 = 0;
+/// `FREES`: a free is under way, nothing queued.
+const FREEING: u8 = 1;
+/// `FREES`: a free is under way and `PENDING` may hold tasks (only then does the
+/// outermost call look at it: a free that nests nothing touches one thread-local).
+const QUEUED: u8 = 2;
 
 /// A type-erased pointer to a task. Copying it does not take a reference: every
 /// `RawTask` is held by an owner of one (a `Task`, `Notified`, `JoinHandle`,
@@ -274,17 +283,19 @@ impl RawTask {
     /// awaited it, whose join waker may release the next, and so on down a chain of
     /// finished tasks as long as the program made it. A free that starts while another
     /// is under way on this thread is queued, and the outer one frees it next, so the
-    /// stack stays flat however long the chain.
+    /// stack stays flat however long the chain. A free that nests nothing (the common
+    /// case) touches only `FREES`, not the queue.
     ///
     /// # Safety
     /// The last reference was just released (by the caller): nobody else can reach the
     /// allocation.
     pub(crate) unsafe fn dealloc(self) {
-        let queued = FREEING.try_with(|freeing| {
-            if !freeing.get() {
-                freeing.set(true);
+        let queued = FREES.try_with(|frees| {
+            if frees.get() == IDLE {
+                frees.set(FREEING);
                 return false;
             }
+            frees.set(QUEUED);
             PENDING
                 .try_with(|pending| pending.borrow_mut().push(self))
                 .is_ok()
@@ -298,12 +309,21 @@ impl RawTask {
                     // nested call that queued it (nobody else reaches it); the vtable
                     // matches the cell.
                     unsafe { (next.header().vtable.dealloc)(next.ptr) };
-                    task = PENDING
-                        .try_with(|pending| pending.borrow_mut().pop())
+                    // The next queued task, or back to idle once there is none.
+                    task = FREES
+                        .try_with(|frees| {
+                            if frees.get() == QUEUED {
+                                let queued = PENDING.try_with(|p| p.borrow_mut().pop());
+                                if let Ok(Some(queued)) = queued {
+                                    return Some(queued);
+                                }
+                            }
+                            frees.set(IDLE);
+                            None
+                        })
                         .ok()
                         .flatten();
                 }
-                let _ = FREEING.try_with(|freeing| freeing.set(false));
             }
             // The thread's locals are being destroyed: free in place.
             // SAFETY: the caller's contract; the vtable matches the cell.

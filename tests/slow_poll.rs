@@ -97,9 +97,10 @@ fn check_reports(exact: bool) {
     if exact {
         assert!(ended.elapsed() >= SPIN, "{ended}");
     } else {
-        // Measured from the watchdog's first sighting: up to one period (a quarter
-        // threshold) short of the truth.
-        assert!(ended.elapsed() >= SPIN - THRESHOLD / 2, "{ended}");
+        // Measured from the watchdog's first sighting, which a loaded machine can
+        // delay by any amount: all that is promised is that the end report covers at
+        // least what the stuck report already saw.
+        assert!(ended.elapsed() >= stuck.elapsed(), "{ended} after {stuck}");
     }
     rt.block_on(handle).unwrap();
     // Nothing else was slow.

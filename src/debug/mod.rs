@@ -16,8 +16,10 @@
 //!   both histograms *sampled*: one poll in 64 is timed, one wake-up in 64 per task is
 //!   stamped. A clock read costs about as much as a whole poll of a small task (25-80 ns
 //!   on the VMs measured), so timing every poll would make debug mode several times
-//!   slower on a yield-heavy load; sampled, it costs a few percent. Turning a histogram
-//!   on explicitly as well makes it exact again.
+//!   slower on a yield-heavy load. Sampled, it still adds about 106 instructions per
+//!   poll of `yield_many` (+22.8%, callgrind; `docs/observability.md`, Costs), almost
+//!   all in `poll_instrumented`'s per-poll bookkeeping and the wait-site guard, not in
+//!   clock reads. Turning a histogram on explicitly as well makes it exact again.
 
 pub(crate) mod dump;
 mod watchdog;
@@ -29,7 +31,6 @@ use crate::sync::stat::Ordering::Relaxed;
 use crate::sync::Mutex;
 use crate::task::Id;
 use crate::task::{meta, Header};
-use crate::Builder;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::sync::Arc as StdArc;
@@ -152,7 +153,7 @@ impl NameSlot {
     }
 }
 
-/// A slow poll, as passed to [`Builder::on_slow_poll`].
+/// A slow poll, as passed to [`Builder::on_slow_poll`](crate::Builder::on_slow_poll).
 ///
 /// Reported twice for a poll that runs past the threshold: while it is still running
 /// ([`is_still_running`](SlowPoll::is_still_running), found by the watchdog), and when it
@@ -251,65 +252,6 @@ impl fmt::Display for SlowPoll {
     }
 }
 
-/// Observability settings of [`Builder`]: slow polls, debug mode, histograms.
-impl Builder {
-    /// Reports polls that run longer than `threshold` (off by default; debug mode sets
-    /// 100 ms, asyncio's default). A poll still running past it is reported while it
-    /// runs, by a watchdog thread that exists only when this is set, and once more when
-    /// it ends; see [`SlowPoll`] and [`on_slow_poll`](Builder::on_slow_poll).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let rt = heist::Runtime::builder()
-    ///     .slow_poll_threshold(Duration::from_millis(100))
-    ///     .on_slow_poll(|slow| eprintln!("{slow}"))
-    ///     .build()
-    ///     .unwrap();
-    /// # drop(rt);
-    /// ```
-    pub fn slow_poll_threshold(&mut self, threshold: Duration) -> &mut Self {
-        self.observe.slow_poll_threshold = Some(threshold);
-        self
-    }
-
-    /// What to do with a slow-poll report (default: print its one-line `Display` on
-    /// stderr). Runs on the watchdog thread, or on the worker for the end of a poll
-    /// timed exactly (with the poll-time histogram on); keep it short. A panic in it is
-    /// caught and ignored.
-    pub fn on_slow_poll(&mut self, f: impl Fn(&SlowPoll) + Send + Sync + 'static) -> &mut Self {
-        self.observe.on_slow_poll = Some(StdArc::new(f));
-        self
-    }
-
-    /// Debug mode (also turned on by the environment variable `HEIST_DEBUG=1`): reports
-    /// slow polls and stuck tasks (threshold 100 ms unless set; a watchdog thread) and
-    /// records the poll-time and scheduling-delay histograms, sampled: one poll in 64 is
-    /// timed and one wake-up in 64 per task stamped (a clock read costs about as much
-    /// as a small task's whole poll). Turn a histogram on explicitly as well to record
-    /// every poll. Costs one small allocation per task (the stamp).
-    pub fn debug(&mut self, on: bool) -> &mut Self {
-        self.observe.debug = on;
-        self
-    }
-
-    /// Records every poll's duration in a histogram
-    /// ([`RuntimeMetrics::poll_time_histogram`](crate::RuntimeMetrics::poll_time_histogram)).
-    /// Costs two clock reads per poll.
-    pub fn enable_metrics_poll_time_histogram(&mut self) -> &mut Self {
-        self.observe.poll_histogram = true;
-        self
-    }
-
-    /// Records how long each task waited in a queue before its poll (spawn or wake to
-    /// poll; the "event loop lag")
-    /// ([`RuntimeMetrics::scheduling_delay_histogram`](crate::RuntimeMetrics::scheduling_delay_histogram)).
-    /// Costs a clock read per wake-up and per poll, and one small allocation per task.
-    pub fn enable_metrics_scheduling_delay_histogram(&mut self) -> &mut Self {
-        self.observe.delay_histogram = true;
-        self
-    }
-}
-
 /// What a waiting task waits on, as recorded by heist's own futures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -360,15 +302,22 @@ fn nanos_since(start: Instant, now: Instant) -> u64 {
 #[inline]
 pub(crate) fn queued(shared: &Shared, task: &Notified) {
     if let Some(mask) = shared.config.observe.delay_mask {
-        let header = task.header();
-        let polls = header.polls.load(Relaxed);
-        if u64::from(polls) & mask == 0 {
-            let now = nanos_since(shared.stats.started, Instant::now()).max(1);
-            header.meta.set_queued_at(now);
-            if polls == 0 && header.meta.spawned_at().is_none() {
-                // Queued before its first poll: this is the spawn (the dump's age).
-                header.meta.set_spawned_at(now);
-            }
+        stamp_queued(shared, task.header(), mask);
+    }
+}
+
+/// `queued` with the histogram on: out of line, so that the spawn and wake paths that
+/// inline `queued` keep only its one test (the body cost them register spills).
+#[cold]
+#[inline(never)]
+fn stamp_queued(shared: &Shared, header: &crate::task::Header, mask: u64) {
+    let polls = header.polls.load(Relaxed);
+    if u64::from(polls) & mask == 0 {
+        let now = nanos_since(shared.stats.started, Instant::now()).max(1);
+        header.meta.set_queued_at(now);
+        if polls == 0 && header.meta.spawned_at().is_none() {
+            // Queued before its first poll: this is the spawn (the dump's age).
+            header.meta.set_spawned_at(now);
         }
     }
 }

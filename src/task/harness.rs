@@ -11,7 +11,7 @@ use super::raw::{Cell, Header, Stage};
 use super::state::{Snapshot, TransitionToIdle, TransitionToRunning};
 use super::waker::waker_ref;
 use super::{Notified, Schedule, Task};
-use crate::sync::stat::{AtomicU64, Ordering::Relaxed};
+use crate::sync::atomic::{AtomicU64, Ordering::Release};
 use std::future::Future;
 use std::mem::{self, ManuallyDrop};
 use std::panic::{self, AssertUnwindSafe};
@@ -75,7 +75,12 @@ where
     /// Holding `RUNNING`: poll once and act on the result. Returns true if the task
     /// completed.
     fn poll_future(self, running: Option<&AtomicU64>) -> bool {
-        let _id = IdGuard::enter(self.cell().header.id);
+        // A worker published the id (`running`), where `task::try_id` finds it; only a
+        // poll elsewhere pays for the thread-local.
+        let _id = match running {
+            None => Some(IdGuard::enter(self.cell().header.id)),
+            Some(_) => None,
+        };
         // SAFETY: we are the poller, holding the task's reference for the whole poll,
         // longer than the borrowed waker lives.
         let waker = unsafe { waker_ref(self.header_ptr()) };
@@ -88,40 +93,59 @@ where
                 unsafe { Pin::new_unchecked(&mut *(*stage).future) }.poll(&mut cx)
             })
         }));
-        withdraw(running);
+        // The id stays published while the future is dropped (its destructor is still
+        // this task's code, and `try_id` finds it there), and is withdrawn before
+        // `complete` or `transition_to_idle` can let the task be seen done or moved on.
+        let published = running.is_some();
         match res {
             Ok(Poll::Ready(output)) => {
-                let failed = self.finish(Ok(output));
+                let failed = self.finish(Ok(output), published);
+                withdraw(running);
                 self.complete(failed);
                 true
             }
-            Ok(Poll::Pending) if !self.register_once() => {
-                // The scheduler is shutting down: do not start waiting.
+            Err(payload) => {
+                let failed = self.finish(Err(Failure::panic(payload)), published);
+                withdraw(running);
+                self.complete(failed);
+                true
+            }
+            Ok(Poll::Pending) => {
+                // A task about to wait registers before it withdraws its id: the dump
+                // reads the published ids before the registry, so it finds the task in
+                // one or the other.
+                let registered = self.register_once();
+                withdraw(running);
+                self.after_pending(registered)
+            }
+        }
+    }
+
+    /// Holding `RUNNING`, the future returned `Pending` (its id withdrawn; `registered`:
+    /// the registry took it): wait, or run again at once if woken meanwhile. Returns
+    /// true if the task was cancelled here.
+    fn after_pending(self, registered: bool) -> bool {
+        if !registered {
+            // The scheduler is shutting down: do not start waiting.
+            self.cancel_future();
+            self.complete(true);
+            return true;
+        }
+        match self.state().transition_to_idle() {
+            TransitionToIdle::Ok => false,
+            TransitionToIdle::OkNotified => {
+                // SAFETY: transition_to_idle moved our reference into this Notified.
+                let notified = unsafe { Notified::from_raw(self.header_ptr()) };
+                self.cell().scheduler.yield_now(notified);
+                false
+            }
+            TransitionToIdle::OkDealloc => {
+                self.dealloc();
+                false
+            }
+            TransitionToIdle::Cancelled => {
                 self.cancel_future();
                 self.complete(true);
-                true
-            }
-            Ok(Poll::Pending) => match self.state().transition_to_idle() {
-                TransitionToIdle::Ok => false,
-                TransitionToIdle::OkNotified => {
-                    // SAFETY: transition_to_idle moved our reference into this Notified.
-                    let notified = unsafe { Notified::from_raw(self.header_ptr()) };
-                    self.cell().scheduler.yield_now(notified);
-                    false
-                }
-                TransitionToIdle::OkDealloc => {
-                    self.dealloc();
-                    false
-                }
-                TransitionToIdle::Cancelled => {
-                    self.cancel_future();
-                    self.complete(true);
-                    true
-                }
-            },
-            Err(payload) => {
-                let failed = self.finish(Err(Failure::panic(payload)));
-                self.complete(failed);
                 true
             }
         }
@@ -152,9 +176,10 @@ where
 
     /// Holding `RUNNING`, not complete: drop the future in place, behind a panic guard.
     /// Afterwards the stage holds nothing until `store` writes the result. Returns the
-    /// payload if the future's destructor panicked.
-    fn drop_future(&self) -> Result<(), Box<dyn std::any::Any + Send>> {
-        let _id = IdGuard::enter(self.cell().header.id);
+    /// payload if the future's destructor panicked. `published`: the polling worker
+    /// still publishes the task's id (`poll_future`), so `try_id` needs no guard.
+    fn drop_future(&self, published: bool) -> Result<(), Box<dyn std::any::Any + Send>> {
+        let _id = (!published).then(|| IdGuard::enter(self.cell().header.id));
         panic::catch_unwind(AssertUnwindSafe(|| {
             self.cell().stage.with_mut(|stage| {
                 // SAFETY: RUNNING and not complete: the future is live and ours alone
@@ -210,8 +235,8 @@ where
     /// Holding `RUNNING`: drop the future and store the result. A panic while dropping
     /// the future turns the result into that panic. Returns true if the stored result is
     /// a failure.
-    fn finish(&self, result: Result<F::Output, Failure>) -> bool {
-        let result = match self.drop_future() {
+    fn finish(&self, result: Result<F::Output, Failure>, published: bool) -> bool {
+        let result = match self.drop_future(published) {
             Ok(()) => result,
             Err(payload) => {
                 let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(result)));
@@ -224,7 +249,7 @@ where
     /// Holding `RUNNING`: drop the future and store a cancellation (or, if the future's
     /// destructor panicked, that panic).
     fn cancel_future(&self) {
-        let failure = match self.drop_future() {
+        let failure = match self.drop_future(false) {
             Ok(()) => Failure::cancelled(),
             Err(payload) => Failure::panic(payload),
         };
@@ -444,13 +469,19 @@ where
 }
 
 /// Clears the id a worker published for this poll (`metrics/worker.rs`), once the
-/// future's poll is over and before any transition lets another thread see the task
-/// complete, or queue and run it again elsewhere: so a dump that saw a task complete (or
-/// move on) never finds it still published as running here. Each transition after this
-/// store releases it.
+/// future's poll (and, if it finished, the drop of the future) is over and before any
+/// transition lets another thread see the task complete, or queue and run it again
+/// elsewhere: so a dump that saw a task complete (or move on) never finds it still
+/// published as running here. Each transition after this store releases it. A task
+/// about to wait for the first time registers before this (the registration lets no
+/// other thread run or complete it: shutdown only marks a running task cancelled), so
+/// the task is never in neither place (`debug/dump.rs`).
+#[inline]
 fn withdraw(running: Option<&AtomicU64>) {
     if let Some(running) = running {
-        running.store(0, Relaxed);
+        // `Release`: a dump that reads the id withdrawn then sees the registration that
+        // came before (`debug/dump.rs`). A plain store on x86.
+        running.store(0, Release);
     }
 }
 

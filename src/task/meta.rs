@@ -225,8 +225,15 @@ pub(crate) fn record_wait_sites() {
 /// `location`. One load of a flag unless some runtime records wait sites.
 #[inline]
 pub(crate) fn waiting_at(kind: u8, location: &'static Location<'static>) {
+    waiting_at_lazy(kind, || location);
+}
+
+/// `waiting_at`, with the location found only if wait sites are recorded (finding it
+/// costs a branch and maybe a load, on every pending poll of a `JoinHandle`).
+#[inline]
+pub(crate) fn waiting_at_lazy(kind: u8, location: impl FnOnce() -> &'static Location<'static>) {
     if RECORD_WAIT_SITES.load(Relaxed) {
-        record_wait_site(kind, location);
+        record_wait_site(kind, location());
     }
 }
 

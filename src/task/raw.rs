@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! Cell<F, S> (repr(C), one Box):
-//!   Header      state word | &'static Vtable | Id | Meta | polls | owned-list links
+//!   Header      state word | &'static Vtable | Id | Meta | polls | owned-list slot
 //!   scheduler   S (the runtime's handle; used to requeue the task on wake)
 //!   stage       union { future: F, output: F::Output, failure: Failure }
 //!   join_waker  Option<Waker> (the JoinHandle's waker; see JOIN_WAKER)
@@ -10,7 +10,7 @@
 //!
 //! The stage carries no tag of its own: the state word says which field is live (see
 //! [`Stage`]). For a small future with a `()` output the stage is one word and the cell
-//! 88 bytes.
+//! 72 bytes (`cell_sizes` below).
 //!
 //! A pointer to the `Header` is a pointer to the `Cell` (`repr(C)`, header first), so the
 //! run queues, wakers and handles carry one thin pointer and reach the typed code through
@@ -22,7 +22,7 @@ use super::id::Id;
 use super::meta::Meta;
 use super::state::{State, TransitionToNotified};
 use super::Schedule;
-use crate::sync::stat::AtomicU64;
+use crate::sync::atomic::AtomicU64;
 use crate::sync::UnsafeCell;
 use std::alloc::Layout;
 use std::future::Future;
@@ -42,19 +42,12 @@ pub(crate) struct Header {
     /// Where it was spawned and its name (`meta.rs`), fixed at spawn.
     pub(crate) meta: Meta,
     /// Polls so far (a statistic for the dump): bumped by the worker holding the task's
-    /// `Notified` just before it runs it. It fills padding: a small task's cell stays in
-    /// the 88-byte allocation class.
+    /// `Notified` just before it runs it.
     pub(crate) polls: crate::sync::stat::AtomicU32,
-    /// Links of the owned-tasks registry. Read and written only under the lock of the list
-    /// shard that owns the task (see `task/list.rs`).
-    pub(crate) owned: UnsafeCell<Links>,
-}
-
-/// Intrusive doubly-linked-list links.
-#[derive(Default)]
-pub(crate) struct Links {
-    pub(crate) prev: Option<NonNull<Header>>,
-    pub(crate) next: Option<NonNull<Header>>,
+    /// The task's slot in its owned-tasks registry shard (`task/list.rs`; `list::NO_SLOT`
+    /// when in none). Read and written only under that shard's lock. With `polls` it
+    /// fills one word: a small task's cell is 72 bytes, not 88 as with two link words.
+    pub(crate) owned: UnsafeCell<u32>,
 }
 
 /// What the task's cell holds as it progresses. Which field is live follows from the
@@ -119,15 +112,24 @@ where
 }
 
 crate::sync::thread_local! {
-    /// Whether this thread is inside `RawTask::dealloc` (see there). (No `const`
+    /// Whether this thread is inside `RawTask::dealloc` (see there): `IDLE`, `FREEING`,
+    /// or `QUEUED` (freeing, and a nested call queued a task in `PENDING`). (No `const`
     /// initialiser: loom's `thread_local!` does not take one.)
     #[allow(clippy::missing_const_for_thread_local)]
-    static FREEING: std::cell::Cell<bool> = std::cell::Cell::new(false);
+    static FREES: std::cell::Cell<u8> = std::cell::Cell::new(IDLE);
 
     /// The frees that nested calls left to the outermost one on this thread.
     #[allow(clippy::missing_const_for_thread_local)]
     static PENDING: std::cell::RefCell<Vec<RawTask>> = std::cell::RefCell::new(Vec::new());
 }
+
+/// `FREES`: no free under way on this thread.
+const IDLE: u8 = 0;
+/// `FREES`: a free is under way, nothing queued.
+const FREEING: u8 = 1;
+/// `FREES`: a free is under way and `PENDING` may hold tasks (only then does the
+/// outermost call look at it: a free that nests nothing touches one thread-local).
+const QUEUED: u8 = 2;
 
 /// A type-erased pointer to a task. Copying it does not take a reference: every
 /// `RawTask` is held by an owner of one (a `Task`, `Notified`, `JoinHandle`,
@@ -179,7 +181,7 @@ impl RawTask {
                 id,
                 meta,
                 polls: crate::sync::stat::AtomicU32::new(0),
-                owned: UnsafeCell::new(Links::default()),
+                owned: UnsafeCell::new(super::list::NO_SLOT),
             });
             (&raw mut (*cell).scheduler).write(scheduler);
             (&raw mut (*cell).stage).write(UnsafeCell::new(Stage {
@@ -281,17 +283,19 @@ impl RawTask {
     /// awaited it, whose join waker may release the next, and so on down a chain of
     /// finished tasks as long as the program made it. A free that starts while another
     /// is under way on this thread is queued, and the outer one frees it next, so the
-    /// stack stays flat however long the chain.
+    /// stack stays flat however long the chain. A free that nests nothing (the common
+    /// case) touches only `FREES`, not the queue.
     ///
     /// # Safety
     /// The last reference was just released (by the caller): nobody else can reach the
     /// allocation.
     pub(crate) unsafe fn dealloc(self) {
-        let queued = FREEING.try_with(|freeing| {
-            if !freeing.get() {
-                freeing.set(true);
+        let queued = FREES.try_with(|frees| {
+            if frees.get() == IDLE {
+                frees.set(FREEING);
                 return false;
             }
+            frees.set(QUEUED);
             PENDING
                 .try_with(|pending| pending.borrow_mut().push(self))
                 .is_ok()
@@ -305,12 +309,21 @@ impl RawTask {
                     // nested call that queued it (nobody else reaches it); the vtable
                     // matches the cell.
                     unsafe { (next.header().vtable.dealloc)(next.ptr) };
-                    task = PENDING
-                        .try_with(|pending| pending.borrow_mut().pop())
+                    // The next queued task, or back to idle once there is none.
+                    task = FREES
+                        .try_with(|frees| {
+                            if frees.get() == QUEUED {
+                                let queued = PENDING.try_with(|p| p.borrow_mut().pop());
+                                if let Ok(Some(queued)) = queued {
+                                    return Some(queued);
+                                }
+                            }
+                            frees.set(IDLE);
+                            None
+                        })
                         .ok()
                         .flatten();
                 }
-                let _ = FREEING.try_with(|freeing| freeing.set(false));
             }
             // The thread's locals are being destroyed: free in place.
             // SAFETY: the caller's contract; the vtable matches the cell.
@@ -410,18 +423,18 @@ mod tests {
     use std::mem::size_of;
 
     #[test]
-    fn a_small_task_fits_an_88_byte_cell() {
-        // header 56 (with the spawn location / name word and the poll count) + scheduler
-        // 8 + stage 8 (the failure word) + join waker 16: the 88-byte class of
-        // `cache.rs`, as an 80-byte cell would be.
+    fn cell_sizes() {
+        // header 40 (state, vtable, id, spawn location / name word, poll count and
+        // registry slot) + scheduler 8 + stage 8 (the failure word) + join waker 16: the
+        // 72-byte class of `cache.rs`.
         assert_eq!(
             size_of::<Cell<std::future::Pending<()>, std::sync::Arc<()>>>(),
-            88
+            72
         );
         // A future larger than a word sets the stage's size; the stage adds no tag.
         assert_eq!(
             size_of::<Cell<std::future::Ready<[u64; 4]>, std::sync::Arc<()>>>(),
-            120
+            104
         );
     }
 }

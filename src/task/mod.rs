@@ -133,7 +133,7 @@ mod yield_now;
 mod loom_tests;
 
 pub use error::JoinError;
-pub(crate) use id::IdGuard;
+pub(crate) use id::{register_worker_source, IdGuard};
 pub use id::{id, try_id, Id};
 pub use join::{AbortHandle, JoinHandle};
 pub use join_set::JoinSet;

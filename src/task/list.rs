@@ -25,7 +25,9 @@ use std::ptr::NonNull;
 pub(crate) const NO_SLOT: u32 = u32::MAX;
 
 /// Entries per chunk (4 KiB of pointers on 64-bit targets).
-const CHUNK: usize = 512;
+// Under miri, small chunks: its tests cross chunk boundaries in a few dozen tasks, not
+// a thousand (miri runs them under eight schedules).
+const CHUNK: usize = if cfg!(miri) { 8 } else { 512 };
 
 /// The live tasks of one runtime.
 pub(crate) struct OwnedTasks<S: 'static> {
@@ -249,11 +251,27 @@ mod tests {
     }
 
     impl Sched {
-        fn leak() -> &'static Sched {
-            Box::leak(Box::new(Sched {
+        /// A scheduler that outlives its tasks: the `&'static` they hold, and the owning
+        /// pointer for [`Sched::free`].
+        fn leak() -> (&'static Sched, *mut Sched) {
+            let owner = Box::into_raw(Box::new(Sched {
                 registry: OwnedTasks::new(1),
                 queue: std::sync::Mutex::new(Vec::new()),
-            }))
+            }));
+            // SAFETY: `owner` is a live allocation freed only by `Sched::free`, after
+            // the last use of this reference.
+            (unsafe { &*owner }, owner)
+        }
+
+        /// Frees a scheduler made by [`Sched::leak`] (miri reports a leak otherwise).
+        ///
+        /// # Safety
+        /// `owner` is the pointer [`Sched::leak`] returned, and neither its reference nor
+        /// any task cell that names it is used again: every task completed and every
+        /// `JoinHandle` and `Notified` of it was dropped.
+        unsafe fn free(owner: *mut Sched) {
+            // SAFETY: the caller promises `owner` is `Box::into_raw`'s and unused after.
+            drop(unsafe { Box::from_raw(owner) });
         }
 
         fn run_queued(&self) {
@@ -310,7 +328,7 @@ mod tests {
     #[test]
     fn completions_move_the_last_task_into_the_hole_across_chunks() {
         static DROPS: AtomicUsize = AtomicUsize::new(0);
-        let sched = Sched::leak();
+        let (sched, owner) = Sched::leak();
         let n = 2 * CHUNK + 7;
         let joins = spawn_waiting(sched, n, &DROPS);
         let mut left: HashSet<u64> = joins.iter().map(|j| j.id().as_u64()).collect();
@@ -332,12 +350,15 @@ mod tests {
             sched.registry.shards[0].lock().chunks.len() <= 2,
             "chunks were freed"
         );
+        drop(joins);
+        // SAFETY: every task completed, its handles are dropped and the queue is empty.
+        unsafe { Sched::free(owner) };
     }
 
     #[test]
     fn shutdown_cancels_every_task_once() {
         static DROPS: AtomicUsize = AtomicUsize::new(0);
-        let sched = Sched::leak();
+        let (sched, owner) = Sched::leak();
         let n = CHUNK + 3;
         let joins = spawn_waiting(sched, n, &DROPS);
         // One completes first, from the middle.
@@ -352,5 +373,8 @@ mod tests {
         assert!(sched.registry.is_empty());
         assert_eq!(DROPS.load(Relaxed), n + 1);
         drop((joins, late));
+        assert!(sched.queue.lock().unwrap().is_empty());
+        // SAFETY: every task was cancelled, its handles are dropped and the queue is empty.
+        unsafe { Sched::free(owner) };
     }
 }

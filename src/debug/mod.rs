@@ -323,21 +323,18 @@ fn stamp_queued(shared: &Shared, header: &crate::task::Header, mask: u64) {
 }
 
 /// Polls `task` on worker `index` with the instrumentation turned on; returns whether
-/// it completed (as `Notified::run`).
+/// it completed (as `Notified::run`). Inlined into the run loop: the common poll (not
+/// sampled) costs a few loads and branches here, and a thread-local store for the wait
+/// sites; the sampled one goes out of line to `poll_measured`.
+#[inline]
 pub(crate) fn poll_instrumented(shared: &Shared, index: usize, task: Notified) -> bool {
     let observe = &shared.config.observe;
     let stats = &shared.stats;
     let header = task.header();
-    let id = header.id;
-    let location = header.meta.location();
     let seq = stats.workers[index].poll_count();
-    let name = header.meta.name();
     if observe.slow_poll_threshold.is_some() {
-        if let Some(name) = name {
-            let mut slot = shared.debug.names[index].inner.lock();
-            slot.0 = seq;
-            slot.1.clear();
-            slot.1.push_str(name);
+        if let Some(name) = header.meta.name() {
+            copy_name(shared, index, seq, name);
         }
     }
     // The queueing before this poll was stamped if the task's polls before this one
@@ -348,8 +345,43 @@ pub(crate) fn poll_instrumented(shared: &Shared, index: usize, task: Notified) -
     let timed = observe.poll_mask.is_some_and(|mask| seq & mask == 0);
     // Wait sites (tasks boxed for timestamps have room for one): forget the last, and
     // let this poll's leaf futures record theirs.
-    let _polling = observe.stamps_tasks().then(|| meta::Polling::enter(header));
-    let Some(h) = stats.histograms.as_ref().filter(|_| stamped || timed) else {
+    if observe.stamps_tasks() {
+        meta::polling(header);
+    }
+    if stamped || timed {
+        poll_measured(shared, index, task, seq, stamped, timed)
+    } else {
+        stats.workers[index].run(task)
+    }
+}
+
+/// Copies a named task's name into the worker's slot for the watchdog.
+#[cold]
+#[inline(never)]
+fn copy_name(shared: &Shared, index: usize, seq: u64, name: &str) {
+    let mut slot = shared.debug.names[index].inner.lock();
+    slot.0 = seq;
+    slot.1.clear();
+    slot.1.push_str(name);
+}
+
+/// A sampled poll (or every poll, with a histogram turned on explicitly): records the
+/// scheduling delay and times the poll.
+#[inline(never)]
+fn poll_measured(
+    shared: &Shared,
+    index: usize,
+    task: Notified,
+    seq: u64,
+    stamped: bool,
+    timed: bool,
+) -> bool {
+    let observe = &shared.config.observe;
+    let stats = &shared.stats;
+    let header = task.header();
+    let id = header.id;
+    let location = header.meta.location();
+    let Some(h) = stats.histograms.as_ref() else {
         return stats.workers[index].run(task);
     };
     let start = Instant::now();

@@ -26,6 +26,7 @@ mod watchdog;
 
 pub use dump::{Dump, TaskDump, TaskState, WaitSite, WorkerDump};
 
+use crate::metrics::worker::WorkerStats;
 use crate::scheduler::{Notified, Shared};
 use crate::sync::stat::Ordering::Relaxed;
 use crate::sync::Mutex;
@@ -302,23 +303,24 @@ fn nanos_since(start: Instant, now: Instant) -> u64 {
 #[inline]
 pub(crate) fn queued(shared: &Shared, task: &Notified) {
     if let Some(mask) = shared.config.observe.delay_mask {
-        stamp_queued(shared, task.header(), mask);
+        let header = task.header();
+        let polls = header.polls.load(Relaxed);
+        if u64::from(polls) & mask == 0 {
+            stamp_queued(shared, header, polls);
+        }
     }
 }
 
-/// `queued` with the histogram on: out of line, so that the spawn and wake paths that
-/// inline `queued` keep only its one test (the body cost them register spills).
+/// `queued` for a sampled queueing: out of line, so that the spawn and wake paths that
+/// inline `queued` keep only its tests (the body cost them register spills).
 #[cold]
 #[inline(never)]
-fn stamp_queued(shared: &Shared, header: &crate::task::Header, mask: u64) {
-    let polls = header.polls.load(Relaxed);
-    if u64::from(polls) & mask == 0 {
-        let now = nanos_since(shared.stats.started, Instant::now()).max(1);
-        header.meta.set_queued_at(now);
-        if polls == 0 && header.meta.spawned_at().is_none() {
-            // Queued before its first poll: this is the spawn (the dump's age).
-            header.meta.set_spawned_at(now);
-        }
+fn stamp_queued(shared: &Shared, header: &crate::task::Header, polls: u32) {
+    let now = nanos_since(shared.stats.started, Instant::now()).max(1);
+    header.meta.set_queued_at(now);
+    if polls == 0 && header.meta.spawned_at().is_none() {
+        // Queued before its first poll: this is the spawn (the dump's age).
+        header.meta.set_spawned_at(now);
     }
 }
 
@@ -327,11 +329,16 @@ fn stamp_queued(shared: &Shared, header: &crate::task::Header, mask: u64) {
 /// sampled) costs a few loads and branches here, and a thread-local store for the wait
 /// sites; the sampled one goes out of line to `poll_measured`.
 #[inline]
-pub(crate) fn poll_instrumented(shared: &Shared, index: usize, task: Notified) -> bool {
+pub(crate) fn poll_instrumented(
+    shared: &Shared,
+    index: usize,
+    worker: &WorkerStats,
+    task: Notified,
+) -> bool {
     let observe = &shared.config.observe;
-    let stats = &shared.stats;
     let header = task.header();
-    let seq = stats.workers[index].poll_count();
+    // The number the watchdog sees for this poll (`CurrentPoll::seq`).
+    let seq = worker.published_seq();
     if observe.slow_poll_threshold.is_some() {
         if let Some(name) = header.meta.name() {
             copy_name(shared, index, seq, name);
@@ -349,9 +356,9 @@ pub(crate) fn poll_instrumented(shared: &Shared, index: usize, task: Notified) -
         meta::polling(header);
     }
     if stamped || timed {
-        poll_measured(shared, index, task, seq, stamped, timed)
+        poll_measured(shared, index, worker, task, seq, stamped, timed)
     } else {
-        stats.workers[index].run(task)
+        worker.run(task)
     }
 }
 
@@ -371,6 +378,7 @@ fn copy_name(shared: &Shared, index: usize, seq: u64, name: &str) {
 fn poll_measured(
     shared: &Shared,
     index: usize,
+    worker: &WorkerStats,
     task: Notified,
     seq: u64,
     stamped: bool,
@@ -382,7 +390,7 @@ fn poll_measured(
     let id = header.id;
     let location = header.meta.location();
     let Some(h) = stats.histograms.as_ref() else {
-        return stats.workers[index].run(task);
+        return worker.run(task);
     };
     let start = Instant::now();
     if stamped {
@@ -394,9 +402,9 @@ fn poll_measured(
         }
     }
     if !timed {
-        return stats.workers[index].run(task);
+        return worker.run(task);
     }
-    let completed = stats.workers[index].run(task);
+    let completed = worker.run(task);
     let elapsed = start.elapsed();
     h.record_poll(index, elapsed.as_nanos().try_into().unwrap_or(u64::MAX));
     if let Some(threshold) = observe.slow_poll_threshold {

@@ -16,10 +16,11 @@
 //!   both histograms *sampled*: one poll in 64 is timed, one wake-up in 64 per task is
 //!   stamped. A clock read costs about as much as a whole poll of a small task (25-80 ns
 //!   on the VMs measured), so timing every poll would make debug mode several times
-//!   slower on a yield-heavy load. Sampled, it still adds about 106 instructions per
-//!   poll of `yield_many` (+22.8%, callgrind; `docs/observability.md`, Costs), almost
-//!   all in `poll_instrumented`'s per-poll bookkeeping and the wait-site guard, not in
-//!   clock reads. Turning a histogram on explicitly as well makes it exact again.
+//!   slower on a yield-heavy load. Sampled, it adds about 49 instructions per poll of
+//!   `yield_many` (+12.5%, callgrind; `docs/observability.md`, Costs): the unsampled
+//!   poll is inlined into the run loop (a few loads and branches, and the wait-site
+//!   pointer stored in a thread-local), the sampled one goes out of line, and a
+//!   queueing pays one inline sample test. Turning a histogram on explicitly as well makes it exact again.
 
 pub(crate) mod dump;
 mod watchdog;

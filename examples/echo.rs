@@ -34,7 +34,7 @@ fn main() {
             let addr: SocketAddr = get("--addr", "127.0.0.1:7000").parse().unwrap();
             let workers: usize = get("--workers", "1").parse().unwrap();
             match get("--rt", "heist").as_str() {
-                "heist" => heist_server(addr, workers),
+                "heist" => heist_server(addr, workers, args.iter().any(|a| a == "--stats")),
                 "tokio" => tokio_server(addr, workers),
                 "smol" => smol_server(addr, workers),
                 other => panic!("unknown --rt {other} (heist, tokio, smol)"),
@@ -48,13 +48,17 @@ fn main() {
                 pipelined: get("--mode", "rr") == "pipe",
                 warmup: Duration::from_secs_f64(get("--warmup", "1").parse().unwrap()),
                 measure: Duration::from_secs_f64(get("--secs", "5").parse().unwrap()),
+                count: match get("--count", "0").parse().unwrap() {
+                    0 => None,
+                    n => Some(n),
+                },
             };
             client(&config).unwrap();
         }
         _ => {
             eprintln!("usage: echo server --rt heist|tokio|smol --workers N --addr A");
             eprintln!(
-                "       echo client --addr A --conns C --size S --mode rr|pipe --secs T --warmup W"
+                "       echo client --addr A --conns C --size S --mode rr|pipe --secs T --warmup W [--count N]"
             );
             std::process::exit(2);
         }
@@ -66,8 +70,13 @@ fn ready(addr: SocketAddr) {
     let _ = io::stdout().flush();
 }
 
-fn heist_server(addr: SocketAddr, workers: usize) {
+/// `--stats`: each time the last connection closes, heist's server prints its workers'
+/// counters (parks, parks without a poll, steals, polls) as a JSON line to stderr.
+fn heist_server(addr: SocketAddr, workers: usize, stats: bool) {
     use futures::io::{AsyncReadExt, AsyncWriteExt};
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+    let live = Arc::new(AtomicUsize::new(0));
     let rt = heist::Runtime::builder()
         .worker_threads(workers)
         .build()
@@ -79,17 +88,38 @@ fn heist_server(addr: SocketAddr, workers: usize) {
             let Ok((mut socket, _)) = listener.accept().await else {
                 continue;
             };
+            live.fetch_add(1, SeqCst);
+            let live = live.clone();
             heist::spawn(async move {
                 let _ = socket.set_nodelay(true);
                 let mut buf = vec![0; 64 * 1024];
                 while let Ok(n) = socket.read(&mut buf).await {
                     if n == 0 || socket.write_all(&buf[..n]).await.is_err() {
-                        return;
+                        break;
                     }
+                }
+                if live.fetch_sub(1, SeqCst) == 1 && stats {
+                    print_heist_stats();
                 }
             });
         }
     });
+}
+
+fn print_heist_stats() {
+    let m = heist::Handle::current().metrics();
+    let per = |f: &dyn Fn(usize) -> u64| -> String {
+        let v: Vec<String> = (0..m.num_workers()).map(|w| f(w).to_string()).collect();
+        format!("[{}]", v.join(","))
+    };
+    eprintln!(
+        "{{\"parks\":{},\"noops\":{},\"steals\":{},\"steal_ops\":{},\"polls\":{}}}",
+        per(&|w| m.worker_park_count(w)),
+        per(&|w| m.worker_noop_count(w)),
+        per(&|w| m.worker_steal_count(w)),
+        per(&|w| m.worker_steal_operations(w)),
+        per(&|w| m.worker_poll_count(w)),
+    );
 }
 
 fn tokio_server(addr: SocketAddr, workers: usize) {
@@ -159,6 +189,9 @@ struct ClientConfig {
     pipelined: bool,
     warmup: Duration,
     measure: Duration,
+    /// Stop after this many echoes instead of after `measure` (no warm-up): for
+    /// per-request counts (`scripts/echo-syscalls.sh`), not for timing.
+    count: Option<u64>,
 }
 
 /// One client connection's state.
@@ -205,8 +238,14 @@ fn client(config: &ClientConfig) -> io::Result<()> {
     let mut buf = vec![0; 64 * 1024];
     let mut events = mio::Events::with_capacity(1024);
     let start = Instant::now();
-    let measure_from = start + config.warmup;
-    let end = measure_from + config.measure;
+    let (measure_from, end) = match config.count {
+        // Count mode: everything counts, and the loop ends on the count.
+        Some(_) => (start, start + Duration::from_secs(24 * 3600)),
+        None => (
+            start + config.warmup,
+            start + config.warmup + config.measure,
+        ),
+    };
     let mut latencies: Vec<u32> = Vec::new(); // nanoseconds, saturating
     let mut done = 0u64;
     let mut errors = 0u64;
@@ -216,7 +255,7 @@ fn client(config: &ClientConfig) -> io::Result<()> {
     let mut queued = vec![true; conns.len()];
     loop {
         let now = Instant::now();
-        if now >= end {
+        if now >= end || config.count.is_some_and(|n| done >= n) {
             break;
         }
         let timeout = if pending.is_empty() {
@@ -251,6 +290,10 @@ fn client(config: &ClientConfig) -> io::Result<()> {
             }
         }
     }
+    let measured = match config.count {
+        Some(_) => start.elapsed(),
+        None => config.measure,
+    };
     latencies.sort_unstable();
     let pct = |p: f64| -> f64 {
         if latencies.is_empty() {
@@ -265,7 +308,7 @@ fn client(config: &ClientConfig) -> io::Result<()> {
         config.size,
         if config.pipelined { "pipe" } else { "rr" },
         done,
-        done as f64 / config.measure.as_secs_f64(),
+        done as f64 / measured.as_secs_f64(),
         pct(0.50),
         pct(0.99),
         pct(0.999),

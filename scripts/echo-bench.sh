@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# The echo benchmark (docs/benchmarks.md, "Echo"): heist, tokio and smol echo servers
+# The echo benchmark (docs/benchmarks/echo.md): heist, tokio and smol echo servers
 # (examples/echo.rs) under the same single-threaded mio client, in separate processes.
 #
 #   scripts/echo-bench.sh            # the full matrix, both setups (about 40 min)
 #   scripts/echo-bench.sh --quick    # a smoke run: two cells, 1 s each, errors only
+#   RTS="heist tokio smol asyncio uvloop" scripts/echo-bench.sh   # with the article's
+#                                    # Python servers (scripts/echo_asyncio.py; uvloop
+#                                    # from PyPI); PY=python3.11 by default
 #
 # Setups: "pinned" = client on CPU 0, a 1-worker server on CPU 1 (taskset);
 #         "shared" = a 2-worker server and the client on both CPUs, unpinned.
 # Matrix: connections 1/100/1000 x 64 B/1 KiB x rr/pipe, plus 64 KiB rr at 100.
 # Servers are interleaved per cell (heist, tokio, smol) so noise hits all alike.
+# asyncio and uvloop servers are one thread whatever the setup.
 # Output: one JSON line per run (the client's, plus server CPU seconds and requests
 # per server CPU-second), to stdout and to target/echo-bench.jsonl.
 set -euo pipefail
@@ -18,6 +22,8 @@ SECS="${SECS:-5}"
 WARMUP="${WARMUP:-1}"
 REPS="${REPS:-1}"
 PORT="${PORT:-7300}"
+RTS="${RTS:-heist tokio smol}"
+PY="${PY:-python3.11}"
 quick=0
 if [ "${1:-}" = "--quick" ]; then quick=1; SECS=1; WARMUP=0.2; fi
 
@@ -40,7 +46,12 @@ run_cell() { # setup rt conns size mode
     fi
     PORT=$((PORT + 1))
     local log; log=$(mktemp)
-    $server_pin "$BIN" server --rt "$rt" --workers "$workers" --addr "127.0.0.1:$PORT" >"$log" 2>&1 &
+    case $rt in
+        asyncio | uvloop)
+            $server_pin "$PY" scripts/echo_asyncio.py --loop "$rt" --addr "127.0.0.1:$PORT" >"$log" 2>&1 & ;;
+        *)
+            $server_pin "$BIN" server --rt "$rt" --workers "$workers" --addr "127.0.0.1:$PORT" >"$log" 2>&1 & ;;
+    esac
     local pid=$!
     for _ in $(seq 100); do grep -q listening "$log" && break; sleep 0.05; done
     local before after line
@@ -64,7 +75,7 @@ run_cell() { # setup rt conns size mode
 }
 
 if [ $quick = 1 ]; then
-    for rt in heist tokio smol; do
+    for rt in $RTS; do
         run_cell shared "$rt" 100 1024 rr
         run_cell shared "$rt" 1000 64 pipe
     done
@@ -76,12 +87,12 @@ for setup in pinned shared; do
         for size in 64 1024; do
             for mode in rr pipe; do
                 for _ in $(seq "$REPS"); do
-                    for rt in heist tokio smol; do
+                    for rt in $RTS; do
                         run_cell "$setup" "$rt" "$conns" "$size" "$mode"
                     done
                 done
             done
         done
     done
-    for rt in heist tokio smol; do run_cell "$setup" "$rt" 100 65536 rr; done
+    for rt in $RTS; do run_cell "$setup" "$rt" 100 65536 rr; done
 done

@@ -259,6 +259,14 @@ class Crate:
             return self.mods[modp][0]
         if s in self.binds[modp]:
             bmod, bsegs = self.binds[modp][s]
+            head = bsegs[0]
+            if (
+                head not in ("crate", "super", "self")
+                and bmod + (head,) not in self.mods
+                and head not in self.defs[bmod]
+                and head not in self.binds[bmod]
+            ):
+                return EXTERNAL  # a re-export of another crate's item (`pub use std::...`)
             if bsegs != segs or bmod != modp:
                 return self.resolve(bmod, bsegs + rest, seen, top)
         for gmod, gsegs in self.globs[modp]:
@@ -278,8 +286,13 @@ class Crate:
 
     @staticmethod
     def add(out, src, dst, ln, kind, segs):
-        if dst and dst != src:
+        if dst and dst != src and dst != EXTERNAL:
             out.setdefault(src, {}).setdefault(dst, []).append((ln, kind, "::".join(segs)))
+
+
+# What `Crate.resolve` returns for an item another crate defines (re-exported here):
+# it names no file of this crate, so it makes no edge.
+EXTERNAL = "<external>"
 
 
 def match_brace(text, i):

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Counts the locked instructions a program executed (docs/benchmarks.md, issue 13).
+"""Counts the locked instructions a program executed (docs/benchmarks/worker-counts.md).
 
 A locked instruction (`lock`-prefixed, or `xchg` with a memory operand) costs tens of
 cycles even uncontended, and this VM has no hardware counters, so they are counted from

@@ -99,12 +99,23 @@ fn flooding_connection_does_not_starve_a_trickling_one() {
 
 #[test]
 fn a_blocked_worker_does_not_stall_other_connections() {
-    bounded("the echo beside a blocked worker", || {
-        // No periodic rescue: sleepers wait for work only, so only the reactor's own
-        // hosting can serve the echo while a worker is blocked.
+    // No periodic rescue: sleepers wait for work only, so only the reactor's eager
+    // hand-off can serve the echo while a worker is blocked.
+    echo_beside_a_blocked_worker(None);
+}
+
+#[test]
+fn a_blocked_worker_does_not_stall_other_connections_with_the_stalled_slot_check() {
+    // The default: no eager hand-off from the reactor's seat; the sleeper that the
+    // stalled-slot check keeps on a timeout takes the free seat.
+    echo_beside_a_blocked_worker(Some(Duration::from_millis(1)));
+}
+
+fn echo_beside_a_blocked_worker(stalled_slot_check: Option<Duration>) {
+    bounded("the echo beside a blocked worker", move || {
         let rt = Runtime::builder()
             .worker_threads(2)
-            .stalled_slot_check(None)
+            .stalled_slot_check(stalled_slot_check)
             .build()
             .unwrap();
         let (done_tx, done_rx) = mpsc::channel::<()>();

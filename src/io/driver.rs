@@ -33,14 +33,17 @@
 //!   loop counts them. `unpark` writes mio's `Waker` (an eventfd; a wake before the wait
 //!   leaves a token in the poll, so it is never lost).
 //! - **Turning.** `turn` never blocks: it takes the poll if nobody holds it (a
-//!   `try_lock`), dispatches what the seat's wait left, or else polls with a zero
-//!   timeout (about 250 ns when nothing is ready). Busy workers turn every
-//!   `DRIVER_INTERVAL` tasks, so I/O is served while no worker parks.
+//!   `try_lock`), dispatches what the seat's wait left, or else, for a busy worker,
+//!   polls with a zero timeout (about 250 ns when nothing is ready). Busy workers turn
+//!   every `DRIVER_INTERVAL` tasks, so I/O is served while no worker parks; a parking
+//!   worker's turns only dispatch (it waits in the poll next, or someone already does).
 //! - **Hand-off.** While sources are registered, the seat must not stay empty while
-//!   workers sleep elsewhere: a worker leaving the seat asks for a waiter
-//!   (`needs_waiter`, the scheduler then wakes another sleeper to take it), and a
-//!   registration that finds the seat empty summons one. So a task that blocks its
-//!   worker stalls no other connection's I/O: another worker sits in the poll.
+//!   workers sleep elsewhere: a registration that finds the seat empty summons a
+//!   sleeper, and a worker leaving the seat asks for a waiter (`needs_waiter`, the
+//!   scheduler then wakes another sleeper to take it) unless the scheduler's
+//!   stalled-slot check already keeps a sleeper on a timeout (`runtime/driver.rs`,
+//!   `set_rescued`). So a task that blocks its worker stalls no other connection's
+//!   I/O: another worker sits in the poll (at once, or within the check's period).
 
 use super::interest::{Interest, Ready};
 use super::scheduled::ScheduledIo;
@@ -147,7 +150,7 @@ impl Driver {
         // collected before this lock was taken is counted here until it is dispatched
         // (`turn`), and its wakes (Release) are seen by our later look for work.
         let elsewhere = inner.dispatching.load(Acquire) > 0;
-        inner.dispatch(state).0 > 0 || elsewhere
+        inner.dispatch(state, true).0 > 0 || elsewhere
     }
 
     /// Runtime shutdown: every registered resource fails from now on.
@@ -313,24 +316,37 @@ impl Inner {
         }
     }
 
-    /// Dispatches what the seat's last wait left, or else polls without blocking;
-    /// gives up at once if another thread holds the poll. Returns how many waiters it
-    /// woke (their tasks land in the caller's queue, if it is a worker).
+    /// Dispatches what the seat's last wait left, or else (if `poll`) polls without
+    /// blocking; gives up at once if another thread holds the poll. Returns how many
+    /// waiters it woke (their tasks land in the caller's queue, if it is a worker).
+    ///
+    /// A worker's park loop turns with `poll == false`: right before it parks it is
+    /// about to wait in the poll itself (or someone else already does), and right after,
+    /// what its own wait found is the batch left here; a zero-timeout `epoll_wait` there
+    /// is a syscall that finds what the seat's wait finds anyway. Busy workers poll.
     ///
     /// The poll lock is held only to poll and to collect the batch, never while waking:
     /// the seat's holder waits for it (`park`), so a turn that woke a hundred tasks
     /// under it kept the holder out of `epoll_wait` for as long.
-    pub(crate) fn turn(&self) -> usize {
+    pub(crate) fn turn(&self, poll: bool) -> usize {
         match self.poll.try_lock() {
-            Some(state) => self.dispatch(state).1,
+            Some(state) => self.dispatch(state, poll).1,
             None => 0,
         }
     }
 
     /// `turn` with the poll lock held: returns the events dispatched (the waker's not
-    /// counted) and the waiters woken.
-    fn dispatch(&self, mut state: crate::sync::MutexGuard<'_, PollState>) -> (usize, usize) {
+    /// counted) and the waiters woken. Without a batch left by the seat's wait, polls
+    /// without blocking only if `poll`.
+    fn dispatch(
+        &self,
+        mut state: crate::sync::MutexGuard<'_, PollState>,
+        poll: bool,
+    ) -> (usize, usize) {
         if !std::mem::take(&mut state.undispatched) {
+            if !poll {
+                return (0, 0);
+            }
             self.stats.polls.incr(); // under the poll lock
             Self::poll(&mut state, Some(Duration::ZERO));
         }

@@ -12,6 +12,18 @@
 //! ready (a client flooding it) cannot keep its worker from the other tasks queued
 //! there. tokio counts a budget per task poll; heist counts per resource and direction,
 //! which needs no hook in the task harness and bounds the same loop.
+//!
+//! # Short reads and writes
+//!
+//! On a stream, a read that returns fewer bytes than the buffer holds emptied the
+//! socket's receive queue, and a write that takes fewer bytes than offered filled its
+//! send buffer: the next attempt would say `WouldBlock`. With an edge-triggered
+//! selector the kernel reports the next arrival (or freed space) as a new edge, so
+//! `PollEvented::poll_read`/`poll_write` clear the readiness they saw right away,
+//! under the same tick rule as after a `WouldBlock` (`scheduled.rs`: a newer edge is
+//! kept), and save the syscall that would only have said `WouldBlock`: one `read` per
+//! request of an echo server (tokio does the same). Not for datagrams (a short
+//! `recv` is a short datagram) nor `peek`, which use `poll_io`.
 
 use super::driver::{shut_down_error, Inner};
 use super::interest::{Interest, Ready};
@@ -25,6 +37,27 @@ use std::task::{ready, Context, Poll};
 
 /// Operations that complete in a row, per direction, before one forced yield.
 pub(crate) const BUDGET: u32 = 128;
+
+/// mio's selector here is edge-triggered (epoll, kqueue): a short read or write on a
+/// stream proves the direction drained (module doc, "Short reads and writes"). Not so
+/// with a level-triggered emulation (Windows, the `poll(2)` fallback).
+const EDGE_TRIGGERED: bool = cfg!(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+));
+
+/// A stream read or write of `n` bytes out of `len` that proves the direction drained:
+/// some bytes moved, but fewer than asked (an empty read is end of stream, not a
+/// drain; its closed bit is final anyway).
+fn short(n: usize, len: usize) -> bool {
+    0 < n && n < len
+}
 
 /// A registered resource's readiness and its driver.
 pub(crate) struct Registration {
@@ -92,7 +125,21 @@ impl Registration {
         &self,
         cx: &mut Context<'_>,
         dir: Direction,
+        op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_io_drain(cx, dir, op, |_| false)
+    }
+
+    /// `poll_io`, where a result for which `drained` is true proves the direction
+    /// drained, as a `WouldBlock` would (module doc, "Short reads and writes"): the
+    /// readiness seen is cleared at once (if unchanged) and the next call waits for a
+    /// new edge instead of paying a syscall to learn there is none.
+    pub(crate) fn poll_io_drain<R>(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
         mut op: impl FnMut() -> io::Result<R>,
+        drained: impl Fn(&R) -> bool,
     ) -> Poll<io::Result<R>> {
         let streak = &self.streak[dir as usize];
         if streak.load(Relaxed) >= BUDGET {
@@ -106,6 +153,11 @@ impl Registration {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.shared.clear_readiness(event);
                     streak.store(0, Relaxed);
+                }
+                Ok(r) if EDGE_TRIGGERED && drained(&r) => {
+                    self.shared.clear_readiness(event);
+                    streak.store(0, Relaxed);
+                    return Poll::Ready(Ok(r));
                 }
                 result => {
                     streak.fetch_add(1, Relaxed);
@@ -260,8 +312,13 @@ impl<E: mio::event::Source> PollEvented<E> {
     {
         use io::Read;
         let io = self.get_ref();
-        self.registration
-            .poll_io(cx, Direction::Read, || { io }.read(buf))
+        let len = buf.len();
+        self.registration.poll_io_drain(
+            cx,
+            Direction::Read,
+            || { io }.read(buf),
+            |&n| short(n, len),
+        )
     }
 
     /// Writes through `&E`'s `Write`, within the I/O loop.
@@ -275,8 +332,12 @@ impl<E: mio::event::Source> PollEvented<E> {
     {
         use io::Write;
         let io = self.get_ref();
-        self.registration
-            .poll_io(cx, Direction::Write, || { io }.write(buf))
+        self.registration.poll_io_drain(
+            cx,
+            Direction::Write,
+            || { io }.write(buf),
+            |&n| short(n, buf.len()),
+        )
     }
 
     /// Vectored write through `&E`'s `Write`.
@@ -290,8 +351,13 @@ impl<E: mio::event::Source> PollEvented<E> {
     {
         use io::Write;
         let io = self.get_ref();
-        self.registration
-            .poll_io(cx, Direction::Write, || { io }.write_vectored(bufs))
+        let len = bufs.iter().map(|b| b.len()).sum();
+        self.registration.poll_io_drain(
+            cx,
+            Direction::Write,
+            || { io }.write_vectored(bufs),
+            |&n| short(n, len),
+        )
     }
 }
 
@@ -382,5 +448,73 @@ impl<E: mio::event::Source> Drop for PollEvented<E> {
 impl<E: mio::event::Source + std::fmt::Debug> std::fmt::Debug for PollEvented<E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PollEvented").field("io", &self.io).finish()
+    }
+}
+
+#[cfg(all(test, not(heist_loom), not(miri), unix))]
+mod tests {
+    use super::PollEvented;
+    use std::future::poll_fn;
+    use std::io::{Read, Write};
+    use std::task::Poll;
+
+    /// True if `poll` is pending now (it registers the task's waker; nobody wakes it).
+    async fn is_pending<T>(mut poll: impl FnMut(&mut std::task::Context<'_>) -> Poll<T>) -> bool {
+        poll_fn(|cx| Poll::Ready(poll(cx).is_pending())).await
+    }
+
+    /// A short read (3 bytes into 16) drained the socket: the read readiness it saw is
+    /// cleared without the `read` that would only say `WouldBlock`, and the next
+    /// arrival is a new edge that is not lost.
+    #[test]
+    fn a_short_read_clears_read_readiness() {
+        let rt = crate::Runtime::builder().worker_threads(1).build().unwrap();
+        rt.block_on(async {
+            let (ours, mut theirs) = mio::net::UnixStream::pair().unwrap();
+            let ours = PollEvented::new(ours).unwrap();
+            let mut buf = [0; 16];
+            theirs.write_all(b"abc").unwrap();
+            let n = poll_fn(|cx| ours.poll_read(cx, &mut buf)).await.unwrap();
+            assert_eq!(n, 3);
+            assert!(
+                is_pending(|cx| ours.poll_read_ready(cx)).await,
+                "read readiness survived a short read"
+            );
+            theirs.write_all(b"d").unwrap();
+            let n = poll_fn(|cx| ours.poll_read(cx, &mut buf)).await.unwrap();
+            assert_eq!(&buf[..n], b"d");
+        });
+    }
+
+    /// A short write filled the peer's queue: write readiness is cleared at once, and
+    /// the space the peer frees by reading is a new edge that is not lost.
+    #[test]
+    fn a_short_write_clears_write_readiness() {
+        let rt = crate::Runtime::builder().worker_threads(1).build().unwrap();
+        rt.block_on(async {
+            let (ours, mut theirs) = mio::net::UnixStream::pair().unwrap();
+            let ours = PollEvented::new(ours).unwrap();
+            let big = vec![7u8; 16 << 20];
+            let n = poll_fn(|cx| ours.poll_write(cx, &big)).await.unwrap();
+            assert!(0 < n && n < big.len(), "the queue took {n} bytes of 16 MiB");
+            assert!(
+                is_pending(|cx| ours.poll_write_ready(cx)).await,
+                "write readiness survived a short write"
+            );
+            // Drain the peer's queue (a blocking read loop would wait forever once it is
+            // empty: the peer is non-blocking, so stop at `WouldBlock`).
+            let mut sink = vec![0; 1 << 16];
+            let mut drained = 0;
+            while drained < n {
+                match theirs.read(&mut sink) {
+                    Ok(k) => drained += k,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            assert!(drained > 0);
+            let m = poll_fn(|cx| ours.poll_write(cx, &big[..1])).await.unwrap();
+            assert_eq!(m, 1);
+        });
     }
 }

@@ -227,6 +227,7 @@ impl Builder {
         let queues: Vec<_> = (0..workers).map(|_| LocalQueue::new_fifo()).collect();
         let stealers = queues.iter().map(|q| q.stealer()).collect();
         let driver = Arc::new(Driver::new(self.start_paused));
+        driver.set_rescued(self.stalled_slot_check.is_some());
         let scheduler = Arc::new(Shared::new(stealers, config, driver.unpark()));
         // A timer registered while nobody keeps time, or an I/O source while nobody waits in
         // the reactor, sends a sleeper to (the hand-off).

@@ -11,7 +11,7 @@
 
 use crate::io::driver::{Driver as IoDriver, Summon};
 use crate::scheduler::park::{self, Seat};
-use crate::sync::atomic::{fence, Ordering::SeqCst};
+use crate::sync::atomic::{fence, AtomicBool, Ordering::Relaxed, Ordering::SeqCst};
 use crate::sync::{Arc, OnceLock};
 use crate::time;
 use std::time::Duration;
@@ -23,6 +23,9 @@ const IO_SEAT: Seat = time::KEEPERS;
 pub(crate) struct Driver {
     pub(crate) time: Arc<time::Driver>,
     pub(crate) io: IoDriver,
+    /// A worker leaving the reactor's seat summons a sleeper to it (the eager hand-off).
+    /// Off when the scheduler's stalled-slot check is on (`set_rescued`).
+    io_handoff: AtomicBool,
 }
 
 impl Driver {
@@ -31,7 +34,21 @@ impl Driver {
         Driver {
             time: Arc::new(time::Driver::new(start_paused)),
             io: IoDriver::new(),
+            io_handoff: AtomicBool::new(true),
         }
+    }
+
+    /// The scheduler's stalled-slot check is on (`Builder::stalled_slot_check`): while
+    /// any worker is awake, a sleeper waits with that period as its timeout
+    /// (`scheduler/park.rs`, the chain wake-up's "alone" rule keeps one), and on waking
+    /// with nothing to do it parks again, taking the reactor's seat if it is free. So a
+    /// worker that leaves the seat and then blocks in a long poll stalls I/O for at most
+    /// that period, without the eager hand-off, which cost a sleeper's wake-up (and
+    /// often a `mio::Waker` write on top of the "alone" rule's own wake) on every event
+    /// batch. Registrations still summon eagerly (`io::driver`), and the timers' hand-off
+    /// is unchanged (their lateness must not grow by the period).
+    pub(crate) fn set_rescued(&self, rescued: bool) {
+        self.io_handoff.store(!rescued, Relaxed);
     }
 
     /// Sets how the drivers ask the scheduler for a sleeper to take a free seat.
@@ -60,7 +77,9 @@ impl Driver {
 impl park::Driver for Driver {
     #[inline]
     fn turn(&self, wait: bool) -> usize {
-        let io = self.io.get().map_or(0, |io| io.turn());
+        // A parking worker (`wait`) only dispatches what the seat's wait left
+        // (`io::driver::Inner::turn`).
+        let io = self.io.get().map_or(0, |io| io.turn(!wait));
         io + self.time.fire_due(wait)
     }
 
@@ -94,7 +113,8 @@ impl park::Driver for Driver {
     }
 
     fn needs_waiter(&self) -> bool {
-        self.time.needs_keeper() || self.io.get().is_some_and(|io| io.needs_waiter())
+        self.time.needs_keeper()
+            || (self.io_handoff.load(Relaxed) && self.io.get().is_some_and(|io| io.needs_waiter()))
     }
 
     fn may_auto_advance(&self) -> bool {

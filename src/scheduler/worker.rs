@@ -117,7 +117,8 @@ fn thread_worker() -> *const Worker {
         .unwrap_or(std::ptr::null())
 }
 
-/// The id of the task this thread's worker is polling (`task::try_id`): the one its
+/// The id of the task this thread's worker is polling (`task::try_id`, which reads it
+/// through `task::register_worker_source`): the one its
 /// run loop published for this poll. Read through the worker this thread runs even
 /// while it stands aside for another runtime (`CurrentGuard::suspend`): the task still
 /// runs here. A thread that lent its worker (`CurrentGuard::clear`) has none; its task
@@ -148,6 +149,7 @@ pub(crate) struct CurrentGuard {
 
 impl CurrentGuard {
     pub(super) fn set(worker: &Worker) -> CurrentGuard {
+        crate::task::register_worker_source(polling_task_id);
         CurrentGuard::replace(worker, worker)
     }
 

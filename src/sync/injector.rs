@@ -10,7 +10,7 @@
 //! request of that size from its large bins: it first consolidates the arena's fast
 //! bins, which is where the workers' frees of that thread's small allocations (the
 //! channels' message nodes) land. Measured on `foreign_wake_storm` with one worker
-//! (`docs/benchmarks.md`): about 140 `malloc_consolidate` calls and 17,000
+//! (`docs/benchmarks/worker-counts.md`): about 140 `malloc_consolidate` calls and 17,000
 //! `_int_malloc` slow-path calls per 20,000 sends, against 0 and 3,800 for tokio, whose
 //! injector is an intrusive list. A ring buffer that keeps its capacity allocates only
 //! while it grows to the largest backlog it has held, so a push allocates nothing in
@@ -22,7 +22,7 @@
 //! loop queue behind the workers pulling them: with 4 workers on 2 cores, 0 to 470 of
 //! its pushes per 10,000 went into `parking_lot`'s slow path (spin, `sched_yield`,
 //! park), two thirds of all slow paths, and a worker preempted while holding the lock
-//! stalls the pusher for a time slice (`docs/benchmarks.md`, issue 13). This is the
+//! stalls the pusher for a time slice (`docs/benchmarks/worker-counts.md`). This is the
 //! two-lock queue of Michael and Scott over a ring: with one pushing thread, a push
 //! never waits for a taker. The capacity reached by a burst is kept (8 bytes per task
 //! queued at the peak, against the tasks' own 96 bytes or more each).

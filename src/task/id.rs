@@ -1,6 +1,6 @@
 //! Task ids, and the id of the task running on this thread ([`id`], [`try_id`]).
 
-use crate::sync::next_id_block;
+use crate::sync::{next_id_block, OnceLock};
 use std::cell::Cell;
 use std::fmt;
 use std::num::NonZeroU64;
@@ -24,6 +24,17 @@ crate::sync::thread_local! {
     /// when no worker published it: see [`try_id`].
     #[allow(clippy::missing_const_for_thread_local)]
     static CURRENT: Cell<Option<Id>> = Cell::new(None);
+}
+
+/// Where a worker thread reads the id of the task its worker is polling: registered by
+/// the scheduler when a worker starts ([`register_worker_source`]), so that this layer
+/// reads the scheduler's per-poll publication without naming the layer above it.
+static WORKER_SOURCE: OnceLock<fn() -> Option<Id>> = OnceLock::new();
+
+/// Registers the scheduler's reader of a worker's published poll (see [`try_id`]).
+/// Every runtime registers the same function; the first registration stands.
+pub(crate) fn register_worker_source(source: fn() -> Option<Id>) {
+    let _ = WORKER_SOURCE.set(source);
 }
 
 /// The id of the task running this code.
@@ -63,7 +74,7 @@ pub fn try_id() -> Option<Id> {
         .try_with(Cell::get)
         .ok()
         .flatten()
-        .or_else(crate::scheduler::worker::polling_task_id)
+        .or_else(|| WORKER_SOURCE.get().and_then(|source| source()))
 }
 
 /// Makes `id` the current task id until dropped, then restores the previous one.

@@ -133,8 +133,8 @@ mod yield_now;
 mod loom_tests;
 
 pub use error::JoinError;
-pub(crate) use id::IdGuard;
 pub use id::{id, try_id, Id};
+pub(crate) use id::{register_worker_source, IdGuard};
 pub use join::{AbortHandle, JoinHandle};
 pub use join_set::JoinSet;
 pub use local::{spawn_local, LocalEnterGuard, LocalSet};

@@ -23,10 +23,10 @@ mod shared;
 #[cfg(test)]
 mod loom_tests;
 
-use super::{new_local_task, Id, JoinHandle};
+use super::{new_local_task, Id, JoinHandle, Schedule, Task};
 use crate::sync::Arc;
 use crate::Runtime;
-use shared::Shared;
+use shared::{Notified, Shared};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
@@ -35,9 +35,6 @@ use std::marker::PhantomData;
 use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::task::{Context, Poll};
-
-/// A queued local task.
-type Notified = super::Notified<Arc<Shared>>;
 
 /// Tasks the set runs per poll before it yields to its caller (a wake of the driver
 /// brings it back at once), so that the future given to `run_until`, and other work of
@@ -115,6 +112,24 @@ fn schedule_if_current(shared: &Arc<Shared>, task: Notified) -> Option<Notified>
         }
     });
     task
+}
+
+/// A local task is queued on its set's local queue when woken on the driving thread,
+/// otherwise on the remote queue (which wakes the driver).
+impl Schedule for Arc<Shared> {
+    fn schedule(&self, task: Notified) {
+        if let Some(task) = schedule_if_current(self, task) {
+            self.schedule_remote(task);
+        }
+    }
+
+    fn register(&self, task: Task<Self>) -> Result<(), Task<Self>> {
+        self.owned().register(task)
+    }
+
+    fn release(&self, task: &Task<Self>) -> Option<Task<Self>> {
+        self.owned().release(task)
+    }
 }
 
 /// Makes `context` current on this thread until dropped.

@@ -250,7 +250,7 @@ fn record_wait_site(kind: u8, location: &'static Location<'static>) {
     // POLLING, set by the same worker just before running the task, is that task. A
     // leaf polled anywhere else (in `block_on`, in a destructor after the poll, on a
     // thread that lent its worker to `block_in_place`) records nothing.
-    if crate::scheduler::worker::polling_task_id().is_none() {
+    if super::id::worker_polling_id().is_none() {
         return;
     }
     let header = POLLING.try_with(Cell::get).unwrap_or(std::ptr::null());

@@ -129,6 +129,13 @@ impl WorkerStats {
         (self.seq.load(Relaxed) / 2).saturating_sub(self.resumed.get())
     }
 
+    /// The number of the poll the worker published last (`CurrentPoll::seq` while it
+    /// runs; owner only): the polls started, resumptions after `block_in_place` included.
+    #[inline]
+    pub(crate) fn published_seq(&self) -> u64 {
+        self.seq.load(Relaxed) / 2
+    }
+
     /// The worker starts polling the task `header` (owner only).
     #[inline]
     pub(crate) fn begin_poll(&self, header: &Header) {

@@ -388,7 +388,7 @@ impl Worker {
             let stats = self.stats();
             stats.begin_poll(task.header());
             let completed = if self.shared.config.observe.instrumented() {
-                crate::debug::poll_instrumented(&self.shared, self.index, task)
+                crate::debug::poll_instrumented(&self.shared, self.index, stats, task)
             } else {
                 stats.run(task)
             };

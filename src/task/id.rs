@@ -74,7 +74,14 @@ pub fn try_id() -> Option<Id> {
         .try_with(Cell::get)
         .ok()
         .flatten()
-        .or_else(|| WORKER_SOURCE.get().and_then(|source| source()))
+        .or_else(worker_polling_id)
+}
+
+/// The id of the poll this thread's worker published and is still running, if any (the
+/// registered [`WORKER_SOURCE`]): `None` off the workers, between polls, and once the
+/// task withdrew its id as its future's poll returned.
+pub(crate) fn worker_polling_id() -> Option<Id> {
+    WORKER_SOURCE.get().and_then(|source| source())
 }
 
 /// Makes `id` the current task id until dropped, then restores the previous one.

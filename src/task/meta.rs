@@ -11,7 +11,6 @@
 //! Fixed at spawn and never changed, so any holder of a reference to the task may read
 //! it.
 
-use super::raw::Header;
 use crate::sync::stat::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::cell::Cell;
 use std::panic::Location;
@@ -209,10 +208,10 @@ pub(crate) const WAIT_JOIN: u8 = 2;
 static RECORD_WAIT_SITES: AtomicBool = AtomicBool::new(false);
 
 crate::sync::thread_local! {
-    /// The header of the task this thread is polling while wait sites are recorded
-    /// (set by `Polling::enter`, cleared when it drops), else null.
+    /// The `Meta` (in its header) of the task this thread is polling while wait sites
+    /// are recorded (set by `Polling::enter`, cleared when it drops), else null.
     #[allow(clippy::missing_const_for_thread_local)]
-    static POLLING: Cell<*const Header> = Cell::new(std::ptr::null());
+    static POLLING: Cell<*const Meta> = Cell::new(std::ptr::null());
 }
 
 /// Turns wait-site recording on for the whole process (it stays on).
@@ -239,28 +238,30 @@ pub(crate) fn waiting_at_lazy(kind: u8, location: impl FnOnce() -> &'static Loca
 
 #[cold]
 fn record_wait_site(kind: u8, location: &'static Location<'static>) {
-    let header = POLLING.try_with(Cell::get).unwrap_or(std::ptr::null());
-    // SAFETY: POLLING is non-null only while a `Polling` guard for that header lives on
+    let meta = POLLING.try_with(Cell::get).unwrap_or(std::ptr::null());
+    // SAFETY: POLLING is non-null only while a `Polling` guard for that task lives on
     // this thread, which the worker holds around running the task; the task is freed, if
     // at all, at the very end of that run, after the last user code of the task (its
     // future's and output's destructors, the join waker) ran. A leaf polled outside a
     // task (in `block_on`) sees null.
-    if let Some(header) = unsafe { header.as_ref() } {
-        header.meta.set_wait_site(Some((kind, location)));
+    if let Some(meta) = unsafe { meta.as_ref() } {
+        meta.set_wait_site(Some((kind, location)));
     }
 }
 
 /// While it lives, leaf futures polled on this thread record their wait sites in the
-/// task whose header it was given.
+/// task whose header (its `Meta`) it was given.
 pub(crate) struct Polling(());
 
 impl Polling {
-    /// Forgets `header`'s last wait site and starts recording into it. The caller keeps
-    /// the task alive until the guard drops, except for the end of its final run (see
-    /// `record_wait_site`).
-    pub(crate) fn enter(header: &Header) -> Polling {
-        header.meta.set_wait_site(None);
-        let _ = POLLING.try_with(|p| p.set(std::ptr::from_ref(header)));
+    /// Forgets the task's last wait site and starts recording into it; `header` is the
+    /// task's header (`raw.rs` gives it `AsRef<Meta>`), so this file need not name it.
+    /// The caller keeps the task alive until the guard drops, except for the end of its
+    /// final run (see `record_wait_site`).
+    pub(crate) fn enter(header: &impl AsRef<Meta>) -> Polling {
+        let meta = header.as_ref();
+        meta.set_wait_site(None);
+        let _ = POLLING.try_with(|p| p.set(std::ptr::from_ref(meta)));
         Polling(())
     }
 }

@@ -14,15 +14,12 @@
 //! waited once), and at most two chunks of slack per shard. Chunks, not one `Vec`, so
 //! that no push copies a shard's whole array under its lock.
 
-use super::raw::Header;
+use super::raw::{Header, NO_SLOT};
 use super::{Schedule, Task};
 use crate::sync::Mutex;
 use crossbeam_utils::CachePadded;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
-
-/// `Header::owned` of a task in no shard.
-pub(crate) const NO_SLOT: u32 = u32::MAX;
 
 /// Entries per chunk (4 KiB of pointers on 64-bit targets).
 // Under miri, small chunks: its tests cross chunk boundaries in a few dozen tasks, not

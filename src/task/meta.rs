@@ -11,7 +11,6 @@
 //! Fixed at spawn and never changed, so any holder of a reference to the task may read
 //! it.
 
-use super::raw::Header;
 use crate::sync::stat::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::cell::Cell;
 use std::panic::Location;
@@ -208,17 +207,18 @@ pub(crate) const WAIT_JOIN: u8 = 2;
 /// histogram): until then a leaf future's `waiting_at` is one load of this flag.
 static RECORD_WAIT_SITES: AtomicBool = AtomicBool::new(false);
 
-// The header of the task this thread's worker last started to poll with wait sites
-// recorded (set by `polling`, never cleared per poll: `record_wait_site` trusts it only
-// while the worker's published poll is still running, see there), else null.
+// The `Meta` (in its header) of the task this thread's worker last started to poll with
+// wait sites recorded (set by `polling`, never cleared per poll: `record_wait_site`
+// trusts it only while the worker's published poll is still running, see there), else
+// null.
 #[cfg(not(heist_loom))]
 std::thread_local! {
-    static POLLING: Cell<*const Header> = const { Cell::new(std::ptr::null()) };
+    static POLLING: Cell<*const Meta> = const { Cell::new(std::ptr::null()) };
 }
 #[cfg(heist_loom)]
 crate::sync::thread_local! {
     #[allow(clippy::missing_const_for_thread_local)]
-    static POLLING: Cell<*const Header> = Cell::new(std::ptr::null());
+    static POLLING: Cell<*const Meta> = Cell::new(std::ptr::null());
 }
 
 /// Turns wait-site recording on for the whole process (it stays on).
@@ -253,24 +253,26 @@ fn record_wait_site(kind: u8, location: &'static Location<'static>) {
     if super::id::worker_polling_id().is_none() {
         return;
     }
-    let header = POLLING.try_with(Cell::get).unwrap_or(std::ptr::null());
+    let meta = POLLING.try_with(Cell::get).unwrap_or(std::ptr::null());
     // SAFETY: the worker's poll of this task is running (checked above), and the worker
-    // set POLLING to its header before running it (`polling`); the task is freed, if at
-    // all, only after that poll withdrew its id.
-    if let Some(header) = unsafe { header.as_ref() } {
-        header.meta.set_wait_site(Some((kind, location)));
+    // set POLLING to the `Meta` in its header before running it (`polling`); the task is
+    // freed, if at all, only after that poll withdrew its id.
+    if let Some(meta) = unsafe { meta.as_ref() } {
+        meta.set_wait_site(Some((kind, location)));
     }
 }
 
-/// The worker is about to run the task of `header` with wait sites recorded: forgets
+/// The worker is about to run the task of `header` (its header: `raw.rs` gives it
+/// `AsRef<Meta>`, so this file need not name it) with wait sites recorded: forgets
 /// its last wait site, and lets this poll's leaf futures record theirs into it. No guard
 /// and no clearing afterwards: `record_wait_site` trusts the pointer only while the
 /// worker's published poll runs. A thread-local store, the same cost as the worker's
 /// own publish, but kept out of the plain (uninstrumented) poll path.
 #[inline]
-pub(crate) fn polling(header: &Header) {
-    header.meta.set_wait_site(None);
-    let _ = POLLING.try_with(|p| p.set(std::ptr::from_ref(header)));
+pub(crate) fn polling(header: &impl AsRef<Meta>) {
+    let meta = header.as_ref();
+    meta.set_wait_site(None);
+    let _ = POLLING.try_with(|p| p.set(std::ptr::from_ref(meta)));
 }
 
 #[cfg(all(test, not(heist_loom)))]

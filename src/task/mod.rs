@@ -121,10 +121,9 @@ pub(crate) mod list;
 mod local;
 pub(crate) mod meta;
 mod raw;
-mod schedule;
+mod spawn;
 pub(crate) mod state;
 mod task_local;
-mod waker;
 mod yield_now;
 
 // Models of the task protocols: explored by loom under `--cfg heist_loom`, and run on
@@ -150,6 +149,7 @@ pub use crate::runtime::block_in_place;
 // `Builder` spawns onto a runtime: it lives in `runtime/task_builder.rs`.
 pub use crate::runtime::task_builder::Builder;
 
+pub(crate) use harness::{Notified, Schedule, Task};
 pub(crate) use meta::Meta;
 pub(crate) use raw::Header;
-pub(crate) use schedule::{new_local_task, new_task, Notified, Schedule, Task};
+pub(crate) use spawn::{new_local_task, new_task};

@@ -17,18 +17,18 @@
 //! the vtable.
 
 use super::error::Failure;
-use super::harness::Harness;
+use super::harness::{Harness, Schedule};
 use super::id::Id;
 use super::meta::Meta;
 use super::state::{State, TransitionToNotified};
-use super::Schedule;
 use crate::sync::atomic::AtomicU64;
 use crate::sync::UnsafeCell;
 use std::alloc::Layout;
 use std::future::Future;
 use std::mem::ManuallyDrop;
+use std::ops::Deref;
 use std::ptr::NonNull;
-use std::task::Waker;
+use std::task::{RawWaker, RawWakerVTable, Waker};
 
 /// The type-independent first part of every task.
 #[repr(C)]
@@ -44,11 +44,21 @@ pub(crate) struct Header {
     /// Polls so far (a statistic for the dump): bumped by the worker holding the task's
     /// `Notified` just before it runs it.
     pub(crate) polls: crate::sync::stat::AtomicU32,
-    /// The task's slot in its owned-tasks registry shard (`task/list.rs`; `list::NO_SLOT`
+    /// The task's slot in its owned-tasks registry shard (`task/list.rs`; [`NO_SLOT`]
     /// when in none). Read and written only under that shard's lock. With `polls` it
     /// fills one word: a small task's cell is 72 bytes, not 88 as with two link words.
     pub(crate) owned: UnsafeCell<u32>,
 }
+
+impl AsRef<Meta> for Header {
+    /// The task's spawn location and name (what `meta::Polling::enter` records into).
+    fn as_ref(&self) -> &Meta {
+        &self.meta
+    }
+}
+
+/// `Header::owned` of a task in no owned-tasks registry shard (`task/list.rs`).
+pub(crate) const NO_SLOT: u32 = u32::MAX;
 
 /// What the task's cell holds as it progresses. Which field is live follows from the
 /// state word (state.rs) and from who is looking:
@@ -181,7 +191,7 @@ impl RawTask {
                 id,
                 meta,
                 polls: crate::sync::stat::AtomicU32::new(0),
-                owned: UnsafeCell::new(super::list::NO_SLOT),
+                owned: UnsafeCell::new(NO_SLOT),
             });
             (&raw mut (*cell).scheduler).write(scheduler);
             (&raw mut (*cell).stage).write(UnsafeCell::new(Stage {
@@ -415,6 +425,79 @@ where
 {
     // SAFETY: see the note above the vtable entries.
     unsafe { Harness::<F, S>::from_raw(ptr) }.shutdown();
+}
+
+// The task's `Waker` (its vtable, like the cell's, lives with the cell): a thin
+// pointer to the header and one reference.
+//
+// Wakers may be cloned, woken and dropped from any thread any number of times; what a
+// wake does is decided by the state machine (`state.rs`): a waiting task is queued once,
+// a running task is requeued after its poll, a complete task is left alone.
+
+static WAKER_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
+
+/// A borrowed `Waker` for the duration of a poll: it reuses the poller's reference, so
+/// making it costs nothing; `clone` takes a real reference.
+pub(super) struct WakerRef {
+    waker: ManuallyDrop<Waker>,
+}
+
+impl Deref for WakerRef {
+    type Target = Waker;
+    fn deref(&self) -> &Waker {
+        &self.waker
+    }
+}
+
+/// # Safety
+/// `ptr` is a live task header, and the caller holds a reference to the task (the
+/// poller's) for as long as the `WakerRef` lives.
+pub(super) unsafe fn waker_ref(ptr: NonNull<Header>) -> WakerRef {
+    let raw = RawWaker::new(ptr.as_ptr() as *const (), &WAKER_VTABLE);
+    // SAFETY: the vtable's functions uphold the RawWaker contract for a live task header
+    // pointer (the caller's contract); ManuallyDrop keeps the borrowed reference from
+    // being released.
+    let waker = unsafe { Waker::from_raw(raw) };
+    WakerRef {
+        waker: ManuallyDrop::new(waker),
+    }
+}
+
+/// # Safety
+/// `data` is a task header pointer whose reference the calling waker owns.
+unsafe fn waker_task(data: *const ()) -> RawTask {
+    // SAFETY: wakers are only built by `waker_ref` and `waker_clone` from live header
+    // pointers, which are never null.
+    unsafe { RawTask::from_raw(NonNull::new_unchecked(data as *mut Header)) }
+}
+
+unsafe fn waker_clone(data: *const ()) -> RawWaker {
+    // SAFETY: `data` came from one of our wakers (RawWakerVTable contract).
+    unsafe { waker_task(data) }.ref_inc();
+    RawWaker::new(data, &WAKER_VTABLE)
+}
+
+unsafe fn waker_wake(data: *const ()) {
+    // SAFETY: `data` came from one of our wakers, whose reference this call consumes.
+    let raw = unsafe { waker_task(data) };
+    let action = raw.state().transition_to_notified_by_val();
+    // SAFETY: the waker's reference went into the transition's action.
+    unsafe { raw.wake(action) };
+}
+
+unsafe fn waker_wake_by_ref(data: *const ()) {
+    // SAFETY: `data` came from one of our wakers, which keeps its reference.
+    let raw = unsafe { waker_task(data) };
+    let action = raw.state().transition_to_notified_by_ref();
+    // SAFETY: the waker holds a reference; the transition added the one a `Submit`
+    // hands over.
+    unsafe { raw.wake(action) };
+}
+
+unsafe fn waker_drop(data: *const ()) {
+    // SAFETY: `data` came from one of our wakers, whose reference this call releases.
+    unsafe { waker_task(data).drop_reference() };
 }
 
 #[cfg(all(test, not(heist_loom), target_pointer_width = "64"))]

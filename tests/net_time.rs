@@ -3,19 +3,12 @@
 //! (tokio's rule), so a timeout around a read whose peer answers never fires, and one
 //! whose peer never answers fires at once, on the paused clock.
 
+mod common;
+use common::paused;
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use heist::net::{TcpListener, TcpStream};
 use heist::time::{timeout, Instant};
-use heist::Runtime;
 use std::time::Duration;
-
-fn paused(workers: usize) -> Runtime {
-    Runtime::builder()
-        .worker_threads(workers)
-        .start_paused(true)
-        .build()
-        .unwrap()
-}
 
 /// One round trip through an echo task, under a 30 s timeout on the paused clock, all in
 /// spawned tasks (so `block_on` is parked and never holds the clock): the read

@@ -233,6 +233,18 @@ struct WaitOnce {
     polled: bool,
 }
 
+impl WaitOnce {
+    /// The future, and the slot where its first poll leaves its waker.
+    fn new() -> (WaitOnce, Arc<crate::sync::Mutex<Option<std::task::Waker>>>) {
+        let slot = Arc::new(crate::sync::Mutex::new(None));
+        let future = WaitOnce {
+            slot: slot.clone(),
+            polled: false,
+        };
+        (future, slot)
+    }
+}
+
 impl std::future::Future for WaitOnce {
     type Output = ();
     fn poll(
@@ -260,11 +272,7 @@ impl std::future::Future for WaitOnce {
 fn dump_racing_with_completion() {
     model(ITERATIONS, || {
         let (shared, _queues) = shared(1);
-        let slot = Arc::new(crate::sync::Mutex::new(None));
-        let future = WaitOnce {
-            slot: slot.clone(),
-            polled: false,
-        };
+        let (future, slot) = WaitOnce::new();
         let meta = task::Meta::new(std::panic::Location::caller(), Some("waits-once"));
         let (notified, join) = task::new_task(future, shared.clone(), Id::next(), meta);
         assert!(!notified.run(), "the first poll waits");
@@ -312,11 +320,7 @@ fn dump_racing_with_completion() {
 fn dump_racing_with_a_first_poll_that_waits() {
     model(ITERATIONS, || {
         let (shared, _queues) = shared(1);
-        let slot = Arc::new(crate::sync::Mutex::new(None));
-        let future = WaitOnce {
-            slot: slot.clone(),
-            polled: false,
-        };
+        let (future, slot) = WaitOnce::new();
         let (notified, join) =
             task::new_task(future, shared.clone(), Id::next(), task::Meta::here());
         let id = join.id();

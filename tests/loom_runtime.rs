@@ -14,7 +14,13 @@
 //! park's deadline (`sync/model.rs`, `time`), so the timer models fire their timers
 //! through the workers' real parking. The runtimes here set `stalled_slot_check(None)`:
 //! a worker parks until woken instead of waking up later to look at a peer's next-task
-//! slot (one model turns it on).
+//! slot (some models turn it on).
+//!
+//! The one-worker models run at `LOOM_MAX_PREEMPTIONS` (2 in `scripts/loom.sh`); every
+//! model with two or more workers at one preemption (`model_bounded`), which still
+//! catches each planted bug listed for it in `docs/testing.md` (most of them after
+//! `let_the_workers_run`). At two, each two-worker model took 0.5 to 2 million
+//! interleavings, most of the slice's time.
 
 mod common;
 use common::DropCounter;
@@ -127,6 +133,18 @@ fn task_blocking_on_its_slotted_child(rt: &Runtime, sleep_first: bool) {
     rt.block_on(h).unwrap();
 }
 
+/// Lets the runtime's workers run before the model's own thread goes on. Under loom a
+/// yield is a free thread switch, so the workers may search and park (or stop anywhere
+/// on the way) before the spawn that follows without spending a preemption on it; the
+/// model's one preemption is left for the race itself (a worker going to sleep while
+/// another thread pushes work). Without the yield the two-worker models below need two
+/// preemptions, and 20 to 200 times the interleavings, to catch their planted bugs
+/// (`docs/testing.md`). A spawn before the workers ran is still explored: it costs the
+/// one preemption (back to this thread) instead of none.
+fn let_the_workers_run() {
+    thread::yield_now();
+}
+
 /// A one-shot event: `set` on one thread wakes a future waiting on another.
 #[derive(Clone)]
 struct Signal(Arc<(AtomicUsize, Mutex<Option<Waker>>)>);
@@ -218,8 +236,6 @@ fn spawn_from_outside_races_with_last_worker_parking() {
     });
 }
 
-/// Two workers: a task spawned on a worker (into its next-task slot) while the other
-/// worker searches or sleeps; the parent yields and awaits it.
 /// A task spawns a child into its worker's next-task slot, yields, and awaits it.
 fn spawn_child_yield_and_await(rt: &Runtime) {
     let out = rt.block_on(async {
@@ -234,10 +250,13 @@ fn spawn_child_yield_and_await(rt: &Runtime) {
     assert_eq!(out, 4);
 }
 
+/// Two workers: a task spawned on a worker (into its next-task slot) while the other
+/// worker searches or sleeps; the parent yields and awaits it.
 #[test]
 fn spawn_from_worker_with_two_workers() {
-    model(ITERATIONS, || {
+    model_bounded(ITERATIONS, Some(1), || {
         let rt = runtime(2);
+        let_the_workers_run();
         spawn_child_yield_and_await(&rt);
     });
 }
@@ -249,8 +268,9 @@ fn spawn_from_worker_with_two_workers() {
 /// taking the peer's slot (`steal_stalled_slot`) while the peer takes it too.
 #[test]
 fn stalled_slot_check_with_two_workers() {
-    model(ITERATIONS, || {
+    model_bounded(ITERATIONS, Some(1), || {
         let rt = runtime_with_slot_check();
+        let_the_workers_run();
         spawn_child_yield_and_await(&rt);
     });
 }
@@ -347,8 +367,8 @@ fn shutdown_racing_with_wake() {
 ///
 /// Explored with one preemption, not `LOOM_MAX_PREEMPTIONS` (2): with three workers,
 /// two preemptions took over 9 minutes (more than 2 million interleavings before the
-/// lazy task registration and timers, more since). The one- and two-worker models
-/// above explore the same protocol at two preemptions.
+/// lazy task registration and timers, more since). The one-worker models above explore
+/// the same protocol at two preemptions.
 #[test]
 fn two_searchers_one_sleeper() {
     model_bounded(ITERATIONS, Some(1), || {
@@ -364,8 +384,9 @@ fn two_searchers_one_sleeper() {
 /// wake-up leaves every thread blocked, which loom reports as a deadlock.
 #[test]
 fn spilled_task_reaches_the_other_worker() {
-    model(ITERATIONS, || {
+    model_bounded(ITERATIONS, Some(1), || {
         let rt = runtime(2);
+        let_the_workers_run();
         let gate = Gate::new();
         let h = rt.spawn(async move {
             let opener = gate.clone();
@@ -389,8 +410,9 @@ fn spilled_task_reaches_the_other_worker() {
 /// deadlock.
 #[test]
 fn second_remote_task_reaches_the_other_worker() {
-    model(ITERATIONS, || {
+    model_bounded(ITERATIONS, Some(1), || {
         let rt = runtime(2);
+        let_the_workers_run();
         let gate = Gate::new();
         let opener = gate.clone();
         let first = rt.spawn(async move { gate.wait() });
@@ -410,8 +432,9 @@ fn second_remote_task_reaches_the_other_worker() {
 /// takes the stalled slot. Without that wake-up loom reports a deadlock.
 #[test]
 fn remote_task_blocking_on_its_slotted_child() {
-    model(ITERATIONS, || {
+    model_bounded(ITERATIONS, Some(1), || {
         let rt = runtime_with_slot_check();
+        let_the_workers_run();
         task_blocking_on_its_slotted_child(&rt, false);
     });
 }

@@ -278,7 +278,7 @@ impl Builder {
             }
         }
         let observe = &handle.scheduler.config.observe;
-        if let Err(e) = crate::debug::Watchdog::start(&handle.scheduler, observe, &self.thread_name)
+        if let Err(e) = crate::debug::watchdog::start(&handle.scheduler, observe, &self.thread_name)
         {
             drop(Runtime::from_parts(handle, threads));
             return Err(e);

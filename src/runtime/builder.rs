@@ -4,8 +4,8 @@
 use super::driver::Driver;
 use super::{context, Handle, Runtime};
 use crate::blocking::{run_hook, Hook, Pool, PoolConfig};
-use crate::scheduler::queue::LocalQueue;
 use crate::scheduler::worker::{CountOut, Worker};
+use crate::scheduler::LocalQueue;
 use crate::scheduler::{Config, Shared};
 use crate::sync::{thread, Arc};
 use std::fmt;

@@ -31,10 +31,11 @@ mod loom_tests;
 
 use crate::sync::atomic::{fence, AtomicBool, AtomicU32, Ordering::SeqCst};
 use crate::sync::{Arc, Condvar, Mutex};
-use crate::task::{self, list::OwnedTasks};
+use crate::task::{self, list::OwnedTasks, Id, JoinHandle};
 use crossbeam_utils::CachePadded;
 use driver::{Parker, Unpark};
 use idle::Idle;
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 /// A queued task of this scheduler.
@@ -143,6 +144,32 @@ impl Shared {
 
     pub(crate) fn num_workers(&self) -> usize {
         self.remotes.len()
+    }
+
+    /// Allocates the task and hands it to `queue`, or cancels it after shutdown.
+    #[inline]
+    pub(super) fn spawn_with<F>(
+        this: &Arc<Self>,
+        future: F,
+        meta: task::Meta,
+        queue: impl FnOnce(&Shared, Notified),
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let meta = if this.config.observe.stamps_tasks() {
+            meta.timed()
+        } else {
+            meta
+        };
+        let (notified, join) = task::new_task(future, this.clone(), Id::next(), meta);
+        if this.is_shutdown() {
+            notified.shutdown();
+        } else {
+            queue(this, notified);
+        }
+        join
     }
 
     /// Queues a task from off the workers (or from a worker that is busy draining).

@@ -7,12 +7,14 @@
 //!
 //! Its own file because it is the one part of `Shared` that looks up the current
 //! worker (`worker::with_current`): `mod.rs` stays below `worker.rs`, which holds an
-//! `Arc<Shared>` (`docs/design.md`, "Layers").
+//! `Arc<Shared>`, and calls nothing here or there (`docs/design.md`, "Layers"). What
+//! every spawn shares (allocate, or cancel after shutdown) is `Shared::spawn_with`, in
+//! `mod.rs`; `Worker::spawn` (`worker.rs`) uses it too.
 
 use super::worker;
 use super::{Notified, Shared, Task};
 use crate::sync::Arc;
-use crate::task::{self, Id, JoinHandle, Schedule};
+use crate::task::{self, JoinHandle, Schedule};
 use std::future::Future;
 
 impl Shared {
@@ -47,32 +49,6 @@ impl Shared {
             crate::debug::queued(&shared.config.observe, &shared.stats, &task);
             shared.schedule_remote(task)
         })
-    }
-
-    /// Allocates the task and hands it to `queue`, or cancels it after shutdown.
-    #[inline]
-    pub(super) fn spawn_with<F>(
-        this: &Arc<Self>,
-        future: F,
-        meta: task::Meta,
-        queue: impl FnOnce(&Shared, Notified),
-    ) -> JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let meta = if this.config.observe.stamps_tasks() {
-            meta.timed()
-        } else {
-            meta
-        };
-        let (notified, join) = task::new_task(future, this.clone(), Id::next(), meta);
-        if this.is_shutdown() {
-            notified.shutdown();
-        } else {
-            queue(this, notified);
-        }
-        join
     }
 
     /// Queues a task: on this runtime's worker thread, into its next-task slot (or, for

@@ -24,7 +24,8 @@
 //!
 //! Layers (`docs/design.md`, "Layers"): like `metrics/`, this folder sits on both sides
 //! of the scheduler. `observe.rs` is below it: the settings, the report types and the
-//! hooks the workers call, which take only task/ and metrics/ types. The readers are
+//! hooks the workers call, which see the scheduler only through the `Observed` trait it
+//! implements and take a task of any scheduler. The readers are
 //! above it, beside `runtime/`: `dump.rs` and `watchdog.rs` read the scheduler's
 //! `Shared`. This file only declares and re-exports, so it ties no layer to another.
 
@@ -35,4 +36,4 @@ pub(crate) mod watchdog;
 pub use dump::{Dump, TaskDump, TaskState, WaitSite, WorkerDump};
 pub use observe::{SlowPoll, WaitKind};
 
-pub(crate) use observe::{poll_instrumented, queued, wait_site_of, DebugState, Observe};
+pub(crate) use observe::{poll_instrumented, queued, wait_site_of, DebugState, Observe, Observed};

@@ -4,10 +4,10 @@
 //! on every queueing (`queued`) and instrumented poll (`poll_instrumented`). The module
 //! doc of `debug/mod.rs` says what each costs.
 //!
-//! Below the scheduler (`docs/design.md`, "Layers"): the hooks take the settings, the
-//! runtime's statistics and a task of any scheduler, never the scheduler itself, so the
-//! scheduler can call them while the readers above it (`dump.rs`, `watchdog.rs`) read
-//! its `Shared`.
+//! Below the scheduler (`docs/design.md`, "Layers"): the hooks read the runtime through
+//! the `Observed` trait (which the scheduler's `Shared` implements) and take a task of
+//! any scheduler, never naming the scheduler itself, so the scheduler can call them
+//! while the readers above it (`dump.rs`, `watchdog.rs`) read its `Shared`.
 
 use crate::metrics::worker::WorkerStats;
 use crate::metrics::RuntimeStats;
@@ -311,20 +311,30 @@ fn nanos_since(start: Instant, now: Instant) -> u64 {
     u64::try_from(now.saturating_duration_since(start).as_nanos()).unwrap_or(u64::MAX)
 }
 
+/// What the hooks read of the runtime that calls them (the scheduler's `Shared`
+/// implements it): the settings, the name slots, the statistics. A trait rather than the
+/// three references: the hooks keep taking one pointer, as when they named `Shared`
+/// (passing three cost the instrumented poll about 10 instructions per spawn + await in
+/// debug mode, callgrind on `examples/per_op.rs`), and this file names no scheduler type.
+pub(crate) trait Observed {
+    /// The observability settings (`Config::observe`).
+    fn observe(&self) -> &Observe;
+    /// The name slots and the watchdog's stop signal.
+    fn debug(&self) -> &DebugState;
+    /// The runtime's counters, start time and histograms.
+    fn stats(&self) -> &RuntimeStats;
+}
+
 /// The scheduling-delay histogram's hook on every queueing of a task (spawn, wake):
 /// stamps the task if this queueing is sampled (its polls so far match the mask; the
 /// poll that follows checks the same number).
 #[inline]
-pub(crate) fn queued<S: 'static>(
-    observe: &Observe,
-    stats: &RuntimeStats,
-    task: &task::Notified<S>,
-) {
-    if let Some(mask) = observe.delay_mask {
+pub(crate) fn queued<S: 'static>(rt: &impl Observed, task: &task::Notified<S>) {
+    if let Some(mask) = rt.observe().delay_mask {
         let header = task.header();
         let polls = header.polls.load(Relaxed);
         if u64::from(polls) & mask == 0 {
-            stamp_queued(stats, header, polls);
+            stamp_queued(rt.stats(), header, polls);
         }
     }
 }
@@ -348,19 +358,18 @@ fn stamp_queued(stats: &RuntimeStats, header: &Header, polls: u32) {
 /// sites; the sampled one goes out of line to `poll_measured`.
 #[inline]
 pub(crate) fn poll_instrumented<S: 'static>(
-    observe: &Observe,
-    debug: &DebugState,
-    stats: &RuntimeStats,
+    rt: &impl Observed,
     index: usize,
     worker: &WorkerStats,
     task: task::Notified<S>,
 ) -> bool {
+    let observe = rt.observe();
     let header = task.header();
     // The number the watchdog sees for this poll (`CurrentPoll::seq`).
     let seq = worker.published_seq();
     if observe.slow_poll_threshold.is_some() {
         if let Some(name) = header.meta.name() {
-            copy_name(debug, index, seq, name);
+            copy_name(rt.debug(), index, seq, name);
         }
     }
     // The queueing before this poll was stamped if the task's polls before this one
@@ -375,9 +384,7 @@ pub(crate) fn poll_instrumented<S: 'static>(
         meta::polling(header);
     }
     if stamped || timed {
-        poll_measured(
-            observe, debug, stats, index, worker, task, seq, stamped, timed,
-        )
+        poll_measured(rt, index, worker, task, seq, stamped, timed)
     } else {
         worker.run(task)
     }
@@ -396,11 +403,8 @@ fn copy_name(debug: &DebugState, index: usize, seq: u64, name: &str) {
 /// A sampled poll (or every poll, with a histogram turned on explicitly): records the
 /// scheduling delay and times the poll.
 #[inline(never)]
-#[allow(clippy::too_many_arguments)]
 fn poll_measured<S: 'static>(
-    observe: &Observe,
-    debug: &DebugState,
-    stats: &RuntimeStats,
+    rt: &impl Observed,
     index: usize,
     worker: &WorkerStats,
     task: task::Notified<S>,
@@ -408,6 +412,7 @@ fn poll_measured<S: 'static>(
     stamped: bool,
     timed: bool,
 ) -> bool {
+    let (observe, stats) = (rt.observe(), rt.stats());
     let header = task.header();
     let id = header.id;
     let location = header.meta.location();
@@ -431,7 +436,7 @@ fn poll_measured<S: 'static>(
     h.record_poll(index, elapsed.as_nanos().try_into().unwrap_or(u64::MAX));
     if let Some(threshold) = observe.slow_poll_threshold {
         if observe.exact_ends() && elapsed >= threshold {
-            let name = debug.name_for(index, seq);
+            let name = rt.debug().name_for(index, seq);
             observe.report(&SlowPoll {
                 id,
                 name,

@@ -107,6 +107,23 @@ struct LiveWorkers {
     live: usize,
 }
 
+impl crate::debug::Observed for Shared {
+    #[inline]
+    fn observe(&self) -> &crate::debug::Observe {
+        &self.config.observe
+    }
+
+    #[inline]
+    fn debug(&self) -> &crate::debug::DebugState {
+        &self.debug
+    }
+
+    #[inline]
+    fn stats(&self) -> &crate::metrics::RuntimeStats {
+        &self.stats
+    }
+}
+
 impl Shared {
     /// `unpark` wakes a worker waiting in the runtime's driver (`park.rs`).
     pub(crate) fn new(stealers: Vec<Stealer>, config: Config, unpark: Box<dyn Unpark>) -> Shared {

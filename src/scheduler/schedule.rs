@@ -46,7 +46,7 @@ impl Shared {
     {
         Shared::spawn_with(this, future, meta, |shared, task| {
             shared.stats.spawned_remotely();
-            crate::debug::queued(&shared.config.observe, &shared.stats, &task);
+            crate::debug::queued(shared, &task);
             shared.schedule_remote(task)
         })
     }
@@ -56,7 +56,7 @@ impl Shared {
     /// counts it as spawned (`RuntimeMetrics::spawned_tasks_count`).
     #[inline]
     fn schedule_task(&self, task: Notified, is_yield: bool, is_spawn: bool) {
-        crate::debug::queued(&self.config.observe, &self.stats, &task);
+        crate::debug::queued(self, &task);
         worker::with_current(|worker| match worker {
             Some(worker) if std::ptr::eq(&*worker.shared, self) => {
                 worker.schedule_local(task, is_yield, is_spawn)

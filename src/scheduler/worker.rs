@@ -236,7 +236,7 @@ impl Worker {
         F::Output: Send + 'static,
     {
         Shared::spawn_with(&self.shared, future, meta, |shared, task| {
-            crate::debug::queued(&shared.config.observe, &shared.stats, &task);
+            crate::debug::queued(shared, &task);
             self.schedule_local(task, false, true)
         })
     }
@@ -388,9 +388,7 @@ impl Worker {
             let stats = self.stats();
             stats.begin_poll(task.header());
             let completed = if self.shared.config.observe.instrumented() {
-                let s = &*self.shared;
-                let (observe, debug) = (&s.config.observe, &s.debug);
-                crate::debug::poll_instrumented(observe, debug, &s.stats, self.index, stats, task)
+                crate::debug::poll_instrumented(&*self.shared, self.index, stats, task)
             } else {
                 stats.run(task)
             };

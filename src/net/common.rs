@@ -97,7 +97,89 @@ macro_rules! datagram_methods {
                 self.io.get_ref().recv_from(buf)
             })
         }
+
+        /// Polls a `send` to the connected peer (one task at a time: only the last
+        /// task to poll is woken).
+        pub fn poll_send(
+            &self,
+            cx: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            self.io
+                .registration()
+                .poll_io(cx, $crate::io::scheduled::Direction::Write, || {
+                    self.io.get_ref().send(buf)
+                })
+        }
+
+        /// Polls a `recv` from the connected peer into `buf`'s unfilled part, which it
+        /// advances by the datagram's length (a datagram longer than
+        /// [`remaining`]($crate::io::ReadBuf::remaining) is cut short). One task at a
+        /// time. The first poll with a `ReadBuf` zeroes its uninitialised part.
+        pub fn poll_recv(
+            &self,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut $crate::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            $crate::net::common::poll_fill(buf, |unfilled| {
+                self.io
+                    .registration()
+                    .poll_io(cx, $crate::io::scheduled::Direction::Read, || {
+                        self.io.get_ref().recv(unfilled).map(|n| (n, ()))
+                    })
+            })
+        }
+
+        /// Polls a `recv_from` into `buf`'s unfilled part, which it advances by the
+        /// datagram's length; returns the source. As [`poll_recv`](Self::poll_recv)
+        /// otherwise.
+        pub fn poll_recv_from(
+            &self,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut $crate::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<$addr>> {
+            $crate::net::common::poll_fill(buf, |unfilled| {
+                self.io
+                    .registration()
+                    .poll_io(cx, $crate::io::scheduled::Direction::Read, || {
+                        self.io.get_ref().recv_from(unfilled)
+                    })
+            })
+        }
+
+        /// Polls send readiness (one task at a time).
+        pub fn poll_send_ready(
+            &self,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            self.io.poll_write_ready(cx)
+        }
+
+        /// Polls receive readiness (one task at a time).
+        pub fn poll_recv_ready(
+            &self,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            self.io.poll_read_ready(cx)
+        }
+
+        /// Takes the pending socket error (`SO_ERROR`), if any.
+        pub fn take_error(&self) -> std::io::Result<Option<std::io::Error>> {
+            self.io.get_ref().take_error()
+        }
     };
+}
+
+/// Runs a receive `op` on `buf`'s unfilled part (initialised first: zeroed once per
+/// `ReadBuf`, free afterwards) and advances `buf` by the length it reports. Safe code
+/// throughout: the syscall only ever sees initialised bytes.
+pub(crate) fn poll_fill<R>(
+    buf: &mut crate::io::ReadBuf<'_>,
+    op: impl FnOnce(&mut [u8]) -> std::task::Poll<std::io::Result<(usize, R)>>,
+) -> std::task::Poll<std::io::Result<R>> {
+    let (n, r) = std::task::ready!(op(buf.initialize_unfilled()))?;
+    buf.advance(n);
+    std::task::Poll::Ready(Ok(r))
 }
 
 pub(crate) use datagram_methods;

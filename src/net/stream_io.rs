@@ -199,6 +199,26 @@ macro_rules! readiness_methods {
         ) -> std::io::Result<R> {
             self.io.try_io(interest, f)
         }
+
+        /// Runs `f` each time the socket is ready for `interest`, until it returns
+        /// something other than `WouldBlock` (the readiness it saw is cleared after each
+        /// `WouldBlock`). `f` does the I/O itself, on the socket's fd or through
+        /// `std`/`socket2` (tokio's `async_io`).
+        pub async fn async_io<R>(
+            &self,
+            interest: $crate::io::Interest,
+            mut f: impl FnMut() -> std::io::Result<R>,
+        ) -> std::io::Result<R> {
+            loop {
+                let event = self.io.registration().readiness(interest).await?;
+                match f() {
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        self.io.registration().clear_readiness(event);
+                    }
+                    result => return result,
+                }
+            }
+        }
     };
 }
 

@@ -264,6 +264,28 @@ macro_rules! stream_sides {
             pub fn try_write(&self, buf: &[u8]) -> std::io::Result<usize> {
                 self.io.try_write(buf)
             }
+
+            /// Reads what is there now into `bufs`, in order (`readv`); `WouldBlock` if
+            /// nothing (readiness then cleared).
+            pub fn try_read_vectored(
+                &self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                self.io.try_io($crate::io::Interest::READABLE, || {
+                    std::io::Read::read_vectored(&mut self.io.get_ref(), bufs)
+                })
+            }
+
+            /// Writes what fits now from `bufs`, in order (`writev`); `WouldBlock` if
+            /// nothing does (readiness then cleared).
+            pub fn try_write_vectored(
+                &self,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::io::Result<usize> {
+                self.io.try_io($crate::io::Interest::WRITABLE, || {
+                    std::io::Write::write_vectored(&mut self.io.get_ref(), bufs)
+                })
+            }
         }
 
         $crate::net::stream_io::impl_read!([] $ty);

@@ -138,7 +138,7 @@ impl UdpSocket {
     /// The source of the next datagram, which stays queued (whatever its length: unlike
     /// `peek_from` with a short buffer, this reads no payload).
     pub async fn peek_sender(&self) -> io::Result<SocketAddr> {
-        self.io.async_io(Direction::Read, |s| peek_sender(s)).await
+        self.io.async_io(Direction::Read, peek_sender).await
     }
 
     /// Polls a [`peek_sender`](Self::peek_sender) (one task at a time).
@@ -251,102 +251,10 @@ impl UdpSocket {
         self.io.get_ref().set_ttl(ttl)
     }
 
-    /// `IP_TOS`: the type-of-service field of the IPv4 datagrams this socket sends.
-    #[cfg(not(any(
-        target_os = "fuchsia",
-        target_os = "redox",
-        target_os = "solaris",
-        target_os = "illumos",
-        target_os = "haiku"
-    )))]
-    pub fn tos_v4(&self) -> io::Result<u32> {
-        socket2::SockRef::from(self.io.get_ref()).tos_v4()
-    }
+    crate::net::common::ip_options!();
 
-    /// Sets `IP_TOS`.
-    #[cfg(not(any(
-        target_os = "fuchsia",
-        target_os = "redox",
-        target_os = "solaris",
-        target_os = "illumos",
-        target_os = "haiku"
-    )))]
-    pub fn set_tos_v4(&self, tos: u32) -> io::Result<()> {
-        socket2::SockRef::from(self.io.get_ref()).set_tos_v4(tos)
-    }
-
-    /// `IP_TOS` under its deprecated tokio name.
-    #[deprecated(note = "use `tos_v4` (as tokio)")]
-    #[doc(hidden)]
-    #[cfg(not(any(
-        target_os = "fuchsia",
-        target_os = "redox",
-        target_os = "solaris",
-        target_os = "illumos",
-        target_os = "haiku"
-    )))]
-    pub fn tos(&self) -> io::Result<u32> {
-        self.tos_v4()
-    }
-
-    /// Sets `IP_TOS`, under its deprecated tokio name.
-    #[deprecated(note = "use `set_tos_v4` (as tokio)")]
-    #[doc(hidden)]
-    #[cfg(not(any(
-        target_os = "fuchsia",
-        target_os = "redox",
-        target_os = "solaris",
-        target_os = "illumos",
-        target_os = "haiku"
-    )))]
-    pub fn set_tos(&self, tos: u32) -> io::Result<()> {
-        self.set_tos_v4(tos)
-    }
-
-    /// `IPV6_TCLASS`: the traffic class of the IPv6 datagrams this socket sends.
-    #[cfg(any(
-        target_os = "android",
-        target_os = "dragonfly",
-        target_os = "freebsd",
-        target_os = "fuchsia",
-        target_os = "linux",
-        target_os = "macos",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "cygwin"
-    ))]
-    pub fn tclass_v6(&self) -> io::Result<u32> {
-        socket2::SockRef::from(self.io.get_ref()).tclass_v6()
-    }
-
-    /// Sets `IPV6_TCLASS`.
-    #[cfg(any(
-        target_os = "android",
-        target_os = "dragonfly",
-        target_os = "freebsd",
-        target_os = "fuchsia",
-        target_os = "linux",
-        target_os = "macos",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "cygwin"
-    ))]
-    pub fn set_tclass_v6(&self, tclass: u32) -> io::Result<()> {
-        socket2::SockRef::from(self.io.get_ref()).set_tclass_v6(tclass)
-    }
-
-    /// `SO_BINDTODEVICE`: the interface this socket is bound to, if any.
-    #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
-    pub fn device(&self) -> io::Result<Option<Vec<u8>>> {
-        socket2::SockRef::from(self.io.get_ref()).device()
-    }
-
-    /// Sets `SO_BINDTODEVICE`: only datagrams from interface `interface` (its name, as
-    /// `b"eth0"`) are received, and sent ones leave through it; `None` unbinds. Needs
-    /// `CAP_NET_RAW` on most systems.
-    #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
-    pub fn bind_device(&self, interface: Option<&[u8]>) -> io::Result<()> {
-        socket2::SockRef::from(self.io.get_ref()).bind_device(interface)
+    fn sock_ref(&self) -> socket2::SockRef<'_> {
+        socket2::SockRef::from(self.io.get_ref())
     }
 }
 

@@ -23,6 +23,27 @@ use std::task::{Context, Poll};
 ///     assert_eq!((&buf[..n], from), (&b"hi"[..], a.local_addr().unwrap()));
 /// });
 /// ```
+///
+/// The `poll_*` receives fill a [`ReadBuf`] (heist's copy of tokio's), after what it
+/// already holds:
+///
+/// ```
+/// use heist::io::ReadBuf;
+/// use heist::net::UdpSocket;
+/// use std::future::poll_fn;
+///
+/// let rt = heist::Runtime::new().unwrap();
+/// rt.block_on(async {
+///     let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+///     let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+///     a.send_to(b"there", b.local_addr().unwrap()).await.unwrap();
+///     let mut storage = [0; 16];
+///     let mut buf = ReadBuf::new(&mut storage);
+///     buf.put_slice(b"hi ");
+///     let from = poll_fn(|cx| b.poll_recv_from(cx, &mut buf)).await.unwrap();
+///     assert_eq!((buf.filled(), from), (&b"hi there"[..], a.local_addr().unwrap()));
+/// });
+/// ```
 pub struct UdpSocket {
     io: PollEvented<mio::net::UdpSocket>,
 }

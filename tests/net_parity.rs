@@ -188,3 +188,64 @@ fn unix_peer_cred_addr_constructors_and_errors() {
         assert!(UnixStream::try_from(std_pair.0).is_ok());
     });
 }
+
+/// `UnixSocket`: a client bound to a path before it connects (the server sees that
+/// path), a datagram socket, and the stream/datagram mix-ups as errors.
+#[test]
+fn unix_socket_before_it_listens_connects_or_sends() {
+    use heist::net::{UnixDatagram, UnixSocket};
+
+    let dir = std::env::temp_dir();
+    let pid = std::process::id();
+    let (server_path, client_path, dgram_path) = (
+        dir.join(format!("heist-parity-{pid}-server.sock")),
+        dir.join(format!("heist-parity-{pid}-client.sock")),
+        dir.join(format!("heist-parity-{pid}-dgram.sock")),
+    );
+    for path in [&server_path, &client_path, &dgram_path] {
+        let _ = std::fs::remove_file(path);
+    }
+    rt(2).block_on(async {
+        let socket = UnixSocket::new_stream().unwrap();
+        socket.bind(&server_path).unwrap();
+        let listener = socket.listen(8).unwrap();
+        let client = UnixSocket::new_stream().unwrap();
+        client.bind(&client_path).unwrap();
+        let client = client.connect(&server_path).await.unwrap();
+        let (_server, from) = listener.accept().await.unwrap();
+        assert_eq!(from.as_pathname(), Some(client_path.as_path()));
+        assert_eq!(
+            client.local_addr().unwrap().as_pathname(),
+            Some(client_path.as_path())
+        );
+
+        let dgram = UnixSocket::new_datagram().unwrap();
+        dgram.bind(&dgram_path).unwrap();
+        let dgram = dgram.datagram().unwrap();
+        let sender = UnixDatagram::unbound().unwrap();
+        sender.send_to(b"d", &dgram_path).await.unwrap();
+        let mut buf = [0; 4];
+        assert_eq!(dgram.recv(&mut buf).await.unwrap(), 1);
+
+        // The wrong kind for the call: an error, not a panic.
+        assert!(UnixSocket::new_datagram().unwrap().listen(8).is_err());
+        assert!(UnixSocket::new_datagram()
+            .unwrap()
+            .connect(&server_path)
+            .await
+            .is_err());
+        assert!(UnixSocket::new_stream().unwrap().datagram().is_err());
+        // A path already bound.
+        assert_eq!(
+            UnixSocket::new_stream()
+                .unwrap()
+                .bind(&server_path)
+                .unwrap_err()
+                .kind(),
+            io::ErrorKind::AddrInUse
+        );
+    });
+    for path in [&server_path, &client_path, &dgram_path] {
+        let _ = std::fs::remove_file(path);
+    }
+}

@@ -50,4 +50,4 @@ pub(crate) use connect::connect_done;
 pub use std::net::ToSocketAddrs;
 pub use tcp::{TcpListener, TcpSocket, TcpStream};
 pub use udp::UdpSocket;
-pub use unix::{UnixDatagram, UnixListener, UnixStream};
+pub use unix::{UnixDatagram, UnixListener, UnixSocket, UnixStream};

@@ -77,7 +77,7 @@ impl UnixStream {
     }
 
     /// Registers a socket whose non-blocking connect was started, and waits for it.
-    async fn connecting(stream: mio::net::UnixStream) -> io::Result<UnixStream> {
+    pub(crate) async fn connecting(stream: mio::net::UnixStream) -> io::Result<UnixStream> {
         let stream = UnixStream::new(stream)?;
         stream.io.wait_connected(crate::net::connect_done).await?;
         Ok(stream)

@@ -25,9 +25,9 @@
 //! Layers (`docs/design.md`, "Layers"): like `metrics/`, this folder sits on both sides
 //! of the scheduler. `observe.rs` is below it: the settings, the report types and the
 //! hooks the workers call, which see the scheduler only through the `Observed` trait it
-//! implements and take a task of any scheduler. The readers are
-//! above it, beside `runtime/`: `dump.rs` and `watchdog.rs` read the scheduler's
-//! `Shared`. This file only declares and re-exports, so it ties no layer to another.
+//! implements and take a task of any scheduler. The readers are above it, beside
+//! `runtime/`: `dump.rs` and `watchdog.rs` read the scheduler's `Shared`. This file only
+//! declares and re-exports, so it ties no layer to another.
 
 pub(crate) mod dump;
 mod observe;

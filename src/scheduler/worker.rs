@@ -227,6 +227,12 @@ impl Worker {
         }
     }
 
+    /// Runs `f`, a move of tasks into this worker's deque (`Remote::moving`).
+    #[inline]
+    fn moving<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.remote().moving(f)
+    }
+
     /// Spawns a task from this worker's own thread (`heist::spawn` on a worker: one
     /// thread-local lookup): into its next-task slot. After shutdown the task is
     /// cancelled at once.
@@ -281,16 +287,32 @@ impl Worker {
             return self.shared.schedule_remote(task);
         };
         self.stats().local_schedule_count.incr();
-        let spilled = if is_yield || self.shared.config.lifo_slot_limit == 0 {
-            Some(task)
-        } else {
-            self.remote().next_slot.put(task)
-        };
-        if let Some(task) = spilled {
+        if is_yield || self.shared.config.lifo_slot_limit == 0 {
             core.queue.push(task);
-            drop(core);
-            self.made_stealable();
+        } else {
+            let slot = &self.remote().next_slot;
+            if slot.is_empty() {
+                // Only this worker fills its slot (peers and the dump only empty it), so
+                // an empty slot is still empty at the `put`, which displaces nothing.
+                let none = slot.put(task);
+                debug_assert!(none.is_none());
+                return;
+            }
+            // The displaced task is in no queue between the swap and the push: a move,
+            // announced to the dump.
+            let pushed = self.moving(|| match slot.put(task) {
+                Some(displaced) => {
+                    core.queue.push(displaced);
+                    true
+                }
+                None => false,
+            });
+            if !pushed {
+                return;
+            }
         }
+        drop(core);
+        self.made_stealable();
     }
 }
 
@@ -379,14 +401,11 @@ impl Worker {
             if self.core.borrow().tick % DRIVER_INTERVAL == 0 {
                 driver.turn(false);
             }
-            let task = self.next_task().or_else(|| self.search());
-            let Some(task) = task else {
+            let Some(task) = self.find_task() else {
                 self.park(driver, &stop);
                 continue;
             };
-            self.found_work();
             let stats = self.stats();
-            stats.begin_poll(task.header());
             let completed = if self.shared.config.observe.instrumented() {
                 crate::debug::poll_instrumented(&self.shared, self.index, stats, task)
             } else {
@@ -394,6 +413,23 @@ impl Worker {
             };
             stats.end_poll(completed);
         }
+    }
+
+    /// Steps 1-6 of the search order; a task found is published as this worker's poll
+    /// (`WorkerStats::begin_poll`). From before the first take until then (or until it
+    /// finds nothing), what the worker took out of a queue is in its hands, which the
+    /// task dump sees (`WorkerStats::begin_take`).
+    #[inline]
+    pub(super) fn find_task(&self) -> Option<Notified> {
+        let stats = self.stats();
+        stats.begin_take();
+        let Some(task) = self.next_task().or_else(|| self.search()) else {
+            stats.took_nothing();
+            return None;
+        };
+        self.found_work();
+        stats.begin_poll(task.header());
+        Some(task)
     }
 
     /// Steps 1-4 of the search order.
@@ -418,11 +454,19 @@ impl Worker {
         // written when remote work arrives.
         if !shared.injector.is_empty() {
             let limit = injector_share(shared);
-            if let Steal::Success(task) = shared
-                .injector
-                .steal_batch_with_limit_and_pop(&core.queue, limit)
-            {
-                core.queue.push(task);
+            let moved = self.moving(|| {
+                match shared
+                    .injector
+                    .steal_batch_with_limit_and_pop(&core.queue, limit)
+                {
+                    Steal::Success(task) => {
+                        core.queue.push(task);
+                        true
+                    }
+                    _ => false,
+                }
+            });
+            if moved {
                 self.made_stealable();
             }
         }
@@ -432,8 +476,13 @@ impl Worker {
                     core.next_slot_polls += 1;
                     return Some(task);
                 }
-            } else if let Some(task) = self.remote().next_slot.take() {
-                core.queue.push(task);
+            } else if self.moving(|| match self.remote().next_slot.take() {
+                Some(task) => {
+                    core.queue.push(task);
+                    true
+                }
+                None => false,
+            }) {
                 self.made_stealable();
             }
         }
@@ -441,11 +490,16 @@ impl Worker {
         if let Some(task) = core.queue.pop() {
             return Some(task);
         }
+        if shared.injector.is_empty() {
+            return None;
+        }
         let limit = injector_share(shared);
-        let task = steal_retrying(|| {
-            shared
-                .injector
-                .steal_batch_with_limit_and_pop(&core.queue, limit)
+        let task = self.moving(|| {
+            steal_retrying(|| {
+                shared
+                    .injector
+                    .steal_batch_with_limit_and_pop(&core.queue, limit)
+            })
         });
         // The rest of the batch, if any, went to the (empty until now) deque. A batch of
         // one left nothing to steal: waking a peer for it would find nothing.
@@ -468,10 +522,12 @@ impl Worker {
         let n = shared.num_workers();
         loop {
             let mut retry = false;
-            match shared
-                .injector
-                .steal_batch_with_limit_and_pop(&core.queue, injector_share(shared))
-            {
+            let limit = injector_share(shared);
+            match self.moving(|| {
+                shared
+                    .injector
+                    .steal_batch_with_limit_and_pop(&core.queue, limit)
+            }) {
                 Steal::Success(task) => return Some(task),
                 Steal::Retry => retry = true,
                 Steal::Empty => {}
@@ -479,10 +535,11 @@ impl Worker {
             let start = core.next_random() as usize % n;
             for i in (0..n).map(|i| (start + i) % n).filter(|&i| i != self.index) {
                 let before = core.queue.len();
-                match shared.remotes[i]
-                    .stealer
-                    .steal_batch_with_limit_and_pop(&core.queue, STEAL_LIMIT)
-                {
+                match self.moving(|| {
+                    shared.remotes[i]
+                        .stealer
+                        .steal_batch_with_limit_and_pop(&core.queue, STEAL_LIMIT)
+                }) {
                     Steal::Success(task) => {
                         self.stats()
                             .stole(core.queue.len().saturating_sub(before) + 1);

@@ -191,6 +191,76 @@ fn dumps_while_tasks_spawn_wait_and_complete() {
     assert!(last.tasks.is_empty(), "{last}");
 }
 
+/// Tasks never polled, moving between queues while the dump reads them: waves of tasks
+/// spawned from outside land in the global queue, and the workers move them in batches
+/// into their own deques (and steal them from each other) while dumps are taken. Every
+/// dump lists every task spawned before it began and not yet released, and no task
+/// already joined; a dump may say it is incomplete only by naming a worker it could not
+/// see settle, and most are complete.
+///
+/// Before the dump re-read the queues after a move (`Remote::moving`), it missed the
+/// batch a worker took from the global queue while the dump was draining it: the batch
+/// landed in a deque the dump had already drained.
+#[test]
+fn dumps_racing_with_batch_moves_miss_no_task() {
+    use futures::channel::oneshot;
+    let (waves, per_wave) = if cfg!(miri) { (3, 20) } else { (50, 200) };
+    let rt = Runtime::builder()
+        .worker_threads(2)
+        .stalled_slot_check(None)
+        .build()
+        .unwrap();
+    let handle = rt.handle().clone();
+    // Each task waits for its own release, then completes.
+    let mut waiting: Vec<(oneshot::Sender<()>, heist::task::JoinHandle<()>)> = Vec::new();
+    let mut joined = HashSet::new();
+    let mut complete = 0;
+    for wave in 0..waves {
+        for _ in 0..per_wave {
+            let (tx, rx) = oneshot::channel::<()>();
+            let h = handle.spawn(async move {
+                let _ = rx.await;
+            });
+            waiting.push((tx, h));
+        }
+        // Dump while the workers move the wave out of the global queue.
+        let dump = handle.dump();
+        let listed: HashSet<_> = dump.tasks.iter().map(|t| t.id).collect();
+        assert_eq!(listed.len(), dump.tasks.len(), "a task listed twice:\n{dump}");
+        if dump.is_complete() {
+            complete += 1;
+            for (_, h) in &waiting {
+                assert!(
+                    listed.contains(&h.id()),
+                    "wave {wave}: task {} missing from a complete dump:\n{dump}",
+                    h.id()
+                );
+            }
+        } else {
+            assert!(dump.to_string().contains("incomplete: worker"), "{dump}");
+        }
+        for id in &joined {
+            assert!(!listed.contains(id), "task {id} listed after it was joined");
+        }
+        // Release the older half, and join it before the next dump.
+        let keep = waiting.split_off(waiting.len() / 2);
+        for (tx, h) in std::mem::replace(&mut waiting, keep) {
+            tx.send(()).unwrap();
+            let id = h.id();
+            rt.block_on(h).unwrap();
+            joined.insert(id);
+        }
+    }
+    println!("{complete} of {waves} dumps complete");
+    assert!(complete * 2 > waves, "only {complete} of {waves} dumps were complete");
+    for (tx, h) in waiting {
+        tx.send(()).unwrap();
+        rt.block_on(h).unwrap();
+    }
+    let last = handle.dump();
+    assert!(last.tasks.is_empty() && last.is_complete(), "{last}");
+}
+
 #[test]
 fn in_debug_mode_the_dump_gives_ages_and_wait_sites() {
     use heist::debug::WaitKind;

@@ -249,17 +249,32 @@ impl WorkerStats {
                 crate::sync::spin_loop();
             }
         }
-        Ok(self.current())
+        // The id is read with a read-modify-write that changes nothing. On hardware the
+        // seqlock's `Release` / `Acquire` pair already makes this read see the id the
+        // worker published before the sequence moved; loom does not see the sequence (a
+        // statistic: std's atomic on both sides of the facade, which keeps loom's state
+        // spaces small), and an RMW reads the latest value, as the hardware would here.
+        // A hack for the model, admitted: the only write to `current_id` by another
+        // thread than its worker, and it writes back what it read (the dump only).
+        Ok(self.read_published(|id| id.fetch_or(0, Acquire)))
     }
 
     /// The task this worker is polling right now, if any (any thread; `None` also if the
     /// worker was switching tasks at that instant).
     pub(crate) fn current(&self) -> Option<CurrentPoll> {
+        self.read_published(|id| id.load(Acquire))
+    }
+
+    /// The seqlock reader, reading the id with `read_id`.
+    fn read_published(
+        &self,
+        read_id: impl FnOnce(&crate::sync::atomic::AtomicU64) -> u64,
+    ) -> Option<CurrentPoll> {
         let before = self.seq.load(Acquire);
         if before % 2 == 1 {
             return None;
         }
-        let id = self.current_id.load(Acquire);
+        let id = read_id(&self.current_id);
         let location = self.current_location.load(Relaxed);
         fence(Acquire);
         if self.seq.load(Relaxed) != before || id == 0 || location.is_null() {

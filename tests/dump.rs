@@ -226,7 +226,11 @@ fn dumps_racing_with_batch_moves_miss_no_task() {
         // Dump while the workers move the wave out of the global queue.
         let dump = handle.dump();
         let listed: HashSet<_> = dump.tasks.iter().map(|t| t.id).collect();
-        assert_eq!(listed.len(), dump.tasks.len(), "a task listed twice:\n{dump}");
+        assert_eq!(
+            listed.len(),
+            dump.tasks.len(),
+            "a task listed twice:\n{dump}"
+        );
         if dump.is_complete() {
             complete += 1;
             for (_, h) in &waiting {
@@ -252,7 +256,10 @@ fn dumps_racing_with_batch_moves_miss_no_task() {
         }
     }
     println!("{complete} of {waves} dumps complete");
-    assert!(complete * 2 > waves, "only {complete} of {waves} dumps were complete");
+    assert!(
+        complete * 2 > waves,
+        "only {complete} of {waves} dumps were complete"
+    );
     for (tx, h) in waiting {
         tx.send(()).unwrap();
         rt.block_on(h).unwrap();

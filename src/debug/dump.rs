@@ -252,9 +252,13 @@ fn drain_all(shared: &Shared, held: &mut Vec<(Notified, Option<usize>)>, queued:
             held.push((task, Some(i)));
             queued[i] += 1;
         }
-        queued[i] += drain(held, Some(i), remote.stealer.len(), || remote.stealer.steal());
+        queued[i] += drain(held, Some(i), remote.stealer.len(), || {
+            remote.stealer.steal()
+        });
     }
-    drain(held, None, shared.injector.len(), || shared.injector.steal());
+    drain(held, None, shared.injector.len(), || {
+        shared.injector.steal()
+    });
 }
 
 /// Takes a dump of `shared` (see the module doc for how and why).

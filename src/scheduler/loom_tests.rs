@@ -382,7 +382,12 @@ fn dump_racing_with_moves_of_never_polled_tasks() {
         let dump = crate::debug::dump::take(&shared);
         for join in &joins {
             let listed = dump.tasks.iter().filter(|t| t.id == join.id()).count();
-            assert_eq!(listed, 1, "task {} listed {listed} times: {dump}", join.id());
+            assert_eq!(
+                listed,
+                1,
+                "task {} listed {listed} times: {dump}",
+                join.id()
+            );
         }
         assert!(dump.is_complete(), "{dump}");
         if let Some(task) = worker.join().unwrap() {

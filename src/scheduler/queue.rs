@@ -12,7 +12,9 @@
 //! The search order lives in `scheduler/worker.rs` and is explained in `docs/design.md`.
 
 use super::Notified;
-use crate::sync::atomic::{AtomicPtr, Ordering::AcqRel, Ordering::Relaxed};
+use crate::sync::atomic::{
+    AtomicPtr, Ordering::AcqRel, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
+};
 use crate::task::Header;
 use std::ptr;
 
@@ -47,9 +49,26 @@ impl NextSlot {
         ptr::NonNull::new(old).map(|p| unsafe { Notified::from_raw(p) })
     }
 
+    /// Puts `task` in the slot if it is empty, and returns true; otherwise hands it back
+    /// (`Err`) untouched. Owner only: only the owner fills its slot (peers and the task
+    /// dump only empty it), so a slot the owner sees empty stays empty until this store,
+    /// and nothing is displaced. The `Release` store publishes the task to whoever takes
+    /// it, as `put`'s swap does.
+    #[inline]
+    pub(crate) fn put_if_empty(&self, task: Notified) -> Result<(), Notified> {
+        if !self.task.load(Relaxed).is_null() {
+            return Err(task);
+        }
+        self.task.store(task.into_raw().as_ptr(), Release);
+        Ok(())
+    }
+
     /// Empties the slot.
     pub(crate) fn take(&self) -> Option<Notified> {
-        if self.task.load(Relaxed).is_null() {
+        // Acquire even when empty: the task dump, finding the slot emptied by its owner
+        // (or a thief), must see what that thread announced before it took the task
+        // (`WorkerStats::begin_take`, `Remote::moving`; `debug/dump.rs`).
+        if self.task.load(Acquire).is_null() {
             return None;
         }
         let old = self.task.swap(ptr::null_mut(), AcqRel);

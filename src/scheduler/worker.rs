@@ -290,29 +290,33 @@ impl Worker {
         if is_yield || self.shared.config.lifo_slot_limit == 0 {
             core.queue.push(task);
         } else {
-            let slot = &self.remote().next_slot;
-            if slot.is_empty() {
-                // Only this worker fills its slot (peers and the dump only empty it), so
-                // an empty slot is still empty at the `put`, which displaces nothing.
-                let none = slot.put(task);
-                debug_assert!(none.is_none());
-                return;
-            }
-            // The displaced task is in no queue between the swap and the push: a move,
-            // announced to the dump.
-            let pushed = self.moving(|| match slot.put(task) {
-                Some(displaced) => {
-                    core.queue.push(displaced);
-                    true
-                }
-                None => false,
-            });
-            if !pushed {
-                return;
-            }
+            return match self.remote().next_slot.put_if_empty(task) {
+                Ok(()) => {}
+                Err(task) => self.displace_into_slot(core, task),
+            };
         }
         drop(core);
         self.made_stealable();
+    }
+
+    /// `schedule_local` found the next-task slot occupied: puts `task` there and moves
+    /// the task it displaces to the back of the deque. That task is in no queue between
+    /// the swap and the push: a move, announced to the task dump (`Remote::moving`).
+    /// Out of line: the common case, an empty slot, stays a load and a store.
+    #[cold]
+    #[inline(never)]
+    fn displace_into_slot(&self, core: std::cell::RefMut<'_, Core>, task: Notified) {
+        let pushed = self.moving(|| match self.remote().next_slot.put(task) {
+            Some(displaced) => {
+                core.queue.push(displaced);
+                true
+            }
+            None => false,
+        });
+        drop(core);
+        if pushed {
+            self.made_stealable();
+        }
     }
 }
 

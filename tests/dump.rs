@@ -204,7 +204,8 @@ fn dumps_while_tasks_spawn_wait_and_complete() {
 #[test]
 fn dumps_racing_with_batch_moves_miss_no_task() {
     use futures::channel::oneshot;
-    let (waves, per_wave) = if cfg!(miri) { (3, 20) } else { (50, 200) };
+    let (waves, per_wave) = if cfg!(miri) { (3, 20) } else { (100, 100) };
+    const DUMPS_PER_WAVE: usize = 10;
     let rt = Runtime::builder()
         .worker_threads(2)
         .stalled_slot_check(None)
@@ -223,28 +224,31 @@ fn dumps_racing_with_batch_moves_miss_no_task() {
             });
             waiting.push((tx, h));
         }
-        // Dump while the workers move the wave out of the global queue.
-        let dump = handle.dump();
-        let listed: HashSet<_> = dump.tasks.iter().map(|t| t.id).collect();
-        assert_eq!(
-            listed.len(),
-            dump.tasks.len(),
-            "a task listed twice:\n{dump}"
-        );
-        if dump.is_complete() {
-            complete += 1;
-            for (_, h) in &waiting {
-                assert!(
-                    listed.contains(&h.id()),
-                    "wave {wave}: task {} missing from a complete dump:\n{dump}",
-                    h.id()
-                );
+        // Dump while the workers move the wave out of the global queue (and, after the
+        // first dump, out of it again: a dump puts what it took back there).
+        for _ in 0..DUMPS_PER_WAVE {
+            let dump = handle.dump();
+            let listed: HashSet<_> = dump.tasks.iter().map(|t| t.id).collect();
+            assert_eq!(
+                listed.len(),
+                dump.tasks.len(),
+                "a task listed twice:\n{dump}"
+            );
+            if dump.is_complete() {
+                complete += 1;
+                for (_, h) in &waiting {
+                    assert!(
+                        listed.contains(&h.id()),
+                        "wave {wave}: task {} missing from a complete dump:\n{dump}",
+                        h.id()
+                    );
+                }
+            } else {
+                assert!(dump.to_string().contains("incomplete: worker"), "{dump}");
             }
-        } else {
-            assert!(dump.to_string().contains("incomplete: worker"), "{dump}");
-        }
-        for id in &joined {
-            assert!(!listed.contains(id), "task {id} listed after it was joined");
+            for id in &joined {
+                assert!(!listed.contains(id), "task {id} listed after it was joined");
+            }
         }
         // Release the older half, and join it before the next dump.
         let keep = waiting.split_off(waiting.len() / 2);
@@ -255,10 +259,11 @@ fn dumps_racing_with_batch_moves_miss_no_task() {
             joined.insert(id);
         }
     }
-    println!("{complete} of {waves} dumps complete");
+    let dumps = waves * DUMPS_PER_WAVE;
+    println!("{complete} of {dumps} dumps complete");
     assert!(
-        complete * 2 > waves,
-        "only {complete} of {waves} dumps were complete"
+        complete * 2 > dumps,
+        "only {complete} of {dumps} dumps were complete"
     );
     for (tx, h) in waiting {
         tx.send(()).unwrap();

@@ -98,9 +98,8 @@ fn queued_never_polled_running_and_waiting_tasks_are_all_listed() {
 
 /// 10,000 tasks spawn, wait and complete while dumps are taken: each dump lists each
 /// task at most once, never one whose handle had already returned when the dump began,
-/// and always the tasks known to be waiting throughout. (A ready task in transit, popped
-/// by a worker and not yet published, or inside a steal, can be missed: see
-/// `debug/dump.rs`.)
+/// and always the tasks known to be waiting throughout. (Ready tasks on the move between
+/// queues: `dumps_racing_with_batch_moves_miss_no_task`.)
 #[test]
 fn dumps_while_tasks_spawn_wait_and_complete() {
     let n: usize = if cfg!(miri) { 50 } else { 10_000 };
@@ -119,9 +118,7 @@ fn dumps_while_tasks_spawn_wait_and_complete() {
         })
         .collect();
     let pinned_ids: HashSet<_> = pinned.iter().map(|h| h.id()).collect();
-    // Until they wait they may be in transit between a queue and a worker (popped, not
-    // yet published), where a dump can miss them; once waiting, they are in the
-    // registry for good.
+    // Once waiting, they are in the registry, listed as waiting, for good.
     let deadline = Instant::now() + PATIENCE;
     while handle.dump().tasks_in(TaskState::Waiting).count() < pinned_ids.len() {
         assert!(Instant::now() < deadline, "the pinned tasks never waited");

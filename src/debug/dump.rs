@@ -29,14 +29,50 @@
 //! withdraw then register, a dump could walk the registry before the registration and
 //! read the published id after the withdrawal).
 //!
-//! Still open: a task that has never been polled and is moving at the instant of the
-//! dump can be missed: popped by a worker and not yet published (a few instructions),
-//! or moved by a worker from a queue the dump has not drained yet into one it already
-//! drained (a steal into the thief's deque, an injector batch into a worker's deque).
-//! Closing those needs the workers to announce a task in hand before they take it (and
-//! a `SeqCst` handshake with the dump's steals), on the hot path of every pop; see
-//! `docs/observability.md`. A task is never listed twice (rows are keyed by id) and
-//! never read after it was freed.
+//! **Tasks on the move.** A task never polled is also, for a moment, in none of those
+//! places: a worker took it out of a queue and has not published it yet, or moved it in
+//! a batch from a queue the dump has not drained yet into its own deque, which the dump
+//! drained already (a share or batch of the injector, a steal from a peer, its
+//! next-task slot spilled or displaced into its deque). The workers announce both,
+//! before the take and without a fence:
+//!
+//! - **the task in hand**: a worker's poll seqlock turns odd *before* it starts taking
+//!   its next task (`WorkerStats::begin_take`) and even when that task is published
+//!   (`begin_poll`), or back when it found none. That is the odd store `begin_poll`
+//!   always made, made earlier: nothing added per poll.
+//! - **a batch**: `Remote::moving` is odd from before the take until the pushes into the
+//!   worker's deque are done. Only batch moves pay it (each already takes a lock or makes
+//!   a read-modify-write, and most are followed by a `SeqCst` fence); a spawn on a
+//!   worker whose next-task slot is empty checks that (one load) and fills it with a
+//!   store, since only the owner fills its slot and so nothing can be displaced.
+//!
+//! Why no fence: the announcement is a store ordered before the take, and every take is
+//! a release operation on the source queue that a later drain of that queue reads (the
+//! deque's `front` read-modify-write, the injector's takers' lock, the slot's swap; the
+//! dump reads an empty slot with `Acquire`). So a dump that drains a queue *after* a
+//! worker took from it synchronises with that take and reads the announcement (or
+//! something later) when it looks after its drain: message passing, not the store-load
+//! pattern an "is a dump running?" flag read at each pop would need (which needs a
+//! `SeqCst` fence on every pop). The dump then:
+//!
+//! 1. drains every queue in passes, each pass bracketed by a read of every worker's
+//!    `moving` (an odd one waited for, a bounded while): a pass during which no worker
+//!    moved a batch cannot have missed one, and a pass that saw one is repeated (it only
+//!    finds what arrived since; the dump holds all it took), up to `ROUNDS` passes;
+//! 2. reads each worker's published poll, first waiting (bounded) for an odd sequence to
+//!    move: to the publication of the task in hand, back (it took nothing), or on (what it
+//!    took was published and withdrawn since: registered or complete);
+//! 3. walks the registry.
+//!
+//! A worker that did not settle in time (it kept moving batches through every pass, or
+//! stayed in a take window through the whole wait: a preempted thread) is reported,
+//! `WorkerDump::in_transit`, and the dump says it is incomplete (`Dump::is_complete`,
+//! and a line in `Display`): never silently short. A task is never listed twice (rows
+//! are keyed by id) and never read after it was freed. On crossbeam's deque, one corner
+//! rests on its implementation rather than on the language's rules: a pop that loses the
+//! race for the last task restores `front` with a plain store, and a dump's emptiness
+//! check that reads that store does not synchronise with the worker's earlier pops
+//! (x86 and ARM order it anyway).
 
 use crate::scheduler::{Notified, Shared};
 use crate::sync::atomic::Ordering::Acquire;

@@ -20,8 +20,8 @@
 //!
 //! Costs per event (what the hot paths pay with nothing turned on):
 //! - poll: `begin_take` (before the worker takes its next task) and `begin_poll`
-//!   together 2 loads + 5 stores (the task's poll count, the sequence twice, id,
-//!   location) and a compiler-only fence on x86 (`Release`); after the
+//!   together 3 loads + 5 stores (the task's poll count, the sequence twice, id,
+//!   location; the sequence is loaded in each) and a compiler-only fence on x86 (`Release`); after the
 //!   future's poll (or its drop, if it finished) 1 store (the id withdrawn,
 //!   `task/harness.rs`) and 1 load + 1 store (`completed`). No thread-local: these
 //!   stores also give `task::id()` its answer.

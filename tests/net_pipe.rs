@@ -80,21 +80,25 @@ fn a_round_trip_between_two_tasks() {
     });
 }
 
-/// The writer fills the pipe (`WouldBlock` proves it full), then a write far larger
+/// The pipe is filled (`WouldBlock` proves it full), then a write far larger
 /// than the pipe waits on the reader and completes once it has drained everything.
 #[test]
 fn a_large_write_waits_for_the_reader_and_completes() {
     rt(2).block_on(async {
         let (mut tx, mut rx) = pipe::pipe().unwrap();
+        // Filled through a duplicate of the descriptor, so that `WouldBlock` is the
+        // kernel's answer (a `try_write` says it too before the driver's first event).
+        let mut raw = std::fs::File::from(tx.as_fd().try_clone_to_owned().unwrap());
         let mut filled = 0;
         loop {
-            match tx.try_write(&[0xAA; 4096]) {
+            match raw.write(&[0xAA; 4096]) {
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => panic!("{e}"),
             }
         }
         assert!(filled >= 4096, "the pipe took only {filled} bytes");
+        drop(raw);
 
         let big = pattern(4 << 20);
         let expected = big.clone();
@@ -327,10 +331,8 @@ fn try_io_and_the_vectored_forms() {
         assert_eq!((n, &one, &two[..2]), (5, b"abc", &b"de"[..]));
 
         // `try_io` runs the caller's own syscall on the descriptor.
-        tx.try_io(|| {
-            std::fs::File::from(tx.as_fd().try_clone_to_owned()?).write(b"raw")
-        })
-        .unwrap();
+        tx.try_io(|| std::fs::File::from(tx.as_fd().try_clone_to_owned()?).write(b"raw"))
+            .unwrap();
         let ready = timeout(PATIENCE, rx.ready(heist::io::Interest::READABLE))
             .await
             .unwrap()

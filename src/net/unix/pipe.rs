@@ -429,6 +429,8 @@ crate::net::stream_io::impl_write!([] Sender);
 /// let rt = heist::Runtime::new().unwrap();
 /// rt.block_on(async {
 ///     let (tx, rx) = pipe::pipe().unwrap();
+///     // A new end knows no readiness before the driver's first event: wait for it.
+///     tx.writable().await.unwrap();
 ///     tx.try_write(b"ping").unwrap();
 ///     let mut buf = [0; 16];
 ///     let n = loop {

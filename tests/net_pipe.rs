@@ -48,6 +48,16 @@ fn is_nonblocking(fd: RawFd) -> bool {
     flags & libc::O_NONBLOCK != 0
 }
 
+/// All `rx` reads until end of file, bounded by `PATIENCE`.
+async fn read_all(rx: &mut Receiver) -> Vec<u8> {
+    let mut got = Vec::new();
+    timeout(PATIENCE, rx.read_to_end(&mut got))
+        .await
+        .expect("no end of file: the writer stalled")
+        .unwrap();
+    got
+}
+
 /// `n` bytes of a pattern that shows a lost, repeated or reordered chunk.
 fn pattern(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i % 251) as u8).collect()
@@ -106,11 +116,7 @@ fn a_large_write_waits_for_the_reader_and_completes() {
             tx.write_all(&big).await.unwrap();
             // `tx` drops here: the reader's `read_to_end` ends.
         });
-        let mut got = Vec::new();
-        timeout(PATIENCE, rx.read_to_end(&mut got))
-            .await
-            .expect("the write never completed")
-            .unwrap();
+        let got = read_all(&mut rx).await;
         assert_eq!(got.len(), filled + expected.len());
         assert!(got[..filled].iter().all(|&b| b == 0xAA));
         assert!(got[filled..] == expected[..], "bytes lost or reordered");
@@ -160,11 +166,7 @@ fn a_fifo_opened_at_both_ends() {
         let writer = heist::spawn(async move {
             tx.write_all(&pattern(200_000)).await.unwrap();
         });
-        let mut got = Vec::new();
-        timeout(PATIENCE, rx.read_to_end(&mut got))
-            .await
-            .unwrap()
-            .unwrap();
+        let got = read_all(&mut rx).await;
         assert!(got == pattern(200_000));
         writer.await.unwrap();
     });
@@ -248,11 +250,7 @@ fn from_owned_fd_checks_what_unchecked_does_not() {
         let mut rx = Receiver::from_owned_fd_unchecked(a).unwrap();
         b.write_all(b"via a socket").unwrap();
         drop(b);
-        let mut got = Vec::new();
-        timeout(PATIENCE, rx.read_to_end(&mut got))
-            .await
-            .unwrap()
-            .unwrap();
+        let got = read_all(&mut rx).await;
         assert_eq!(got, b"via a socket");
 
         // A pipe's read end is not a writing end, and the other way round.
@@ -369,11 +367,7 @@ fn close_does_not_end_the_stream() {
         tx.close().await.unwrap();
         tx.write_all(b"still open").await.unwrap();
         drop(tx);
-        let mut got = Vec::new();
-        timeout(PATIENCE, rx.read_to_end(&mut got))
-            .await
-            .unwrap()
-            .unwrap();
+        let got = read_all(&mut rx).await;
         assert_eq!(got, b"still open");
     });
 }

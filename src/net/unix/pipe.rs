@@ -237,10 +237,16 @@ macro_rules! pipe_end {
                 })
             }
 
-            #[doc = concat!("Wraps a `File` that is a pipe or FIFO opened for ", $access, ": checked, set non-blocking, registered.")]
+            #[doc = concat!(
+                "Wraps a `File` that is a pipe or FIFO opened for ", $access,
+                ": checked, set non-blocking, registered."
+            )]
             ///
             /// # Errors
-            #[doc = concat!("`InvalidInput` if it is not a pipe or not open for ", $access, " (it is then closed).")]
+            #[doc = concat!(
+                "`InvalidInput` if it is not a pipe or not open for ", $access,
+                " (it is then closed)."
+            )]
             ///
             /// # Panics
             /// Outside a heist runtime.
@@ -249,10 +255,16 @@ macro_rules! pipe_end {
                 $ty::from_owned_fd(file.into())
             }
 
-            #[doc = concat!("Wraps a pipe or FIFO descriptor open for ", $access, ": checked, set non-blocking, registered.")]
+            #[doc = concat!(
+                "Wraps a pipe or FIFO descriptor open for ", $access,
+                ": checked, set non-blocking, registered."
+            )]
             ///
             /// # Errors
-            #[doc = concat!("`InvalidInput` if it is not a pipe or not open for ", $access, " (it is then closed).")]
+            #[doc = concat!(
+                "`InvalidInput` if it is not a pipe or not open for ", $access,
+                " (it is then closed)."
+            )]
             ///
             /// # Panics
             /// Outside a heist runtime.
@@ -266,7 +278,9 @@ macro_rules! pipe_end {
             }
 
             /// [`from_owned_fd`](Self::from_owned_fd) without its checks: the caller
-            #[doc = concat!("vouches that the file is open for ", $access, " and already non-blocking. Any")]
+            #[doc = concat!(
+                "vouches that the file is open for ", $access, " and already non-blocking. Any"
+            )]
             /// descriptor the driver can poll is accepted (a socket too).
             ///
             /// # Panics
@@ -293,7 +307,10 @@ macro_rules! pipe_end {
                 self.io.ready(interest).await
             }
 
-            #[doc = concat!("Runs `f` if the pipe is ready for ", $access, ", clearing the readiness if `f` says")]
+            #[doc = concat!(
+                "Runs `f` if the pipe is ready for ", $access,
+                ", clearing the readiness if `f` says"
+            )]
             /// `WouldBlock` (`WouldBlock` without calling `f` if not ready). `f` does the
             /// I/O itself, on the descriptor ([`AsRawFd`]), not through this end's methods.
             pub fn try_io<R>(&self, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {

@@ -29,9 +29,8 @@ pub(crate) mod worker;
 #[cfg(test)]
 mod loom_tests;
 
-use crate::sync::atomic::{
-    fence, AtomicBool, AtomicU32, Ordering::Relaxed, Ordering::Release, Ordering::SeqCst,
-};
+use crate::sync::atomic::{fence, AtomicBool, AtomicU32, Ordering::SeqCst};
+use crate::sync::stat::Ordering::{Relaxed, Release};
 use crate::sync::{Arc, Condvar, Mutex};
 use crate::task::{self, list::OwnedTasks, Id, JoinHandle};
 use crossbeam_utils::CachePadded;
@@ -79,8 +78,13 @@ pub(crate) struct Remote {
     /// Odd while the owner moves tasks from elsewhere into its own deque (a batch from
     /// the injector or a peer, its next-task slot spilled or displaced): tasks taken out
     /// of one queue and not yet pushed into the other, which the task dump must not
-    /// miss (`Worker::moving`, `debug/dump.rs`). Only the owner writes it.
-    pub(crate) moving: AtomicU32,
+    /// miss (`Worker::moving`, `debug/dump.rs`). Only the owner writes it. A statistics
+    /// atomic (std's on both sides of the facade), though the dump relies on its
+    /// `Release` / `Acquire`: a loom atomic here put three more switch points into every
+    /// batch move and search of every runtime model (about +50% interleavings); loom
+    /// still sees the moves it brackets (the queue operations are loom's), and
+    /// `debug/dump.rs` argues the orderings (docs/testing.md, "What loom cannot see").
+    pub(crate) moving: crate::sync::stat::AtomicU32,
     pub(crate) parker: Parker,
 }
 
@@ -162,7 +166,7 @@ impl Shared {
                     stealer,
                     next_slot: NextSlot::new(),
                     tick: AtomicU32::new(0),
-                    moving: AtomicU32::new(0),
+                    moving: crate::sync::stat::AtomicU32::new(0),
                     parker: Parker::new(),
                 })
             })

@@ -15,9 +15,7 @@
 //! of the scheduler that uses it, whose `mod.rs` names the queue types with its own
 //! task type (`scheduler::LocalQueue`, `Stealer`, `Injector`, `NextSlot`).
 
-use crate::sync::atomic::{
-    AtomicPtr, Ordering::AcqRel, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
-};
+use crate::sync::atomic::{AtomicPtr, Ordering::AcqRel, Ordering::Acquire, Ordering::Relaxed};
 use crate::task::{Header, Notified};
 use std::marker::PhantomData;
 use std::ptr;
@@ -47,20 +45,6 @@ impl<S: 'static> NextSlot<S> {
         let old = self.task.swap(task.into_raw().as_ptr(), AcqRel);
         // SAFETY: the slot owns the `Notified` it points to; the swap moved it to us.
         ptr::NonNull::new(old).map(|p| unsafe { Notified::from_raw(p) })
-    }
-
-    /// Puts `task` in the slot if it is empty, and returns true; otherwise hands it back
-    /// (`Err`) untouched. Owner only: only the owner fills its slot (peers and the task
-    /// dump only empty it), so a slot the owner sees empty stays empty until this store,
-    /// and nothing is displaced. The `Release` store publishes the task to whoever takes
-    /// it, as `put`'s swap does.
-    #[inline]
-    pub(crate) fn put_if_empty(&self, task: Notified<S>) -> Result<(), Notified<S>> {
-        if !self.task.load(Relaxed).is_null() {
-            return Err(task);
-        }
-        self.task.store(task.into_raw().as_ptr(), Release);
-        Ok(())
     }
 
     /// Empties the slot.

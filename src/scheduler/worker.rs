@@ -58,6 +58,13 @@ pub(crate) struct Core {
     rng: u32,
     /// For each peer, its tick when this worker last saw its next-task slot occupied.
     slot_seen: Vec<Option<u32>>,
+    /// False only while this worker's next-task slot is empty: set when it fills the
+    /// slot, cleared when it empties the slot itself. Peers and the dump may empty the
+    /// slot behind its back (it then stays true, wrongly but harmlessly), and only this
+    /// worker fills it, so false means empty: `schedule_local` then knows the `put`
+    /// displaces nothing and need not announce a move (`Remote::moving`), without an
+    /// atomic load (which would also add a switch point to every loom model).
+    slot_filled: bool,
     /// Bookkeeping for this worker's statistics (`metrics/worker.rs`).
     stats: crate::metrics::worker::WorkerLocal,
 }
@@ -282,7 +289,7 @@ impl Worker {
         if is_spawn {
             self.stats().spawned.incr();
         }
-        let Ok(core) = self.core.try_borrow_mut() else {
+        let Ok(mut core) = self.core.try_borrow_mut() else {
             self.stats().overflow_count.incr();
             return self.shared.schedule_remote(task);
         };
@@ -290,19 +297,23 @@ impl Worker {
         if is_yield || self.shared.config.lifo_slot_limit == 0 {
             core.queue.push(task);
         } else {
-            return match self.remote().next_slot.put_if_empty(task) {
-                Ok(()) => {}
-                Err(task) => self.displace_into_slot(core, task),
-            };
+            if core.slot_filled {
+                return self.displace_into_slot(core, task);
+            }
+            // Empty (see `Core::slot_filled`): nothing is displaced.
+            core.slot_filled = true;
+            let none = self.remote().next_slot.put(task);
+            debug_assert!(none.is_none(), "Core::slot_filled was false on a full slot");
+            return;
         }
         drop(core);
         self.made_stealable();
     }
 
-    /// `schedule_local` found the next-task slot occupied: puts `task` there and moves
-    /// the task it displaces to the back of the deque. That task is in no queue between
-    /// the swap and the push: a move, announced to the task dump (`Remote::moving`).
-    /// Out of line: the common case, an empty slot, stays a load and a store.
+    /// `schedule_local` found the next-task slot maybe occupied: puts `task` there and
+    /// moves the task it displaces, if any, to the back of the deque. That task is in no
+    /// queue between the swap and the push: a move, announced to the task dump
+    /// (`Remote::moving`). Out of line: the common case, an empty slot, stays a swap.
     #[cold]
     #[inline(never)]
     fn displace_into_slot(&self, core: std::cell::RefMut<'_, Core>, task: Notified) {
@@ -341,6 +352,7 @@ impl Worker {
                 in_poll: false,
                 rng: 0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1,
                 slot_seen: vec![None; n],
+                slot_filled: false,
                 stats: Default::default(),
             }),
         }
@@ -476,11 +488,12 @@ impl Worker {
         }
         if shared.config.lifo_slot_limit > 0 {
             if core.next_slot_polls < shared.config.lifo_slot_limit {
+                core.slot_filled = false;
                 if let Some(task) = self.remote().next_slot.take() {
                     core.next_slot_polls += 1;
                     return Some(task);
                 }
-            } else if self.moving(|| match self.remote().next_slot.take() {
+            } else if self.moving(|| match take_own_slot(&mut core, self.remote()) {
                 Some(task) => {
                     core.queue.push(task);
                     true
@@ -493,9 +506,6 @@ impl Worker {
         core.next_slot_polls = 0;
         if let Some(task) = core.queue.pop() {
             return Some(task);
-        }
-        if shared.injector.is_empty() {
-            return None;
         }
         let limit = injector_share(shared);
         let task = self.moving(|| {
@@ -626,6 +636,12 @@ impl Core {
 /// `INJECTOR_LIMIT`.
 fn injector_share(shared: &Shared) -> usize {
     (shared.injector.len() / shared.num_workers() + 1).min(INJECTOR_LIMIT)
+}
+
+/// The owner empties its next-task slot (`Core::slot_filled`).
+fn take_own_slot(core: &mut Core, remote: &super::Remote) -> Option<Notified> {
+    core.slot_filled = false;
+    remote.next_slot.take()
 }
 
 /// Retries a steal until it succeeds or finds the source empty.

@@ -42,9 +42,10 @@
 //!   always made, made earlier: nothing added per poll.
 //! - **a batch**: `Remote::moving` is odd from before the take until the pushes into the
 //!   worker's deque are done. Only batch moves pay it (each already takes a lock or makes
-//!   a read-modify-write, and most are followed by a `SeqCst` fence); a spawn on a
-//!   worker whose next-task slot is empty checks that (one load) and fills it with a
-//!   store, since only the owner fills its slot and so nothing can be displaced.
+//!   a read-modify-write, and most are followed by a `SeqCst` fence). A spawn or wake
+//!   on a worker displaces a task from the next-task slot only if the slot is full, which
+//!   the worker knows without an atomic load (only the owner fills its slot:
+//!   `Core::slot_filled`); only a displacement is announced.
 //!
 //! Why no fence: the announcement is a store ordered before the take, and every take is
 //! a release operation on the source queue that a later drain of that queue reads (the

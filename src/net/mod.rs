@@ -36,11 +36,12 @@
 //! shut down fails every operation with an error.
 //!
 //! Where heist still differs from tokio 1.x: no `bytes::BufMut` methods
-//! (`try_read_buf`, `recv_buf`, `recv_buf_from` and their `try_` forms: heist does not
-//! depend on `bytes`); `unix::SocketAddr` is std's (the same `is_unnamed` and
-//! `as_pathname`; on Linux `as_abstract_name` needs `std::os::linux::net::SocketAddrExt`
-//! in scope); no `unix::pipe`; and the `poll_*` receives take heist's
-//! [`ReadBuf`](crate::io::ReadBuf), not tokio's, even with the `tokio-io` feature.
+//! (`try_read_buf`, on the streams and [`unix::pipe::Receiver`] alike, `recv_buf`,
+//! `recv_buf_from` and their `try_` forms: heist does not depend on `bytes`);
+//! `unix::SocketAddr` is std's (the same `is_unnamed` and `as_pathname`; on Linux
+//! `as_abstract_name` needs `std::os::linux::net::SocketAddrExt` in scope); and the
+//! `poll_*` receives take heist's [`ReadBuf`](crate::io::ReadBuf), not tokio's, even
+//! with the `tokio-io` feature.
 
 mod addr;
 mod common;

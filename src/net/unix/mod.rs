@@ -1,9 +1,10 @@
 //! Unix-domain sockets: [`UnixListener`], [`UnixStream`] (with its owned halves),
 //! [`UnixDatagram`] and [`UnixSocket`] (one not yet bound, listening or connected); a
-//! stream peer's credentials ([`UCred`]).
+//! stream peer's credentials ([`UCred`]); and [`pipe`], anonymous pipes and FIFOs.
 
 mod datagram;
 mod listener;
+pub mod pipe;
 mod socket;
 mod split;
 mod stream;

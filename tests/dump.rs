@@ -98,9 +98,8 @@ fn queued_never_polled_running_and_waiting_tasks_are_all_listed() {
 
 /// 10,000 tasks spawn, wait and complete while dumps are taken: each dump lists each
 /// task at most once, never one whose handle had already returned when the dump began,
-/// and always the tasks known to be waiting throughout. (A ready task in transit, popped
-/// by a worker and not yet published, or inside a steal, can be missed: see
-/// `debug/dump.rs`.)
+/// and always the tasks known to be waiting throughout. (Ready tasks on the move between
+/// queues: `dumps_racing_with_batch_moves_miss_no_task`.)
 #[test]
 fn dumps_while_tasks_spawn_wait_and_complete() {
     let n: usize = if cfg!(miri) { 50 } else { 10_000 };
@@ -119,9 +118,7 @@ fn dumps_while_tasks_spawn_wait_and_complete() {
         })
         .collect();
     let pinned_ids: HashSet<_> = pinned.iter().map(|h| h.id()).collect();
-    // Until they wait they may be in transit between a queue and a worker (popped, not
-    // yet published), where a dump can miss them; once waiting, they are in the
-    // registry for good.
+    // Once waiting, they are in the registry, listed as waiting, for good.
     let deadline = Instant::now() + PATIENCE;
     while handle.dump().tasks_in(TaskState::Waiting).count() < pinned_ids.len() {
         assert!(Instant::now() < deadline, "the pinned tasks never waited");
@@ -189,6 +186,88 @@ fn dumps_while_tasks_spawn_wait_and_complete() {
     }
     let last = handle.dump();
     assert!(last.tasks.is_empty(), "{last}");
+}
+
+/// Tasks never polled, moving between queues while the dump reads them: waves of tasks
+/// spawned from outside land in the global queue, and the workers move them in batches
+/// into their own deques (and steal them from each other) while dumps are taken. Every
+/// dump lists every task spawned before it began and not yet released, and no task
+/// already joined; a dump may say it is incomplete only by naming a worker it could not
+/// see settle, and most are complete.
+///
+/// Before the dump re-read the queues after a move (`Remote::moving`), it missed the
+/// batch a worker took from the global queue while the dump was draining it: the batch
+/// landed in a deque the dump had already drained.
+#[test]
+fn dumps_racing_with_batch_moves_miss_no_task() {
+    use futures::channel::oneshot;
+    let (waves, per_wave) = if cfg!(miri) { (3, 20) } else { (100, 100) };
+    const DUMPS_PER_WAVE: usize = 10;
+    let rt = Runtime::builder()
+        .worker_threads(2)
+        .stalled_slot_check(None)
+        .build()
+        .unwrap();
+    let handle = rt.handle().clone();
+    // Each task waits for its own release, then completes.
+    let mut waiting: Vec<(oneshot::Sender<()>, heist::task::JoinHandle<()>)> = Vec::new();
+    let mut joined = HashSet::new();
+    let mut complete = 0;
+    for wave in 0..waves {
+        for _ in 0..per_wave {
+            let (tx, rx) = oneshot::channel::<()>();
+            let h = handle.spawn(async move {
+                let _ = rx.await;
+            });
+            waiting.push((tx, h));
+        }
+        // Dump while the workers move the wave out of the global queue (and, after the
+        // first dump, out of it again: a dump puts what it took back there).
+        for _ in 0..DUMPS_PER_WAVE {
+            let dump = handle.dump();
+            let listed: HashSet<_> = dump.tasks.iter().map(|t| t.id).collect();
+            assert_eq!(
+                listed.len(),
+                dump.tasks.len(),
+                "a task listed twice:\n{dump}"
+            );
+            if dump.is_complete() {
+                complete += 1;
+                for (_, h) in &waiting {
+                    assert!(
+                        listed.contains(&h.id()),
+                        "wave {wave}: task {} missing from a complete dump:\n{dump}",
+                        h.id()
+                    );
+                }
+            } else {
+                assert!(dump.to_string().contains("incomplete: worker"), "{dump}");
+            }
+            for id in &joined {
+                assert!(!listed.contains(id), "task {id} listed after it was joined");
+            }
+        }
+        // Release the older half, and join it before the next dump.
+        let keep = waiting.split_off(waiting.len() / 2);
+        for (tx, h) in std::mem::replace(&mut waiting, keep) {
+            tx.send(()).unwrap();
+            let id = h.id();
+            rt.block_on(h).unwrap();
+            joined.insert(id);
+        }
+    }
+    let dumps = waves * DUMPS_PER_WAVE;
+    println!("{complete} of {dumps} dumps complete");
+    assert!(
+        complete * 2 > dumps,
+        "only {complete} of {dumps} dumps were complete"
+    );
+    for (tx, h) in waiting {
+        tx.send(()).unwrap();
+        rt.block_on(h).unwrap();
+    }
+    let last = handle.dump();
+    assert!(last.tasks.is_empty() && last.is_complete(), "{last}");
 }
 
 #[test]

@@ -29,16 +29,54 @@
 //! withdraw then register, a dump could walk the registry before the registration and
 //! read the published id after the withdrawal).
 //!
-//! Still open: a task that has never been polled and is moving at the instant of the
-//! dump can be missed: popped by a worker and not yet published (a few instructions),
-//! or moved by a worker from a queue the dump has not drained yet into one it already
-//! drained (a steal into the thief's deque, an injector batch into a worker's deque).
-//! Closing those needs the workers to announce a task in hand before they take it (and
-//! a `SeqCst` handshake with the dump's steals), on the hot path of every pop; see
-//! `docs/observability.md`. A task is never listed twice (rows are keyed by id) and
-//! never read after it was freed.
+//! **Tasks on the move.** A task never polled is also, for a moment, in none of those
+//! places: a worker took it out of a queue and has not published it yet, or moved it in
+//! a batch from a queue the dump has not drained yet into its own deque, which the dump
+//! drained already (a share or batch of the injector, a steal from a peer, its
+//! next-task slot spilled or displaced into its deque). The workers announce both,
+//! before the take and without a fence:
+//!
+//! - **the task in hand**: a worker's poll seqlock turns odd *before* it starts taking
+//!   its next task (`WorkerStats::begin_take`) and even when that task is published
+//!   (`begin_poll`), or back when it found none. That is the odd store `begin_poll`
+//!   always made, made earlier: nothing added per poll.
+//! - **a batch**: `Remote::moving` is odd from before the take until the pushes into the
+//!   worker's deque are done. Only batch moves pay it (each already takes a lock or makes
+//!   a read-modify-write, and most are followed by a `SeqCst` fence). A spawn or wake
+//!   on a worker displaces a task from the next-task slot only if the slot is full, which
+//!   the worker knows without an atomic load (only the owner fills its slot:
+//!   `Core::slot_filled`); only a displacement is announced.
+//!
+//! Why no fence: the announcement is a store ordered before the take, and every take is
+//! a release operation on the source queue that a later drain of that queue reads (the
+//! deque's `front` read-modify-write, the injector's takers' lock, the slot's swap; the
+//! dump reads an empty slot with `Acquire`). So a dump that drains a queue *after* a
+//! worker took from it synchronises with that take and reads the announcement (or
+//! something later) when it looks after its drain: message passing, not the store-load
+//! pattern an "is a dump running?" flag read at each pop would need (which needs a
+//! `SeqCst` fence on every pop). The dump then:
+//!
+//! 1. drains every queue in passes, each pass bracketed by a read of every worker's
+//!    `moving` (an odd one waited for, a bounded while): a pass during which no worker
+//!    moved a batch cannot have missed one, and a pass that saw one is repeated (it only
+//!    finds what arrived since; the dump holds all it took), up to `ROUNDS` passes;
+//! 2. reads each worker's published poll, first waiting (bounded) for an odd sequence to
+//!    move: to the publication of the task in hand, back (it took nothing), or on (what it
+//!    took was published and withdrawn since: registered or complete);
+//! 3. walks the registry.
+//!
+//! A worker that did not settle in time (it kept moving batches through every pass, or
+//! stayed in a take window through the whole wait: a preempted thread) is reported,
+//! `WorkerDump::in_transit`, and the dump says it is incomplete (`Dump::is_complete`,
+//! and a line in `Display`): never silently short. A task is never listed twice (rows
+//! are keyed by id) and never read after it was freed. On crossbeam's deque, one corner
+//! rests on its implementation rather than on the language's rules: a pop that loses the
+//! race for the last task restores `front` with a plain store, and a dump's emptiness
+//! check that reads that store does not synchronise with the worker's earlier pops
+//! (x86 and ARM order it anyway).
 
 use crate::scheduler::{Notified, Shared};
+use crate::sync::atomic::Ordering::Acquire;
 use crate::sync::Arc;
 use crate::task::{Header, Id};
 use std::collections::HashMap;
@@ -86,6 +124,11 @@ pub struct WorkerDump {
     pub parked: bool,
     /// Tasks found in its local queue and next-task slot.
     pub queued: usize,
+    /// True if the dump could not see this worker settle: it kept moving tasks between
+    /// queues through every re-read of them, or stayed between taking a task and
+    /// starting to poll it for the whole wait. A task never polled that it carried may
+    /// then be missing from [`Dump::tasks`]; see [`Dump::is_complete`].
+    pub in_transit: bool,
 }
 
 /// One task in a [`Dump`].
@@ -214,34 +257,85 @@ impl Rows {
     }
 }
 
-/// Takes a dump of `shared` (see the module doc for how and why).
-pub(crate) fn take(shared: &Arc<Shared>) -> Dump {
-    let mut held: Vec<(Notified, Option<usize>)> = Vec::new();
-    let mut queued = vec![0; shared.num_workers()];
+/// Re-reads of the queues before a dump gives up on a worker that keeps moving tasks.
+const ROUNDS: usize = 8;
+/// How long (in `spin_loop` rounds) the dump waits for a worker to finish a move or to
+/// publish the task it took, before it reports the worker as moving.
+const SPINS: u32 = 1 << 12;
+
+/// Each worker's `Remote::moving`, waiting (at most `SPINS` rounds each) for a move in
+/// progress to end. An odd value is a move that did not end in time.
+fn moves(shared: &Shared) -> Vec<u32> {
+    shared
+        .remotes
+        .iter()
+        .map(|remote| {
+            let mut n = remote.moving.load(Acquire);
+            let mut spun = 0;
+            while n % 2 == 1 && spun < SPINS {
+                crate::sync::spin_loop();
+                spun += 1;
+                n = remote.moving.load(Acquire);
+            }
+            n
+        })
+        .collect()
+}
+
+/// Takes every task out of every queue into `held` (`queued` counts each worker's).
+fn drain_all(shared: &Shared, held: &mut Vec<(Notified, Option<usize>)>, queued: &mut [usize]) {
     for (i, remote) in shared.remotes.iter().enumerate() {
         if let Some(task) = remote.next_slot.take() {
             held.push((task, Some(i)));
             queued[i] += 1;
         }
-        queued[i] += drain(&mut held, Some(i), remote.stealer.len(), || {
+        queued[i] += drain(held, Some(i), remote.stealer.len(), || {
             remote.stealer.steal()
         });
     }
-    drain(&mut held, None, shared.injector.len(), || {
+    drain(held, None, shared.injector.len(), || {
         shared.injector.steal()
     });
+}
+
+/// Takes a dump of `shared` (see the module doc for how and why).
+pub(crate) fn take(shared: &Arc<Shared>) -> Dump {
+    let mut held: Vec<(Notified, Option<usize>)> = Vec::new();
+    let mut queued = vec![0; shared.num_workers()];
+    // Drain every queue until a whole pass saw no worker move tasks into its deque (a
+    // move the pass raced with left its tasks where the pass had already looked); each
+    // pass only finds what arrived since the last, the dump holding all it took.
+    let mut in_transit = vec![false; shared.num_workers()];
+    for _ in 0..ROUNDS {
+        let before = moves(shared);
+        drain_all(shared, &mut held, &mut queued);
+        let after = moves(shared);
+        for (i, moving) in in_transit.iter_mut().enumerate() {
+            *moving = before[i] % 2 == 1 || before[i] != after[i];
+        }
+        if !in_transit.contains(&true) {
+            break;
+        }
+    }
 
     // The running tasks before the registry: a task ending its first poll in `Pending`
     // registers *before* it withdraws its published id (`task/harness.rs`), so a task
     // this read finds withdrawn is already in the registry the walk below locks (the
     // withdrawal is a `Release` store, read here with an `Acquire` fence; the walk
     // takes the shard lock after that). Read the other way round, a task could
-    // withdraw and register between the two reads and be missed.
+    // withdraw and register between the two reads and be missed. A worker between
+    // taking a task out of a queue and publishing it (the take window) is waited for.
     let current: Vec<_> = shared
         .stats
         .workers
         .iter()
-        .map(|stats| stats.current())
+        .zip(&mut in_transit)
+        .map(|(stats, moving)| {
+            stats.current_after_take(SPINS).unwrap_or_else(|()| {
+                *moving = true;
+                None
+            })
+        })
         .collect();
     let now = u64::try_from(shared.stats.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
     let mut rows = Rows::default();
@@ -291,6 +385,7 @@ pub(crate) fn take(shared: &Arc<Shared>) -> Dump {
             polls: stats.poll_count(),
             parked: stats.park_unpark_count.get() % 2 == 1,
             queued: queued[index],
+            in_transit: in_transit[index],
         });
     }
     // Every task taken out goes back, to the global queue (only the owner may push to a
@@ -308,6 +403,13 @@ pub(crate) fn take(shared: &Arc<Shared>) -> Dump {
 }
 
 impl Dump {
+    /// True if every task that was live throughout the dump is listed: no worker was
+    /// found [`in_transit`](WorkerDump::in_transit). (Tasks spawned, or completed,
+    /// while the dump was taken may or may not be listed.)
+    pub fn is_complete(&self) -> bool {
+        !self.workers.iter().any(|w| w.in_transit)
+    }
+
     /// The tasks in `state`.
     pub fn tasks_in(&self, state: TaskState) -> impl Iterator<Item = &TaskDump> + '_ {
         self.tasks.iter().filter(move |t| t.state == state)
@@ -327,6 +429,19 @@ impl fmt::Display for Dump {
             count(TaskState::Waiting),
             self.uptime
         )?;
+        if !self.is_complete() {
+            let moving: Vec<_> = self
+                .workers
+                .iter()
+                .filter(|w| w.in_transit)
+                .map(|w| w.index.to_string())
+                .collect();
+            writeln!(
+                f,
+                "incomplete: worker {} kept moving tasks between queues; a task it carried may be missing",
+                moving.join(", ")
+            )?;
+        }
         for w in &self.workers {
             write!(f, "worker {}: ", w.index)?;
             match (w.running, w.parked) {

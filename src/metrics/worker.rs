@@ -12,12 +12,16 @@
 //! number, the task id and its spawn location, as a small seqlock, so the dump can list
 //! a task running its first poll (it is in no queue and not yet in the registry) and the
 //! slow-poll watchdog can name a stuck task, both without touching the task itself.
+//! The sequence turns odd already before the worker takes its next task out of a queue
+//! (`begin_take`), so a task between its queue and its publication is visible to the
+//! dump as "a take in progress" (`debug/dump.rs`).
 //! `task::try_id` reads the same id on the worker's own thread (`polling_id`), so a
 //! poll sets no thread-local for it.
 //!
 //! Costs per event (what the hot paths pay with nothing turned on):
-//! - poll: `begin_poll` 2 loads + 5 stores (the task's poll count, the sequence twice,
-//!   id, location) and a compiler-only fence on x86 (`Release`); after the
+//! - poll: `begin_take` (before the worker takes its next task) and `begin_poll`
+//!   together 3 loads + 5 stores (the task's poll count, the sequence twice, id,
+//!   location; the sequence is loaded in each) and a compiler-only fence on x86 (`Release`); after the
 //!   future's poll (or its drop, if it finished) 1 store (the id withdrawn,
 //!   `task/harness.rs`) and 1 load + 1 store (`completed`). No thread-local: these
 //!   stores also give `task::id()` its answer.
@@ -92,8 +96,9 @@ pub(crate) struct WorkerStats {
     pub(crate) busy_nanos: Counter,
     /// Exponentially weighted mean of the poll time, nanoseconds (see `before_park`).
     pub(crate) mean_poll_nanos: Counter,
-    /// Twice the number of polls started, plus one while `begin_poll` is writing
-    /// (the seqlock's sequence; the poll count is `seq / 2`).
+    /// Twice the number of polls started, plus one from `begin_take` (the worker is
+    /// about to take a task out of a queue) until `begin_poll` has published that task,
+    /// or `took_nothing` (the seqlock's sequence; the poll count is `seq / 2`).
     seq: AtomicU64,
     /// The id of the task being polled, 0 between polls. Not a statistic: the dump
     /// relies on its withdrawal (`task/harness.rs`) ordering after the task's
@@ -136,12 +141,41 @@ impl WorkerStats {
         self.seq.load(Relaxed) / 2
     }
 
-    /// The worker starts polling the task `header` (owner only).
+    /// The worker is about to take a task out of a queue (owner only): the sequence
+    /// turns odd *before* the take, and stays odd until the task is published
+    /// (`begin_poll`) or the worker found none (`took_nothing`). A task in the worker's
+    /// hands, taken from a queue but not yet published, is then never invisible to the
+    /// dump: a dump that drained that queue after the take synchronised with it (the
+    /// take is a release operation on the queue: the deque's `front` RMW, the injector's
+    /// lock, the next-task slot's swap), so it reads this odd value or a later one, and
+    /// waits for the publication (`debug/dump.rs`). Costs nothing per poll: this is the
+    /// odd store `begin_poll` made before, made earlier.
+    #[inline]
+    pub(crate) fn begin_take(&self) {
+        let seq = self.seq.load(Relaxed);
+        debug_assert_eq!(seq % 2, 0, "a take window inside another");
+        self.seq.store(seq + 1, Relaxed);
+    }
+
+    /// The worker found no task after `begin_take` (owner only): the sequence goes back
+    /// to the even value before it (no poll was started; nothing is in its hands).
+    #[inline]
+    pub(crate) fn took_nothing(&self) {
+        let seq = self.seq.load(Relaxed);
+        debug_assert_eq!(seq % 2, 1, "took_nothing without begin_take");
+        self.seq.store(seq - 1, Release);
+    }
+
+    /// The worker starts polling the task `header`, which it took after `begin_take`
+    /// (owner only): publishes it and closes the take window.
     #[inline]
     pub(crate) fn begin_poll(&self, header: &Header) {
         let polls = &header.polls;
         polls.store(polls.load(Relaxed).wrapping_add(1), Relaxed);
-        self.publish(header.id, header.meta.location());
+        let seq = self.seq.load(Relaxed);
+        debug_assert_eq!(seq % 2, 1, "begin_poll without begin_take");
+        self.write_fields(header.id, header.meta.location());
+        self.seq.store(seq + 1, Release);
     }
 
     /// Seqlock writer: odd while the fields change; the fence keeps the field stores
@@ -150,11 +184,17 @@ impl WorkerStats {
     fn publish(&self, id: Id, location: &'static Location<'static>) {
         let seq = self.seq.load(Relaxed);
         self.seq.store(seq + 1, Relaxed);
+        self.write_fields(id, location);
+        self.seq.store(seq + 2, Release);
+    }
+
+    /// The seqlock's fields, written while the sequence is odd.
+    #[inline]
+    fn write_fields(&self, id: Id, location: &'static Location<'static>) {
         fence(Release);
         self.current_id.store(id.as_u64(), Relaxed);
         self.current_location
             .store(ptr::from_ref(location).cast_mut(), Relaxed);
-        self.seq.store(seq + 2, Release);
     }
 
     /// The worker's thread takes back the worker it lent (`block_in_place`) and goes on
@@ -190,14 +230,51 @@ impl WorkerStats {
         Id::from_u64(self.current_id.load(Relaxed))
     }
 
+    /// For the dump: the task this worker is polling, as `current`, once any task in
+    /// its hands is published. If the worker is inside a take window (`begin_take`),
+    /// waits, at most `spins` rounds, for the sequence to move: to the publication of
+    /// what it took, or back (it took nothing), or on to a later window (then what it
+    /// took was published and withdrawn since: it is registered or complete).
+    /// `Err(())`: the window did not close in time, and a task taken in it may be in
+    /// no queue, no registry and not published.
+    pub(crate) fn current_after_take(&self, spins: u32) -> Result<Option<CurrentPoll>, ()> {
+        let window = self.seq.load(Acquire);
+        if window % 2 == 1 {
+            let mut spun = 0;
+            while self.seq.load(Acquire) == window {
+                if spun == spins {
+                    return Err(());
+                }
+                spun += 1;
+                crate::sync::spin_loop();
+            }
+        }
+        // The id is read with a read-modify-write that changes nothing. On hardware the
+        // seqlock's `Release` / `Acquire` pair already makes this read see the id the
+        // worker published before the sequence moved; loom does not see the sequence (a
+        // statistic: std's atomic on both sides of the facade, which keeps loom's state
+        // spaces small), and an RMW reads the latest value, as the hardware would here.
+        // A hack for the model, admitted: the only write to `current_id` by another
+        // thread than its worker, and it writes back what it read (the dump only).
+        Ok(self.read_published(|id| id.fetch_or(0, Acquire)))
+    }
+
     /// The task this worker is polling right now, if any (any thread; `None` also if the
     /// worker was switching tasks at that instant).
     pub(crate) fn current(&self) -> Option<CurrentPoll> {
+        self.read_published(|id| id.load(Acquire))
+    }
+
+    /// The seqlock reader, reading the id with `read_id`.
+    fn read_published(
+        &self,
+        read_id: impl FnOnce(&crate::sync::atomic::AtomicU64) -> u64,
+    ) -> Option<CurrentPoll> {
         let before = self.seq.load(Acquire);
         if before % 2 == 1 {
             return None;
         }
-        let id = self.current_id.load(Acquire);
+        let id = read_id(&self.current_id);
         let location = self.current_location.load(Relaxed);
         fence(Acquire);
         if self.seq.load(Relaxed) != before || id == 0 || location.is_null() {

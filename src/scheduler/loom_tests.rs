@@ -325,6 +325,7 @@ fn dump_racing_with_a_first_poll_that_waits() {
             task::new_task(future, shared.clone(), Id::next(), task::Meta::here());
         let id = join.id();
         // The worker popped the task (it is in no queue) and published it.
+        shared.stats.workers[0].begin_take();
         shared.stats.workers[0].begin_poll(notified.header());
         let worker = {
             let shared = shared.clone();
@@ -342,6 +343,119 @@ fn dump_racing_with_a_first_poll_that_waits() {
         // Shutdown cancels the waiting task; its waker and handle go last.
         shared.owned.close_and_shutdown_all();
         drop(slot.lock().take());
+        assert!(join.is_finished());
+    });
+}
+
+/// Model 9: the task dump against a worker moving tasks that were never polled. Three
+/// tasks wait in the injector; worker 0 (a real `Worker`, on the model's second thread)
+/// looks for its next task: its first step moves a share of the injector into its
+/// deque (the stand-in injector hands out half: two tasks), then it pops one and
+/// publishes it, the other two still queued. The dump, on this thread, drains the
+/// queues meanwhile: whichever instant it reads them, it lists each of the three tasks
+/// exactly once and says it is complete. It sees a task in the worker's hands through
+/// the poll seqlock's take window (`WorkerStats::begin_take`), and a batch moved into a
+/// deque it had already drained through `Remote::moving` (it drains again). Without
+/// either, loom finds the interleaving that misses a task (docs/testing.md, planted
+/// bugs).
+#[test]
+fn dump_racing_with_moves_of_never_polled_tasks() {
+    model(ITERATIONS, || {
+        let (shared, mut queues) = shared(1);
+        let runs = Runs::new();
+        let mut joins = Vec::new();
+        for i in 0..3 {
+            let (task, join) = runs.task(&shared, i);
+            shared.injector.push(task);
+            joins.push(join);
+        }
+        let worker = {
+            let shared = shared.clone();
+            let queue = queues.pop().unwrap();
+            thread::spawn(move || {
+                let worker = super::worker::Worker::new(shared, 0, queue);
+                // The published task, the other two left queued (or none: the dump may
+                // be holding all three).
+                worker.find_task()
+            })
+        };
+        let dump = crate::debug::dump::take(&shared);
+        for join in &joins {
+            let listed = dump.tasks.iter().filter(|t| t.id == join.id()).count();
+            assert_eq!(
+                listed,
+                1,
+                "task {} listed {listed} times: {dump}",
+                join.id()
+            );
+        }
+        assert!(dump.is_complete(), "{dump}");
+        if let Some(task) = worker.join().unwrap() {
+            task.run();
+        }
+        // The rest: from worker 0's deque (the worker is gone) and the injector.
+        for source in 0..2 {
+            loop {
+                let stolen = if source == 0 {
+                    shared.remotes[0].stealer.steal()
+                } else {
+                    shared.injector.steal()
+                };
+                match stolen {
+                    Steal::Success(task) => {
+                        task.run();
+                    }
+                    Steal::Retry => crate::sync::spin_loop(),
+                    Steal::Empty => break,
+                }
+            }
+        }
+        runs.assert_each_ran_once(3);
+        assert!(joins.iter().all(JoinHandle::is_finished));
+    });
+}
+
+/// Model 10: the task dump against a steal of a task never polled. The task waits in
+/// worker 1's deque; worker 0 (a real `Worker`, on the model's second thread) finds its
+/// own queues empty, searches, steals it and publishes it, and between the steal and the
+/// publication it reports to the idle accounting that it found work (atomics loom
+/// switches at). The dump lists the task exactly once whichever instant it reads: in
+/// worker 1's deque, or (the worker's poll seqlock odd from before the steal, its take
+/// window) once published. With the window opened only at the publication, as before,
+/// loom finds the dump that reads the deque after the steal and the published poll
+/// before the publication (docs/testing.md, planted bugs).
+#[test]
+fn dump_racing_with_a_steal_of_a_never_polled_task() {
+    model(ITERATIONS, || {
+        let (shared, mut queues) = shared(2);
+        let runs = Runs::new();
+        let (task, join) = runs.task(&shared, 0);
+        let q1 = queues.pop().unwrap();
+        q1.push(task);
+        let worker = {
+            let shared = shared.clone();
+            let queue = queues.pop().unwrap();
+            thread::spawn(move || super::worker::Worker::new(shared, 0, queue).find_task())
+        };
+        let dump = crate::debug::dump::take(&shared);
+        let listed = dump.tasks.iter().filter(|t| t.id == join.id()).count();
+        assert_eq!(listed, 1, "{dump}");
+        assert!(dump.is_complete(), "{dump}");
+        if let Some(task) = worker.join().unwrap() {
+            task.run();
+        }
+        // Or the dump put it back in the injector, where the worker did not look again.
+        loop {
+            match shared.injector.steal() {
+                Steal::Success(task) => {
+                    task.run();
+                }
+                Steal::Retry => crate::sync::spin_loop(),
+                Steal::Empty => break,
+            }
+        }
+        drop(q1);
+        runs.assert_each_ran_once(1);
         assert!(join.is_finished());
     });
 }

@@ -30,6 +30,7 @@ pub(crate) mod worker;
 mod loom_tests;
 
 use crate::sync::atomic::{fence, AtomicBool, AtomicU32, Ordering::SeqCst};
+use crate::sync::stat::Ordering::{Relaxed, Release};
 use crate::sync::{Arc, Condvar, Mutex};
 use crate::task::{self, list::OwnedTasks, Id, JoinHandle};
 use crossbeam_utils::CachePadded;
@@ -74,7 +75,37 @@ pub(crate) struct Remote {
     pub(crate) next_slot: NextSlot,
     /// The owner's tick (tasks run so far), published so a thief can tell a stuck owner.
     pub(crate) tick: AtomicU32,
+    /// Odd while the owner moves tasks from elsewhere into its own deque (a batch from
+    /// the injector or a peer, its next-task slot spilled or displaced): tasks taken out
+    /// of one queue and not yet pushed into the other, which the task dump must not
+    /// miss (`Worker::moving`, `debug/dump.rs`). Only the owner writes it. A statistics
+    /// atomic (std's on both sides of the facade), though the dump relies on its
+    /// `Release` / `Acquire`: a loom atomic here put three more switch points into every
+    /// batch move and search of every runtime model (about +50% interleavings); loom
+    /// still sees the moves it brackets (the queue operations are loom's), and
+    /// `debug/dump.rs` argues the orderings (docs/testing.md, "What loom cannot see").
+    pub(crate) moving: crate::sync::stat::AtomicU32,
     pub(crate) parker: Parker,
+}
+
+impl Remote {
+    /// Runs `f`, the owner's move of tasks from another queue (or from its next-task
+    /// slot) into its own deque, announced to the task dump: `moving` is odd from before
+    /// the take until the pushes are done. The odd store is ordered before the take, a
+    /// release operation on the source queue (the injector's lock, the deque's `front`
+    /// read-modify-write, the slot's swap), so a dump that drains the source after the
+    /// take reads it, and drains this deque again once the move is over
+    /// (`debug/dump.rs`). Only batch moves pay this (each already takes a lock or makes a
+    /// read-modify-write); the one task a worker takes to run is covered by its poll
+    /// seqlock's take window (`WorkerStats::begin_take`). Owner only.
+    #[inline]
+    pub(crate) fn moving<R>(&self, f: impl FnOnce() -> R) -> R {
+        let n = self.moving.load(Relaxed);
+        self.moving.store(n.wrapping_add(1), Relaxed);
+        let r = f();
+        self.moving.store(n.wrapping_add(2), Release);
+        r
+    }
 }
 
 /// State shared by all workers and handles of one runtime.
@@ -135,6 +166,7 @@ impl Shared {
                     stealer,
                     next_slot: NextSlot::new(),
                     tick: AtomicU32::new(0),
+                    moving: crate::sync::stat::AtomicU32::new(0),
                     parker: Parker::new(),
                 })
             })

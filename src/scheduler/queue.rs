@@ -15,7 +15,7 @@
 //! of the scheduler that uses it, whose `mod.rs` names the queue types with its own
 //! task type (`scheduler::LocalQueue`, `Stealer`, `Injector`, `NextSlot`).
 
-use crate::sync::atomic::{AtomicPtr, Ordering::AcqRel, Ordering::Relaxed};
+use crate::sync::atomic::{AtomicPtr, Ordering::AcqRel, Ordering::Acquire, Ordering::Relaxed};
 use crate::task::{Header, Notified};
 use std::marker::PhantomData;
 use std::ptr;
@@ -49,7 +49,10 @@ impl<S: 'static> NextSlot<S> {
 
     /// Empties the slot.
     pub(crate) fn take(&self) -> Option<Notified<S>> {
-        if self.task.load(Relaxed).is_null() {
+        // Acquire even when empty: the task dump, finding the slot emptied by its owner
+        // (or a thief), must see what that thread announced before it took the task
+        // (`WorkerStats::begin_take`, `Remote::moving`; `debug/dump.rs`).
+        if self.task.load(Acquire).is_null() {
             return None;
         }
         let old = self.task.swap(ptr::null_mut(), AcqRel);

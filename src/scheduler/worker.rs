@@ -58,6 +58,13 @@ pub(crate) struct Core {
     rng: u32,
     /// For each peer, its tick when this worker last saw its next-task slot occupied.
     slot_seen: Vec<Option<u32>>,
+    /// False only while this worker's next-task slot is empty: set when it fills the
+    /// slot, cleared when it empties the slot itself. Peers and the dump may empty the
+    /// slot behind its back (it then stays true, wrongly but harmlessly), and only this
+    /// worker fills it, so false means empty: `schedule_local` then knows the `put`
+    /// displaces nothing and need not announce a move (`Remote::moving`), without an
+    /// atomic load (which would also add a switch point to every loom model).
+    slot_filled: bool,
     /// Bookkeeping for this worker's statistics (`metrics/worker.rs`).
     stats: crate::metrics::worker::WorkerLocal,
 }
@@ -227,6 +234,12 @@ impl Worker {
         }
     }
 
+    /// Runs `f`, a move of tasks into this worker's deque (`Remote::moving`).
+    #[inline]
+    fn moving<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.remote().moving(f)
+    }
+
     /// Spawns a task from this worker's own thread (`heist::spawn` on a worker: one
     /// thread-local lookup): into its next-task slot. After shutdown the task is
     /// cancelled at once.
@@ -276,19 +289,43 @@ impl Worker {
         if is_spawn {
             self.stats().spawned.incr();
         }
-        let Ok(core) = self.core.try_borrow_mut() else {
+        let Ok(mut core) = self.core.try_borrow_mut() else {
             self.stats().overflow_count.incr();
             return self.shared.schedule_remote(task);
         };
         self.stats().local_schedule_count.incr();
-        let spilled = if is_yield || self.shared.config.lifo_slot_limit == 0 {
-            Some(task)
-        } else {
-            self.remote().next_slot.put(task)
-        };
-        if let Some(task) = spilled {
+        if is_yield || self.shared.config.lifo_slot_limit == 0 {
             core.queue.push(task);
-            drop(core);
+        } else {
+            if core.slot_filled {
+                return self.displace_into_slot(core, task);
+            }
+            // Empty (see `Core::slot_filled`): nothing is displaced.
+            core.slot_filled = true;
+            let none = self.remote().next_slot.put(task);
+            debug_assert!(none.is_none(), "Core::slot_filled was false on a full slot");
+            return;
+        }
+        drop(core);
+        self.made_stealable();
+    }
+
+    /// `schedule_local` found the next-task slot maybe occupied: puts `task` there and
+    /// moves the task it displaces, if any, to the back of the deque. That task is in no
+    /// queue between the swap and the push: a move, announced to the task dump
+    /// (`Remote::moving`). Out of line: the common case, an empty slot, stays a swap.
+    #[cold]
+    #[inline(never)]
+    fn displace_into_slot(&self, core: std::cell::RefMut<'_, Core>, task: Notified) {
+        let pushed = self.moving(|| match self.remote().next_slot.put(task) {
+            Some(displaced) => {
+                core.queue.push(displaced);
+                true
+            }
+            None => false,
+        });
+        drop(core);
+        if pushed {
             self.made_stealable();
         }
     }
@@ -315,6 +352,7 @@ impl Worker {
                 in_poll: false,
                 rng: 0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1,
                 slot_seen: vec![None; n],
+                slot_filled: false,
                 stats: Default::default(),
             }),
         }
@@ -379,14 +417,11 @@ impl Worker {
             if self.core.borrow().tick % DRIVER_INTERVAL == 0 {
                 driver.turn(false);
             }
-            let task = self.next_task().or_else(|| self.search());
-            let Some(task) = task else {
+            let Some(task) = self.find_task() else {
                 self.park(driver, &stop);
                 continue;
             };
-            self.found_work();
             let stats = self.stats();
-            stats.begin_poll(task.header());
             let completed = if self.shared.config.observe.instrumented() {
                 crate::debug::poll_instrumented(&*self.shared, self.index, stats, task)
             } else {
@@ -394,6 +429,23 @@ impl Worker {
             };
             stats.end_poll(completed);
         }
+    }
+
+    /// Steps 1-6 of the search order; a task found is published as this worker's poll
+    /// (`WorkerStats::begin_poll`). From before the first take until then (or until it
+    /// finds nothing), what the worker took out of a queue is in its hands, which the
+    /// task dump sees (`WorkerStats::begin_take`).
+    #[inline]
+    pub(super) fn find_task(&self) -> Option<Notified> {
+        let stats = self.stats();
+        stats.begin_take();
+        let Some(task) = self.next_task().or_else(|| self.search()) else {
+            stats.took_nothing();
+            return None;
+        };
+        self.found_work();
+        stats.begin_poll(task.header());
+        Some(task)
     }
 
     /// Steps 1-4 of the search order.
@@ -418,22 +470,36 @@ impl Worker {
         // written when remote work arrives.
         if !shared.injector.is_empty() {
             let limit = injector_share(shared);
-            if let Steal::Success(task) = shared
-                .injector
-                .steal_batch_with_limit_and_pop(&core.queue, limit)
-            {
-                core.queue.push(task);
+            let moved = self.moving(|| {
+                match shared
+                    .injector
+                    .steal_batch_with_limit_and_pop(&core.queue, limit)
+                {
+                    Steal::Success(task) => {
+                        core.queue.push(task);
+                        true
+                    }
+                    _ => false,
+                }
+            });
+            if moved {
                 self.made_stealable();
             }
         }
         if shared.config.lifo_slot_limit > 0 {
             if core.next_slot_polls < shared.config.lifo_slot_limit {
+                core.slot_filled = false;
                 if let Some(task) = self.remote().next_slot.take() {
                     core.next_slot_polls += 1;
                     return Some(task);
                 }
-            } else if let Some(task) = self.remote().next_slot.take() {
-                core.queue.push(task);
+            } else if self.moving(|| match take_own_slot(&mut core, self.remote()) {
+                Some(task) => {
+                    core.queue.push(task);
+                    true
+                }
+                None => false,
+            }) {
                 self.made_stealable();
             }
         }
@@ -442,10 +508,12 @@ impl Worker {
             return Some(task);
         }
         let limit = injector_share(shared);
-        let task = steal_retrying(|| {
-            shared
-                .injector
-                .steal_batch_with_limit_and_pop(&core.queue, limit)
+        let task = self.moving(|| {
+            steal_retrying(|| {
+                shared
+                    .injector
+                    .steal_batch_with_limit_and_pop(&core.queue, limit)
+            })
         });
         // The rest of the batch, if any, went to the (empty until now) deque. A batch of
         // one left nothing to steal: waking a peer for it would find nothing.
@@ -468,10 +536,12 @@ impl Worker {
         let n = shared.num_workers();
         loop {
             let mut retry = false;
-            match shared
-                .injector
-                .steal_batch_with_limit_and_pop(&core.queue, injector_share(shared))
-            {
+            let limit = injector_share(shared);
+            match self.moving(|| {
+                shared
+                    .injector
+                    .steal_batch_with_limit_and_pop(&core.queue, limit)
+            }) {
                 Steal::Success(task) => return Some(task),
                 Steal::Retry => retry = true,
                 Steal::Empty => {}
@@ -479,10 +549,11 @@ impl Worker {
             let start = core.next_random() as usize % n;
             for i in (0..n).map(|i| (start + i) % n).filter(|&i| i != self.index) {
                 let before = core.queue.len();
-                match shared.remotes[i]
-                    .stealer
-                    .steal_batch_with_limit_and_pop(&core.queue, STEAL_LIMIT)
-                {
+                match self.moving(|| {
+                    shared.remotes[i]
+                        .stealer
+                        .steal_batch_with_limit_and_pop(&core.queue, STEAL_LIMIT)
+                }) {
                     Steal::Success(task) => {
                         self.stats()
                             .stole(core.queue.len().saturating_sub(before) + 1);
@@ -565,6 +636,12 @@ impl Core {
 /// `INJECTOR_LIMIT`.
 fn injector_share(shared: &Shared) -> usize {
     (shared.injector.len() / shared.num_workers() + 1).min(INJECTOR_LIMIT)
+}
+
+/// The owner empties its next-task slot (`Core::slot_filled`).
+fn take_own_slot(core: &mut Core, remote: &super::Remote) -> Option<Notified> {
+    core.slot_filled = false;
+    remote.next_slot.take()
 }
 
 /// Retries a steal until it succeeds or finds the source empty.

@@ -35,7 +35,11 @@ pub(crate) use model::*;
 ///
 /// A statistic never orders other memory and never decides what a thread does next, so
 /// loom has nothing to check in it; keeping it out of loom's view keeps the models'
-/// state space what it was. Nothing may synchronise through these.
+/// state space what it was. Nothing may synchronise through these, with two exceptions
+/// kept out of loom's view on purpose (they are written on every poll or every batch
+/// move, in every runtime model), each argued where it is declared: a worker's poll
+/// seqlock (`WorkerStats::seq`) and its move announcement (`Remote::moving`), which the
+/// task dump reads (docs/testing.md, "What loom cannot see").
 pub(crate) mod stat {
     pub(crate) use std::sync::atomic::{
         fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering,

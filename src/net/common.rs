@@ -58,9 +58,10 @@ macro_rules! std_conversions {
 }
 
 /// A datagram socket's methods that do not depend on its address family, in its
-/// `impl` block (`addr`: its address type).
+/// `impl` block (`addr`: its address type; `pair`: doc-test lines that make two such
+/// sockets, `a` and `b`, with `b` able to `send` to `a`).
 macro_rules! datagram_methods {
-    ($addr:ty) => {
+    ($addr:ty, $pair:literal) => {
         /// The local address.
         pub fn local_addr(&self) -> std::io::Result<$addr> {
             self.io.get_ref().local_addr()
@@ -110,6 +111,69 @@ macro_rules! datagram_methods {
         pub fn try_recv_from(&self, buf: &mut [u8]) -> std::io::Result<(usize, $addr)> {
             self.io.try_io($crate::io::Interest::READABLE, || {
                 self.io.get_ref().recv_from(buf)
+            })
+        }
+
+        /// Receives from the connected peer into `buf`'s next chunk
+        /// ([`BufMut::chunk_mut`](bytes::BufMut::chunk_mut)), which it advances by the
+        /// datagram's length (a datagram longer than the chunk is cut short; a
+        /// `BytesMut` with no spare capacity first reserves 64 bytes).
+        pub async fn recv_buf<B: bytes::BufMut>(&self, buf: &mut B) -> std::io::Result<usize> {
+            self.io
+                .async_io($crate::io::scheduled::Direction::Read, |s| {
+                    $crate::net::common::fill_buf_mut(buf, |dst| s.recv(dst).map(|n| (n, ())))
+                })
+                .await
+                .map(|(n, ())| n)
+        }
+
+        /// Receives a datagram into `buf`'s next chunk, which it advances by the
+        /// datagram's length; returns that length and the source. As
+        /// [`recv_buf`](Self::recv_buf) otherwise.
+        ///
+        /// ```
+        /// use bytes::BytesMut;
+        ///
+        /// let rt = heist::Runtime::new().unwrap();
+        /// rt.block_on(async {
+        #[doc = $pair]
+        ///     b.send(b"hello").await.unwrap();
+        ///     let mut buf = BytesMut::with_capacity(16);
+        ///     buf.extend_from_slice(b">");
+        ///     let (n, _from) = a.recv_buf_from(&mut buf).await.unwrap();
+        ///     assert_eq!((n, &buf[..]), (5, &b">hello"[..]));
+        /// });
+        /// ```
+        pub async fn recv_buf_from<B: bytes::BufMut>(
+            &self,
+            buf: &mut B,
+        ) -> std::io::Result<(usize, $addr)> {
+            self.io
+                .async_io($crate::io::scheduled::Direction::Read, |s| {
+                    $crate::net::common::fill_buf_mut(buf, |dst| s.recv_from(dst))
+                })
+                .await
+        }
+
+        /// Receives now from the connected peer into `buf`'s next chunk, as
+        /// [`recv_buf`](Self::recv_buf), or `WouldBlock`.
+        pub fn try_recv_buf<B: bytes::BufMut>(&self, buf: &mut B) -> std::io::Result<usize> {
+            self.io.try_io($crate::io::Interest::READABLE, || {
+                $crate::net::common::fill_buf_mut(buf, |dst| {
+                    self.io.get_ref().recv(dst).map(|n| (n, ()))
+                })
+                .map(|(n, ())| n)
+            })
+        }
+
+        /// Receives now a datagram into `buf`'s next chunk and its source, as
+        /// [`recv_buf_from`](Self::recv_buf_from), or `WouldBlock`.
+        pub fn try_recv_buf_from<B: bytes::BufMut>(
+            &self,
+            buf: &mut B,
+        ) -> std::io::Result<(usize, $addr)> {
+            self.io.try_io($crate::io::Interest::READABLE, || {
+                $crate::net::common::fill_buf_mut(buf, |dst| self.io.get_ref().recv_from(dst))
             })
         }
 
@@ -195,6 +259,38 @@ pub(crate) fn poll_fill<R>(
     let (n, r) = std::task::ready!(op(buf.initialize_unfilled()))?;
     buf.advance(n);
     std::task::Poll::Ready(Ok(r))
+}
+
+/// Runs a receive `op` on `buf`'s next chunk (`BufMut::chunk_mut`, zeroed first) and
+/// advances `buf` by the length it reports, as tokio's `try_read_buf` and `recv_buf`.
+///
+/// The chunk is zeroed so that the syscall (std's and mio's `read`, `recv`, `recv_from`,
+/// which take `&mut [u8]`) only ever sees initialised bytes: the cost is one `memset` of
+/// the chunk per call, where tokio hands the uninitialised chunk over as `&mut [u8]`.
+pub(crate) fn fill_buf_mut<B: bytes::BufMut + ?Sized, R>(
+    buf: &mut B,
+    op: impl FnOnce(&mut [u8]) -> std::io::Result<(usize, R)>,
+) -> std::io::Result<(usize, R)> {
+    let chunk = buf.chunk_mut();
+    let (ptr, len) = (chunk.as_mut_ptr(), chunk.len());
+    // SAFETY: `ptr..ptr + len` is `chunk`, memory `buf` owns and lends us mutably for as
+    // long as `buf` is borrowed (`UninitSlice`'s contract), valid for writes of `len`
+    // bytes; `write_bytes` initialises all of it, so the `&mut [u8]` over it (which
+    // `chunk`'s borrow no longer aliases: `chunk` is not used again) sees only
+    // initialised bytes.
+    let dst = unsafe {
+        ptr.write_bytes(0, len);
+        std::slice::from_raw_parts_mut(ptr, len)
+    };
+    let (n, r) = op(dst)?;
+    assert!(
+        n <= len,
+        "a receive reported more bytes than its buffer holds"
+    );
+    // SAFETY: the first `n <= len` bytes of the chunk are initialised (zeroed above, then
+    // written by `op`), which is what `advance_mut` requires.
+    unsafe { buf.advance_mut(n) };
+    Ok((n, r))
 }
 
 /// The IP-level options tokio gives both `UdpSocket` and `TcpSocket` (`IP_TOS`,

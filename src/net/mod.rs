@@ -35,13 +35,17 @@
 //! Creating a socket outside a runtime panics (as tokio does); a socket whose runtime
 //! shut down fails every operation with an error.
 //!
-//! Where heist still differs from tokio 1.x: no `bytes::BufMut` methods
-//! (`try_read_buf`, on the streams and [`unix::pipe::Receiver`] alike, `recv_buf`,
-//! `recv_buf_from` and their `try_` forms: heist does not depend on `bytes`);
-//! `unix::SocketAddr` is std's (the same `is_unnamed` and `as_pathname`; on Linux
-//! `as_abstract_name` needs `std::os::linux::net::SocketAddrExt` in scope); and the
-//! `poll_*` receives take heist's [`ReadBuf`](crate::io::ReadBuf), not tokio's, even
-//! with the `tokio-io` feature.
+//! The `bytes::BufMut` receives are tokio's too (`try_read_buf` on the streams, their
+//! halves and [`unix::pipe::Receiver`]; `recv_buf`, `recv_buf_from` and their `try_`
+//! forms on the datagram sockets), with one difference in cost: heist zeroes the chunk
+//! it receives into (one `memset` of the buffer's spare capacity per call) rather than
+//! hand uninitialised memory to the syscall as `&mut [u8]`.
+//!
+//! Where heist still differs from tokio 1.x: `unix::SocketAddr` is std's (the same
+//! `is_unnamed` and `as_pathname`; on Linux `as_abstract_name` needs
+//! `std::os::linux::net::SocketAddrExt` in scope); and the `poll_*` receives take
+//! heist's [`ReadBuf`](crate::io::ReadBuf), not tokio's, even with the `tokio-io`
+//! feature.
 
 mod addr;
 mod common;

@@ -164,7 +164,7 @@ macro_rules! half_common {
     };
 }
 
-/// A read half: the common methods, `readable`/`try_read`, `ReadSide` and the read
+/// A read half: the common methods, `readable`/`try_read`/`try_read_buf`, `ReadSide` and the read
 /// traits, all through its stream.
 macro_rules! read_half {
     ($stream:ident, $addr:ty; [$($g:tt)*] $half:ty, $field:tt) => {
@@ -179,6 +179,11 @@ macro_rules! read_half {
             #[doc = concat!("Reads what is there now; see [`", stringify!($stream), "::try_read`].")]
             pub fn try_read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
                 self.$field.try_read(buf)
+            }
+
+            #[doc = concat!("Reads what is there now into `buf`'s next chunk; see [`", stringify!($stream), "::try_read_buf`].")]
+            pub fn try_read_buf<B: bytes::BufMut>(&self, buf: &mut B) -> std::io::Result<usize> {
+                self.$field.try_read_buf(buf)
             }
 
             #[doc = concat!("Reads what is there now into several buffers; see [`", stringify!($stream), "::try_read_vectored`].")]

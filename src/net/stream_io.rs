@@ -223,10 +223,11 @@ macro_rules! readiness_methods {
 }
 
 /// For a whole stream whose `io` field is a `PollEvented` of a mio stream: its
-/// addresses, `try_read`, `try_write`, `ReadSide` and `WriteSide`, and through them the
-/// stream traits.
+/// addresses, `try_read`, `try_read_buf`, `try_write`, `ReadSide` and `WriteSide`, and
+/// through them the stream traits (`pair`: doc-test lines that make two connected
+/// streams, `a` and `mut b`).
 macro_rules! stream_sides {
-    ($ty:ty, $addr:ty) => {
+    ($ty:ty, $addr:ty, $pair:literal) => {
         impl $ty {
             /// The remote address.
             pub fn peer_addr(&self) -> std::io::Result<$addr> {
@@ -263,6 +264,43 @@ macro_rules! stream_sides {
             /// cleared).
             pub fn try_write(&self, buf: &[u8]) -> std::io::Result<usize> {
                 self.io.try_write(buf)
+            }
+
+            /// Reads what is there now into `buf`'s next chunk
+            /// ([`BufMut::chunk_mut`](bytes::BufMut::chunk_mut)), which it advances by
+            /// the count read; `WouldBlock` if nothing (readiness then cleared). `Ok(0)`:
+            /// the peer closed its write side, or the chunk is empty (a `BytesMut` with
+            /// no spare capacity first reserves 64 bytes, so only a full fixed-size
+            /// buffer, such as `&mut [u8]`, reads nothing).
+            ///
+            /// ```
+            /// use bytes::BytesMut;
+            /// use futures::io::AsyncWriteExt;
+            /// use std::io;
+            ///
+            /// let rt = heist::Runtime::new().unwrap();
+            /// rt.block_on(async {
+            #[doc = $pair]
+            ///     b.write_all(b"hello").await.unwrap();
+            ///     let mut buf = BytesMut::with_capacity(16);
+            ///     while buf.len() < 5 {
+            ///         a.readable().await.unwrap();
+            ///         match a.try_read_buf(&mut buf) {
+            ///             Ok(n) => assert!(n > 0),
+            ///             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            ///             Err(e) => panic!("{e}"),
+            ///         }
+            ///     }
+            ///     assert_eq!(&buf[..], b"hello");
+            /// });
+            /// ```
+            pub fn try_read_buf<B: bytes::BufMut>(&self, buf: &mut B) -> std::io::Result<usize> {
+                self.io.try_io($crate::io::Interest::READABLE, || {
+                    $crate::net::common::fill_buf_mut(buf, |dst| {
+                        std::io::Read::read(&mut self.io.get_ref(), dst).map(|n| (n, ()))
+                    })
+                    .map(|(n, ())| n)
+                })
             }
 
             /// Reads what is there now into `bufs`, in order (`readv`); `WouldBlock` if

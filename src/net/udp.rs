@@ -50,7 +50,12 @@ pub struct UdpSocket {
 
 impl UdpSocket {
     crate::net::stream_io::readiness_methods!();
-    crate::net::common::datagram_methods!(SocketAddr);
+    crate::net::common::datagram_methods!(
+        SocketAddr,
+        "    let a = heist::net::UdpSocket::bind(\"127.0.0.1:0\").await.unwrap();
+    let b = heist::net::UdpSocket::bind(\"127.0.0.1:0\").await.unwrap();
+    b.connect(a.local_addr().unwrap()).await.unwrap();"
+    );
 
     /// Binds to `addr`, trying each address it resolves to.
     ///

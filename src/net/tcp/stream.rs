@@ -134,7 +134,13 @@ impl TcpStream {
     }
 }
 
-crate::net::stream_io::stream_sides!(TcpStream, SocketAddr);
+crate::net::stream_io::stream_sides!(
+    TcpStream,
+    SocketAddr,
+    "    let listener = heist::net::TcpListener::bind(\"127.0.0.1:0\").await.unwrap();
+    let mut b = heist::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+    let (a, _) = listener.accept().await.unwrap();"
+);
 
 crate::net::common::std_conversions!(
     TcpStream,

@@ -24,7 +24,10 @@ pub struct UnixDatagram {
 
 impl UnixDatagram {
     crate::net::stream_io::readiness_methods!();
-    crate::net::common::datagram_methods!(SocketAddr);
+    crate::net::common::datagram_methods!(
+        SocketAddr,
+        "    let (a, b) = heist::net::UnixDatagram::pair().unwrap();"
+    );
 
     #[track_caller]
     fn new(socket: mio::net::UnixDatagram) -> io::Result<UnixDatagram> {

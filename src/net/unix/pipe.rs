@@ -491,6 +491,42 @@ impl Receiver {
         self.io.try_read(buf)
     }
 
+    /// Reads what is there now into `buf`'s next chunk
+    /// ([`BufMut::chunk_mut`](bytes::BufMut::chunk_mut)), which it advances by the count
+    /// read (0: end of file, or an empty chunk); `WouldBlock` if nothing (readiness then
+    /// cleared).
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use heist::net::unix::pipe;
+    /// use std::io;
+    ///
+    /// let rt = heist::Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let (tx, rx) = pipe::pipe().unwrap();
+    ///     tx.writable().await.unwrap();
+    ///     tx.try_write(b"ping").unwrap();
+    ///     let mut buf = BytesMut::with_capacity(16);
+    ///     while buf.len() < 4 {
+    ///         rx.readable().await.unwrap();
+    ///         match rx.try_read_buf(&mut buf) {
+    ///             Ok(n) => assert!(n > 0),
+    ///             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+    ///             Err(e) => panic!("{e}"),
+    ///         }
+    ///     }
+    ///     assert_eq!(&buf[..], b"ping");
+    /// });
+    /// ```
+    pub fn try_read_buf<B: bytes::BufMut>(&self, buf: &mut B) -> io::Result<usize> {
+        self.io.try_io(Interest::READABLE, || {
+            crate::net::common::fill_buf_mut(buf, |dst| {
+                io::Read::read(&mut self.io.get_ref(), dst).map(|n| (n, ()))
+            })
+            .map(|(n, ())| n)
+        })
+    }
+
     /// Reads what is there now into `bufs`, in order (`readv`); `WouldBlock` if nothing
     /// (readiness then cleared).
     pub fn try_read_vectored(&self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {

@@ -96,7 +96,11 @@ impl UnixStream {
     }
 }
 
-crate::net::stream_io::stream_sides!(UnixStream, SocketAddr);
+crate::net::stream_io::stream_sides!(
+    UnixStream,
+    SocketAddr,
+    "    let (a, mut b) = heist::net::UnixStream::pair().unwrap();"
+);
 
 crate::net::common::std_conversions!(
     UnixStream,

@@ -12,7 +12,9 @@
 //! 2. announces its sleep (`Idle::about_to_park`: joins the sleepers, `SeqCst` fence) and
 //!    re-checks every queue (rule 4 of the sleep protocol);
 //! 3. parks on its [`Parker`], with the stalled-slot timeout while a peer is awake
-//!    (recomputed at every round of the loop). The parker first tries to take a *seat*
+//!    or was awake within the last `WATCH_ROUNDS` rounds (recomputed at every round of
+//!    the loop; `Worker::keeps_watching`), counted meanwhile as a *watcher*
+//!    (`Idle::watch`/`unwatch`, `docs/sleep-protocol.md`, "The next-task slot"). The parker first tries to take a *seat*
 //!    in the driver ([`Driver::try_enter`]): with one, the worker waits *in* the driver
 //!    ([`Driver::park`]: a timed condvar wait to the next timer deadline today,
 //!    `epoll_wait` tomorrow); without one, on its own condition variable. Either way it
@@ -276,10 +278,16 @@ impl Worker {
             let timeout = shared
                 .config
                 .stalled_slot_check
-                .filter(|_| shared.idle.unparked() > 0);
+                .filter(|_| self.keeps_watching(shared.idle.unparked() > 0));
+            if timeout.is_some() {
+                shared.idle.watch();
+            }
             self.before_park();
             self.remote().parker.park(driver, self.index, timeout);
             self.after_unpark();
+            if timeout.is_some() {
+                shared.idle.unwatch();
+            }
             let fired = driver.turn(true) > 0;
             if shared.is_shutdown() {
                 return;

@@ -57,6 +57,9 @@ pub(crate) struct Core {
     rng: u32,
     /// For each peer, its tick when this worker last saw its next-task slot occupied.
     slot_seen: Vec<Option<u32>>,
+    /// Park rounds left in which this worker keeps watching (parks on the stalled-slot
+    /// timeout) although no peer is awake (`park.rs`, the watch's hysteresis).
+    pub(super) watch_left: u32,
     /// Bookkeeping for this worker's statistics (`metrics/worker.rs`).
     stats: crate::metrics::worker::WorkerLocal,
 }
@@ -168,6 +171,9 @@ impl Drop for CurrentGuard {
     }
 }
 
+/// Park rounds a sleeper keeps watching after it last saw a peer awake.
+const WATCH_ROUNDS: u32 = 16;
+
 impl Worker {
     /// The core, if this worker is inside a poll (`Core::in_poll`) and nobody borrows
     /// the core: when it may be lent (`lend.rs`).
@@ -178,6 +184,23 @@ impl Worker {
 
     pub(super) fn remote(&self) -> &Remote {
         &self.shared.remotes[self.index]
+    }
+
+    /// Whether this round's park watches (uses the stalled-slot timeout): while a peer
+    /// is awake, and for `WATCH_ROUNDS` rounds after, so that a runtime going busy and
+    /// idle many times a period (a server answering one request at a time) keeps one
+    /// watcher instead of waking one on every turn from idle.
+    pub(super) fn keeps_watching(&self, peer_awake: bool) -> bool {
+        let mut core = self.core.borrow_mut();
+        if peer_awake {
+            core.watch_left = WATCH_ROUNDS;
+            return true;
+        }
+        if core.watch_left > 0 {
+            core.watch_left -= 1;
+            return true;
+        }
+        false
     }
 
     /// Leaves the searching state without the chain wake-up (the worker goes to sleep):
@@ -277,6 +300,7 @@ impl Worker {
                 in_poll: false,
                 rng: 0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1,
                 slot_seen: vec![None; n],
+                watch_left: 0,
                 stats: Default::default(),
             }),
         }

@@ -32,18 +32,50 @@ struct Counting;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
+/// Live blocks per request size (8-byte steps up to 1 KiB; the last slot takes the rest),
+/// for `HEIST_MEM_BREAKDOWN=1`: which allocations the growth is made of.
+static BY_SIZE: [AtomicUsize; 129] = [const { AtomicUsize::new(0) }; 129];
+/// Live bytes of the blocks larger than 1 KiB, per power of two of their size.
+static LARGE_BYTES: [AtomicUsize; 64] = [const { AtomicUsize::new(0) }; 64];
+
+fn track(size: usize, live: bool) {
+    let slot = size.div_ceil(8).min(128);
+    if live {
+        BY_SIZE[slot].fetch_add(1, Relaxed);
+        LIVE.fetch_add(size, Relaxed);
+        if slot == 128 {
+            LARGE_BYTES[size.ilog2() as usize].fetch_add(size, Relaxed);
+        }
+    } else {
+        BY_SIZE[slot].fetch_sub(1, Relaxed);
+        LIVE.fetch_sub(size, Relaxed);
+        if slot == 128 {
+            LARGE_BYTES[size.ilog2() as usize].fetch_sub(size, Relaxed);
+        }
+    }
+}
+
+/// Live block counts per size, then live bytes of large blocks per power of two, now.
+fn by_size() -> Vec<usize> {
+    BY_SIZE
+        .iter()
+        .chain(&LARGE_BYTES)
+        .map(|c| c.load(Relaxed))
+        .collect()
+}
+
 // SAFETY: forwards every call to `System` unchanged; only adds bookkeeping.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: same contract as our caller's.
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
-            LIVE.fetch_add(layout.size(), Relaxed);
+            track(layout.size(), true);
         }
         p
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Relaxed);
+        track(layout.size(), false);
         // SAFETY: same contract as our caller's.
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -51,8 +83,8 @@ unsafe impl GlobalAlloc for Counting {
         // SAFETY: same contract as our caller's.
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
-            LIVE.fetch_sub(layout.size(), Relaxed);
-            LIVE.fetch_add(new_size, Relaxed);
+            track(layout.size(), false);
+            track(new_size, true);
         }
         p
     }
@@ -93,7 +125,7 @@ fn measure<R: Rt>(n: usize) {
     let sp = rt.spawner();
     // Warm the runtime up (threads, first queue blocks) before the baseline.
     rt.block_on(R::spawn(&sp, async {}));
-    let (rss0, heap0) = (rss_bytes(), LIVE.load(Relaxed));
+    let (rss0, heap0, sizes0) = (rss_bytes(), LIVE.load(Relaxed), by_size());
 
     let mut handles = Vec::with_capacity(n);
     for _ in 0..n {
@@ -109,7 +141,27 @@ fn measure<R: Rt>(n: usize) {
         std::thread::sleep(Duration::from_millis(5));
     }
     std::thread::sleep(Duration::from_millis(50));
-    let (rss1, heap1) = (rss_bytes(), LIVE.load(Relaxed));
+    let (rss1, heap1, sizes1) = (rss_bytes(), LIVE.load(Relaxed), by_size());
+    if std::env::var_os("HEIST_MEM_BREAKDOWN").is_some() {
+        // Growth by request size, in bytes per task (blocks up to 1 KiB by size, larger
+        // ones by power of two).
+        for (slot, (a, b)) in sizes0.iter().zip(&sizes1).enumerate().take(128) {
+            let blocks = *b as f64 - *a as f64;
+            if blocks != 0.0 {
+                let bytes = blocks * (slot * 8) as f64 / n as f64;
+                println!(
+                    "  {:>5} B blocks: {blocks:>+10}  {bytes:>+7.2} B/task",
+                    slot * 8
+                );
+            }
+        }
+        for (log, (a, b)) in sizes0.iter().zip(&sizes1).skip(129).enumerate() {
+            if a != b {
+                let bytes = (*b as f64 - *a as f64) / n as f64;
+                println!("  [2^{log}, 2^{}) B blocks:  {bytes:>+7.2} B/task", log + 1);
+            }
+        }
+    }
 
     let rss = (rss1 as f64 - rss0 as f64) / n as f64;
     let heap = (heap1 as f64 - heap0 as f64) / n as f64;

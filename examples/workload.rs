@@ -8,6 +8,7 @@
 //! cargo run --release --example workload -- <runtime> <workload> <iterations>
 //!     runtime:  heist | tokio | async-executor | futures-pool
 //!     workload: foreign_wake_storm | token_ring | yield_many | spawn_many_remote_idle
+//!               | yield_switches (yield_many's shape, counting task switches per yield)
 //! HEIST_BENCH_WORKERS=1 cargo run --release --example workload -- heist yield_many 5
 //! ```
 //!
@@ -34,7 +35,7 @@ fn size(i: usize, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn run<R: Rt>(workload: &str, iterations: usize) {
+fn run<R: Rt>(workload: &str, iterations: usize, report: impl Fn(&R::Spawner)) {
     let rt = R::build(workers());
     let sp = rt.spawner();
     let start = Instant::now();
@@ -54,6 +55,7 @@ fn run<R: Rt>(workload: &str, iterations: usize) {
                 size(1, body::NUM_YIELDS),
             ),
             "spawn_many_remote_idle" => body::spawn_remote_and_await(&rt, &sp, size(0, 10_000)),
+            "yield_switches" => yield_switches::<R>(&sp, size(0, 200), size(1, 1_000)),
             other => panic!("unknown workload {other}"),
         }
     }
@@ -63,6 +65,60 @@ fn run<R: Rt>(workload: &str, iterations: usize) {
         workers(),
         start.elapsed() / iterations.max(1) as u32
     );
+    report(&sp);
+}
+
+/// `yield_many`'s shape (`tasks` tasks, `yields` yields each, the runtime's own
+/// `yield_now`), counting how often the task that resumes after a yield is another task
+/// than the one that yielded: a yield that lets the other tasks run switches every time
+/// with one worker; a pool that re-polls a self-woken task in place almost never does.
+fn yield_switches<R: Rt>(sp: &R::Spawner, tasks: usize, yields: usize) {
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    use std::sync::Arc;
+    let last = Arc::new(AtomicUsize::new(usize::MAX));
+    let switches = Arc::new(AtomicUsize::new(0));
+    let (count, rx) = common::workloads::Countdown::new(tasks);
+    for id in 0..tasks {
+        let (last, switches, count) = (last.clone(), switches.clone(), count.clone());
+        R::spawn_detached(sp, async move {
+            for _ in 0..yields {
+                R::yield_now().await;
+                if last.swap(id, Relaxed) != id {
+                    switches.fetch_add(1, Relaxed);
+                }
+            }
+            count.tick();
+        });
+    }
+    rx.recv().unwrap();
+    let switches = switches.load(Relaxed);
+    eprintln!(
+        "{}: {switches} switches in {} resumes after a yield ({:.3} per yield)",
+        R::NAME,
+        tasks * yields,
+        switches as f64 / (tasks * yields) as f64
+    );
+}
+
+/// With `HEIST_WORKLOAD_METRICS=1`, heist's scheduler counters after the run, per worker
+/// (exact, unlike times: `docs/benchmarks.md`, issue 13).
+fn heist_counters(handle: &heist::Handle) {
+    if std::env::var_os("HEIST_WORKLOAD_METRICS").is_none() {
+        return;
+    }
+    let m = handle.metrics();
+    for w in 0..m.num_workers() {
+        eprintln!(
+            "worker {w}: polls {} parks {} noops {} steals {} steal_ops {} local_schedules {} overflows {}",
+            m.worker_poll_count(w),
+            m.worker_park_count(w),
+            m.worker_noop_count(w),
+            m.worker_steal_count(w),
+            m.worker_steal_operations(w),
+            m.worker_local_schedule_count(w),
+            m.worker_overflow_count(w),
+        );
+    }
 }
 
 fn main() {
@@ -72,10 +128,10 @@ fn main() {
     };
     let iterations = iterations.parse().expect("iterations: a number");
     match runtime.as_str() {
-        "heist" => run::<Heist>(workload, iterations),
-        "tokio" => run::<Tokio>(workload, iterations),
-        "async-executor" => run::<AsyncExecutor>(workload, iterations),
-        "futures-pool" => run::<FuturesPool>(workload, iterations),
+        "heist" => run::<Heist>(workload, iterations, heist_counters),
+        "tokio" => run::<Tokio>(workload, iterations, |_| {}),
+        "async-executor" => run::<AsyncExecutor>(workload, iterations, |_| {}),
+        "futures-pool" => run::<FuturesPool>(workload, iterations, |_| {}),
         other => panic!("unknown runtime {other}"),
     }
 }

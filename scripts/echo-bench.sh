@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The echo benchmark (docs/benchmarks.md, "Echo"): heist, tokio and smol echo servers
+# The echo benchmark (docs/benchmarks/echo.md): heist, tokio and smol echo servers
 # (examples/echo.rs) under the same single-threaded mio client, in separate processes.
 #
 #   scripts/echo-bench.sh            # the full matrix, both setups (about 40 min)

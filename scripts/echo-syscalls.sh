@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Syscalls and context switches per echo request, per server (docs/benchmarks.md,
-# "Echo", "Syscalls per request"). Deterministic enough to compare on a loaded machine:
+# Syscalls and context switches per echo request, per server (docs/benchmarks/echo.md,
+# "Syscalls per request"). Deterministic enough to compare on a loaded machine:
 # the client stops after a fixed number of echoes (`--count`), and the server's
 # syscalls are counted over exactly that run.
 #

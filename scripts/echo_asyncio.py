@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The article's echo server on asyncio or uvloop, for scale beside heist's, tokio's and
-smol's (docs/benchmarks.md, "Echo"; run by scripts/echo-bench.sh and
+smol's (docs/benchmarks/echo.md; run by scripts/echo-bench.sh and
 scripts/echo-syscalls.sh under the same client, examples/echo.rs).
 
     python3.11 scripts/echo_asyncio.py --loop asyncio|uvloop --kind streams|protocol \

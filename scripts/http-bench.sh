@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The HTTP row of the echo benchmark (docs/benchmarks.md, "Echo", "HTTP"): hyper's
+# The HTTP row of the echo benchmark (docs/benchmarks/echo.md, "HTTP"): hyper's
 # HTTP/1 hello-world on heist and on tokio (examples/hyper_server.rs) under `wrk`
 # (apt-get install wrk), interleaved per cell, with the server's syscalls and context
 # switches per request counted by `perf stat` over the same run.

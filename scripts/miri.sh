@@ -36,7 +36,7 @@ MIRIFLAGS="-Zmiri-strict-provenance -Zmiri-tree-borrows" \
 #      own leaks are checked by run 1 and by loom).
 echo "== miri: queues and whole runtime (crossbeam-deque inside)"
 MIRIFLAGS="-Zmiri-permissive-provenance -Zmiri-tree-borrows -Zmiri-ignore-leaks -Zmiri-many-seeds=0..4" \
-    cargo +nightly miri test -p heist --lib -- scheduler::loom_tests
+    cargo +nightly miri test -p heist --lib -- scheduler::loom_tests sync::injector
 MIRIFLAGS="-Zmiri-permissive-provenance -Zmiri-tree-borrows -Zmiri-ignore-leaks -Zmiri-many-seeds=0..4" \
     cargo +nightly miri test -p heist --test loom_runtime
 

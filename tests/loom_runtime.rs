@@ -99,6 +99,34 @@ fn runtime(workers: usize) -> Runtime {
         .unwrap()
 }
 
+/// Two workers with the stalled-slot check on, as in a default runtime: a worker that
+/// parks while its peer's next-task slot is occupied parks with a timeout.
+fn runtime_with_slot_check() -> Runtime {
+    Runtime::builder()
+        .worker_threads(2)
+        .stalled_slot_check(Some(std::time::Duration::from_millis(1)))
+        .build()
+        .unwrap()
+}
+
+/// `block_on` a task (spawned from outside) that spawns a child into its worker's
+/// next-task slot and blocks that worker until the child has run: only the other worker
+/// can run the child, by taking it from the stalled slot. `sleep_first`: the task first
+/// sleeps 1 ms, so a timer wakes its worker.
+fn task_blocking_on_its_slotted_child(rt: &Runtime, sleep_first: bool) {
+    let gate = Gate::new();
+    let h = rt.spawn(async move {
+        if sleep_first {
+            heist::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        let opener = gate.clone();
+        let child = heist::spawn(async move { opener.open() });
+        gate.wait();
+        drop(child);
+    });
+    rt.block_on(h).unwrap();
+}
+
 /// A one-shot event: `set` on one thread wakes a future waiting on another.
 #[derive(Clone)]
 struct Signal(Arc<(AtomicUsize, Mutex<Option<Waker>>)>);
@@ -222,11 +250,7 @@ fn spawn_from_worker_with_two_workers() {
 #[test]
 fn stalled_slot_check_with_two_workers() {
     model(ITERATIONS, || {
-        let rt = Runtime::builder()
-            .worker_threads(2)
-            .stalled_slot_check(Some(std::time::Duration::from_millis(1)))
-            .build()
-            .unwrap();
+        let rt = runtime_with_slot_check();
         spawn_child_yield_and_await(&rt);
     });
 }
@@ -387,19 +411,8 @@ fn second_remote_task_reaches_the_other_worker() {
 #[test]
 fn remote_task_blocking_on_its_slotted_child() {
     model(ITERATIONS, || {
-        let rt = Runtime::builder()
-            .worker_threads(2)
-            .stalled_slot_check(Some(std::time::Duration::from_millis(1)))
-            .build()
-            .unwrap();
-        let gate = Gate::new();
-        let h = rt.spawn(async move {
-            let opener = gate.clone();
-            let child = heist::spawn(async move { opener.open() });
-            gate.wait();
-            drop(child);
-        });
-        rt.block_on(h).unwrap();
+        let rt = runtime_with_slot_check();
+        task_blocking_on_its_slotted_child(&rt, false);
     });
 }
 
@@ -449,20 +462,8 @@ fn timer_kept_while_a_keeper_leaves_for_work() {
 #[test]
 fn timer_wake_with_an_occupied_next_task_slot() {
     model_bounded(ITERATIONS, Some(1), || {
-        let rt = Runtime::builder()
-            .worker_threads(2)
-            .stalled_slot_check(Some(std::time::Duration::from_millis(1)))
-            .build()
-            .unwrap();
-        let gate = Gate::new();
-        let h = rt.spawn(async move {
-            heist::time::sleep(std::time::Duration::from_millis(1)).await;
-            let opener = gate.clone();
-            let child = heist::spawn(async move { opener.open() });
-            gate.wait();
-            drop(child);
-        });
-        rt.block_on(h).unwrap();
+        let rt = runtime_with_slot_check();
+        task_blocking_on_its_slotted_child(&rt, true);
     });
 }
 

@@ -264,3 +264,89 @@ fn a_worker_index_out_of_range_is_a_clear_panic() {
     let rt = Runtime::builder().worker_threads(2).build().unwrap();
     rt.handle().metrics().worker_poll_count(2);
 }
+
+/// `block_in_place` publishes its poll again when it has the worker back (for the dump
+/// and `task::id`); that is no new poll, and the poll count says so.
+#[test]
+fn block_in_place_adds_no_poll() {
+    let rt = one_worker();
+    rt.block_on(rt.spawn(async {
+        heist::task::block_in_place(|| ());
+        heist::task::block_in_place(|| ());
+    }))
+    .unwrap();
+    // That task's one poll, and the probe's own (begun when it reads the count).
+    assert_eq!(probe(&rt, |h| h.metrics().worker_poll_count(0)), 2);
+}
+
+#[test]
+fn io_driver_counts_registrations_and_ready_events_exactly() {
+    use heist::net::UdpSocket;
+    let rt = one_worker();
+    let m = rt.handle().metrics();
+    let io = |m: &heist::RuntimeMetrics| {
+        (
+            m.io_driver_fd_registered_count(),
+            m.io_driver_fd_deregistered_count(),
+        )
+    };
+    // No I/O yet: no driver, all zero.
+    assert_eq!(io(&m), (0, 0));
+    assert_eq!(
+        (m.io_driver_ready_count(), m.io_driver_poll_count()),
+        (0, 0)
+    );
+
+    // N sockets registered, then dropped: each counted once each way.
+    const N: u64 = 5;
+    let sockets = rt.block_on(async {
+        let mut sockets = Vec::new();
+        for _ in 0..N {
+            sockets.push(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        }
+        sockets
+    });
+    assert_eq!(io(&m), (N, 0));
+    drop(sockets);
+    assert_eq!(io(&m), (N, N));
+
+    // Ready events on a fresh runtime (the dropped sockets' first events above may or
+    // may not have been polled before they went). A receiver's registration brings one
+    // edge (writable), which the worker parked in the driver reports.
+    let rt = one_worker();
+    let m = rt.handle().metrics();
+    let receiver = rt
+        .block_on(async { UdpSocket::bind("127.0.0.1:0").await })
+        .unwrap();
+    let addr = receiver.local_addr().unwrap();
+    eventually("the registration's writable edge is dispatched", || {
+        m.io_driver_ready_count() == 1
+    });
+    // Then one readable edge per datagram: each is sent only once the receiver waits
+    // again (its worker parked: the task returned `Pending`, having drained the
+    // socket), so each is one event, dispatched (and counted) before it wakes the
+    // receiver. The sender is a plain std socket, unknown to the driver.
+    const K: u64 = 20;
+    let (got_tx, got_rx) = std::sync::mpsc::channel();
+    let task = rt.spawn(async move {
+        let mut buf = [0; 8];
+        for _ in 0..K {
+            receiver.recv(&mut buf).await.unwrap();
+            got_tx.send(()).unwrap();
+        }
+    });
+    let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for i in 0..K {
+        eventually("the receiver waits", || {
+            m.worker_park_unpark_count(0) % 2 == 1
+        });
+        sender.send_to(b"x", addr).unwrap();
+        got_rx.recv().unwrap();
+        assert_eq!(m.io_driver_ready_count(), 2 + i, "after datagram {i}");
+    }
+    rt.block_on(task).unwrap();
+    assert_eq!(io(&m), (1, 1), "the receiver was dropped with its task");
+    // Each dispatched event came from its own poll (each was awaited before the next
+    // datagram was sent); busy turns and wake-ups may add more.
+    assert!(m.io_driver_poll_count() > K, "{}", m.io_driver_poll_count());
+}

@@ -5,17 +5,15 @@
 #![cfg(any(feature = "tokio-io", feature = "hyper"))]
 
 use heist::net::{TcpListener, TcpStream};
-use heist::Runtime;
 
-fn rt() -> Runtime {
-    Runtime::builder().worker_threads(2).build().unwrap()
-}
+mod common;
+use common::rt;
 
 #[cfg(feature = "tokio-io")]
 #[test]
 fn tokio_traits_echo() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    rt().block_on(async {
+    rt(2).block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = heist::spawn(async move {
@@ -46,7 +44,7 @@ fn hyper_http1_round_trip_on_heist() {
     use http_body_util::{BodyExt, Full};
     use hyper::body::Bytes;
     use std::convert::Infallible;
-    rt().block_on(async {
+    rt(2).block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         heist::spawn(async move {

@@ -4,13 +4,14 @@
 
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use heist::net::{TcpListener, TcpStream};
-use heist::Runtime;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::Duration;
 
-fn rt(workers: usize) -> Runtime {
-    Runtime::builder().worker_threads(workers).build().unwrap()
-}
+mod common;
+use common::rt;
 
 /// Accepts forever, echoing each connection in its own task until end of stream.
 async fn echo_server() -> SocketAddr {
@@ -39,8 +40,10 @@ async fn echo_server() -> SocketAddr {
     addr
 }
 
-/// Raises the soft descriptor limit to the hard one; returns the new soft limit.
-fn raise_fd_limit() -> u64 {
+/// Raises the descriptor limit to `want` if it can: the soft limit up to the hard one,
+/// and the hard one too where the process may (root, `CAP_SYS_RESOURCE`). Returns the
+/// soft limit in force afterwards.
+fn raise_fd_limit(want: u64) -> u64 {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -48,27 +51,116 @@ fn raise_fd_limit() -> u64 {
     // SAFETY: `lim` is a valid rlimit for getrlimit/setrlimit to read and write.
     unsafe {
         assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
-        lim.rlim_cur = lim.rlim_max;
-        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        if lim.rlim_cur < want {
+            let raised = libc::rlimit {
+                rlim_cur: want,
+                rlim_max: lim.rlim_max.max(want),
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) != 0 {
+                // Not allowed past the hard limit: as far as it goes.
+                lim.rlim_cur = lim.rlim_max;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            }
+        }
         libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
     }
     lim.rlim_cur
 }
 
+/// Runs `f` on its own thread and fails the test if it takes longer than `limit` (a
+/// bound on a hang, not a synchronisation: the result is waited for).
+fn bounded<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(f()).unwrap());
+    match rx.recv_timeout(limit) {
+        Ok(t) => t,
+        Err(e) => panic!("did not finish within {limit:?}: {e}"),
+    }
+}
+
+const CONNECTIONS: usize = 10_000;
+/// Where the client process connects (`echo_clients`).
+const ADDR_VAR: &str = "HEIST_TEST_ECHO_ADDR";
+
+/// 10,000 connections open at once, each echoing two messages. The client ends live in
+/// a child process (this test binary again, running `echo_clients`), so each process
+/// needs only 10,000 descriptors: a common hard limit is 20,000, which one process
+/// holding both ends of 10,000 connections would exceed.
 #[test]
 fn echo_round_trips_with_many_concurrent_connections() {
-    // Each connection holds two descriptors here (client and server side): 10,000
-    // connections where the limit allows, as many as fit otherwise.
-    let limit = raise_fd_limit();
-    let conns = (limit.saturating_sub(512) / 2).min(10_000) as usize;
+    let limit = raise_fd_limit((CONNECTIONS + 512) as u64);
+    if limit < (CONNECTIONS + 512) as u64 {
+        eprintln!(
+            "SKIPPED: the descriptor limit is {limit} and could not be raised to {} for \
+             {CONNECTIONS} connections (raise `ulimit -Hn`, or run as root)",
+            CONNECTIONS + 512
+        );
+        return;
+    }
+    let (accepted, peak) = bounded(Duration::from_secs(300), || {
+        rt(2).block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let accepted = Arc::new(AtomicUsize::new(0));
+            let open = Arc::new(AtomicUsize::new(0));
+            let peak = Arc::new(AtomicUsize::new(0));
+            let (a, o, p) = (accepted.clone(), open.clone(), peak.clone());
+            heist::spawn(async move {
+                loop {
+                    let (mut socket, _) = listener.accept().await.unwrap();
+                    a.fetch_add(1, SeqCst);
+                    p.fetch_max(o.fetch_add(1, SeqCst) + 1, SeqCst);
+                    let o = o.clone();
+                    heist::spawn(async move {
+                        let mut buf = [0; 64];
+                        loop {
+                            match socket.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => socket.write_all(&buf[..n]).await.unwrap(),
+                            }
+                        }
+                        o.fetch_sub(1, SeqCst);
+                    });
+                }
+            });
+            let exe = std::env::current_exe().unwrap();
+            let child = heist::task::spawn_blocking(move || {
+                std::process::Command::new(exe)
+                    .args(["--exact", "echo_clients", "--ignored", "--nocapture"])
+                    .env(ADDR_VAR, addr.to_string())
+                    .output()
+            });
+            let out = child.await.unwrap().unwrap();
+            assert!(
+                out.status.success(),
+                "the client process failed: {}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            (accepted.load(SeqCst), peak.load(SeqCst))
+        })
+    });
+    assert_eq!(accepted, CONNECTIONS);
+    // The clients hold every connection until all are served: all open at once.
+    assert_eq!(peak, CONNECTIONS);
+}
+
+/// The client half of `echo_round_trips_with_many_concurrent_connections`, which runs
+/// it in a child process with the server's address.
+#[test]
+#[ignore = "run by echo_round_trips_with_many_concurrent_connections in a child process"]
+fn echo_clients() {
+    let addr: SocketAddr = std::env::var(ADDR_VAR)
+        .expect("run by echo_round_trips_with_many_concurrent_connections")
+        .parse()
+        .unwrap();
+    let limit = raise_fd_limit((CONNECTIONS + 512) as u64);
     assert!(
-        conns >= 500,
-        "descriptor limit {limit} too low for this test"
+        limit >= (CONNECTIONS + 512) as u64,
+        "descriptor limit {limit}"
     );
-    let rt = rt(2);
-    let done = rt.block_on(async move {
-        let addr = echo_server().await;
-        let clients: Vec<_> = (0..conns)
+    let open = rt(1).block_on(async move {
+        let clients: Vec<_> = (0..CONNECTIONS)
             .map(|i| {
                 heist::spawn(async move {
                     let mut stream = TcpStream::connect(addr).await.unwrap();
@@ -79,17 +171,19 @@ fn echo_round_trips_with_many_concurrent_connections() {
                         stream.read_exact(&mut back).await.unwrap();
                         assert_eq!(back, msg);
                     }
+                    // Kept open until every connection is served (the output drops
+                    // only after the last join below).
+                    stream
                 })
             })
             .collect();
-        let mut done = 0;
+        let mut open = Vec::with_capacity(CONNECTIONS);
         for c in clients {
-            c.await.unwrap();
-            done += 1;
+            open.push(c.await.unwrap());
         }
-        done
+        open.len()
     });
-    assert_eq!(done, conns);
+    assert_eq!(open, CONNECTIONS);
 }
 
 #[test]
@@ -301,4 +395,129 @@ fn socket_options_and_std_conversions() {
 fn socket_outside_a_runtime_panics() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let _ = TcpListener::from_std(listener);
+}
+
+#[test]
+fn tcp_socket_options_then_listen_and_connect() {
+    use heist::net::TcpSocket;
+    rt(2).block_on(async {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.set_reuseaddr(true).unwrap();
+        assert!(socket.reuseaddr().unwrap());
+        socket.set_recv_buffer_size(128 * 1024).unwrap();
+        // Linux doubles the value for its bookkeeping; never less than asked.
+        assert!(socket.recv_buffer_size().unwrap() >= 128 * 1024);
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = socket.local_addr().unwrap();
+        let listener = socket.listen(16).unwrap();
+        assert_eq!(listener.local_addr().unwrap(), addr);
+
+        // A client bound to its own source port first.
+        let client = TcpSocket::new_v4().unwrap();
+        client.set_send_buffer_size(64 * 1024).unwrap();
+        assert!(client.send_buffer_size().unwrap() >= 64 * 1024);
+        client.set_nodelay(true).unwrap();
+        client.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let source = client.local_addr().unwrap();
+        let server = heist::spawn(async move {
+            let (mut s, peer) = listener.accept().await.unwrap();
+            let mut buf = [0; 5];
+            s.read_exact(&mut buf).await.unwrap();
+            s.write_all(&buf).await.unwrap();
+            peer
+        });
+        let mut stream = client.connect(addr).await.unwrap();
+        assert!(stream.nodelay().unwrap());
+        assert_eq!(stream.local_addr().unwrap(), source);
+        stream.write_all(b"hello").await.unwrap();
+        let mut buf = [0; 5];
+        stream.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"hello");
+        assert_eq!(server.await.unwrap(), source);
+    });
+}
+
+#[test]
+fn tcp_socket_reuseport_and_bad_input() {
+    use heist::net::TcpSocket;
+    rt(1).block_on(async {
+        // Two listeners on one address with SO_REUSEPORT; a third without it fails.
+        let first = TcpSocket::new_v4().unwrap();
+        first.set_reuseport(true).unwrap();
+        assert!(first.reuseport().unwrap());
+        first.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = first.local_addr().unwrap();
+        let _a = first.listen(8).unwrap();
+        let second = TcpSocket::new_v4().unwrap();
+        second.set_reuseport(true).unwrap();
+        second.bind(addr).unwrap();
+        let _b = second.listen(8).unwrap();
+        let third = TcpSocket::new_v4().unwrap();
+        assert_eq!(
+            third.bind(addr).unwrap_err().kind(),
+            io::ErrorKind::AddrInUse
+        );
+
+        // Refused: an error, not a hang.
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let err = TcpSocket::new_v4()
+            .unwrap()
+            .connect(closed)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+        // An IPv4 socket cannot connect to an IPv6 address.
+        let err = TcpSocket::new_v4()
+            .unwrap()
+            .connect("[::1]:9".parse().unwrap())
+            .await
+            .unwrap_err();
+        assert!(err.raw_os_error().is_some(), "{err}");
+    });
+}
+
+#[test]
+fn lookup_host_resolves_on_the_blocking_pool() {
+    rt(1).block_on(async {
+        let addrs: Vec<SocketAddr> = heist::net::lookup_host("localhost:8080")
+            .await
+            .unwrap()
+            .collect();
+        assert!(!addrs.is_empty());
+        assert!(
+            addrs
+                .iter()
+                .all(|a| a.ip().is_loopback() && a.port() == 8080),
+            "{addrs:?}"
+        );
+        let addrs: Vec<SocketAddr> = heist::net::lookup_host(("127.0.0.1".to_string(), 7))
+            .await
+            .unwrap()
+            .collect();
+        assert_eq!(addrs, ["127.0.0.1:7".parse::<SocketAddr>().unwrap()]);
+        let err = heist::net::lookup_host("no port here").await.err().unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    });
+}
+
+#[test]
+fn linger_zero_resets_the_peer_and_errors_are_taken() {
+    rt(1).block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        assert_eq!(client.linger().unwrap(), None);
+        client.set_linger(Some(Duration::ZERO)).unwrap();
+        assert_eq!(client.linger().unwrap(), Some(Duration::ZERO));
+        assert!(client.take_error().unwrap().is_none());
+        drop(client); // RST, not FIN
+        let mut buf = [0; 4];
+        let err = server.read(&mut buf).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
+    });
 }

@@ -5,13 +5,11 @@ use futures::io::{AsyncReadExt, AsyncWriteExt};
 use heist::io::unix::AsyncFd;
 use heist::io::Interest;
 use heist::net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream};
-use heist::Runtime;
 use std::io::{self, Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
 
-fn rt() -> Runtime {
-    Runtime::builder().worker_threads(2).build().unwrap()
-}
+mod common;
+use common::{rt, DropCounter};
 
 /// A fresh path for a Unix socket, removed when dropped.
 struct TempPath(std::path::PathBuf);
@@ -32,7 +30,7 @@ impl Drop for TempPath {
 
 #[test]
 fn udp_round_trips() {
-    rt().block_on(async {
+    rt(2).block_on(async {
         let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let server_addr = server.local_addr().unwrap();
         let echo = heist::spawn(async move {
@@ -68,7 +66,7 @@ fn udp_round_trips() {
 fn unix_stream_round_trips_and_halves() {
     let path = TempPath::new("stream.sock");
     let path2 = path.0.clone();
-    rt().block_on(async move {
+    rt(2).block_on(async move {
         let listener = UnixListener::bind(&path2).unwrap();
         let server = heist::spawn(async move {
             let (stream, _) = listener.accept().await.unwrap();
@@ -102,7 +100,7 @@ fn unix_stream_round_trips_and_halves() {
 
 #[test]
 fn unix_pair_and_datagrams() {
-    rt().block_on(async {
+    rt(2).block_on(async {
         let (a, b) = UnixStream::pair().unwrap();
         a.writable().await.unwrap();
         assert_eq!(a.try_write(b"x").unwrap(), 1);
@@ -127,6 +125,72 @@ fn unix_pair_and_datagrams() {
     });
 }
 
+#[test]
+fn unix_stream_halves_split_reunite_and_forget() {
+    rt(2).block_on(async {
+        // Borrowed halves: a read and a write in flight together, in one task.
+        let (mut a, mut b) = UnixStream::pair().unwrap();
+        // Named: `a.split()` would pick futures' by-value `AsyncReadExt::split`.
+        let (mut read, mut write) = UnixStream::split(&mut a);
+        let (got, sent, echoed) = futures::join!(
+            async {
+                let mut buf = [0; 4];
+                read.read_exact(&mut buf).await.unwrap();
+                buf
+            },
+            async { write.write_all(b"ping").await },
+            async {
+                let mut buf = [0; 4];
+                b.read_exact(&mut buf).await.unwrap();
+                b.write_all(b"pong").await.unwrap();
+                buf
+            }
+        );
+        sent.unwrap();
+        assert_eq!((&got, &echoed), (b"pong", b"ping"));
+
+        // Halves of two different streams are handed back, not joined.
+        let (c, mut d) = UnixStream::pair().unwrap();
+        let (a_read, a_write) = a.into_split();
+        let (c_read, c_write) = c.into_split();
+        let err = a_read.reunite(c_write).unwrap_err();
+        let heist::net::unix::ReuniteError(a_read, c_write) = err;
+        // The right halves make the stream again, which still works both ways.
+        let mut a = a_write.reunite(a_read).unwrap();
+        a.write_all(b"again").await.unwrap();
+        let mut buf = [0; 5];
+        b.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"again");
+
+        // `forget`: the write side stays open (the peer reads no end of stream) until
+        // the read half, the last owner, drops.
+        c_write.forget();
+        // A peek on the descriptor itself: EAGAIN while open, 0 at end of stream.
+        let peek = |fd| {
+            let mut byte = 0u8;
+            // SAFETY: a valid socket fd and a one-byte buffer.
+            unsafe {
+                libc::recv(
+                    fd,
+                    (&mut byte as *mut u8).cast(),
+                    1,
+                    libc::MSG_PEEK | libc::MSG_DONTWAIT,
+                )
+            }
+        };
+        use std::os::unix::io::AsRawFd;
+        assert_eq!(
+            peek(d.as_raw_fd()),
+            -1,
+            "the forgotten write half shut down"
+        );
+        drop(c_read);
+        let mut rest = Vec::new();
+        d.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty());
+    });
+}
+
 /// A non-blocking pipe, as (read end, write end).
 fn pipe() -> (std::fs::File, std::fs::File) {
     let mut fds = [0; 2];
@@ -144,7 +208,7 @@ fn pipe() -> (std::fs::File, std::fs::File) {
 
 #[test]
 fn async_fd_on_a_pipe() {
-    rt().block_on(async {
+    rt(2).block_on(async {
         let (read, write) = pipe();
         let read = AsyncFd::with_interest(read, Interest::READABLE).unwrap();
         let write = AsyncFd::with_interest(write, Interest::WRITABLE).unwrap();
@@ -179,7 +243,7 @@ fn async_fd_on_a_pipe() {
 
 #[test]
 fn pending_read_fails_when_its_runtime_shuts_down() {
-    let owner = rt();
+    let owner = rt(2);
     let (listener, client, server) = owner.block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -188,7 +252,7 @@ fn pending_read_fails_when_its_runtime_shuts_down() {
         (listener, client, server)
     });
     // Another runtime waits on a socket of `owner` while `owner` shuts down.
-    let other = rt();
+    let other = rt(2);
     let (tx, rx) = futures::channel::oneshot::channel();
     let pending = other.spawn(async move {
         let mut server = server;
@@ -213,13 +277,17 @@ fn pending_read_fails_when_its_runtime_shuts_down() {
 
 #[test]
 fn tasks_waiting_on_io_are_cancelled_by_shutdown() {
-    let rt = rt();
+    // Counts the tasks' drops: their futures were dropped, not leaked.
+    let dropped = DropCounter::new();
+    let rt = rt(2);
     let (tx, rx) = std::sync::mpsc::channel();
     rt.block_on(async {
         let (a, b) = UnixStream::pair().unwrap();
         for mut s in [a, b] {
             let tx = tx.clone();
+            let guard = dropped.token();
             heist::spawn(async move {
+                let _guard = guard;
                 let mut buf = [0; 1];
                 tx.send(()).unwrap();
                 let _ = s.read(&mut buf).await; // never completes
@@ -229,4 +297,69 @@ fn tasks_waiting_on_io_are_cancelled_by_shutdown() {
     rx.recv().unwrap();
     rx.recv().unwrap();
     rt.shutdown_timeout(std::time::Duration::from_secs(10));
+    assert_eq!(dropped.count(), 2);
+}
+
+#[test]
+fn socket_of_a_dropped_runtime_fails_outside_any_runtime() {
+    // Used after its runtime is gone, from no runtime at all: an error, not a panic.
+    let (client, listener) = rt(2).block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        (client, listener)
+    });
+    futures::executor::block_on(async move {
+        let mut client = client;
+        let err = client.write_all(b"x").await.unwrap_err();
+        assert!(err.to_string().contains("shut down"), "{err}");
+        let mut buf = [0; 1];
+        assert!(client.read(&mut buf).await.is_err());
+        assert!(listener.accept().await.is_err());
+    });
+}
+
+#[test]
+#[should_panic(expected = "heist::net: there is no heist runtime")]
+fn unix_pair_outside_a_runtime_panics() {
+    let _ = UnixStream::pair();
+}
+
+#[test]
+#[should_panic(expected = "heist::net: there is no heist runtime")]
+fn connect_polled_by_another_executor_panics() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let _ = futures::executor::block_on(TcpStream::connect(listener.local_addr().unwrap()));
+}
+
+#[test]
+fn udp_and_unix_bad_input_are_errors() {
+    let path = TempPath::new("taken.sock");
+    rt(2).block_on(async {
+        // A UDP port nobody listens on: the ICMP port-unreachable comes back as an error
+        // on the connected socket's receive (loopback ICMP is not rate-limited).
+        let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let closed_addr = closed.local_addr().unwrap();
+        drop(closed);
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        socket.connect(closed_addr).await.unwrap();
+        socket.send(b"anyone?").await.unwrap();
+        let mut buf = [0; 8];
+        let err = socket.recv(&mut buf).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+        // A UDP address in use.
+        let taken = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let err = UdpSocket::bind(taken.local_addr().unwrap())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+        // A Unix path in use, and a datagram to a path nobody is bound to.
+        let _listener = UnixListener::bind(&path.0).unwrap();
+        let err = UnixListener::bind(&path.0).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+        let missing = TempPath::new("nobody.sock");
+        let client = UnixDatagram::unbound().unwrap();
+        assert!(client.send_to(b"x", &missing.0).await.is_err());
+    });
 }

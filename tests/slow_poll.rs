@@ -97,9 +97,10 @@ fn check_reports(exact: bool) {
     if exact {
         assert!(ended.elapsed() >= SPIN, "{ended}");
     } else {
-        // Measured from the watchdog's first sighting: up to one period (a quarter
-        // threshold) short of the truth.
-        assert!(ended.elapsed() >= SPIN - THRESHOLD / 2, "{ended}");
+        // Measured from the watchdog's first sighting, which a loaded machine can
+        // delay by any amount: all that is promised is that the end report covers at
+        // least what the stuck report already saw.
+        assert!(ended.elapsed() >= stuck.elapsed(), "{ended} after {stuck}");
     }
     rt.block_on(handle).unwrap();
     // Nothing else was slow.
@@ -248,4 +249,29 @@ fn every_worker_stuck_is_said_so() {
     for b in blockers {
         rt.block_on(b).unwrap();
     }
+}
+
+/// The name the worker copies for the watchdog is keyed by the poll's number as the
+/// watchdog sees it, which counts a `block_in_place` resumption as a poll: after one,
+/// a stuck named task was reported without its name.
+#[test]
+fn a_name_is_reported_after_a_block_in_place() {
+    let done = Arc::new(AtomicBool::new(false));
+    let (tx, reports) = mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let rt = Runtime::builder()
+        .worker_threads(1)
+        .slow_poll_threshold(THRESHOLD)
+        .on_slow_poll(move |slow| {
+            let _ = tx.lock().unwrap().send(slow.clone());
+        })
+        .build()
+        .unwrap();
+    rt.block_on(rt.spawn(async { heist::task::block_in_place(|| ()) }))
+        .unwrap();
+    let (handle, _) = spawn_spinner(&rt, done);
+    let stuck = reports.recv_timeout(PATIENCE).expect("no stuck report");
+    assert!(stuck.is_still_running());
+    assert_eq!(stuck.name(), Some("spinner"), "{stuck}");
+    rt.block_on(handle).unwrap();
 }

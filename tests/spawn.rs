@@ -3,7 +3,7 @@
 mod common;
 use common::*;
 use futures::task::SpawnExt;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc};
 
 fn scale(n: usize) -> usize {
@@ -332,6 +332,23 @@ fn freeing_a_long_chain_of_finished_tasks_does_not_recurse() {
     let wakers: Vec<_> = (0..n)
         .map(|_| waker_rx.recv_timeout(PATIENCE).unwrap())
         .collect();
+    // Task 0's join waker says when it is dropped: when task 0 is freed, the end of
+    // the chain.
+    struct Bottom(Arc<AtomicBool>);
+    impl std::task::Wake for Bottom {
+        fn wake(self: Arc<Self>) {}
+    }
+    impl Drop for Bottom {
+        fn drop(&mut self) {
+            self.0.store(true, SeqCst);
+        }
+    }
+    let bottom_dropped = Arc::new(AtomicBool::new(false));
+    let bottom = std::task::Waker::from(Arc::new(Bottom(bottom_dropped.clone())));
+    assert!(std::pin::Pin::new(&mut handles[0])
+        .poll(&mut Context::from_waker(&bottom))
+        .is_pending());
+    drop(bottom);
     // Task i's join waker is task i-1's waker: freeing task i releases task i-1.
     for i in 1..n {
         let mut cx = Context::from_waker(&wakers[i - 1]);
@@ -344,9 +361,23 @@ fn freeing_a_long_chain_of_finished_tasks_does_not_recurse() {
     for gate in gates {
         gate.send(()).unwrap();
     }
-    // Every task but the last is now held only by its successor's join waker.
+    // Once they are complete, dropping the handles leaves the join wakers in place:
+    // every task but the last is then held only by its successor's join waker.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while !handles.iter().all(|h| h.is_finished()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the tasks never finished"
+        );
+        std::thread::yield_now();
+    }
     for h in handles {
         drop(h);
     }
     assert!(rt.block_on(last).is_ok());
+    // Freeing the last task freed the whole chain, down to the first.
+    assert!(
+        bottom_dropped.load(SeqCst),
+        "a task of the chain was never freed"
+    );
 }

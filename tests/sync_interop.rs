@@ -3,19 +3,17 @@
 //! async-channel, run on heist's workers.
 
 use heist::task::{self, JoinSet};
-use heist::Runtime;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
 
-fn rt() -> Runtime {
-    Runtime::builder().worker_threads(2).build().unwrap()
-}
+mod common;
+use common::rt;
 
 #[test]
 fn semaphore_caps_concurrent_work() {
     const PERMITS: usize = 3;
-    rt().block_on(async {
+    rt(2).block_on(async {
         let sem = Arc::new(Semaphore::new(PERMITS));
         let (running, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let mut set = JoinSet::new();
@@ -43,7 +41,7 @@ fn semaphore_caps_concurrent_work() {
 
 #[test]
 fn owned_permits_come_back_when_tasks_are_aborted() {
-    rt().block_on(async {
+    rt(2).block_on(async {
         let sem = Arc::new(Semaphore::new(2));
         let mut set = JoinSet::new();
         let (held_tx, mut held_rx) = mpsc::channel::<()>(2);
@@ -67,7 +65,7 @@ fn owned_permits_come_back_when_tasks_are_aborted() {
 
 #[test]
 fn bounded_mpsc_applies_backpressure() {
-    rt().block_on(async {
+    rt(2).block_on(async {
         let (tx, mut rx) = mpsc::channel::<u32>(2);
         tx.try_send(0).unwrap();
         tx.try_send(1).unwrap();
@@ -96,7 +94,7 @@ fn bounded_mpsc_applies_backpressure() {
 
 #[test]
 fn notify_wakes_tasks_on_other_workers() {
-    rt().block_on(async {
+    rt(2).block_on(async {
         let notify = Arc::new(Notify::new());
         let woken = Arc::new(AtomicUsize::new(0));
         let (ready_tx, mut ready_rx) = mpsc::channel::<()>(4);
@@ -129,7 +127,7 @@ fn notify_wakes_tasks_on_other_workers() {
 
 #[test]
 fn oneshot_between_tasks() {
-    rt().block_on(async {
+    rt(2).block_on(async {
         let (tx, rx) = oneshot::channel();
         let receiver = heist::spawn(rx);
         heist::spawn(async move { tx.send("done").unwrap() })
@@ -149,7 +147,7 @@ fn oneshot_between_tasks() {
 #[test]
 fn async_channel_bounded_mpmc() {
     const ITEMS: u64 = 1000;
-    rt().block_on(async {
+    rt(2).block_on(async {
         let (tx, rx) = async_channel::bounded::<u64>(4);
         let mut producers = JoinSet::new();
         for p in 0..4 {
@@ -186,6 +184,6 @@ fn async_channel_try_send_when_full() {
     let (tx, rx) = async_channel::bounded::<u8>(1);
     tx.try_send(1).unwrap();
     assert!(tx.try_send(2).unwrap_err().is_full());
-    let got = rt().block_on(async move { heist::spawn(async move { rx.recv().await }).await });
+    let got = rt(2).block_on(async move { heist::spawn(async move { rx.recv().await }).await });
     assert_eq!(got.unwrap().unwrap(), 1);
 }

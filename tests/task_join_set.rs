@@ -3,15 +3,13 @@
 
 use futures::future::{pending, FutureExt};
 use heist::task::{self, JoinSet};
-use heist::Runtime;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use tokio::sync::{oneshot, watch};
 
-fn rt() -> Runtime {
-    Runtime::builder().worker_threads(2).build().unwrap()
-}
+mod common;
+use common::rt;
 
 /// Spawns `n` tasks that each wait for their own signal, then return their index.
 fn spawn_gated(set: &mut JoinSet<usize>, n: usize) -> Vec<oneshot::Sender<()>> {
@@ -29,7 +27,7 @@ fn spawn_gated(set: &mut JoinSet<usize>, n: usize) -> Vec<oneshot::Sender<()>> {
 
 #[test]
 fn detach_all_then_spawn_again() {
-    rt().block_on(async {
+    rt(2).block_on(async {
         let mut set = JoinSet::new();
         for i in 0..10 {
             set.spawn(async move { i });
@@ -54,7 +52,7 @@ fn detach_all_then_spawn_again() {
 
 #[test]
 fn dropping_the_set_aborts_its_tasks() {
-    rt().block_on(async {
+    rt(2).block_on(async {
         let mut set = JoinSet::new();
         let mut recvs = Vec::new();
         for _ in 0..16 {
@@ -75,7 +73,7 @@ fn dropping_the_set_aborts_its_tasks() {
 
 #[test]
 fn alternating_spawn_and_join() {
-    rt().block_on(async {
+    rt(2).block_on(async {
         let mut set = JoinSet::new();
         set.spawn(async {});
         set.spawn(async {});
@@ -91,7 +89,7 @@ fn alternating_spawn_and_join() {
 
 #[test]
 fn abort_handles_cancel_their_task() {
-    rt().block_on(async {
+    rt(2).block_on(async {
         let mut set = JoinSet::new();
         for i in 0..16usize {
             let abort = set.spawn(async move {
@@ -125,17 +123,17 @@ fn abort_handles_cancel_their_task() {
 fn runtime_gone() {
     let mut set = JoinSet::new();
     {
-        let rt = rt();
+        let rt = rt(2);
         set.spawn_on(pending::<i32>(), rt.handle());
         drop(rt);
     }
-    let err = rt().block_on(set.join_next()).unwrap().unwrap_err();
+    let err = rt(2).block_on(set.join_next()).unwrap().unwrap_err();
     assert!(err.is_cancelled());
 }
 
 #[test]
 fn join_all_returns_every_output() {
-    let res = rt().block_on(async {
+    let res = rt(2).block_on(async {
         let mut set = JoinSet::new();
         for _ in 0..5 {
             set.spawn(async { 1 });
@@ -147,7 +145,7 @@ fn join_all_returns_every_output() {
 
 #[test]
 fn join_all_resumes_a_panic_and_aborts_the_rest() {
-    let rt = rt();
+    let rt = rt(2);
     let (tx, mut rx) = oneshot::channel::<()>();
     let res = rt.block_on(async move {
         let mut set: JoinSet<()> = JoinSet::new();
@@ -167,7 +165,7 @@ fn join_all_resumes_a_panic_and_aborts_the_rest() {
 
 #[test]
 fn abort_all_cancels_pending_tasks_and_keeps_finished_ones() {
-    rt().block_on(async {
+    rt(2).block_on(async {
         let mut set: JoinSet<()> = JoinSet::new();
         let finished = Arc::new(AtomicUsize::new(0));
         let (all_done_tx, all_done_rx) = tokio::sync::mpsc::channel::<()>(5);
@@ -204,7 +202,7 @@ fn abort_all_cancels_pending_tasks_and_keeps_finished_ones() {
 
 #[test]
 fn shutdown_aborts_and_empties() {
-    rt().block_on(async {
+    rt(2).block_on(async {
         let mut set = JoinSet::new();
         let mut recvs = Vec::new();
         for _ in 0..8 {
@@ -227,7 +225,7 @@ fn shutdown_aborts_and_empties() {
 #[test]
 fn try_join_next_returns_only_finished_tasks() {
     const TASKS: usize = 1000;
-    rt().block_on(async {
+    rt(2).block_on(async {
         let (send, recv) = watch::channel(());
         let mut set = JoinSet::new();
         let mut spawned = HashSet::new();
@@ -259,7 +257,7 @@ fn try_join_next_returns_only_finished_tasks() {
 
 #[test]
 fn join_next_with_id_matches_the_task() {
-    rt().block_on(async {
+    rt(2).block_on(async {
         let mut set = JoinSet::new();
         let ok = set.spawn(async { task::id() });
         let failed = set.spawn(async { panic!("boom") }).id();
@@ -283,7 +281,7 @@ fn join_next_with_id_matches_the_task() {
 
 #[test]
 fn extend_and_collect() {
-    rt().block_on(async {
+    rt(2).block_on(async {
         let mut set: JoinSet<_> = (0..5).map(|i| async move { i }).collect();
         set.extend((5..10).map(|i| async move { i }));
         let mut seen = [false; 10];
@@ -296,7 +294,7 @@ fn extend_and_collect() {
 
 #[test]
 fn spawn_blocking_into_the_set() {
-    let rt = rt();
+    let rt = rt(2);
     let mut set = JoinSet::default();
     set.spawn_blocking_on(|| 1, rt.handle());
     let total = rt.block_on(async move {
@@ -321,7 +319,7 @@ fn spawn_blocking_into_the_set() {
 
 #[test]
 fn join_next_is_cancel_safe() {
-    rt().block_on(async {
+    rt(2).block_on(async {
         let mut set = JoinSet::new();
         let mut gates = spawn_gated(&mut set, 3);
         // A `join_next` dropped while it waits loses nothing.

@@ -3,16 +3,14 @@
 
 use futures::FutureExt;
 use heist::task::{self, LocalKey};
-use heist::Runtime;
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::{pin, Pin};
 use std::task::{Context, Poll};
 use tokio::sync::oneshot;
 
-fn rt() -> Runtime {
-    Runtime::builder().worker_threads(2).build().unwrap()
-}
+mod common;
+use common::rt;
 
 heist::task_local! {
     static REQ_ID: u32;
@@ -23,7 +21,7 @@ heist::task_local! {
 
 #[test]
 fn local() {
-    rt().block_on(async {
+    rt(2).block_on(async {
         let j1 = heist::spawn(REQ_ID.scope(1, async move {
             assert_eq!(REQ_ID.get(), 1);
             assert_eq!(REQ_ID.get(), 1);
@@ -69,7 +67,7 @@ fn task_local_available_on_abort() {
         }
     }
 
-    rt().block_on(async {
+    rt(2).block_on(async {
         let (tx_drop, rx_drop) = oneshot::channel();
         let (tx_poll, rx_poll) = oneshot::channel();
         let h = heist::spawn(REQ_ID.scope(
@@ -104,7 +102,7 @@ fn task_local_available_on_completion_drop() {
         }
     }
 
-    rt().block_on(async {
+    rt(2).block_on(async {
         let (tx, rx) = oneshot::channel();
         let h = heist::spawn(REQ_ID.scope(42, MyFuture { tx: Some(tx) }));
         assert_eq!(rx.await.unwrap(), 42);
@@ -125,7 +123,7 @@ fn not_set_outside_a_scope() {
         "cannot access a task-local storage value without setting it first"
     );
     // A scope's value is gone once the scope ends, also on another task of the thread.
-    rt().block_on(async {
+    rt(2).block_on(async {
         REQ_ID.scope(5, async {}).await;
         assert!(REQ_ID.try_with(|_| ()).is_err());
     });
@@ -133,7 +131,7 @@ fn not_set_outside_a_scope() {
 
 #[test]
 fn scopes_nest_and_restore() {
-    rt().block_on(NAME.scope("outer".to_string(), async {
+    rt(2).block_on(NAME.scope("outer".to_string(), async {
         assert_eq!(NAME.get(), "outer");
         let inner = NAME.scope("inner".to_string(), async {
             task::yield_now().await;

@@ -5,19 +5,17 @@
 
 use heist::time::interval;
 use heist::time::Instant;
-use heist::Runtime;
 use std::time::Duration;
+
+mod common;
+use common::rt;
 
 const LONG: Duration = Duration::from_secs(60);
 const SHORT: Duration = Duration::from_millis(5);
 
-fn rt() -> Runtime {
-    Runtime::builder().worker_threads(1).build().unwrap()
-}
-
 #[test]
 fn reset_immediately_ticks_at_once_and_restarts_the_schedule() {
-    rt().block_on(async {
+    rt(1).block_on(async {
         let mut every = interval(LONG);
         every.tick().await;
         let before = Instant::now();
@@ -26,7 +24,7 @@ fn reset_immediately_ticks_at_once_and_restarts_the_schedule() {
         let t = every.tick().await;
         assert!(before <= t && t <= after, "tick scheduled at the reset");
     });
-    rt().block_on(async {
+    rt(1).block_on(async {
         // The schedule restarts at the reset: the tick after it is one period later.
         let mut every = interval(SHORT);
         every.tick().await;
@@ -38,7 +36,7 @@ fn reset_immediately_ticks_at_once_and_restarts_the_schedule() {
 
 #[test]
 fn reset_after_delays_the_next_tick() {
-    rt().block_on(async {
+    rt(1).block_on(async {
         let mut every = interval(LONG);
         every.tick().await;
         let before = Instant::now();
@@ -52,7 +50,7 @@ fn reset_after_delays_the_next_tick() {
 
 #[test]
 fn reset_at_sets_the_next_tick_and_the_schedule_follows() {
-    rt().block_on(async {
+    rt(1).block_on(async {
         let mut every = interval(SHORT);
         every.tick().await;
         let at = Instant::now() + 2 * SHORT;
@@ -68,7 +66,7 @@ fn reset_at_sets_the_next_tick_and_the_schedule_follows() {
 
 #[test]
 fn reset_after_an_unrepresentable_delay_does_not_panic() {
-    rt().block_on(async {
+    rt(1).block_on(async {
         let mut every = interval(SHORT);
         every.tick().await;
         every.reset_after(Duration::MAX);

@@ -5,9 +5,8 @@
 //! `block_in_place` is still running.
 
 mod common;
-use common::{Pending, PATIENCE};
+use common::{paused, Pending, PATIENCE};
 use heist::time::{self, advance, pause, resume, sleep, sleep_until, timeout, Instant};
-use heist::Runtime;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
@@ -16,14 +15,6 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 const WORKERS: [usize; 3] = [1, 2, 4];
-
-fn paused(workers: usize) -> Runtime {
-    Runtime::builder()
-        .worker_threads(workers)
-        .start_paused(true)
-        .build()
-        .unwrap()
-}
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)

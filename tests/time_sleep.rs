@@ -2,7 +2,7 @@
 //! across workers, and what happens outside a runtime and at shutdown.
 
 mod common;
-use common::rt;
+use common::{rt, DropCounter};
 use heist::time::Instant;
 use heist::time::{sleep, sleep_until, Sleep};
 use std::future::Future;
@@ -210,23 +210,14 @@ fn sleep_outside_a_runtime_panics() {
     drop(sleep(Duration::from_millis(1)));
 }
 
-/// Counts drops of the futures it wraps.
-struct DropCount(Arc<AtomicUsize>);
-
-impl Drop for DropCount {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, SeqCst);
-    }
-}
-
 #[test]
 fn pending_timers_are_dropped_with_their_tasks_at_shutdown() {
-    let drops = Arc::new(AtomicUsize::new(0));
+    let drops = DropCounter::new();
     let rt = rt(2);
     let started = Arc::new(AtomicUsize::new(0));
     let handles: Vec<_> = (0..100)
         .map(|_| {
-            let guard = DropCount(drops.clone());
+            let guard = drops.token();
             let started = started.clone();
             rt.spawn(async move {
                 let _guard = guard;
@@ -242,7 +233,7 @@ fn pending_timers_are_dropped_with_their_tasks_at_shutdown() {
         }
     });
     drop(rt);
-    assert_eq!(drops.load(SeqCst), 100);
+    assert_eq!(drops.count(), 100);
     for h in handles {
         assert!(futures::executor::block_on(h).unwrap_err().is_cancelled());
     }

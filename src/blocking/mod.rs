@@ -9,14 +9,10 @@
 
 mod pool;
 
-pub(crate) use pool::{Pool, PoolConfig};
+pub(crate) use pool::{run_hook, Hook, Host, Pool, PoolConfig};
 
 use crate::runtime::context;
 use crate::task::JoinHandle;
-
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 /// Runs a blocking closure on the current runtime's blocking pool, returning a handle to
 /// its result.
@@ -73,28 +69,5 @@ where
     match context::with_current(|handle| handle.blocking.spawn(func, handle, meta)) {
         Ok(join) => join,
         Err(e) => panic!("heist::task::spawn_blocking: {e}"),
-    }
-}
-
-/// The future of a blocking task: runs the closure at its first (and only) poll.
-pub(crate) struct BlockingTask<F> {
-    func: Option<F>,
-}
-
-impl<F> BlockingTask<F> {
-    pub(crate) fn new(func: F) -> BlockingTask<F> {
-        BlockingTask { func: Some(func) }
-    }
-}
-
-// The closure is never pinned: it is moved out and called.
-impl<F> Unpin for BlockingTask<F> {}
-
-impl<F: FnOnce() -> R, R> Future for BlockingTask<F> {
-    type Output = R;
-
-    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<R> {
-        let func = self.func.take().expect("a blocking task runs once");
-        Poll::Ready(func())
     }
 }

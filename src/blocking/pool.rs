@@ -34,25 +34,57 @@
 //! shutdown to join. The handle is stored under the lock held while the thread is
 //! started, so the thread cannot look for it before it is there.
 
-use super::BlockingTask;
-use crate::runtime::{context, run_hook, Handle, Hook};
-use crate::sync::{thread, wait_timeout, Arc, Condvar, Mutex};
+use crate::sync::{thread, wait_timeout, Arc, Condvar, Mutex, MutexGuard};
 use crate::task::{self, Id, JoinHandle, Schedule};
 use std::cell::Cell;
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-type Notified = task::Notified<Arc<Inner>>;
-type Task = task::Task<Arc<Inner>>;
+/// What the pool needs from the runtime that owns it, so that `blocking/` names nothing
+/// above it (`runtime::Handle` implements it; `docs/design.md`, "Layers").
+pub(crate) trait Host: Clone + Send + 'static {
+    /// What keeps the runtime current on a pool thread while it lives.
+    type Entered;
+
+    /// Makes the runtime current on this (pool) thread, so a closure may spawn and use
+    /// timers.
+    fn enter(&self) -> Self::Entered;
+
+    /// A blocking call was queued: the paused clock must not auto-advance until it has
+    /// run ([`Host::allow_auto_advance`]).
+    fn inhibit_auto_advance(&self);
+
+    /// A blocking call has run and woken its `JoinHandle`.
+    fn allow_auto_advance(&self);
+}
+
+/// Callback run on each worker and blocking-pool thread as it starts or stops.
+pub(crate) type Hook = std::sync::Arc<dyn Fn() + Send + Sync + 'static>;
+
+/// Runs a thread hook (`Builder::on_thread_start` / `on_thread_stop`). A panic in it is
+/// caught, after the panic hook reported it as usual, and the thread carries on: a bug
+/// in a hook must not take a worker (or a pool thread the runtime counts on) with it,
+/// which would leave its tasks unrun and shutdown waiting.
+pub(crate) fn run_hook(hook: Option<&Hook>) {
+    if let Some(hook) = hook {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook()));
+    }
+}
+
+type Notified = task::Notified<Arc<PoolInner>>;
+type Task = task::Task<Arc<PoolInner>>;
 
 /// The runtime's blocking pool.
 #[derive(Clone)]
 pub(crate) struct Pool {
-    inner: Arc<Inner>,
+    inner: Arc<PoolInner>,
 }
 
-pub(crate) struct Inner {
-    state: Mutex<State>,
+pub(crate) struct PoolInner {
+    state: Mutex<PoolState>,
     /// Idle threads wait here for work (or shutdown).
     work: Condvar,
     /// Shutdown waits here for the threads to exit.
@@ -65,7 +97,7 @@ pub(crate) struct Inner {
     on_thread_stop: Option<Hook>,
 }
 
-struct State {
+struct PoolState {
     queue: VecDeque<Notified>,
     /// Threads in the work loop: started and not yet leaving (at most `max_threads`).
     threads: usize,
@@ -87,7 +119,7 @@ crate::sync::thread_local! {
     /// must not wait for, or join, itself.
     // loom's `thread_local!` does not accept a `const { .. }` initialiser.
     #[allow(clippy::missing_const_for_thread_local)]
-    static CURRENT: Cell<(*const Inner, usize)> = Cell::new((std::ptr::null(), 0));
+    static CURRENT: Cell<(*const PoolInner, usize)> = Cell::new((std::ptr::null(), 0));
 }
 
 /// The pool's settings (from `Builder`).
@@ -104,8 +136,8 @@ pub(crate) struct PoolConfig {
 impl Pool {
     pub(crate) fn new(config: PoolConfig) -> Pool {
         Pool {
-            inner: Arc::new(Inner {
-                state: Mutex::new(State {
+            inner: Arc::new(PoolInner {
+                state: Mutex::new(PoolState {
                     queue: VecDeque::new(),
                     threads: 0,
                     live: 0,
@@ -129,7 +161,12 @@ impl Pool {
 
     /// Runs `func` on a pool thread. After shutdown the task is cancelled at once.
     /// `handle` is made current on the thread, so the closure may spawn and use timers.
-    pub(crate) fn spawn<F, R>(&self, func: F, handle: &Handle, meta: task::Meta) -> JoinHandle<R>
+    pub(crate) fn spawn<F, R, H: Host>(
+        &self,
+        func: F,
+        handle: &H,
+        meta: task::Meta,
+    ) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
@@ -143,8 +180,10 @@ impl Pool {
         // A blocking call holds a paused clock from now until it has run and woken its
         // `JoinHandle` (`work`), as tokio's: time does not jump while it waits or runs.
         // (A call cancelled by shutdown keeps it held: moot for a runtime shut down.)
-        handle.time().inhibit_auto_advance();
-        push(&self.inner, notified, Some(handle));
+        handle.inhibit_auto_advance();
+        if let Some(state) = push(&self.inner, notified) {
+            start_thread(&self.inner, state, handle);
+        }
         join
     }
 
@@ -198,25 +237,30 @@ impl Pool {
     }
 }
 
-/// Queues a task and finds it a thread. `handle`: for a new thread to make current (a
-/// reschedule, which never happens for a closure that runs once, passes `None` and
-/// relies on the thread that is running it).
-fn push(inner: &Arc<Inner>, task: Notified, handle: Option<&Handle>) {
+/// Queues a task and claims an idle thread for it. Returns the lock if no thread was
+/// claimed, for a spawn to start one (`start_thread`); a reschedule, which never happens
+/// for a closure that runs once, drops it and relies on the thread that is running it.
+fn push(inner: &Arc<PoolInner>, task: Notified) -> Option<MutexGuard<'_, PoolState>> {
     let mut state = inner.state.lock();
     if state.shutdown {
         // Too late to count on a thread: cancel it here, outside the lock.
         drop(state);
         task.shutdown();
-        return;
+        return None;
     }
     state.queue.push_back(task);
     if state.idle > 0 {
         state.idle -= 1;
         state.notified += 1;
         inner.work.notify_one();
-        return;
+        return None;
     }
-    let Some(handle) = handle else { return };
+    Some(state)
+}
+
+/// Starts a thread for the task `push` just queued, unless `max_threads` run already.
+/// `handle`: what the new thread makes current.
+fn start_thread<H: Host>(inner: &Arc<PoolInner>, mut state: MutexGuard<'_, PoolState>, handle: &H) {
     if state.threads >= inner.max_threads {
         // The next thread to finish takes it.
         return;
@@ -249,7 +293,7 @@ fn push(inner: &Arc<Inner>, task: Notified, handle: Option<&Handle>) {
 
 /// A pool thread (pool id `id`): runs the start hook, queued tasks, waits up to
 /// `keep_alive` for more, runs the stop hook, exits.
-fn run(inner: Arc<Inner>, handle: Handle, id: usize) {
+fn run<H: Host>(inner: Arc<PoolInner>, handle: H, id: usize) {
     let mut leave = Leave {
         inner: &inner,
         in_threads: true,
@@ -257,7 +301,7 @@ fn run(inner: Arc<Inner>, handle: Handle, id: usize) {
     // As on the workers: the hooks run outside the runtime context, panics caught.
     run_hook(inner.on_thread_start.as_ref());
     {
-        let _enter = context::enter(handle.clone());
+        let _enter = handle.enter();
         CURRENT.with(|c| c.set((&*inner, id)));
         work(&inner, &handle, id);
         leave.in_threads = false;
@@ -271,7 +315,7 @@ fn run(inner: Arc<Inner>, handle: Handle, id: usize) {
 /// guard does not depend on that) must not leave shutdown waiting for a thread that is
 /// gone.
 struct Leave<'a> {
-    inner: &'a Inner,
+    inner: &'a PoolInner,
     in_threads: bool,
 }
 
@@ -288,7 +332,7 @@ impl Drop for Leave<'_> {
 
 /// The work loop of pool thread `id`; returns once it leaves (shutdown, or idle for
 /// `keep_alive`), no longer counted in `threads`.
-fn work(inner: &Inner, handle: &Handle, id: usize) {
+fn work<H: Host>(inner: &PoolInner, handle: &H, id: usize) {
     let mut state = inner.state.lock();
     'work: loop {
         // Shutdown or not: a task queued before shutdown runs (module doc).
@@ -297,7 +341,7 @@ fn work(inner: &Inner, handle: &Handle, id: usize) {
             // Behind the task harness: a panic in the closure becomes a JoinError.
             task.run();
             // Done, its `JoinHandle` woken: let the paused clock go (`Pool::spawn`).
-            handle.time().allow_auto_advance();
+            handle.allow_auto_advance();
             state = inner.state.lock();
         }
         if state.shutdown {
@@ -336,9 +380,9 @@ fn work(inner: &Inner, handle: &Handle, id: usize) {
     state.threads -= 1;
 }
 
-impl Schedule for Arc<Inner> {
+impl Schedule for Arc<PoolInner> {
     fn schedule(&self, task: Notified) {
-        push(self, task, None);
+        drop(push(self, task));
     }
 
     /// A blocking task runs its closure to the end in its one poll, so it never waits
@@ -349,6 +393,29 @@ impl Schedule for Arc<Inner> {
 
     fn release(&self, _task: &Task) -> Option<Task> {
         None
+    }
+}
+
+/// The future of a blocking task: runs the closure at its first (and only) poll.
+pub(crate) struct BlockingTask<F> {
+    func: Option<F>,
+}
+
+impl<F> BlockingTask<F> {
+    pub(crate) fn new(func: F) -> BlockingTask<F> {
+        BlockingTask { func: Some(func) }
+    }
+}
+
+// The closure is never pinned: it is moved out and called.
+impl<F> Unpin for BlockingTask<F> {}
+
+impl<F: FnOnce() -> R, R> Future for BlockingTask<F> {
+    type Output = R;
+
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<R> {
+        let func = self.func.take().expect("a blocking task runs once");
+        Poll::Ready(func())
     }
 }
 

@@ -21,9 +21,22 @@
 //!   the id and spawn location of the task it polls (`metrics/worker.rs`); the dump
 //!   copies those, never touching the task.
 //!
-//! A task moving between two places at the instant of the dump (popped by a worker but
-//! not yet published, or in flight between two queues in a steal) can be missed; a task
-//! is never listed twice (rows are keyed by id) and never read after it was freed.
+//! The order of the reads matters: queues, then the workers' published polls, then the
+//! registry. A task ending its first poll in `Pending` goes from "published" to
+//! "registered": it registers first and withdraws its id after (`task/harness.rs`), so
+//! whichever of the two reads comes at whatever instant, the dump finds it in at least
+//! one (loom model `dump_racing_with_a_first_poll_that_waits`; with the old order,
+//! withdraw then register, a dump could walk the registry before the registration and
+//! read the published id after the withdrawal).
+//!
+//! Still open: a task that has never been polled and is moving at the instant of the
+//! dump can be missed: popped by a worker and not yet published (a few instructions),
+//! or moved by a worker from a queue the dump has not drained yet into one it already
+//! drained (a steal into the thief's deque, an injector batch into a worker's deque).
+//! Closing those needs the workers to announce a task in hand before they take it (and
+//! a `SeqCst` handshake with the dump's steals), on the hot path of every pop; see
+//! `docs/observability.md`. A task is never listed twice (rows are keyed by id) and
+//! never read after it was freed.
 
 use crate::scheduler::{Notified, Shared};
 use crate::sync::Arc;
@@ -218,6 +231,18 @@ pub(crate) fn take(shared: &Arc<Shared>) -> Dump {
         shared.injector.steal()
     });
 
+    // The running tasks before the registry: a task ending its first poll in `Pending`
+    // registers *before* it withdraws its published id (`task/harness.rs`), so a task
+    // this read finds withdrawn is already in the registry the walk below locks (the
+    // withdrawal is a `Release` store, read here with an `Acquire` fence; the walk
+    // takes the shard lock after that). Read the other way round, a task could
+    // withdraw and register between the two reads and be missed.
+    let current: Vec<_> = shared
+        .stats
+        .workers
+        .iter()
+        .map(|stats| stats.current())
+        .collect();
     let now = u64::try_from(shared.stats.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
     let mut rows = Rows::default();
     shared.owned.for_each(|header| {
@@ -241,8 +266,7 @@ pub(crate) fn take(shared: &Arc<Shared>) -> Dump {
         }
     }
     let mut workers = Vec::with_capacity(shared.num_workers());
-    for (index, stats) in shared.stats.workers.iter().enumerate() {
-        let current = stats.current();
+    for (index, (stats, current)) in shared.stats.workers.iter().zip(current).enumerate() {
         if let Some(poll) = current {
             match rows.get_mut(poll.id) {
                 Some(row) => {

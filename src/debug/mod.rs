@@ -16,20 +16,23 @@
 //!   both histograms *sampled*: one poll in 64 is timed, one wake-up in 64 per task is
 //!   stamped. A clock read costs about as much as a whole poll of a small task (25-80 ns
 //!   on the VMs measured), so timing every poll would make debug mode several times
-//!   slower on a yield-heavy load; sampled, it costs a few percent. Turning a histogram
-//!   on explicitly as well makes it exact again.
+//!   slower on a yield-heavy load. Sampled, it adds about 49 instructions per poll of
+//!   `yield_many` (+12.5%, callgrind; `docs/observability.md`, Costs): the unsampled
+//!   poll is inlined into the run loop (a few loads and branches, and the wait-site
+//!   pointer stored in a thread-local), the sampled one goes out of line, and a
+//!   queueing pays one inline sample test. Turning a histogram on explicitly as well makes it exact again.
 
 pub(crate) mod dump;
 mod watchdog;
 
 pub use dump::{Dump, TaskDump, TaskState, WaitSite, WorkerDump};
 
+use crate::metrics::worker::WorkerStats;
 use crate::scheduler::{Notified, Shared};
 use crate::sync::stat::Ordering::Relaxed;
 use crate::sync::Mutex;
 use crate::task::Id;
 use crate::task::{meta, Header};
-use crate::Builder;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::sync::Arc as StdArc;
@@ -152,7 +155,7 @@ impl NameSlot {
     }
 }
 
-/// A slow poll, as passed to [`Builder::on_slow_poll`].
+/// A slow poll, as passed to [`Builder::on_slow_poll`](crate::Builder::on_slow_poll).
 ///
 /// Reported twice for a poll that runs past the threshold: while it is still running
 /// ([`is_still_running`](SlowPoll::is_still_running), found by the watchdog), and when it
@@ -251,65 +254,6 @@ impl fmt::Display for SlowPoll {
     }
 }
 
-/// Observability settings of [`Builder`]: slow polls, debug mode, histograms.
-impl Builder {
-    /// Reports polls that run longer than `threshold` (off by default; debug mode sets
-    /// 100 ms, asyncio's default). A poll still running past it is reported while it
-    /// runs, by a watchdog thread that exists only when this is set, and once more when
-    /// it ends; see [`SlowPoll`] and [`on_slow_poll`](Builder::on_slow_poll).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let rt = heist::Runtime::builder()
-    ///     .slow_poll_threshold(Duration::from_millis(100))
-    ///     .on_slow_poll(|slow| eprintln!("{slow}"))
-    ///     .build()
-    ///     .unwrap();
-    /// # drop(rt);
-    /// ```
-    pub fn slow_poll_threshold(&mut self, threshold: Duration) -> &mut Self {
-        self.observe.slow_poll_threshold = Some(threshold);
-        self
-    }
-
-    /// What to do with a slow-poll report (default: print its one-line `Display` on
-    /// stderr). Runs on the watchdog thread, or on the worker for the end of a poll
-    /// timed exactly (with the poll-time histogram on); keep it short. A panic in it is
-    /// caught and ignored.
-    pub fn on_slow_poll(&mut self, f: impl Fn(&SlowPoll) + Send + Sync + 'static) -> &mut Self {
-        self.observe.on_slow_poll = Some(StdArc::new(f));
-        self
-    }
-
-    /// Debug mode (also turned on by the environment variable `HEIST_DEBUG=1`): reports
-    /// slow polls and stuck tasks (threshold 100 ms unless set; a watchdog thread) and
-    /// records the poll-time and scheduling-delay histograms, sampled: one poll in 64 is
-    /// timed and one wake-up in 64 per task stamped (a clock read costs about as much
-    /// as a small task's whole poll). Turn a histogram on explicitly as well to record
-    /// every poll. Costs one small allocation per task (the stamp).
-    pub fn debug(&mut self, on: bool) -> &mut Self {
-        self.observe.debug = on;
-        self
-    }
-
-    /// Records every poll's duration in a histogram
-    /// ([`RuntimeMetrics::poll_time_histogram`](crate::RuntimeMetrics::poll_time_histogram)).
-    /// Costs two clock reads per poll.
-    pub fn enable_metrics_poll_time_histogram(&mut self) -> &mut Self {
-        self.observe.poll_histogram = true;
-        self
-    }
-
-    /// Records how long each task waited in a queue before its poll (spawn or wake to
-    /// poll; the "event loop lag")
-    /// ([`RuntimeMetrics::scheduling_delay_histogram`](crate::RuntimeMetrics::scheduling_delay_histogram)).
-    /// Costs a clock read per wake-up and per poll, and one small allocation per task.
-    pub fn enable_metrics_scheduling_delay_histogram(&mut self) -> &mut Self {
-        self.observe.delay_histogram = true;
-        self
-    }
-}
-
 /// What a waiting task waits on, as recorded by heist's own futures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -363,32 +307,42 @@ pub(crate) fn queued(shared: &Shared, task: &Notified) {
         let header = task.header();
         let polls = header.polls.load(Relaxed);
         if u64::from(polls) & mask == 0 {
-            let now = nanos_since(shared.stats.started, Instant::now()).max(1);
-            header.meta.set_queued_at(now);
-            if polls == 0 && header.meta.spawned_at().is_none() {
-                // Queued before its first poll: this is the spawn (the dump's age).
-                header.meta.set_spawned_at(now);
-            }
+            stamp_queued(shared, header, polls);
         }
     }
 }
 
+/// `queued` for a sampled queueing: out of line, so that the spawn and wake paths that
+/// inline `queued` keep only its tests (the body cost them register spills).
+#[cold]
+#[inline(never)]
+fn stamp_queued(shared: &Shared, header: &crate::task::Header, polls: u32) {
+    let now = nanos_since(shared.stats.started, Instant::now()).max(1);
+    header.meta.set_queued_at(now);
+    if polls == 0 && header.meta.spawned_at().is_none() {
+        // Queued before its first poll: this is the spawn (the dump's age).
+        header.meta.set_spawned_at(now);
+    }
+}
+
 /// Polls `task` on worker `index` with the instrumentation turned on; returns whether
-/// it completed (as `Notified::run`).
-pub(crate) fn poll_instrumented(shared: &Shared, index: usize, task: Notified) -> bool {
+/// it completed (as `Notified::run`). Inlined into the run loop: the common poll (not
+/// sampled) costs a few loads and branches here, and a thread-local store for the wait
+/// sites; the sampled one goes out of line to `poll_measured`.
+#[inline]
+pub(crate) fn poll_instrumented(
+    shared: &Shared,
+    index: usize,
+    worker: &WorkerStats,
+    task: Notified,
+) -> bool {
     let observe = &shared.config.observe;
-    let stats = &shared.stats;
     let header = task.header();
-    let id = header.id;
-    let location = header.meta.location();
-    let seq = stats.workers[index].poll_count();
-    let name = header.meta.name();
+    // The number the watchdog sees for this poll (`CurrentPoll::seq`).
+    let seq = worker.published_seq();
     if observe.slow_poll_threshold.is_some() {
-        if let Some(name) = name {
-            let mut slot = shared.debug.names[index].inner.lock();
-            slot.0 = seq;
-            slot.1.clear();
-            slot.1.push_str(name);
+        if let Some(name) = header.meta.name() {
+            copy_name(shared, index, seq, name);
         }
     }
     // The queueing before this poll was stamped if the task's polls before this one
@@ -399,9 +353,45 @@ pub(crate) fn poll_instrumented(shared: &Shared, index: usize, task: Notified) -
     let timed = observe.poll_mask.is_some_and(|mask| seq & mask == 0);
     // Wait sites (tasks boxed for timestamps have room for one): forget the last, and
     // let this poll's leaf futures record theirs.
-    let _polling = observe.stamps_tasks().then(|| meta::Polling::enter(header));
-    let Some(h) = stats.histograms.as_ref().filter(|_| stamped || timed) else {
-        return stats.workers[index].run(task);
+    if observe.stamps_tasks() {
+        meta::polling(header);
+    }
+    if stamped || timed {
+        poll_measured(shared, index, worker, task, seq, stamped, timed)
+    } else {
+        worker.run(task)
+    }
+}
+
+/// Copies a named task's name into the worker's slot for the watchdog.
+#[cold]
+#[inline(never)]
+fn copy_name(shared: &Shared, index: usize, seq: u64, name: &str) {
+    let mut slot = shared.debug.names[index].inner.lock();
+    slot.0 = seq;
+    slot.1.clear();
+    slot.1.push_str(name);
+}
+
+/// A sampled poll (or every poll, with a histogram turned on explicitly): records the
+/// scheduling delay and times the poll.
+#[inline(never)]
+fn poll_measured(
+    shared: &Shared,
+    index: usize,
+    worker: &WorkerStats,
+    task: Notified,
+    seq: u64,
+    stamped: bool,
+    timed: bool,
+) -> bool {
+    let observe = &shared.config.observe;
+    let stats = &shared.stats;
+    let header = task.header();
+    let id = header.id;
+    let location = header.meta.location();
+    let Some(h) = stats.histograms.as_ref() else {
+        return worker.run(task);
     };
     let start = Instant::now();
     if stamped {
@@ -413,9 +403,9 @@ pub(crate) fn poll_instrumented(shared: &Shared, index: usize, task: Notified) -
         }
     }
     if !timed {
-        return stats.workers[index].run(task);
+        return worker.run(task);
     }
-    let completed = stats.workers[index].run(task);
+    let completed = worker.run(task);
     let elapsed = start.elapsed();
     h.record_poll(index, elapsed.as_nanos().try_into().unwrap_or(u64::MAX));
     if let Some(threshold) = observe.slow_poll_threshold {

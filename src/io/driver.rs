@@ -48,7 +48,7 @@
 use super::interest::{Interest, Ready};
 use super::scheduled::ScheduledIo;
 use super::seat::Seat;
-use crate::sync::atomic::{AtomicBool, Ordering::*};
+use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use crate::sync::{Arc, Mutex, OnceLock};
 use std::io;
 use std::time::Duration;
@@ -127,6 +127,32 @@ impl Driver {
         Ok(inner)
     }
 
+    /// Paused time, by the worker that claimed the idle runtime (`scheduler/park.rs`,
+    /// "Auto-advance"): takes the poll, waking the seat's holder out of `epoll_wait` if
+    /// it has it (the only place that waits for this lock; the holder gives it up as
+    /// soon as its wait returns), and dispatches what the holder's wait left or a poll
+    /// without blocking finds. True if there were events, or if a batch another thread
+    /// collected is still being dispatched: then the runtime is not idle.
+    pub(crate) fn settle(&self) -> bool {
+        let Some(inner) = self.inner.get() else {
+            return false;
+        };
+        let state = match inner.poll.try_lock() {
+            Some(state) => state,
+            None => {
+                if let Some(waker) = self.waker.get() {
+                    let _ = waker.wake();
+                }
+                inner.poll.lock()
+            }
+        };
+        // Read under the poll lock, which every batch's collection holds: a batch
+        // collected before this lock was taken is counted here until it is dispatched
+        // (`turn`), and its wakes (Release) are seen by our later look for work.
+        let elsewhere = inner.dispatching.load(Acquire) > 0;
+        inner.dispatch(state, true).0 > 0 || elsewhere
+    }
+
     /// Runtime shutdown: every registered resource fails from now on.
     pub(crate) fn shutdown(&self) {
         self.shut.store(true, Release);
@@ -155,6 +181,9 @@ pub(crate) struct Inner {
     seat: Seat,
     summon: Option<Summon>,
     is_shutdown: AtomicBool,
+    /// Batches collected and not yet dispatched (`Driver::settle`).
+    dispatching: AtomicUsize,
+    pub(crate) stats: crate::metrics::io::IoDriverStats,
 }
 
 struct PollState {
@@ -238,6 +267,8 @@ impl Inner {
             seat: Seat::new(),
             summon,
             is_shutdown: AtomicBool::new(false),
+            dispatching: AtomicUsize::new(0),
+            stats: Default::default(),
         };
         Ok((inner, waker))
     }
@@ -257,6 +288,7 @@ impl Inner {
             self.slab.lock().remove(token);
             return Err(e);
         }
+        self.stats.registered();
         // A shutdown that ran between the check and the insert did not see this entry.
         if self.is_shutdown.load(Acquire) {
             io.shutdown();
@@ -279,6 +311,7 @@ impl Inner {
     /// Forgets `token`: its slot may be reused, and stale events for it are ignored.
     pub(crate) fn release(&self, token: mio::Token) {
         if self.slab.lock().remove(token) {
+            self.stats.deregistered();
             self.seat.deregistered();
         }
     }
@@ -296,31 +329,47 @@ impl Inner {
     /// the seat's holder waits for it (`park`), so a turn that woke a hundred tasks
     /// under it kept the holder out of `epoll_wait` for as long.
     pub(crate) fn turn(&self, poll: bool) -> usize {
-        let Some(mut state) = self.poll.try_lock() else {
-            return 0;
-        };
+        match self.poll.try_lock() {
+            Some(state) => self.dispatch(state, poll).1,
+            None => 0,
+        }
+    }
+
+    /// `turn` with the poll lock held: returns the events dispatched (the waker's not
+    /// counted) and the waiters woken. Without a batch left by the seat's wait, polls
+    /// without blocking only if `poll`.
+    fn dispatch(
+        &self,
+        mut state: crate::sync::MutexGuard<'_, PollState>,
+        poll: bool,
+    ) -> (usize, usize) {
         if !std::mem::take(&mut state.undispatched) {
             if !poll {
-                return 0;
+                return (0, 0);
             }
+            self.stats.polls.incr(); // under the poll lock
             Self::poll(&mut state, Some(Duration::ZERO));
         }
         if state.events.is_empty() {
-            return 0;
+            return (0, 0);
         }
         let mut batch = self.collect(&mut state);
+        let events = batch.len();
+        // Counted under the poll lock, until every wake is done (`Driver::settle`).
+        self.dispatching.fetch_add(1, Relaxed);
         drop(state);
         let mut woke = 0;
         for (io, ready) in batch.drain(..) {
             woke += io.set_readiness(ready);
         }
+        self.dispatching.fetch_sub(1, Release);
         // Give the batch's allocation back for the next turn, if the poll is free.
         if let Some(mut state) = self.poll.try_lock() {
             if state.batch.capacity() < batch.capacity() {
                 state.batch = batch;
             }
         }
-        woke
+        (events, woke)
     }
 
     /// Takes the seat, if free.
@@ -336,6 +385,7 @@ impl Inner {
         if state.undispatched {
             return; // a batch is waiting: the caller's turn dispatches it
         }
+        self.stats.polls.incr(); // under the poll lock
         Self::poll(&mut state, timeout);
         state.undispatched = !state.events.is_empty();
     }
@@ -373,6 +423,7 @@ impl Inner {
                     batch.push((io.clone(), Ready::from_mio(event)));
                 }
             }
+            self.stats.ready.add(batch.len() as u64); // under the poll lock
         }
         events.clear();
         batch

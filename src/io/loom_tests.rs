@@ -126,3 +126,101 @@ fn source_registered_while_the_holder_leaves_gets_a_waiter() {
         );
     });
 }
+
+/// Paused time with I/O (`io::Driver::settle`, `Shared::still_idle_after_claim`,
+/// `docs/sleep-protocol.md` rule 6): worker A, still on the sleepers list, dispatches
+/// the event its `epoll_wait` left (collect under the poll lock, count the batch, wake:
+/// the task goes to A's next-task slot, uncount, wake itself, take the task), while B,
+/// the last worker, claims the idle runtime and settles (take the poll lock, read the
+/// count, poll: here, take what is left; then look at the slot, fence, and count the
+/// unparked). The answer's event is there from the start, so B must never advance the
+/// clock. A model of the protocol's steps, in the same orderings as the code (the code
+/// itself needs mio and a whole scheduler); `with_count == false` is the planted bug,
+/// the `dispatching` check left out.
+fn settle_races_with_a_dispatching_sleeper(with_count: bool) {
+    use crate::sync::atomic::{fence, AtomicUsize, Ordering::*};
+    use crate::sync::Mutex;
+
+    struct Rt {
+        /// The poll lock, and whether an event is still in it (undispatched).
+        poll: Mutex<bool>,
+        dispatching: AtomicUsize,
+        /// A's next-task slot.
+        slot: AtomicBool,
+        /// The sleepers' lock: is A still listed; `unparked` changes only under it.
+        sleepers: Mutex<bool>,
+        unparked: AtomicUsize,
+    }
+    let rt = Arc::new(Rt {
+        poll: Mutex::new(true),
+        dispatching: AtomicUsize::new(0),
+        slot: AtomicBool::new(false),
+        sleepers: Mutex::new(true),
+        unparked: AtomicUsize::new(0),
+    });
+    let a = {
+        let rt = rt.clone();
+        thread::spawn(move || {
+            let mut poll = rt.poll.lock();
+            let had = std::mem::take(&mut *poll);
+            if had {
+                rt.dispatching.fetch_add(1, Relaxed);
+            }
+            drop(poll);
+            if had {
+                rt.slot.store(true, Release); // the wake: the task into A's slot
+                rt.dispatching.fetch_sub(1, Release);
+                let mut listed = rt.sleepers.lock();
+                if std::mem::take(&mut *listed) {
+                    rt.unparked.fetch_add(1, SeqCst); // wake_self
+                }
+                drop(listed);
+                rt.slot.swap(false, AcqRel); // A takes its task to run it
+            }
+        })
+    };
+    // B: claim_idle.
+    let claimed = {
+        let _listed = rt.sleepers.lock();
+        if rt.unparked.load(SeqCst) == 0 {
+            rt.unparked.fetch_add(1, SeqCst);
+            true
+        } else {
+            false
+        }
+    };
+    let mut advanced = false;
+    if claimed {
+        // settle
+        let mut poll = rt.poll.lock();
+        let elsewhere = with_count && rt.dispatching.load(Acquire) > 0;
+        let mine = std::mem::take(&mut *poll);
+        drop(poll);
+        // still_idle_after_claim
+        if !mine && !elsewhere && !rt.slot.load(Relaxed) {
+            fence(SeqCst);
+            advanced = rt.unparked.load(SeqCst) <= 1;
+        }
+    }
+    a.join().unwrap();
+    assert!(
+        !advanced,
+        "the clock advanced while the answer's event was being dispatched"
+    );
+}
+
+#[test]
+fn auto_advance_settles_a_batch_a_sleeper_is_dispatching() {
+    model(ITERATIONS, || settle_races_with_a_dispatching_sleeper(true));
+}
+
+/// The planted bug: without the count of batches in flight, the claimant finds the
+/// event gone and the slot not yet filled, and advances.
+#[cfg(heist_loom)]
+#[test]
+#[should_panic(expected = "the clock advanced")]
+fn auto_advance_without_the_dispatching_count_is_caught() {
+    model(ITERATIONS, || {
+        settle_races_with_a_dispatching_sleeper(false)
+    });
+}

@@ -6,61 +6,32 @@
 //! structures they describe. Names follow tokio's `RuntimeMetrics` wherever tokio has
 //! the metric. `docs/observability.md` lists every metric, what it means and its cost.
 //!
-//! I/O counters (registered sources, ready events, driver polls) belong here once the
-//! reactor exists: a `driver` section beside `timers_*`, read from counters the I/O
-//! driver keeps the same way the timer driver keeps `fired`.
+//! The I/O driver's counters (`io.rs`) are kept by the driver under the locks it takes
+//! anyway, as the timer driver keeps `fired`.
 
 pub(crate) mod histogram;
+pub(crate) mod io;
+mod stats;
 pub(crate) mod worker;
 
 pub use histogram::{Histogram, HistogramBucket};
+pub(crate) use stats::RuntimeStats;
 
 use crate::scheduler::Shared;
-use crate::sync::stat::{AtomicU64, Ordering::Relaxed};
+use crate::sync::stat::Ordering::Relaxed;
 use crate::Handle;
-use crossbeam_utils::CachePadded;
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use worker::WorkerStats;
 
-/// The statistics of one runtime (in `Shared`).
-pub(crate) struct RuntimeStats {
-    pub(crate) workers: Box<[CachePadded<WorkerStats>]>,
-    /// Tasks spawned from threads that are not this runtime's workers: the one shared
-    /// counter, bumped on the remote-spawn path, which already pushes to the shared
-    /// injector with read-modify-writes and a `SeqCst` fence.
-    pub(crate) remote_spawned: AtomicU64,
-    /// Latency histograms, if turned on (`Builder::enable_metrics_poll_time_histogram`,
-    /// `Builder::debug`).
-    pub(crate) histograms: Option<histogram::Histograms>,
-    pub(crate) started: Instant,
-}
-
-impl RuntimeStats {
-    pub(crate) fn new(num_workers: usize, histograms: bool) -> RuntimeStats {
-        RuntimeStats {
-            workers: (0..num_workers)
-                .map(|_| CachePadded::new(WorkerStats::default()))
-                .collect(),
-            remote_spawned: AtomicU64::new(0),
-            histograms: histograms.then(|| histogram::Histograms::new(num_workers)),
-            started: Instant::now(),
-        }
-    }
-
-    /// A spawn from off the workers.
-    #[inline]
-    pub(crate) fn spawned_remotely(&self) {
-        self.remote_spawned.fetch_add(1, Relaxed);
-    }
-
-    fn spawned(&self) -> u64 {
-        self.workers.iter().map(|w| w.spawned.get()).sum::<u64>()
-            + self.remote_spawned.load(Relaxed)
-    }
-
-    fn completed(&self) -> u64 {
-        self.workers.iter().map(|w| w.completed.get()).sum()
+// The reader names `Handle`, so `Handle::metrics` lives here: `runtime/handle.rs` does
+// not import the reader that reads it.
+impl Handle {
+    /// The runtime's metrics: counters and gauges, read live; see [`RuntimeMetrics`].
+    ///
+    /// [`RuntimeMetrics`]: crate::RuntimeMetrics
+    pub fn metrics(&self) -> RuntimeMetrics {
+        RuntimeMetrics::new(self.clone())
     }
 }
 
@@ -158,6 +129,37 @@ impl RuntimeMetrics {
     /// Timers fired since the runtime started.
     pub fn timers_fired_count(&self) -> u64 {
         self.handle.time().fired_count()
+    }
+
+    /// File descriptors (sockets, `AsyncFd`s) registered with the I/O driver since the
+    /// runtime started. Zero while the runtime has done no I/O (its driver is created
+    /// on first use).
+    pub fn io_driver_fd_registered_count(&self) -> u64 {
+        self.io(|io| io.registered_count.load(Relaxed))
+    }
+
+    /// File descriptors deregistered from the I/O driver (their owner dropped them)
+    /// since the runtime started: `io_driver_fd_registered_count() -
+    /// io_driver_fd_deregistered_count()` are registered now.
+    pub fn io_driver_fd_deregistered_count(&self) -> u64 {
+        self.io(|io| io.deregistered_count.load(Relaxed))
+    }
+
+    /// Readiness events the I/O driver dispatched to registered file descriptors (at
+    /// most one per descriptor per poll; the driver's own wake-ups and late events of
+    /// dropped descriptors are not counted).
+    pub fn io_driver_ready_count(&self) -> u64 {
+        self.io(|io| io.ready.get())
+    }
+
+    /// Times the I/O driver polled the OS for events (`epoll_wait`): a parked worker
+    /// waiting in it, or a busy worker's non-blocking check.
+    pub fn io_driver_poll_count(&self) -> u64 {
+        self.io(|io| io.polls.get())
+    }
+
+    fn io(&self, read: impl FnOnce(&io::IoDriverStats) -> u64) -> u64 {
+        self.handle.driver.io.get().map_or(0, |d| read(&d.stats))
     }
 
     /// Time since the runtime started.

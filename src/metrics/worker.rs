@@ -12,12 +12,15 @@
 //! number, the task id and its spawn location, as a small seqlock, so the dump can list
 //! a task running its first poll (it is in no queue and not yet in the registry) and the
 //! slow-poll watchdog can name a stuck task, both without touching the task itself.
+//! `task::try_id` reads the same id on the worker's own thread (`polling_id`), so a
+//! poll sets no thread-local for it.
 //!
 //! Costs per event (what the hot paths pay with nothing turned on):
 //! - poll: `begin_poll` 2 loads + 5 stores (the task's poll count, the sequence twice,
 //!   id, location) and a compiler-only fence on x86 (`Release`); after the
-//!   future's poll 1 store (the id withdrawn, `task/harness.rs`) and 1 load + 1 store
-//!   (`completed`).
+//!   future's poll (or its drop, if it finished) 1 store (the id withdrawn,
+//!   `task/harness.rs`) and 1 load + 1 store (`completed`). No thread-local: these
+//!   stores also give `task::id()` its answer.
 //! - spawn or wake on a worker: 1 load + 1 store (`local_schedule_count`, and
 //!   `spawned` for a spawn).
 //! - park / unpark: 2 clock reads and a handful of stores per park (not per poll).
@@ -92,10 +95,14 @@ pub(crate) struct WorkerStats {
     /// Twice the number of polls started, plus one while `begin_poll` is writing
     /// (the seqlock's sequence; the poll count is `seq / 2`).
     seq: AtomicU64,
-    /// The id of the task being polled, 0 between polls.
-    current_id: AtomicU64,
+    /// The id of the task being polled, 0 between polls. Not a statistic: the dump
+    /// relies on its withdrawal (`task/harness.rs`) ordering after the task's
+    /// registration, so it is the `sync` facade's atomic, which loom sees.
+    current_id: crate::sync::atomic::AtomicU64,
     /// Its spawn location (a `&'static Location`).
     current_location: AtomicPtr<Location<'static>>,
+    /// Polls published again (`resume_poll`), which `seq` counts but were no new poll.
+    resumed: Counter,
 }
 
 /// What only the worker thread needs to compute its statistics (kept in its `Core`).
@@ -119,6 +126,13 @@ impl Default for WorkerLocal {
 impl WorkerStats {
     /// The number of polls this worker started.
     pub(crate) fn poll_count(&self) -> u64 {
+        (self.seq.load(Relaxed) / 2).saturating_sub(self.resumed.get())
+    }
+
+    /// The number of the poll the worker published last (`CurrentPoll::seq` while it
+    /// runs; owner only): the polls started, resumptions after `block_in_place` included.
+    #[inline]
+    pub(crate) fn published_seq(&self) -> u64 {
         self.seq.load(Relaxed) / 2
     }
 
@@ -127,15 +141,30 @@ impl WorkerStats {
     pub(crate) fn begin_poll(&self, header: &Header) {
         let polls = &header.polls;
         polls.store(polls.load(Relaxed).wrapping_add(1), Relaxed);
+        self.publish(header.id, header.meta.location());
+    }
+
+    /// Seqlock writer: odd while the fields change; the fence keeps the field stores
+    /// after the odd store, and the `Release` store below publishes them.
+    #[inline]
+    fn publish(&self, id: Id, location: &'static Location<'static>) {
         let seq = self.seq.load(Relaxed);
-        // Seqlock writer: odd while the fields change; the fence keeps the field stores
-        // after the odd store, and the `Release` store below publishes them.
         self.seq.store(seq + 1, Relaxed);
         fence(Release);
-        self.current_id.store(header.id.as_u64(), Relaxed);
+        self.current_id.store(id.as_u64(), Relaxed);
         self.current_location
-            .store(ptr::from_ref(header.meta.location()).cast_mut(), Relaxed);
+            .store(ptr::from_ref(location).cast_mut(), Relaxed);
         self.seq.store(seq + 2, Release);
+    }
+
+    /// The worker's thread takes back the worker it lent (`block_in_place`) and goes on
+    /// with the poll it was in, which `current` returned before lending: publishes it
+    /// again (the stand-in's polls replaced it), for the dump, the watchdog (to which it
+    /// is a new poll: the blocking section was allowed to take long) and
+    /// `task::try_id`. Not counted as a poll.
+    pub(crate) fn resume_poll(&self, poll: CurrentPoll) {
+        self.resumed.incr();
+        self.publish(poll.id, poll.location);
     }
 
     /// Runs `task`, the one `begin_poll` published; returns whether it completed. The
@@ -143,7 +172,7 @@ impl WorkerStats {
     /// be seen complete or run elsewhere (`task/harness.rs`, `withdraw`), so the dump
     /// never lists a finished task, or one that moved on, as running here.
     #[inline]
-    pub(crate) fn run(&self, task: crate::scheduler::Notified) -> bool {
+    pub(crate) fn run<S: 'static>(&self, task: crate::task::Notified<S>) -> bool {
         task.run_published(&self.current_id)
     }
 
@@ -154,6 +183,13 @@ impl WorkerStats {
         self.completed.add(u64::from(completed));
     }
 
+    /// The id of the task this worker is polling, on the worker's own thread (for
+    /// `task::try_id`): the id `begin_poll` published, until the task withdraws it.
+    #[inline]
+    pub(crate) fn polling_id(&self) -> Option<Id> {
+        Id::from_u64(self.current_id.load(Relaxed))
+    }
+
     /// The task this worker is polling right now, if any (any thread; `None` also if the
     /// worker was switching tasks at that instant).
     pub(crate) fn current(&self) -> Option<CurrentPoll> {
@@ -161,7 +197,7 @@ impl WorkerStats {
         if before % 2 == 1 {
             return None;
         }
-        let id = self.current_id.load(Relaxed);
+        let id = self.current_id.load(Acquire);
         let location = self.current_location.load(Relaxed);
         fence(Acquire);
         if self.seq.load(Relaxed) != before || id == 0 || location.is_null() {

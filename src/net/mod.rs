@@ -29,63 +29,25 @@
 //!
 //! Addresses are resolved with `std::net::ToSocketAddrs`, on the calling thread: literal
 //! addresses cost nothing, but a host name blocks the worker while the system resolves
-//! it (resolve it in `task::spawn_blocking` first if that matters).
+//! it (resolve it with [`lookup_host`] first, which does so on the blocking pool, if
+//! that matters).
 //!
 //! Creating a socket outside a runtime panics (as tokio does); a socket whose runtime
 //! shut down fails every operation with an error.
 
+mod addr;
+mod common;
+mod connect;
+mod split;
 mod stream_io;
 pub mod tcp;
 mod udp;
 pub mod unix;
 
+pub(crate) use addr::each_addr;
+pub use addr::lookup_host;
+pub(crate) use connect::connect_done;
 pub use std::net::ToSocketAddrs;
-pub use tcp::{TcpListener, TcpStream};
+pub use tcp::{TcpListener, TcpSocket, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixListener, UnixStream};
-
-use std::io;
-use std::net::SocketAddr;
-
-/// Tries `f` on each address `addr` resolves to; the first success, or the last error.
-pub(crate) async fn each_addr<A, T, F, Fut>(addr: A, mut f: F) -> io::Result<T>
-where
-    A: ToSocketAddrs,
-    F: FnMut(SocketAddr) -> Fut,
-    Fut: std::future::Future<Output = io::Result<T>>,
-{
-    let mut last = None;
-    for addr in addr.to_socket_addrs()? {
-        match f(addr).await {
-            Ok(t) => return Ok(t),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "could not resolve to any address",
-        )
-    }))
-}
-
-/// How a non-blocking connect went, from the socket's pending error and its peer
-/// address: `Ok(false)` while it is still in progress (mio's recipe).
-pub(crate) fn connect_done<T>(
-    pending: io::Result<Option<io::Error>>,
-    peer: io::Result<T>,
-) -> io::Result<bool> {
-    if let Some(e) = pending? {
-        return Err(e);
-    }
-    match peer {
-        Ok(_) => Ok(true),
-        Err(e)
-            if e.kind() == io::ErrorKind::NotConnected
-                || e.raw_os_error() == Some(libc::EINPROGRESS) =>
-        {
-            Ok(false)
-        }
-        Err(e) => Err(e),
-    }
-}

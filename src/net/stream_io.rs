@@ -202,10 +202,53 @@ macro_rules! readiness_methods {
     };
 }
 
-/// `ReadSide` and `WriteSide` for a whole stream whose `io` field is a `PollEvented`
-/// of a mio stream.
+/// For a whole stream whose `io` field is a `PollEvented` of a mio stream: its
+/// addresses, `try_read`, `try_write`, `ReadSide` and `WriteSide`, and through them the
+/// stream traits.
 macro_rules! stream_sides {
-    ($ty:ty) => {
+    ($ty:ty, $addr:ty) => {
+        impl $ty {
+            /// The remote address.
+            pub fn peer_addr(&self) -> std::io::Result<$addr> {
+                self.io.get_ref().peer_addr()
+            }
+
+            /// The local address.
+            pub fn local_addr(&self) -> std::io::Result<$addr> {
+                self.io.get_ref().local_addr()
+            }
+
+            /// Polls read readiness (one task at a time).
+            pub fn poll_read_ready(
+                &self,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                self.io.poll_read_ready(cx)
+            }
+
+            /// Polls write readiness (one task at a time).
+            pub fn poll_write_ready(
+                &self,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                self.io.poll_write_ready(cx)
+            }
+
+            /// Reads what is there now; `WouldBlock` if nothing (readiness then cleared).
+            pub fn try_read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.io.try_read(buf)
+            }
+
+            /// Writes what fits now; `WouldBlock` if nothing does (readiness then
+            /// cleared).
+            pub fn try_write(&self, buf: &[u8]) -> std::io::Result<usize> {
+                self.io.try_write(buf)
+            }
+        }
+
+        $crate::net::stream_io::impl_read!([] $ty);
+        $crate::net::stream_io::impl_write!([] $ty);
+
         impl $crate::net::stream_io::ReadSide for $ty {
             fn poll_read_bytes(
                 &self,

@@ -6,7 +6,6 @@ use crate::io::Interest;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::os::unix::io::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
 use std::task::{Context, Poll};
 
 /// A UDP socket.
@@ -29,6 +28,7 @@ pub struct UdpSocket {
 
 impl UdpSocket {
     crate::net::stream_io::readiness_methods!();
+    crate::net::common::datagram_methods!(SocketAddr);
 
     /// Binds to `addr`, trying each address it resolves to.
     ///
@@ -48,47 +48,9 @@ impl UdpSocket {
         })
     }
 
-    /// Wraps a std socket (made non-blocking here).
-    ///
-    /// # Panics
-    /// Outside a heist runtime.
-    #[track_caller]
-    pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
-        socket.set_nonblocking(true)?;
-        UdpSocket::new(mio::net::UdpSocket::from_std(socket))
-    }
-
-    /// The std socket (still non-blocking), out of the driver.
-    pub fn into_std(self) -> io::Result<std::net::UdpSocket> {
-        let mio = self.io.into_inner()?;
-        // SAFETY: the fd comes from `into_raw_fd` of a socket we owned: open, owned by no
-        // one else, a UDP socket.
-        Ok(unsafe { std::net::UdpSocket::from_raw_fd(mio.into_raw_fd()) })
-    }
-
     /// Sets the default destination (and the only source `recv` accepts).
     pub async fn connect<A: crate::net::ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
         crate::net::each_addr(addr, |addr| async move { self.io.get_ref().connect(addr) }).await
-    }
-
-    /// The local address.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().local_addr()
-    }
-
-    /// The connected peer's address.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().peer_addr()
-    }
-
-    /// Sends to the connected peer.
-    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.async_io(Direction::Write, |s| s.send(buf)).await
-    }
-
-    /// Receives from the connected peer.
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.async_io(Direction::Read, |s| s.recv(buf)).await
     }
 
     /// Sends to `target`.
@@ -103,13 +65,6 @@ impl UdpSocket {
                 .await
         })
         .await
-    }
-
-    /// Receives a datagram and its source.
-    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.io
-            .async_io(Direction::Read, |s| s.recv_from(buf))
-            .await
     }
 
     /// Receives a datagram without removing it from the queue.
@@ -142,29 +97,11 @@ impl UdpSocket {
         })
     }
 
-    /// Sends now to the connected peer, or `WouldBlock`.
-    pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io
-            .try_io(Interest::WRITABLE, || self.io.get_ref().send(buf))
-    }
-
-    /// Receives now from the connected peer, or `WouldBlock`.
-    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io
-            .try_io(Interest::READABLE, || self.io.get_ref().recv(buf))
-    }
-
     /// Sends now to `target`, or `WouldBlock`.
     pub fn try_send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
         self.io.try_io(Interest::WRITABLE, || {
             self.io.get_ref().send_to(buf, target)
         })
-    }
-
-    /// Receives now, or `WouldBlock`.
-    pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.io
-            .try_io(Interest::READABLE, || self.io.get_ref().recv_from(buf))
     }
 
     /// `SO_BROADCAST`.
@@ -193,11 +130,12 @@ impl UdpSocket {
     }
 }
 
-impl AsRawFd for UdpSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.get_ref().as_raw_fd()
-    }
-}
+crate::net::common::std_conversions!(
+    UdpSocket,
+    mio::net::UdpSocket,
+    std::net::UdpSocket,
+    "socket"
+);
 
 impl fmt::Debug for UdpSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

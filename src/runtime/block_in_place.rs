@@ -3,7 +3,7 @@
 
 use super::context;
 use crate::scheduler::lend::{self, Lend};
-use crate::scheduler::worker::{self, Worker};
+use crate::scheduler::worker;
 use crate::sync::Arc;
 
 /// Runs blocking code `f` on this thread, a runtime worker, after handing the worker's
@@ -47,7 +47,10 @@ pub fn block_in_place<F, R>(f: F) -> R
 where
     F: FnOnce() -> R,
 {
-    let Some(lend) = worker::with_current(|worker| worker.and_then(Worker::lend)) else {
+    let Some((lend, published)) = worker::with_current(|worker| {
+        let worker = worker?;
+        Some((worker.lend()?, worker.published_poll()))
+    }) else {
         return f();
     };
     let lend = Arc::new(lend);
@@ -56,11 +59,32 @@ where
     let (stand_in, driver) = (lend.clone(), handle.driver.clone());
     // A blocking call: it also holds a paused clock until it gave the worker back.
     drop(handle.spawn_blocking(move || lend::stand_in(&stand_in, &*driver)));
+    // Dropped last, with the worker back and current: publishes this poll again, which
+    // the stand-in's polls replaced (the dump's running task, `task::try_id`).
+    let _resume = Resume(published);
+    // Meanwhile this thread is no worker, so `task::try_id` does not find the id its
+    // worker published: keep it in the thread-local.
+    let _id = published.map(|poll| crate::task::IdGuard::enter(poll.id));
     let _aside = Lend::stand_aside();
     // Dropped before `_aside` (also when `f` panics): the worker is back before this
     // thread runs as it again.
     let _reclaim = Reclaim(&lend);
     f()
+}
+
+/// Publishes the poll that lent its worker again, on drop (`Worker::resume_poll`).
+struct Resume(Option<crate::metrics::worker::CurrentPoll>);
+
+impl Drop for Resume {
+    fn drop(&mut self) {
+        if let Some(poll) = self.0 {
+            worker::with_current(|worker| {
+                if let Some(worker) = worker {
+                    worker.resume_poll(poll);
+                }
+            });
+        }
+    }
 }
 
 /// Takes the lent worker back on drop.

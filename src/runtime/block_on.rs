@@ -6,6 +6,7 @@
 //! task that wakes `block_on` and then goes idle leaves no gap in which the runtime
 //! looks idle (`docs/sleep-protocol.md`, "Auto-advance").
 
+use super::Handle;
 use crate::sync::Parker;
 // A std atomic, on purpose: as the clock's counts (`time/clock.rs`), what orders the
 // auto-advance protocol is the clock's and the sleepers' locks; this word only decides,
@@ -16,6 +17,22 @@ use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
+
+// `Handle::block_on` lives with `block_on`, so `handle.rs` imports neither it nor the
+// context.
+impl Handle {
+    /// Runs a future to completion on this thread, with this runtime current; see
+    /// [`Runtime::block_on`](crate::Runtime::block_on).
+    ///
+    /// # Panics
+    /// On a worker thread of any heist runtime, and inside another `block_on`.
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let _blocking = super::context::enter_blocking();
+        let _enter = self.enter();
+        block_on(self.time().clone(), future)
+    }
+}
 
 /// Polling (or woken, about to poll): counted as holding the clock.
 const BUSY: usize = 0;

@@ -3,7 +3,7 @@
 
 use super::driver::Driver;
 use super::{context, Handle, Runtime};
-use crate::blocking::{Pool, PoolConfig};
+use crate::blocking::{run_hook, Hook, Pool, PoolConfig};
 use crate::scheduler::queue::LocalQueue;
 use crate::scheduler::worker::{CountOut, Worker};
 use crate::scheduler::{Config, Shared};
@@ -11,19 +11,6 @@ use crate::sync::{thread, Arc};
 use std::fmt;
 use std::io;
 use std::time::Duration;
-
-/// Callback run on each worker and blocking-pool thread as it starts or stops.
-pub(crate) type Hook = std::sync::Arc<dyn Fn() + Send + Sync + 'static>;
-
-/// Runs a thread hook (`Builder::on_thread_start` / `on_thread_stop`). A panic in it is
-/// caught, after the panic hook reported it as usual, and the thread carries on: a bug
-/// in a hook must not take a worker (or a pool thread the runtime counts on) with it,
-/// which would leave its tasks unrun and shutdown waiting.
-pub(crate) fn run_hook(hook: Option<&Hook>) {
-    if let Some(hook) = hook {
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook()));
-    }
-}
 
 /// Configures a [`Runtime`].
 ///
@@ -312,5 +299,69 @@ impl fmt::Debug for Builder {
             .field("thread_keep_alive", &self.thread_keep_alive)
             .field("start_paused", &self.start_paused)
             .finish_non_exhaustive()
+    }
+}
+
+// The observability settings (`debug/`, `docs/observability.md`) are `Builder` methods
+// like the rest; `debug/` holds what they configure and names no runtime type.
+/// Observability settings of [`Builder`]: slow polls, debug mode, histograms.
+impl Builder {
+    /// Reports polls that run longer than `threshold` (off by default; debug mode sets
+    /// 100 ms, asyncio's default). A poll still running past it is reported while it
+    /// runs, by a watchdog thread that exists only when this is set, and once more when
+    /// it ends; see [`SlowPoll`](crate::SlowPoll) and [`on_slow_poll`](Builder::on_slow_poll).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = heist::Runtime::builder()
+    ///     .slow_poll_threshold(Duration::from_millis(100))
+    ///     .on_slow_poll(|slow| eprintln!("{slow}"))
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(rt);
+    /// ```
+    pub fn slow_poll_threshold(&mut self, threshold: Duration) -> &mut Self {
+        self.observe.slow_poll_threshold = Some(threshold);
+        self
+    }
+
+    /// What to do with a slow-poll report (default: print its one-line `Display` on
+    /// stderr). Runs on the watchdog thread, or on the worker for the end of a poll
+    /// timed exactly (with the poll-time histogram on); keep it short. A panic in it is
+    /// caught and ignored.
+    pub fn on_slow_poll(
+        &mut self,
+        f: impl Fn(&crate::SlowPoll) + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.observe.on_slow_poll = Some(std::sync::Arc::new(f));
+        self
+    }
+
+    /// Debug mode (also turned on by the environment variable `HEIST_DEBUG=1`): reports
+    /// slow polls and stuck tasks (threshold 100 ms unless set; a watchdog thread) and
+    /// records the poll-time and scheduling-delay histograms, sampled: one poll in 64 is
+    /// timed and one wake-up in 64 per task stamped (a clock read costs about as much
+    /// as a small task's whole poll). Turn a histogram on explicitly as well to record
+    /// every poll. Costs one small allocation per task (the stamp).
+    pub fn debug(&mut self, on: bool) -> &mut Self {
+        self.observe.debug = on;
+        self
+    }
+
+    /// Records every poll's duration in a histogram
+    /// ([`RuntimeMetrics::poll_time_histogram`](crate::RuntimeMetrics::poll_time_histogram)).
+    /// Costs two clock reads per poll.
+    pub fn enable_metrics_poll_time_histogram(&mut self) -> &mut Self {
+        self.observe.poll_histogram = true;
+        self
+    }
+
+    /// Records how long each task waited in a queue before its poll (spawn or wake to
+    /// poll; the "event loop lag")
+    /// ([`RuntimeMetrics::scheduling_delay_histogram`](crate::RuntimeMetrics::scheduling_delay_histogram)).
+    /// Costs a clock read per wake-up and per poll, and one small allocation per task.
+    pub fn enable_metrics_scheduling_delay_histogram(&mut self) -> &mut Self {
+        self.observe.delay_histogram = true;
+        self
     }
 }

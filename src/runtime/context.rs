@@ -9,7 +9,7 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::marker::PhantomData;
 
-struct Context {
+struct RuntimeContext {
     /// The current runtime, for `Handle::current` and `heist::spawn` off the workers.
     handle: RefCell<Option<Handle>>,
     /// `EnterGuard`s alive on this thread: each records the depth it made, so one dropped
@@ -22,7 +22,7 @@ struct Context {
 crate::sync::thread_local! {
     // Not `const`: loom's `thread_local!` (the facade's other side) has no const form.
     #[allow(clippy::missing_const_for_thread_local)]
-    static CONTEXT: Context = Context {
+    static CONTEXT: RuntimeContext = RuntimeContext {
         handle: RefCell::new(None),
         depth: Cell::new(0),
         blocking: Cell::new(false),
@@ -49,6 +49,34 @@ impl fmt::Display for TryCurrentError {
 }
 
 impl std::error::Error for TryCurrentError {}
+
+// The current runtime is this file's: `Handle`'s methods that read or set it live here,
+// so `handle.rs` does not import the context that stores a `Handle`.
+impl Handle {
+    /// The handle of the runtime this code runs on (inside a task, `block_on`, or after
+    /// [`Runtime::enter`](crate::Runtime::enter)).
+    ///
+    /// # Panics
+    /// Outside a runtime; see [`Handle::try_current`].
+    #[track_caller]
+    pub fn current() -> Handle {
+        match Handle::try_current() {
+            Ok(handle) => handle,
+            Err(e) => panic!("Handle::current: {e}"),
+        }
+    }
+
+    /// The handle of the current runtime, or an error outside one.
+    pub fn try_current() -> Result<Handle, TryCurrentError> {
+        with_current(Handle::clone)
+    }
+
+    /// Makes this runtime current on this thread until the guard drops, so that
+    /// [`spawn`](crate::spawn) and [`Handle::current`] work outside a task.
+    pub fn enter(&self) -> EnterGuard {
+        enter(self.clone())
+    }
+}
 
 /// Runs `f` with the current runtime's handle, without cloning it.
 pub(crate) fn with_current<R>(f: impl FnOnce(&Handle) -> R) -> Result<R, TryCurrentError> {
@@ -130,6 +158,24 @@ impl Drop for EnterGuard {
 impl fmt::Debug for EnterGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("EnterGuard")
+    }
+}
+
+/// A blocking-pool thread makes its runtime current and holds its paused clock through
+/// the runtime's handle.
+impl crate::blocking::Host for Handle {
+    type Entered = EnterGuard;
+
+    fn enter(&self) -> EnterGuard {
+        self.enter()
+    }
+
+    fn inhibit_auto_advance(&self) {
+        self.time().inhibit_auto_advance();
+    }
+
+    fn allow_auto_advance(&self) {
+        self.time().allow_auto_advance();
     }
 }
 

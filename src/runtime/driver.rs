@@ -121,6 +121,10 @@ impl park::Driver for Driver {
         self.time.may_auto_advance()
     }
 
+    fn settle(&self) -> bool {
+        self.io.settle()
+    }
+
     fn auto_advance(&self) -> usize {
         self.time.auto_advance()
     }

@@ -1,6 +1,5 @@
 //! `Handle`: a cloneable reference to a runtime, for spawning from anywhere.
 
-use super::context::{self, EnterGuard, TryCurrentError};
 use super::driver::Driver;
 use crate::blocking::Pool;
 use crate::scheduler::Shared;
@@ -26,24 +25,6 @@ pub struct Handle {
 }
 
 impl Handle {
-    /// The handle of the runtime this code runs on (inside a task, `block_on`, or after
-    /// [`Runtime::enter`](crate::Runtime::enter)).
-    ///
-    /// # Panics
-    /// Outside a runtime; see [`Handle::try_current`].
-    #[track_caller]
-    pub fn current() -> Handle {
-        match Handle::try_current() {
-            Ok(handle) => handle,
-            Err(e) => panic!("Handle::current: {e}"),
-        }
-    }
-
-    /// The handle of the current runtime, or an error outside one.
-    pub fn try_current() -> Result<Handle, TryCurrentError> {
-        context::with_current(Handle::clone)
-    }
-
     /// Spawns a task onto this runtime; see [`Runtime::spawn`](crate::Runtime::spawn).
     #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
@@ -65,25 +46,6 @@ impl Handle {
         self.blocking.spawn(func, self, crate::task::Meta::here())
     }
 
-    /// Runs a future to completion on this thread, with this runtime current; see
-    /// [`Runtime::block_on`](crate::Runtime::block_on).
-    ///
-    /// # Panics
-    /// On a worker thread of any heist runtime, and inside another `block_on`.
-    #[track_caller]
-    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        let _blocking = context::enter_blocking();
-        let _enter = self.enter();
-        super::block_on::block_on(self.time().clone(), future)
-    }
-
-    /// The runtime's metrics: counters and gauges, read live; see [`RuntimeMetrics`].
-    ///
-    /// [`RuntimeMetrics`]: crate::RuntimeMetrics
-    pub fn metrics(&self) -> crate::RuntimeMetrics {
-        crate::RuntimeMetrics::new(self.clone())
-    }
-
     /// A dump of every live task: running, queued (including never-polled tasks) and
     /// waiting, each with its id, name, spawn location and state. Safe from any thread
     /// at any time; nothing stops. Queued tasks are moved to the global queue in the
@@ -103,12 +65,6 @@ impl Handle {
     /// ```
     pub fn dump(&self) -> crate::Dump {
         crate::debug::dump::take(&self.scheduler)
-    }
-
-    /// Makes this runtime current on this thread until the guard drops, so that
-    /// [`spawn`](crate::spawn) and [`Handle::current`] work outside a task.
-    pub fn enter(&self) -> EnterGuard {
-        context::enter(self.clone())
     }
 
     /// The timer driver, for a timer created on this runtime.

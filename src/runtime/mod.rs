@@ -15,10 +15,10 @@ pub(crate) mod context;
 pub(crate) mod driver;
 mod handle;
 mod scope;
+pub(crate) mod task_builder;
 
 pub use block_in_place::block_in_place;
 pub use builder::Builder;
-pub(crate) use builder::{run_hook, Hook};
 pub use context::{EnterGuard, TryCurrentError};
 pub use handle::Handle;
 pub use scope::{Scope, ScopedJoinHandle};

@@ -263,6 +263,18 @@ struct WaitOnce {
     polled: bool,
 }
 
+impl WaitOnce {
+    /// The future, and the slot where its first poll leaves its waker.
+    fn new() -> (WaitOnce, Arc<crate::sync::Mutex<Option<std::task::Waker>>>) {
+        let slot = Arc::new(crate::sync::Mutex::new(None));
+        let future = WaitOnce {
+            slot: slot.clone(),
+            polled: false,
+        };
+        (future, slot)
+    }
+}
+
 impl std::future::Future for WaitOnce {
     type Output = ();
     fn poll(
@@ -290,11 +302,7 @@ impl std::future::Future for WaitOnce {
 fn dump_racing_with_completion() {
     model(ITERATIONS, || {
         let (shared, _queues) = shared(1);
-        let slot = Arc::new(crate::sync::Mutex::new(None));
-        let future = WaitOnce {
-            slot: slot.clone(),
-            polled: false,
-        };
+        let (future, slot) = WaitOnce::new();
         let meta = task::Meta::new(std::panic::Location::caller(), Some("waits-once"));
         let (notified, join) = task::new_task(future, shared.clone(), Id::next(), meta);
         assert!(!notified.run(), "the first poll waits");
@@ -327,5 +335,43 @@ fn dump_racing_with_completion() {
             "a completed task is still registered"
         );
         assert!(shared.injector.is_empty());
+    });
+}
+
+/// Model 8: the task dump against a task whose first poll ends in `Pending`. Such a task
+/// is in no queue: a worker popped it and published its id, polls it, then registers it
+/// and withdraws the id. The dump reads the published ids before the registry, and the
+/// task registers before it withdraws, so every interleaving finds it exactly once.
+/// (With the old order, withdraw then register, or the dump reading the registry first,
+/// loom finds the interleaving that misses it: docs/testing.md, planted bugs.) The
+/// ordering the real hardware needs (the withdrawal `Release`, the dump's `Acquire`
+/// fence) is on statistics atomics loom does not see; `debug/dump.rs` argues it.
+#[test]
+fn dump_racing_with_a_first_poll_that_waits() {
+    model(ITERATIONS, || {
+        let (shared, _queues) = shared(1);
+        let (future, slot) = WaitOnce::new();
+        let (notified, join) =
+            task::new_task(future, shared.clone(), Id::next(), task::Meta::here());
+        let id = join.id();
+        // The worker popped the task (it is in no queue) and published it.
+        shared.stats.workers[0].begin_poll(notified.header());
+        let worker = {
+            let shared = shared.clone();
+            thread::spawn(move || {
+                assert!(
+                    !shared.stats.workers[0].run(notified),
+                    "the first poll waits"
+                );
+            })
+        };
+        let dump = crate::debug::dump::take(&shared);
+        let listed = dump.tasks.iter().filter(|t| t.id == id).count();
+        assert_eq!(listed, 1, "{dump}");
+        worker.join().unwrap();
+        // Shutdown cancels the waiting task; its waker and handle go last.
+        shared.owned.close_and_shutdown_all();
+        drop(slot.lock().take());
+        assert!(join.is_finished());
     });
 }

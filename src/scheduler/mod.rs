@@ -12,6 +12,7 @@
 //!   may wait in. The scheduler knows no driver by name: the runtime
 //!   (`src/runtime/driver.rs`) plugs its driver stack in.
 
+pub(crate) mod driver;
 pub(crate) mod idle;
 pub(crate) mod lend;
 pub(crate) mod park;
@@ -27,8 +28,8 @@ use crate::sync::atomic::{fence, AtomicBool, AtomicU32, Ordering::SeqCst};
 use crate::sync::{Arc, Condvar, Mutex};
 use crate::task::{self, list::OwnedTasks, Id, JoinHandle, Schedule};
 use crossbeam_utils::CachePadded;
+use driver::{Parker, Unpark};
 use idle::Idle;
-use park::{Parker, Unpark};
 use queue::{Injector, NextSlot, Stealer};
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -276,6 +277,19 @@ impl Shared {
     /// True if any queue a searcher looks at holds a task.
     pub(crate) fn has_queued_work(&self) -> bool {
         !self.injector.is_empty() || self.remotes.iter().any(|r| !r.stealer.is_empty())
+    }
+
+    /// Paused time, after `Idle::claim_idle` and the driver's `settle`: no task is
+    /// queued or in a next-task slot, and no other worker counts as unparked. A worker
+    /// that dispatched an event while still on the sleepers list put its task in its
+    /// slot before it woke itself and took it out: the fence makes a slot read that
+    /// sees the take also see the wake (the unparked count) that came before it.
+    pub(crate) fn still_idle_after_claim(&self) -> bool {
+        if self.has_queued_work() || self.remotes.iter().any(|r| !r.next_slot.is_empty()) {
+            return false;
+        }
+        fence(SeqCst);
+        self.idle.unparked() <= 1
     }
 
     pub(crate) fn is_shutdown(&self) -> bool {

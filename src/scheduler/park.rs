@@ -11,10 +11,11 @@
 //!    in this worker's queue), it runs them instead of parking;
 //! 2. announces its sleep (`Idle::about_to_park`: joins the sleepers, `SeqCst` fence) and
 //!    re-checks every queue (rule 4 of the sleep protocol);
-//! 3. parks on its [`Parker`], with the stalled-slot timeout while a peer is awake
-//!    or was awake within the last `WATCH_ROUNDS` rounds (recomputed at every round of
-//!    the loop; `Worker::keeps_watching`), counted meanwhile as a *watcher*
-//!    (`Idle::watch`/`unwatch`, `docs/sleep-protocol.md`, "The next-task slot"). The parker first tries to take a *seat*
+//! 3. parks on its [`Parker`](super::driver::Parker), with the stalled-slot timeout
+//!    while a peer is awake or was awake within the last `WATCH_ROUNDS` rounds
+//!    (recomputed at every round of the loop; `Worker::keeps_watching`), counted
+//!    meanwhile as a *watcher* (`Idle::watch`/`unwatch`, `docs/sleep-protocol.md`, "The
+//!    next-task slot"). The parker first tries to take a *seat*
 //!    in the driver ([`Driver::try_enter`]): with one, the worker waits *in* the driver
 //!    ([`Driver::park`]: a timed condvar wait to the next timer deadline today,
 //!    `epoll_wait` tomorrow); without one, on its own condition variable. Either way it
@@ -51,8 +52,8 @@
 //!   may return spuriously. It must make an `unpark` that lands before it blocks count
 //!   (a token, as `mio::Waker` leaves one in the poll), and an unpark meant for a
 //!   previous holder of the seat may wake the next one once (harmless: spurious).
-//! - **Unparking.** The worker's [`Parker`] records whether its thread waits on the
-//!   condvar or in the driver, and on which seat; [`Parker::unpark`] then notifies the
+//! - **Unparking.** The worker's [`Parker`](super::driver::Parker) records whether its thread waits on the
+//!   condvar or in the driver, and on which seat; [`Parker::unpark`](super::driver::Parker::unpark) then notifies the
 //!   condvar or calls [`Unpark::unpark`] (`mio::Waker::wake`).
 //! - **Turning.** [`Driver::turn`] never blocks: it fires due timers / dispatches ready
 //!   events and returns how many tasks it woke. Busy workers call it with
@@ -76,7 +77,13 @@
 //!   (`Idle::claim_idle`: under the sleepers' lock, only if no worker is unparked, and
 //!   it then counts as unparked and searching, so no other worker can claim it too); the
 //!   one that does moves the clock ([`Driver::auto_advance`]) and leaves the loop to run
-//!   what fired. So the *last* worker to go idle advances the clock instead of sleeping;
+//!   what fired. Before it moves the clock it settles the driver
+//!   ([`Driver::settle`]: polls I/O without blocking, waking a seated poller for the
+//!   lock, and reports a batch another worker is still dispatching) and looks again for
+//!   work (`Shared::still_idle_after_claim`): a worker still on the sleepers list may
+//!   have just dispatched an event and queued its task, and a reply on its way must not
+//!   lose the race to a 30 s timeout (tokio's rule: advance only when polling I/O
+//!   without blocking found nothing). So the *last* worker to go idle advances the clock instead of sleeping;
 //!   and when the last thing holding the clock lets go (a `block_on` parks, a blocking
 //!   call ends), it summons a sleeper, which wakes here and looks
 //!   (`docs/sleep-protocol.md`, "Auto-advance", has why none is missed).
@@ -88,146 +95,10 @@
 //! `try_lock`, then turns the timer driver; an earlier timer deadline wakes the seated
 //! poller through the same `Unpark`, or summons one when nobody is seated.
 
+// The interface this file documents lives in `driver.rs`, which the run loop
+// (`worker.rs`) and the runtime's driver stack import without importing the park loop.
+pub(crate) use super::driver::{Driver, Seat, Unpark, DRIVER_INTERVAL};
 use super::worker::Worker;
-use crate::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use crate::sync::{wait_timeout, Condvar, Mutex};
-use std::time::Duration;
-
-/// A seat in a driver: which of its waiters a thread is (see [`Driver::try_enter`]).
-pub(crate) type Seat = usize;
-
-/// A busy worker turns the driver once every this many tasks (cheap when nothing is
-/// ready: one atomic load for the timers), so timers (and I/O) are served while no
-/// worker parks.
-pub(crate) const DRIVER_INTERVAL: u32 = 32;
-
-/// What a parked worker may wait in: the runtime's driver stack (module doc, "The
-/// driver interface").
-pub(crate) trait Driver: Send + Sync + 'static {
-    /// Fires what is due and dispatches what is ready, without blocking. With
-    /// `wait == false`, gives up at once if another thread is turning the driver.
-    /// Returns how many tasks it woke.
-    fn turn(&self, wait: bool) -> usize;
-
-    /// Worker `worker` is about to block: takes a free seat, if any (a try-lock).
-    fn try_enter(&self, worker: usize) -> Option<Seat>;
-
-    /// Blocks on `seat` (held) until it is unparked, an event arrives, the driver's own
-    /// next deadline passes or `timeout` passes. May return spuriously.
-    fn park(&self, seat: Seat, timeout: Option<Duration>);
-
-    /// Gives `seat` up.
-    fn leave(&self, seat: Seat);
-
-    /// After a `SeqCst` fence: true if something pending needs a seated waiter and no
-    /// seat is held (a worker leaving the park loop then hands the seat off).
-    fn needs_waiter(&self) -> bool;
-
-    /// Paused time: true if the clock is paused, nothing holds it (a `block_on` that
-    /// polls, a blocking call) and a timer is pending. A hint: `auto_advance` decides.
-    fn may_auto_advance(&self) -> bool;
-
-    /// Paused time, by the one worker that claimed the idle runtime
-    /// (`Idle::claim_idle`): moves the clock to the next deadline and fires what is due
-    /// there, unless something holds the clock meanwhile. Returns the tasks woken (they
-    /// land in the caller's queue).
-    fn auto_advance(&self) -> usize;
-}
-
-/// Wakes the thread waiting in a driver's seat, or makes its next wait return at once.
-/// A leaf object: it must not hold the scheduler (the scheduler holds it).
-pub(crate) trait Unpark: Send + Sync + 'static {
-    /// Wakes the holder of `seat`.
-    fn unpark(&self, seat: Seat);
-}
-
-/// Nobody parked, no token.
-const EMPTY: usize = 0;
-/// A token: the next park returns at once.
-const TOKEN: usize = 1;
-/// Waiting on the condvar.
-const ON_CONDVAR: usize = 2;
-/// Waiting in the driver, on seat `state - IN_DRIVER`.
-const IN_DRIVER: usize = 3;
-
-/// One worker's parking spot: a token parker (an unpark that lands before the park is
-/// kept) that knows where its thread waits.
-pub(crate) struct Parker {
-    state: AtomicUsize,
-    lock: Mutex<()>,
-    cvar: Condvar,
-}
-
-impl Parker {
-    pub(crate) fn new() -> Parker {
-        Parker {
-            state: AtomicUsize::new(EMPTY),
-            lock: Mutex::new(()),
-            cvar: Condvar::new(),
-        }
-    }
-
-    /// Blocks worker `worker` until `unpark` is called (or was called since the last
-    /// park), or `timeout` passes: in `driver` if a seat is free, else on the condvar.
-    /// May return spuriously; the caller re-checks its condition.
-    pub(crate) fn park<D: Driver>(&self, driver: &D, worker: usize, timeout: Option<Duration>) {
-        // Fast path: consume a pending token without touching the lock or the driver.
-        if self
-            .state
-            .compare_exchange(TOKEN, EMPTY, SeqCst, SeqCst)
-            .is_ok()
-        {
-            return;
-        }
-        if let Some(seat) = driver.try_enter(worker) {
-            match self
-                .state
-                .compare_exchange(EMPTY, IN_DRIVER + seat, SeqCst, SeqCst)
-            {
-                // An unpark from now on goes to the driver's seat (which keeps a token).
-                Ok(_) => {
-                    driver.park(seat, timeout);
-                    self.state.swap(EMPTY, SeqCst);
-                }
-                Err(actual) => {
-                    assert_eq!(actual, TOKEN, "parker state corrupted: {actual}");
-                    self.state.store(EMPTY, SeqCst);
-                }
-            }
-            driver.leave(seat);
-            return;
-        }
-        let mut guard = self.lock.lock();
-        if let Err(actual) = self
-            .state
-            .compare_exchange(EMPTY, ON_CONDVAR, SeqCst, SeqCst)
-        {
-            // The token arrived between the fast path and the lock.
-            assert_eq!(actual, TOKEN, "parker state corrupted: {actual}");
-            self.state.store(EMPTY, SeqCst);
-            return;
-        }
-        // `unpark` swaps in TOKEN and then takes the lock before notifying, so it cannot
-        // signal between our ON_CONDVAR store (made under the lock) and our wait.
-        wait_timeout(&self.cvar, &mut guard, timeout);
-        // Woken, timed out, or spurious: leave EMPTY either way, consuming any token.
-        self.state.swap(EMPTY, SeqCst);
-    }
-
-    /// Wakes the parked worker (on its condvar, or in the driver through `driver`), or
-    /// makes its next `park` return at once.
-    pub(crate) fn unpark(&self, driver: &dyn Unpark) {
-        match self.state.swap(TOKEN, SeqCst) {
-            EMPTY | TOKEN => {}
-            ON_CONDVAR => {
-                // Taking the lock orders this notify after the parker's wait began.
-                drop(self.lock.lock());
-                self.cvar.notify_one();
-            }
-            in_driver => driver.unpark(in_driver - IN_DRIVER),
-        }
-    }
-}
 
 impl Worker {
     /// Step 7 of the search order: sleep until notified, a timeout, or a driver event
@@ -263,8 +134,12 @@ impl Worker {
             // Paused time: the last worker to find the runtime idle moves the clock to the
             // next deadline instead of sleeping (module doc, "Auto-advance").
             if driver.may_auto_advance() && shared.idle.claim_idle(self.index) {
-                // Counted as unparked and searching now, as `wake_self` counts it.
-                driver.auto_advance();
+                // Counted as unparked and searching now, as `wake_self` counts it. tokio's
+                // rule: advance only if the runtime still has no work after polling I/O
+                // without blocking (module doc, "Auto-advance").
+                if !driver.settle() && shared.still_idle_after_claim() {
+                    driver.auto_advance();
+                }
                 self.start_searching();
                 if driver.needs_waiter() {
                     shared.summon(Some(self.index));

@@ -27,12 +27,13 @@
 use super::park::{Driver, DRIVER_INTERVAL};
 use super::queue::{LocalQueue, Steal};
 use super::{Notified, Remote, Shared};
-use crate::metrics::worker::WorkerStats;
+use crate::metrics::worker::{CurrentPoll, WorkerStats};
 use crate::sync::atomic::{fence, Ordering::Relaxed, Ordering::SeqCst};
 use crate::sync::Arc;
 use crate::task::JoinHandle;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
+use std::ptr::NonNull;
 
 /// Most tasks moved by one steal from a peer.
 const STEAL_LIMIT: usize = 128;
@@ -45,7 +46,7 @@ pub(crate) struct Core {
     /// Tasks run so far (wrapping), published to `Remote::tick`.
     tick: u32,
     /// Polls in a row taken from the next-task slot.
-    lifo_polls: u32,
+    next_slot_polls: u32,
     /// Ticks left until the next injector check (step 1): a countdown, because a
     /// division by the configured interval on every tick showed up in profiles.
     until_global: u32,
@@ -70,6 +71,12 @@ pub(crate) struct Worker {
     pub(crate) shared: Arc<Shared>,
     pub(super) index: usize,
     core: RefCell<Core>,
+    /// `&shared.remotes[index]` and `&shared.stats.workers[index]`, resolved once: every
+    /// spawn, wake and poll reaches them, and the indexing (three loads and a bounds
+    /// check each time) showed up in instruction counts. Both point into boxed slices
+    /// of `shared`, which are never resized and which `shared` keeps alive.
+    remote: NonNull<Remote>,
+    stats: NonNull<WorkerStats>,
 }
 
 /// This thread's worker, if it runs one.
@@ -113,6 +120,18 @@ fn thread_worker() -> *const Worker {
         .unwrap_or(std::ptr::null())
 }
 
+/// The id of the task this thread's worker is polling (`task::try_id`, which reads it
+/// through `task::register_worker_source`): the one its
+/// run loop published for this poll. Read through the worker this thread runs even
+/// while it stands aside for another runtime (`CurrentGuard::suspend`): the task still
+/// runs here. A thread that lent its worker (`CurrentGuard::clear`) has none; its task
+/// set the id in the thread-local before (`block_in_place`).
+pub(crate) fn polling_task_id() -> Option<crate::task::Id> {
+    // SAFETY: as in `with_current`: set by `CurrentGuard::set`, alive while set.
+    let worker = unsafe { thread_worker().as_ref() }?;
+    worker.stats().polling_id()
+}
+
 /// True on a worker thread of the runtime whose shared state is at `shared`.
 pub(crate) fn is_worker_of(shared: *const Shared) -> bool {
     let worker = thread_worker();
@@ -133,6 +152,7 @@ pub(crate) struct CurrentGuard {
 
 impl CurrentGuard {
     pub(super) fn set(worker: &Worker) -> CurrentGuard {
+        crate::task::register_worker_source(polling_task_id);
         CurrentGuard::replace(worker, worker)
     }
 
@@ -182,8 +202,10 @@ impl Worker {
         core.in_poll.then_some(core)
     }
 
+    #[inline]
     pub(super) fn remote(&self) -> &Remote {
-        &self.shared.remotes[self.index]
+        // SAFETY: see the field: it points into `self.shared`, alive as long as `self`.
+        unsafe { self.remote.as_ref() }
     }
 
     /// Whether this round's park watches (uses the stalled-slot timeout): while a peer
@@ -245,7 +267,19 @@ impl Worker {
     /// This worker's counters (`metrics/worker.rs`).
     #[inline]
     fn stats(&self) -> &WorkerStats {
-        &self.shared.stats.workers[self.index]
+        // SAFETY: see the field: it points into `self.shared`, alive as long as `self`.
+        unsafe { self.stats.as_ref() }
+    }
+
+    /// The poll this worker published (`metrics/worker.rs`), if it is in one: for
+    /// `block_in_place` to publish again with `resume_poll` once it has the worker back.
+    pub(crate) fn published_poll(&self) -> Option<CurrentPoll> {
+        self.stats().current()
+    }
+
+    /// See `published_poll`.
+    pub(crate) fn resume_poll(&self, poll: CurrentPoll) {
+        self.stats().resume_poll(poll);
     }
 
     /// Statistics: the worker is about to block in its parker (`park.rs`).
@@ -288,13 +322,17 @@ impl Worker {
     pub(crate) fn new(shared: Arc<Shared>, index: usize, queue: LocalQueue) -> Worker {
         let n = shared.num_workers();
         let until_global = shared.config.global_queue_interval;
+        let remote = NonNull::from(&*shared.remotes[index]);
+        let stats = NonNull::from(&*shared.stats.workers[index]);
         Worker {
             shared,
             index,
+            remote,
+            stats,
             core: RefCell::new(Core {
                 queue,
                 tick: 0,
-                lifo_polls: 0,
+                next_slot_polls: 0,
                 until_global,
                 is_searching: false,
                 in_poll: false,
@@ -357,6 +395,9 @@ impl Worker {
     /// The run loop, until shutdown or `stop()` (a stand-in asked to give the worker
     /// back, `lend.rs`; never for the worker's own thread).
     pub(super) fn run_loop<D: Driver>(&self, driver: &D, stop: impl Fn() -> bool) {
+        // The polls' ids are published in `stats` (`task::try_id`), which a stand-in's
+        // own id (it runs inside a blocking task) must not shadow.
+        let _no_id = crate::task::IdGuard::clear();
         while !self.shared.is_shutdown() && !stop() {
             // A busy worker turns the driver itself (one atomic load when nothing is due).
             if self.core.borrow().tick % DRIVER_INTERVAL == 0 {
@@ -371,7 +412,7 @@ impl Worker {
             let stats = self.stats();
             stats.begin_poll(task.header());
             let completed = if self.shared.config.observe.instrumented() {
-                crate::debug::poll_instrumented(&self.shared, self.index, task)
+                crate::debug::poll_instrumented(&self.shared, self.index, stats, task)
             } else {
                 stats.run(task)
             };
@@ -410,9 +451,9 @@ impl Worker {
             }
         }
         if shared.config.lifo_slot_limit > 0 {
-            if core.lifo_polls < shared.config.lifo_slot_limit {
+            if core.next_slot_polls < shared.config.lifo_slot_limit {
                 if let Some(task) = self.remote().next_slot.take() {
-                    core.lifo_polls += 1;
+                    core.next_slot_polls += 1;
                     return Some(task);
                 }
             } else if let Some(task) = self.remote().next_slot.take() {
@@ -420,7 +461,7 @@ impl Worker {
                 self.made_stealable();
             }
         }
-        core.lifo_polls = 0;
+        core.next_slot_polls = 0;
         if let Some(task) = core.queue.pop() {
             return Some(task);
         }

@@ -10,7 +10,7 @@
 //! Two sides export the same names:
 //!
 //! - [`real`] (the default): std atomics, `parking_lot` locks, `crossbeam_deque` queues
-//!   and the injector (`injector.rs`: a locked ring buffer).
+//!   and the injector (`injector.rs`: a ring buffer with a pushers' lock and a takers' lock).
 //! - `model` (under `--cfg heist_loom`): loom's atomics, locks, cells and threads, plus
 //!   loom-visible stand-ins for the deque and the injector built on a loom `Mutex`.
 //!
@@ -43,7 +43,7 @@ pub(crate) mod stat {
 }
 
 mod parker;
-pub(crate) use parker::Parker;
+pub(crate) use parker::{Parker, Seats};
 
 /// A cell written once before the threads that read it start (the timer driver's
 /// host); not part of any protocol loom explores, so std's on both sides.

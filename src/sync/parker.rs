@@ -1,16 +1,37 @@
 //! A token parker, the same shape as `std::thread::park`: `unpark` leaves a token that
 //! the next `park` consumes, so an unpark that lands before the park is never lost.
 //! `block_on` parks its thread on one; the timer keepers wait on one each
-//! (`time/driver.rs`). A worker's own parker, which may also wait in the runtime's
-//! driver, is `scheduler/park.rs`.
+//! (`time/driver.rs`); a worker parks on one too (`scheduler/park.rs`), and may wait in
+//! a *seat* of the runtime's driver instead of on the condvar ([`Parker::park_seated`]):
+//! the parker then records the seat, and [`Parker::unpark_seated`] wakes its holder
+//! through the driver.
 
 use super::atomic::{AtomicUsize, Ordering::SeqCst};
 use super::{wait_timeout, Condvar, Mutex};
 use std::time::Duration;
 
+/// Nobody parked, no token.
 const EMPTY: usize = 0;
-const PARKED: usize = 1;
-const TOKEN: usize = 2;
+/// A token: the next park returns at once.
+const TOKEN: usize = 1;
+/// Waiting on the condvar.
+const ON_CONDVAR: usize = 2;
+/// Waiting in a seat, seat `state - IN_SEAT`.
+const IN_SEAT: usize = 3;
+
+/// Somewhere else a parked thread may wait instead of the parker's condvar: the seats of
+/// the runtime's driver (`scheduler/park.rs`, "The driver interface").
+pub(crate) trait Seats {
+    /// Takes a free seat, if any (a try-lock).
+    fn try_enter(&self) -> Option<usize>;
+
+    /// Blocks on `seat` (held) until the seat's unpark (kept if it lands first) or
+    /// `timeout`; may return spuriously.
+    fn park(&self, seat: usize, timeout: Option<Duration>);
+
+    /// Gives `seat` up.
+    fn leave(&self, seat: usize);
+}
 
 /// One thread's parking spot.
 #[derive(Debug)]
@@ -32,23 +53,57 @@ impl Parker {
     /// Blocks until `unpark` is called (or was called since the last park), or until
     /// `timeout` passes. May also return spuriously; callers re-check their condition.
     pub(crate) fn park(&self, timeout: Option<Duration>) {
-        // Fast path: consume a pending token without touching the lock.
-        if self
-            .state
-            .compare_exchange(TOKEN, EMPTY, SeqCst, SeqCst)
-            .is_ok()
-        {
+        if !self.take_token() {
+            self.park_on_condvar(timeout);
+        }
+    }
+
+    /// As [`park`](Parker::park), in a seat of `seats` if one is free (else on the
+    /// condvar). Woken by [`unpark_seated`](Parker::unpark_seated).
+    pub(crate) fn park_seated<S: Seats>(&self, seats: &S, timeout: Option<Duration>) {
+        if self.take_token() {
             return;
         }
+        let Some(seat) = seats.try_enter() else {
+            return self.park_on_condvar(timeout);
+        };
+        match self
+            .state
+            .compare_exchange(EMPTY, IN_SEAT + seat, SeqCst, SeqCst)
+        {
+            // An unpark from now on goes to the seat (which keeps a token).
+            Ok(_) => {
+                seats.park(seat, timeout);
+                self.state.swap(EMPTY, SeqCst);
+            }
+            Err(actual) => {
+                assert_eq!(actual, TOKEN, "parker state corrupted: {actual}");
+                self.state.store(EMPTY, SeqCst);
+            }
+        }
+        seats.leave(seat);
+    }
+
+    /// Fast path: consumes a pending token without touching the lock (or a seat).
+    fn take_token(&self) -> bool {
+        self.state
+            .compare_exchange(TOKEN, EMPTY, SeqCst, SeqCst)
+            .is_ok()
+    }
+
+    fn park_on_condvar(&self, timeout: Option<Duration>) {
         let mut guard = self.lock.lock();
-        if let Err(actual) = self.state.compare_exchange(EMPTY, PARKED, SeqCst, SeqCst) {
+        if let Err(actual) = self
+            .state
+            .compare_exchange(EMPTY, ON_CONDVAR, SeqCst, SeqCst)
+        {
             // The token arrived between the fast path and the lock.
             assert_eq!(actual, TOKEN, "parker state corrupted: {actual}");
             self.state.store(EMPTY, SeqCst);
             return;
         }
         // `unpark` swaps in TOKEN and then takes the lock before notifying, so it
-        // cannot signal between our PARKED store (made under the lock) and our wait.
+        // cannot signal between our ON_CONDVAR store (made under the lock) and our wait.
         wait_timeout(&self.cvar, &mut guard, timeout);
         // Woken, timed out, or spurious: leave EMPTY either way, consuming any token.
         self.state.swap(EMPTY, SeqCst);
@@ -56,14 +111,20 @@ impl Parker {
 
     /// Wakes the parked thread, or makes its next `park` return at once.
     pub(crate) fn unpark(&self) {
+        self.unpark_seated(|seat| panic!("parker state corrupted: {}", IN_SEAT + seat));
+    }
+
+    /// As [`unpark`](Parker::unpark), for a parker that may wait in a seat
+    /// ([`park_seated`](Parker::park_seated)): `wake_seat` wakes that seat's holder.
+    pub(crate) fn unpark_seated(&self, wake_seat: impl FnOnce(usize)) {
         match self.state.swap(TOKEN, SeqCst) {
             EMPTY | TOKEN => {}
-            PARKED => {
+            ON_CONDVAR => {
                 // Taking the lock orders this notify after the parker's wait began.
                 drop(self.lock.lock());
                 self.cvar.notify_one();
             }
-            actual => panic!("parker state corrupted: {actual}"),
+            in_seat => wake_seat(in_seat - IN_SEAT),
         }
     }
 }

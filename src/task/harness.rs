@@ -4,15 +4,21 @@
 //! dropping it, dropping the output, waking the join waker) runs behind
 //! `catch_unwind`, so a panic there is turned into a `JoinError` or ignored and never
 //! leaves the state word half-updated.
+//!
+//! Also what a task and the scheduler that owns it see of each other: the [`Schedule`]
+//! trait the typed code calls, and the scheduler's two kinds of reference to a task
+//! ([`Task`] in the owned-tasks registry, [`Notified`] in a queue). They live with the
+//! cell (this file and `raw.rs`, a type and its vtable) because the cell names them and
+//! they wrap the cell; `spawn.rs` allocates a task and hands out its first handles. The
+//! reference rules are the table in `task/mod.rs`.
 
 use super::error::{Failure, JoinError};
 use super::id::IdGuard;
-use super::raw::{Cell, Header, Stage};
+use super::raw::{waker_ref, Cell, Header, RawTask, Stage};
 use super::state::{Snapshot, TransitionToIdle, TransitionToRunning};
-use super::waker::waker_ref;
-use super::{Notified, Schedule, Task};
-use crate::sync::stat::{AtomicU64, Ordering::Relaxed};
+use crate::sync::atomic::{AtomicU64, Ordering::Release};
 use std::future::Future;
+use std::marker::PhantomData;
 use std::mem::{self, ManuallyDrop};
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
@@ -75,7 +81,12 @@ where
     /// Holding `RUNNING`: poll once and act on the result. Returns true if the task
     /// completed.
     fn poll_future(self, running: Option<&AtomicU64>) -> bool {
-        let _id = IdGuard::enter(self.cell().header.id);
+        // A worker published the id (`running`), where `task::try_id` finds it; only a
+        // poll elsewhere pays for the thread-local.
+        let _id = match running {
+            None => Some(IdGuard::enter(self.cell().header.id)),
+            Some(_) => None,
+        };
         // SAFETY: we are the poller, holding the task's reference for the whole poll,
         // longer than the borrowed waker lives.
         let waker = unsafe { waker_ref(self.header_ptr()) };
@@ -88,40 +99,59 @@ where
                 unsafe { Pin::new_unchecked(&mut *(*stage).future) }.poll(&mut cx)
             })
         }));
-        withdraw(running);
+        // The id stays published while the future is dropped (its destructor is still
+        // this task's code, and `try_id` finds it there), and is withdrawn before
+        // `complete` or `transition_to_idle` can let the task be seen done or moved on.
+        let published = running.is_some();
         match res {
             Ok(Poll::Ready(output)) => {
-                let failed = self.finish(Ok(output));
+                let failed = self.finish(Ok(output), published);
+                withdraw(running);
                 self.complete(failed);
                 true
             }
-            Ok(Poll::Pending) if !self.register_once() => {
-                // The scheduler is shutting down: do not start waiting.
+            Err(payload) => {
+                let failed = self.finish(Err(Failure::panic(payload)), published);
+                withdraw(running);
+                self.complete(failed);
+                true
+            }
+            Ok(Poll::Pending) => {
+                // A task about to wait registers before it withdraws its id: the dump
+                // reads the published ids before the registry, so it finds the task in
+                // one or the other.
+                let registered = self.register_once();
+                withdraw(running);
+                self.after_pending(registered)
+            }
+        }
+    }
+
+    /// Holding `RUNNING`, the future returned `Pending` (its id withdrawn; `registered`:
+    /// the registry took it): wait, or run again at once if woken meanwhile. Returns
+    /// true if the task was cancelled here.
+    fn after_pending(self, registered: bool) -> bool {
+        if !registered {
+            // The scheduler is shutting down: do not start waiting.
+            self.cancel_future();
+            self.complete(true);
+            return true;
+        }
+        match self.state().transition_to_idle() {
+            TransitionToIdle::Ok => false,
+            TransitionToIdle::OkNotified => {
+                // SAFETY: transition_to_idle moved our reference into this Notified.
+                let notified = unsafe { Notified::from_raw(self.header_ptr()) };
+                self.cell().scheduler.yield_now(notified);
+                false
+            }
+            TransitionToIdle::OkDealloc => {
+                self.dealloc();
+                false
+            }
+            TransitionToIdle::Cancelled => {
                 self.cancel_future();
                 self.complete(true);
-                true
-            }
-            Ok(Poll::Pending) => match self.state().transition_to_idle() {
-                TransitionToIdle::Ok => false,
-                TransitionToIdle::OkNotified => {
-                    // SAFETY: transition_to_idle moved our reference into this Notified.
-                    let notified = unsafe { Notified::from_raw(self.header_ptr()) };
-                    self.cell().scheduler.yield_now(notified);
-                    false
-                }
-                TransitionToIdle::OkDealloc => {
-                    self.dealloc();
-                    false
-                }
-                TransitionToIdle::Cancelled => {
-                    self.cancel_future();
-                    self.complete(true);
-                    true
-                }
-            },
-            Err(payload) => {
-                let failed = self.finish(Err(Failure::panic(payload)));
-                self.complete(failed);
                 true
             }
         }
@@ -152,9 +182,10 @@ where
 
     /// Holding `RUNNING`, not complete: drop the future in place, behind a panic guard.
     /// Afterwards the stage holds nothing until `store` writes the result. Returns the
-    /// payload if the future's destructor panicked.
-    fn drop_future(&self) -> Result<(), Box<dyn std::any::Any + Send>> {
-        let _id = IdGuard::enter(self.cell().header.id);
+    /// payload if the future's destructor panicked. `published`: the polling worker
+    /// still publishes the task's id (`poll_future`), so `try_id` needs no guard.
+    fn drop_future(&self, published: bool) -> Result<(), Box<dyn std::any::Any + Send>> {
+        let _id = (!published).then(|| IdGuard::enter(self.cell().header.id));
         panic::catch_unwind(AssertUnwindSafe(|| {
             self.cell().stage.with_mut(|stage| {
                 // SAFETY: RUNNING and not complete: the future is live and ours alone
@@ -210,8 +241,8 @@ where
     /// Holding `RUNNING`: drop the future and store the result. A panic while dropping
     /// the future turns the result into that panic. Returns true if the stored result is
     /// a failure.
-    fn finish(&self, result: Result<F::Output, Failure>) -> bool {
-        let result = match self.drop_future() {
+    fn finish(&self, result: Result<F::Output, Failure>, published: bool) -> bool {
+        let result = match self.drop_future(published) {
             Ok(()) => result,
             Err(payload) => {
                 let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(result)));
@@ -224,7 +255,7 @@ where
     /// Holding `RUNNING`: drop the future and store a cancellation (or, if the future's
     /// destructor panicked, that panic).
     fn cancel_future(&self) {
-        let failure = match self.drop_future() {
+        let failure = match self.drop_future(false) {
             Ok(()) => Failure::cancelled(),
             Err(payload) => Failure::panic(payload),
         };
@@ -444,13 +475,19 @@ where
 }
 
 /// Clears the id a worker published for this poll (`metrics/worker.rs`), once the
-/// future's poll is over and before any transition lets another thread see the task
-/// complete, or queue and run it again elsewhere: so a dump that saw a task complete (or
-/// move on) never finds it still published as running here. Each transition after this
-/// store releases it.
+/// future's poll (and, if it finished, the drop of the future) is over and before any
+/// transition lets another thread see the task complete, or queue and run it again
+/// elsewhere: so a dump that saw a task complete (or move on) never finds it still
+/// published as running here. Each transition after this store releases it. A task
+/// about to wait for the first time registers before this (the registration lets no
+/// other thread run or complete it: shutdown only marks a running task cancelled), so
+/// the task is never in neither place (`debug/dump.rs`).
+#[inline]
 fn withdraw(running: Option<&AtomicU64>) {
     if let Some(running) = running {
-        running.store(0, Relaxed);
+        // `Release`: a dump that reads the id withdrawn then sees the registration that
+        // came before (`debug/dump.rs`). A plain store on x86.
+        running.store(0, Release);
     }
 }
 
@@ -460,5 +497,124 @@ fn withdraw(running: Option<&AtomicU64>) {
 fn drop_waker_guarded(waker: Option<Waker>) {
     if waker.is_some() {
         let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(waker)));
+    }
+}
+
+/// What a task needs from the scheduler that owns it.
+pub(crate) trait Schedule: Sync + Sized + 'static {
+    /// Queue a task that was woken (or spawned).
+    fn schedule(&self, task: Notified<Self>);
+
+    /// Queue a task that woke itself during its poll: at the back, never in the
+    /// next-task slot.
+    fn yield_now(&self, task: Notified<Self>) {
+        self.schedule(task);
+    }
+
+    /// The task is about to wait for the first time (its first poll returned `Pending`):
+    /// keep it where shutdown can find it. `task` carries the reference reserved for the
+    /// registry at spawn. Hands it back if the scheduler is shutting down; the caller
+    /// then cancels the task.
+    fn register(&self, task: Task<Self>) -> Result<(), Task<Self>>;
+
+    /// A registered task completed: unlink it, returning the registry's reference (or
+    /// `None` if shutdown already took it).
+    fn release(&self, task: &Task<Self>) -> Option<Task<Self>>;
+}
+
+/// One counted reference to a task, as held by the owned-tasks registry.
+pub(crate) struct Task<S: 'static> {
+    raw: RawTask,
+    _scheduler: PhantomData<S>,
+}
+
+// SAFETY: a task's shared fields are synchronised by its state word (see the tables in
+// `task/mod.rs`), and its future and output are `Send`, or, for a local task, only touched on
+// the owning thread (`RawTask::new_unchecked`'s contract, kept by `local::Shared`).
+unsafe impl<S> Send for Task<S> {}
+// SAFETY: as above; `&Task` only reaches atomics and immutable fields.
+unsafe impl<S> Sync for Task<S> {}
+
+/// A reference that carries the task's `NOTIFIED` token: running it polls the task.
+pub(crate) struct Notified<S: 'static>(Task<S>);
+
+impl<S: 'static> Task<S> {
+    /// # Safety
+    /// The caller gives the new `Task` one reference to a live task scheduled by `S`.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<Header>) -> Task<S> {
+        Task {
+            // SAFETY: the caller owns a reference for the Task to hold.
+            raw: unsafe { RawTask::from_raw(ptr) },
+            _scheduler: PhantomData,
+        }
+    }
+
+    pub(crate) fn raw(&self) -> RawTask {
+        self.raw
+    }
+
+    /// Cancels the task for shutdown, consuming this reference.
+    pub(crate) fn shutdown(self) {
+        let raw = self.raw;
+        mem::forget(self);
+        // SAFETY: this `Task` owned one reference; forgotten above, so it is given up.
+        unsafe { raw.shutdown() };
+    }
+}
+
+impl<S: 'static> Drop for Task<S> {
+    fn drop(&mut self) {
+        // SAFETY: this `Task` owns one reference, released once, here.
+        unsafe { self.raw.drop_reference() };
+    }
+}
+
+impl<S: 'static> Notified<S> {
+    /// # Safety
+    /// The caller gives the `Notified` one reference and the task's `NOTIFIED` token.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<Header>) -> Notified<S> {
+        // SAFETY: forwarded caller contract.
+        Notified(unsafe { Task::from_raw(ptr) })
+    }
+
+    /// Gives up ownership as a thin pointer (for the next-task slot).
+    pub(crate) fn into_raw(self) -> NonNull<Header> {
+        let ptr = self.0.raw.header_ptr();
+        mem::forget(self);
+        ptr
+    }
+
+    /// Cancels the task for shutdown (if nobody runs it), consuming this reference: how
+    /// queues are drained.
+    pub(crate) fn shutdown(self) {
+        let raw = self.0.raw;
+        mem::forget(self);
+        // SAFETY: this `Notified` owned one reference; forgotten above, so it is given up.
+        unsafe { raw.shutdown() };
+    }
+
+    /// Polls the task (or cancels it, if it was aborted), consuming this reference.
+    /// Returns true if the task completed (or was cancelled) in this run.
+    pub(crate) fn run(self) -> bool {
+        let raw = self.0.raw;
+        mem::forget(self);
+        // SAFETY: this `Notified` owned one reference and the NOTIFIED token; forgotten
+        // above, so both are given up to the poll.
+        unsafe { raw.poll(None) }
+    }
+
+    /// As `run`, on a worker that published this task's id in `running`
+    /// (`metrics/worker.rs`): the id is withdrawn (zeroed) as soon as the future's poll
+    /// returns, before the task can complete or be queued again.
+    pub(crate) fn run_published(self, running: &crate::sync::atomic::AtomicU64) -> bool {
+        let raw = self.0.raw;
+        mem::forget(self);
+        // SAFETY: as in `run`.
+        unsafe { raw.poll(Some(running)) }
+    }
+
+    /// The task's header (id, spawn location, name, state).
+    pub(crate) fn header(&self) -> &Header {
+        self.0.raw.header()
     }
 }

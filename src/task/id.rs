@@ -1,6 +1,6 @@
 //! Task ids, and the id of the task running on this thread ([`id`], [`try_id`]).
 
-use crate::sync::next_id_block;
+use crate::sync::{next_id_block, OnceLock};
 use std::cell::Cell;
 use std::fmt;
 use std::num::NonZeroU64;
@@ -20,9 +20,21 @@ crate::sync::thread_local! {
     #[allow(clippy::missing_const_for_thread_local)]
     static LOCAL: Cell<(u64, u64)> = Cell::new((0, 0));
 
-    /// The task being polled (or whose future or output is being dropped) on this thread.
+    /// The task being polled (or whose future or output is being dropped) on this thread
+    /// when no worker published it: see [`try_id`].
     #[allow(clippy::missing_const_for_thread_local)]
     static CURRENT: Cell<Option<Id>> = Cell::new(None);
+}
+
+/// Where a worker thread reads the id of the task its worker is polling: registered by
+/// the scheduler when a worker starts ([`register_worker_source`]), so that this layer
+/// reads the scheduler's per-poll publication without naming the layer above it.
+static WORKER_SOURCE: OnceLock<fn() -> Option<Id>> = OnceLock::new();
+
+/// Registers the scheduler's reader of a worker's published poll (see [`try_id`]).
+/// Every runtime registers the same function; the first registration stands.
+pub(crate) fn register_worker_source(source: fn() -> Option<Id>) {
+    let _ = WORKER_SOURCE.set(source);
 }
 
 /// The id of the task running this code.
@@ -50,7 +62,26 @@ pub fn id() -> Id {
 /// output, when nobody awaits it) is dropped by the runtime; a closure run by
 /// [`spawn_blocking`](crate::task::spawn_blocking) sees the id of its blocking task.
 pub fn try_id() -> Option<Id> {
-    CURRENT.try_with(Cell::get).ok().flatten()
+    // Two sources, the thread-local first: a worker's poll sets no thread-local (it
+    // costs a thread-local write and restore on every poll); the id the worker already
+    // publishes for the dump (`metrics/worker.rs`, `begin_poll`) serves instead. Every
+    // other run of task code sets the thread-local with an `IdGuard`: tasks polled off
+    // the workers (blocking and local tasks), a future or output the runtime drops, and
+    // `block_in_place`, whose thread stops being a worker for a while. A guard nested
+    // in a worker's poll (a local task run inside it, a future dropped inside it) so
+    // shadows the poll's id, and restores it when it ends.
+    CURRENT
+        .try_with(Cell::get)
+        .ok()
+        .flatten()
+        .or_else(worker_polling_id)
+}
+
+/// The id of the poll this thread's worker published and is still running, if any (the
+/// registered [`WORKER_SOURCE`]): `None` off the workers, between polls, and once the
+/// task withdrew its id as its future's poll returned.
+pub(crate) fn worker_polling_id() -> Option<Id> {
+    WORKER_SOURCE.get().and_then(|source| source())
 }
 
 /// Makes `id` the current task id until dropped, then restores the previous one.
@@ -59,13 +90,27 @@ pub(crate) struct IdGuard {
 }
 
 impl IdGuard {
+    #[inline]
     pub(crate) fn enter(id: Id) -> IdGuard {
-        let prev = CURRENT.try_with(|c| c.replace(Some(id))).ok().flatten();
+        IdGuard::replace(Some(id))
+    }
+
+    /// No id in the thread-local until dropped: for a worker's run loop, whose polls
+    /// publish their ids elsewhere (see [`try_id`]), on a thread that may hold one (a
+    /// stand-in runs the loop inside its own blocking task, `scheduler/lend.rs`).
+    pub(crate) fn clear() -> IdGuard {
+        IdGuard::replace(None)
+    }
+
+    #[inline]
+    fn replace(id: Option<Id>) -> IdGuard {
+        let prev = CURRENT.try_with(|c| c.replace(id)).ok().flatten();
         IdGuard { prev }
     }
 }
 
 impl Drop for IdGuard {
+    #[inline]
     fn drop(&mut self) {
         let _ = CURRENT.try_with(|c| c.set(self.prev));
     }

@@ -107,8 +107,8 @@ impl<T> Future for JoinHandle<T> {
                 .try_read_output(&mut ret as *mut _ as *mut (), cx.waker())
         };
         if ret.is_pending() {
-            let location = self.raw.header().meta.location();
-            super::meta::waiting_at(super::meta::WAIT_JOIN, location);
+            let raw = self.raw;
+            super::meta::waiting_at_lazy(super::meta::WAIT_JOIN, || raw.header().meta.location());
         }
         ret
     }

@@ -91,35 +91,37 @@ fn shutdown(sched: &Sched) {
     run_queued(sched);
 }
 
-/// Counts events (polls, drops) across threads.
+/// Counts events (polls, drops) across threads: the same family, with the same names, as
+/// `tests/common`'s `DropCounter` / `DropToken` (integration tests cannot share the
+/// crate's test code).
 #[derive(Clone)]
-struct Counter(Arc<AtomicUsize>);
+struct DropCounter(Arc<AtomicUsize>);
 
-impl Counter {
-    fn new() -> Counter {
-        Counter(Arc::new(AtomicUsize::new(0)))
+impl DropCounter {
+    fn new() -> DropCounter {
+        DropCounter(Arc::new(AtomicUsize::new(0)))
     }
     fn inc(&self) {
         self.0.fetch_add(1, SeqCst);
     }
-    fn get(&self) -> usize {
+    fn count(&self) -> usize {
         self.0.load(SeqCst)
     }
     /// Asserts the event (`what`, e.g. "future dropped") happened exactly once.
     fn assert_once(&self, what: &str) {
-        let n = self.get();
+        let n = self.count();
         assert_eq!(n, 1, "{what} {n} times");
     }
     /// A value that counts its drop here.
-    fn guard(&self) -> DropGuard {
-        DropGuard(self.clone())
+    fn token(&self) -> DropToken {
+        DropToken(self.clone())
     }
 }
 
-/// Increments its counter when dropped.
-struct DropGuard(Counter);
+/// Counts its own drop on its `DropCounter`.
+struct DropToken(DropCounter);
 
-impl Drop for DropGuard {
+impl Drop for DropToken {
     fn drop(&mut self) {
         self.0.inc();
     }
@@ -163,8 +165,8 @@ impl Signal {
 /// by two threads at once, and counting its own drop.
 fn wait_for(
     signal: Arc<Signal>,
-    polls: Counter,
-    dropped: DropGuard,
+    polls: DropCounter,
+    dropped: DropToken,
 ) -> impl Future<Output = u32> + Send {
     let in_poll = Arc::new(AtomicBool::new(false));
     poll_fn(move |cx| {
@@ -181,7 +183,7 @@ fn wait_for(
 }
 
 /// A future that never completes (and never wakes itself), counting its drop.
-fn pending_forever(dropped: DropGuard) -> impl Future<Output = ()> + Send {
+fn pending_forever(dropped: DropToken) -> impl Future<Output = ()> + Send {
     poll_fn(move |_| {
         let _keep = &dropped;
         Poll::Pending
@@ -190,14 +192,21 @@ fn pending_forever(dropped: DropGuard) -> impl Future<Output = ()> + Send {
 
 /// Spawns a task that completes at its first poll with an output. Returns its handles
 /// and two counters: how often its future and its output were dropped.
-fn spawn_ready(sched: &Sched) -> (Notified<Sched>, JoinHandle<DropGuard>, Counter, Counter) {
-    let (future_drops, output_drops) = (Counter::new(), Counter::new());
-    let (future_dropped, outputs) = (future_drops.guard(), output_drops.clone());
+fn spawn_ready(
+    sched: &Sched,
+) -> (
+    Notified<Sched>,
+    JoinHandle<DropToken>,
+    DropCounter,
+    DropCounter,
+) {
+    let (future_drops, output_drops) = (DropCounter::new(), DropCounter::new());
+    let (future_dropped, outputs) = (future_drops.token(), output_drops.clone());
     let (notified, join) = spawn(
         sched,
         poll_fn(move |_| {
             let _keep = &future_dropped;
-            Poll::Ready(outputs.guard())
+            Poll::Ready(outputs.token())
         }),
     );
     (notified, join, future_drops, output_drops)
@@ -210,10 +219,10 @@ fn wake_racing_with_poll() {
     model(ITERATIONS, || {
         let sched = new_sched();
         let signal = Signal::new();
-        let (polls, drops) = (Counter::new(), Counter::new());
+        let (polls, drops) = (DropCounter::new(), DropCounter::new());
         let (notified, join) = spawn(
             &sched,
-            wait_for(signal.clone(), polls.clone(), drops.guard()),
+            wait_for(signal.clone(), polls.clone(), drops.token()),
         );
 
         let waker_thread = {
@@ -231,9 +240,9 @@ fn wake_racing_with_poll() {
         assert!(join.is_finished(), "wake-up lost: the task never completed");
         assert_eq!(block_on(join).unwrap(), 7);
         assert!(
-            (1..=2).contains(&polls.get()),
+            (1..=2).contains(&polls.count()),
             "polled {} times",
-            polls.get()
+            polls.count()
         );
         drops.assert_once("future dropped");
         shutdown(&sched);
@@ -252,7 +261,7 @@ fn join_awaits_while_task_completes_elsewhere() {
         let runner = thread::spawn(move || notified.run());
         let output = block_on(join).expect("task completed normally");
         assert_eq!(
-            output_drops.get(),
+            output_drops.count(),
             0,
             "output dropped before it was delivered"
         );
@@ -298,8 +307,8 @@ fn join_handle_dropped_while_task_completes() {
 fn abort_racing_with_poll() {
     model(ITERATIONS, || {
         let sched = new_sched();
-        let drops = Counter::new();
-        let (notified, join) = spawn(&sched, pending_forever(drops.guard()));
+        let drops = DropCounter::new();
+        let (notified, join) = spawn(&sched, pending_forever(drops.token()));
         let abort = join.abort_handle();
 
         let aborter = thread::spawn(move || abort.abort());
@@ -340,7 +349,7 @@ fn abort_racing_with_completion() {
             }
         };
         shutdown(&sched);
-        assert_eq!(output_drops.get(), usize::from(completed), "output drops");
+        assert_eq!(output_drops.count(), usize::from(completed), "output drops");
         future_drops.assert_once("future dropped");
     });
 }
@@ -352,10 +361,10 @@ fn abort_racing_with_wake() {
     model(ITERATIONS, || {
         let sched = new_sched();
         let signal = Signal::new();
-        let (polls, drops) = (Counter::new(), Counter::new());
+        let (polls, drops) = (DropCounter::new(), DropCounter::new());
         let (notified, join) = spawn(
             &sched,
-            wait_for(signal.clone(), polls.clone(), drops.guard()),
+            wait_for(signal.clone(), polls.clone(), drops.token()),
         );
         notified.run();
         let abort = join.abort_handle();
@@ -377,7 +386,7 @@ fn abort_racing_with_wake() {
             Ok(v) => assert_eq!(v, 7),
             Err(e) => assert!(e.is_cancelled(), "{e}"),
         }
-        assert!(polls.get() <= 2, "polled {} times", polls.get());
+        assert!(polls.count() <= 2, "polled {} times", polls.count());
         drops.assert_once("future dropped");
         shutdown(&sched);
     });
@@ -390,14 +399,14 @@ fn abort_racing_with_wake() {
 fn wakers_cloned_woken_dropped_on_several_threads() {
     model(ITERATIONS, || {
         let sched = new_sched();
-        let (polls, future_drops) = (Counter::new(), Counter::new());
+        let (polls, future_drops) = (DropCounter::new(), DropCounter::new());
         let wakers: Arc<Mutex<Vec<Waker>>> = Arc::new(Mutex::new(Vec::new()));
         let future = {
-            let (polls, wakers, dropped) = (polls.clone(), wakers.clone(), future_drops.guard());
+            let (polls, wakers, dropped) = (polls.clone(), wakers.clone(), future_drops.token());
             poll_fn(move |cx| {
                 let _keep = &dropped;
                 polls.inc();
-                if polls.get() > 1 {
+                if polls.count() > 1 {
                     return Poll::Ready(());
                 }
                 let mut wakers = wakers.lock();
@@ -431,7 +440,7 @@ fn wakers_cloned_woken_dropped_on_several_threads() {
         t2.join().unwrap();
         run_queued(&sched);
 
-        assert_eq!(polls.get(), 2, "polled {} times", polls.get());
+        assert_eq!(polls.count(), 2, "polled {} times", polls.count());
         future_drops.assert_once("future dropped");
         shutdown(&sched);
     });
@@ -453,7 +462,11 @@ fn join_set_wake_racing_with_join_next() {
         let output = block_on(set.join_next())
             .expect("the set had a task")
             .expect("task completed normally");
-        assert_eq!(output_drops.get(), 0, "output dropped before it was joined");
+        assert_eq!(
+            output_drops.count(),
+            0,
+            "output dropped before it was joined"
+        );
         drop(output);
         assert!(set.is_empty());
         assert!(set.try_join_next().is_none());
@@ -513,7 +526,7 @@ fn join_set_dropped_while_task_completes() {
         shutdown(&sched);
 
         // Dropping the set aborts the task: it has an output only if it ran first.
-        assert!(output_drops.get() <= 1, "output dropped twice");
+        assert!(output_drops.count() <= 1, "output dropped twice");
         future_drops.assert_once("future dropped");
     });
 }
@@ -525,7 +538,7 @@ fn join_set_dropped_while_task_completes() {
 #[cfg(not(heist_loom))]
 #[test]
 fn freeing_an_unfinished_task_contains_its_destructors_panic() {
-    struct Bomb(Counter);
+    struct Bomb(DropCounter);
     impl Drop for Bomb {
         fn drop(&mut self) {
             self.0.inc();
@@ -533,7 +546,7 @@ fn freeing_an_unfinished_task_contains_its_destructors_panic() {
         }
     }
     let sched = new_sched();
-    let dropped = Counter::new();
+    let dropped = DropCounter::new();
     let bomb = Bomb(dropped.clone());
     let (notified, join) = spawn(&sched, async move {
         let _bomb = bomb;

@@ -11,7 +11,6 @@
 //! Fixed at spawn and never changed, so any holder of a reference to the task may read
 //! it.
 
-use super::raw::Header;
 use crate::sync::stat::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::cell::Cell;
 use std::panic::Location;
@@ -208,11 +207,18 @@ pub(crate) const WAIT_JOIN: u8 = 2;
 /// histogram): until then a leaf future's `waiting_at` is one load of this flag.
 static RECORD_WAIT_SITES: AtomicBool = AtomicBool::new(false);
 
+// The `Meta` (in its header) of the task this thread's worker last started to poll with
+// wait sites recorded (set by `polling`, never cleared per poll: `record_wait_site`
+// trusts it only while the worker's published poll is still running, see there), else
+// null.
+#[cfg(not(heist_loom))]
+std::thread_local! {
+    static POLLING: Cell<*const Meta> = const { Cell::new(std::ptr::null()) };
+}
+#[cfg(heist_loom)]
 crate::sync::thread_local! {
-    /// The header of the task this thread is polling while wait sites are recorded
-    /// (set by `Polling::enter`, cleared when it drops), else null.
     #[allow(clippy::missing_const_for_thread_local)]
-    static POLLING: Cell<*const Header> = Cell::new(std::ptr::null());
+    static POLLING: Cell<*const Meta> = Cell::new(std::ptr::null());
 }
 
 /// Turns wait-site recording on for the whole process (it stays on).
@@ -225,43 +231,48 @@ pub(crate) fn record_wait_sites() {
 /// `location`. One load of a flag unless some runtime records wait sites.
 #[inline]
 pub(crate) fn waiting_at(kind: u8, location: &'static Location<'static>) {
+    waiting_at_lazy(kind, || location);
+}
+
+/// `waiting_at`, with the location found only if wait sites are recorded (finding it
+/// costs a branch and maybe a load, on every pending poll of a `JoinHandle`).
+#[inline]
+pub(crate) fn waiting_at_lazy(kind: u8, location: impl FnOnce() -> &'static Location<'static>) {
     if RECORD_WAIT_SITES.load(Relaxed) {
-        record_wait_site(kind, location);
+        record_wait_site(kind, location());
     }
 }
 
 #[cold]
 fn record_wait_site(kind: u8, location: &'static Location<'static>) {
-    let header = POLLING.try_with(Cell::get).unwrap_or(std::ptr::null());
-    // SAFETY: POLLING is non-null only while a `Polling` guard for that header lives on
-    // this thread, which the worker holds around running the task; the task is freed, if
-    // at all, at the very end of that run, after the last user code of the task (its
-    // future's and output's destructors, the join waker) ran. A leaf polled outside a
-    // task (in `block_on`) sees null.
-    if let Some(header) = unsafe { header.as_ref() } {
-        header.meta.set_wait_site(Some((kind, location)));
+    // Only inside a poll this thread's worker published and that is still running (the
+    // task withdraws its id as its future's poll returns, `task/harness.rs`): then
+    // POLLING, set by the same worker just before running the task, is that task. A
+    // leaf polled anywhere else (in `block_on`, in a destructor after the poll, on a
+    // thread that lent its worker to `block_in_place`) records nothing.
+    if super::id::worker_polling_id().is_none() {
+        return;
+    }
+    let meta = POLLING.try_with(Cell::get).unwrap_or(std::ptr::null());
+    // SAFETY: the worker's poll of this task is running (checked above), and the worker
+    // set POLLING to the `Meta` in its header before running it (`polling`); the task is
+    // freed, if at all, only after that poll withdrew its id.
+    if let Some(meta) = unsafe { meta.as_ref() } {
+        meta.set_wait_site(Some((kind, location)));
     }
 }
 
-/// While it lives, leaf futures polled on this thread record their wait sites in the
-/// task whose header it was given.
-pub(crate) struct Polling(());
-
-impl Polling {
-    /// Forgets `header`'s last wait site and starts recording into it. The caller keeps
-    /// the task alive until the guard drops, except for the end of its final run (see
-    /// `record_wait_site`).
-    pub(crate) fn enter(header: &Header) -> Polling {
-        header.meta.set_wait_site(None);
-        let _ = POLLING.try_with(|p| p.set(std::ptr::from_ref(header)));
-        Polling(())
-    }
-}
-
-impl Drop for Polling {
-    fn drop(&mut self) {
-        let _ = POLLING.try_with(|p| p.set(std::ptr::null()));
-    }
+/// The worker is about to run the task of `header` (its header: `raw.rs` gives it
+/// `AsRef<Meta>`, so this file need not name it) with wait sites recorded: forgets
+/// its last wait site, and lets this poll's leaf futures record theirs into it. No guard
+/// and no clearing afterwards: `record_wait_site` trusts the pointer only while the
+/// worker's published poll runs. A thread-local store, the same cost as the worker's
+/// own publish, but kept out of the plain (uninstrumented) poll path.
+#[inline]
+pub(crate) fn polling(header: &impl AsRef<Meta>) {
+    let meta = header.as_ref();
+    meta.set_wait_site(None);
+    let _ = POLLING.try_with(|p| p.set(std::ptr::from_ref(meta)));
 }
 
 #[cfg(all(test, not(heist_loom)))]

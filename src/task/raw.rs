@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! Cell<F, S> (repr(C), one Box):
-//!   Header      state word | &'static Vtable | Id | Meta | polls | owned-list links
+//!   Header      state word | &'static Vtable | Id | Meta | polls | owned-list slot
 //!   scheduler   S (the runtime's handle; used to requeue the task on wake)
 //!   stage       union { future: F, output: F::Output, failure: Failure }
 //!   join_waker  Option<Waker> (the JoinHandle's waker; see JOIN_WAKER)
@@ -10,25 +10,25 @@
 //!
 //! The stage carries no tag of its own: the state word says which field is live (see
 //! [`Stage`]). For a small future with a `()` output the stage is one word and the cell
-//! 88 bytes.
+//! 72 bytes (`cell_sizes` below).
 //!
 //! A pointer to the `Header` is a pointer to the `Cell` (`repr(C)`, header first), so the
 //! run queues, wakers and handles carry one thin pointer and reach the typed code through
 //! the vtable.
 
 use super::error::Failure;
-use super::harness::Harness;
+use super::harness::{Harness, Schedule};
 use super::id::Id;
 use super::meta::Meta;
 use super::state::{State, TransitionToNotified};
-use super::Schedule;
-use crate::sync::stat::AtomicU64;
+use crate::sync::atomic::AtomicU64;
 use crate::sync::UnsafeCell;
 use std::alloc::Layout;
 use std::future::Future;
 use std::mem::ManuallyDrop;
+use std::ops::Deref;
 use std::ptr::NonNull;
-use std::task::Waker;
+use std::task::{RawWaker, RawWakerVTable, Waker};
 
 /// The type-independent first part of every task.
 #[repr(C)]
@@ -42,20 +42,23 @@ pub(crate) struct Header {
     /// Where it was spawned and its name (`meta.rs`), fixed at spawn.
     pub(crate) meta: Meta,
     /// Polls so far (a statistic for the dump): bumped by the worker holding the task's
-    /// `Notified` just before it runs it. It fills padding: a small task's cell stays in
-    /// the 88-byte allocation class.
+    /// `Notified` just before it runs it.
     pub(crate) polls: crate::sync::stat::AtomicU32,
-    /// Links of the owned-tasks registry. Read and written only under the lock of the list
-    /// shard that owns the task (see `task/list.rs`).
-    pub(crate) owned: UnsafeCell<Links>,
+    /// The task's slot in its owned-tasks registry shard (`task/list.rs`; [`NO_SLOT`]
+    /// when in none). Read and written only under that shard's lock. With `polls` it
+    /// fills one word: a small task's cell is 72 bytes, not 88 as with two link words.
+    pub(crate) owned: UnsafeCell<u32>,
 }
 
-/// Intrusive doubly-linked-list links.
-#[derive(Default)]
-pub(crate) struct Links {
-    pub(crate) prev: Option<NonNull<Header>>,
-    pub(crate) next: Option<NonNull<Header>>,
+impl AsRef<Meta> for Header {
+    /// The task's spawn location and name (what `meta::Polling::enter` records into).
+    fn as_ref(&self) -> &Meta {
+        &self.meta
+    }
 }
+
+/// `Header::owned` of a task in no owned-tasks registry shard (`task/list.rs`).
+pub(crate) const NO_SLOT: u32 = u32::MAX;
 
 /// What the task's cell holds as it progresses. Which field is live follows from the
 /// state word (state.rs) and from who is looking:
@@ -119,15 +122,24 @@ where
 }
 
 crate::sync::thread_local! {
-    /// Whether this thread is inside `RawTask::dealloc` (see there). (No `const`
+    /// Whether this thread is inside `RawTask::dealloc` (see there): `IDLE`, `FREEING`,
+    /// or `QUEUED` (freeing, and a nested call queued a task in `PENDING`). (No `const`
     /// initialiser: loom's `thread_local!` does not take one.)
     #[allow(clippy::missing_const_for_thread_local)]
-    static FREEING: std::cell::Cell<bool> = std::cell::Cell::new(false);
+    static FREES: std::cell::Cell<u8> = std::cell::Cell::new(IDLE);
 
     /// The frees that nested calls left to the outermost one on this thread.
     #[allow(clippy::missing_const_for_thread_local)]
     static PENDING: std::cell::RefCell<Vec<RawTask>> = std::cell::RefCell::new(Vec::new());
 }
+
+/// `FREES`: no free under way on this thread.
+const IDLE: u8 = 0;
+/// `FREES`: a free is under way, nothing queued.
+const FREEING: u8 = 1;
+/// `FREES`: a free is under way and `PENDING` may hold tasks (only then does the
+/// outermost call look at it: a free that nests nothing touches one thread-local).
+const QUEUED: u8 = 2;
 
 /// A type-erased pointer to a task. Copying it does not take a reference: every
 /// `RawTask` is held by an owner of one (a `Task`, `Notified`, `JoinHandle`,
@@ -179,7 +191,7 @@ impl RawTask {
                 id,
                 meta,
                 polls: crate::sync::stat::AtomicU32::new(0),
-                owned: UnsafeCell::new(Links::default()),
+                owned: UnsafeCell::new(NO_SLOT),
             });
             (&raw mut (*cell).scheduler).write(scheduler);
             (&raw mut (*cell).stage).write(UnsafeCell::new(Stage {
@@ -281,17 +293,19 @@ impl RawTask {
     /// awaited it, whose join waker may release the next, and so on down a chain of
     /// finished tasks as long as the program made it. A free that starts while another
     /// is under way on this thread is queued, and the outer one frees it next, so the
-    /// stack stays flat however long the chain.
+    /// stack stays flat however long the chain. A free that nests nothing (the common
+    /// case) touches only `FREES`, not the queue.
     ///
     /// # Safety
     /// The last reference was just released (by the caller): nobody else can reach the
     /// allocation.
     pub(crate) unsafe fn dealloc(self) {
-        let queued = FREEING.try_with(|freeing| {
-            if !freeing.get() {
-                freeing.set(true);
+        let queued = FREES.try_with(|frees| {
+            if frees.get() == IDLE {
+                frees.set(FREEING);
                 return false;
             }
+            frees.set(QUEUED);
             PENDING
                 .try_with(|pending| pending.borrow_mut().push(self))
                 .is_ok()
@@ -305,12 +319,21 @@ impl RawTask {
                     // nested call that queued it (nobody else reaches it); the vtable
                     // matches the cell.
                     unsafe { (next.header().vtable.dealloc)(next.ptr) };
-                    task = PENDING
-                        .try_with(|pending| pending.borrow_mut().pop())
+                    // The next queued task, or back to idle once there is none.
+                    task = FREES
+                        .try_with(|frees| {
+                            if frees.get() == QUEUED {
+                                let queued = PENDING.try_with(|p| p.borrow_mut().pop());
+                                if let Ok(Some(queued)) = queued {
+                                    return Some(queued);
+                                }
+                            }
+                            frees.set(IDLE);
+                            None
+                        })
                         .ok()
                         .flatten();
                 }
-                let _ = FREEING.try_with(|freeing| freeing.set(false));
             }
             // The thread's locals are being destroyed: free in place.
             // SAFETY: the caller's contract; the vtable matches the cell.
@@ -404,24 +427,97 @@ where
     unsafe { Harness::<F, S>::from_raw(ptr) }.shutdown();
 }
 
+// The task's `Waker` (its vtable, like the cell's, lives with the cell): a thin
+// pointer to the header and one reference.
+//
+// Wakers may be cloned, woken and dropped from any thread any number of times; what a
+// wake does is decided by the state machine (`state.rs`): a waiting task is queued once,
+// a running task is requeued after its poll, a complete task is left alone.
+
+static WAKER_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
+
+/// A borrowed `Waker` for the duration of a poll: it reuses the poller's reference, so
+/// making it costs nothing; `clone` takes a real reference.
+pub(super) struct WakerRef {
+    waker: ManuallyDrop<Waker>,
+}
+
+impl Deref for WakerRef {
+    type Target = Waker;
+    fn deref(&self) -> &Waker {
+        &self.waker
+    }
+}
+
+/// # Safety
+/// `ptr` is a live task header, and the caller holds a reference to the task (the
+/// poller's) for as long as the `WakerRef` lives.
+pub(super) unsafe fn waker_ref(ptr: NonNull<Header>) -> WakerRef {
+    let raw = RawWaker::new(ptr.as_ptr() as *const (), &WAKER_VTABLE);
+    // SAFETY: the vtable's functions uphold the RawWaker contract for a live task header
+    // pointer (the caller's contract); ManuallyDrop keeps the borrowed reference from
+    // being released.
+    let waker = unsafe { Waker::from_raw(raw) };
+    WakerRef {
+        waker: ManuallyDrop::new(waker),
+    }
+}
+
+/// # Safety
+/// `data` is a task header pointer whose reference the calling waker owns.
+unsafe fn waker_task(data: *const ()) -> RawTask {
+    // SAFETY: wakers are only built by `waker_ref` and `waker_clone` from live header
+    // pointers, which are never null.
+    unsafe { RawTask::from_raw(NonNull::new_unchecked(data as *mut Header)) }
+}
+
+unsafe fn waker_clone(data: *const ()) -> RawWaker {
+    // SAFETY: `data` came from one of our wakers (RawWakerVTable contract).
+    unsafe { waker_task(data) }.ref_inc();
+    RawWaker::new(data, &WAKER_VTABLE)
+}
+
+unsafe fn waker_wake(data: *const ()) {
+    // SAFETY: `data` came from one of our wakers, whose reference this call consumes.
+    let raw = unsafe { waker_task(data) };
+    let action = raw.state().transition_to_notified_by_val();
+    // SAFETY: the waker's reference went into the transition's action.
+    unsafe { raw.wake(action) };
+}
+
+unsafe fn waker_wake_by_ref(data: *const ()) {
+    // SAFETY: `data` came from one of our wakers, which keeps its reference.
+    let raw = unsafe { waker_task(data) };
+    let action = raw.state().transition_to_notified_by_ref();
+    // SAFETY: the waker holds a reference; the transition added the one a `Submit`
+    // hands over.
+    unsafe { raw.wake(action) };
+}
+
+unsafe fn waker_drop(data: *const ()) {
+    // SAFETY: `data` came from one of our wakers, whose reference this call releases.
+    unsafe { waker_task(data).drop_reference() };
+}
+
 #[cfg(all(test, not(heist_loom), target_pointer_width = "64"))]
 mod tests {
     use super::Cell;
     use std::mem::size_of;
 
     #[test]
-    fn a_small_task_fits_an_88_byte_cell() {
-        // header 56 (with the spawn location / name word and the poll count) + scheduler
-        // 8 + stage 8 (the failure word) + join waker 16: the 88-byte class of
-        // `cache.rs`, as an 80-byte cell would be.
+    fn cell_sizes() {
+        // header 40 (state, vtable, id, spawn location / name word, poll count and
+        // registry slot) + scheduler 8 + stage 8 (the failure word) + join waker 16: the
+        // 72-byte class of `cache.rs`.
         assert_eq!(
             size_of::<Cell<std::future::Pending<()>, std::sync::Arc<()>>>(),
-            88
+            72
         );
         // A future larger than a word sets the stage's size; the stage adds no tag.
         assert_eq!(
             size_of::<Cell<std::future::Ready<[u64; 4]>, std::sync::Arc<()>>>(),
-            120
+            104
         );
     }
 }

@@ -1,6 +1,6 @@
 //! The runtime's clock: the one place the timers read the time. It runs (std's
 //! monotonic clock) or, for tests, is *paused*: then it moves only by
-//! [`advance`] or by *auto-advance*, a jump to the next timer's deadline once the whole
+//! [`advance`](super::advance) or by *auto-advance*, a jump to the next timer's deadline once the whole
 //! runtime is idle (`docs/design.md`, "Paused time"; the rule and its proof in
 //! `docs/sleep-protocol.md`, "Auto-advance").
 //!
@@ -11,7 +11,6 @@
 //! auto-advance off, as tokio's blocking pool does.
 
 use super::instant::Instant;
-use crate::runtime::context;
 use crate::sync::Mutex;
 // std's atomics, on purpose, for the flags and the inhibitor count: every decision of
 // the auto-advance protocol is made under the facade's `frozen` lock (`auto_advance_to`)
@@ -23,19 +22,11 @@ use crate::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
-/// True once any runtime's clock was paused: until then [`now`] is one clock read, with
+/// True once any runtime's clock was paused: until then `Instant::now` is one clock read, with
 /// no look-up of the current runtime. A std atomic: loom has no static atomics, and this
 /// is an optimisation, not part of a protocol (tokio's `DID_PAUSE_CLOCK`).
-static EVER_PAUSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// The current runtime's time ([`Instant::now`]).
-pub(crate) fn now() -> Instant {
-    if !EVER_PAUSED.load(std::sync::atomic::Ordering::Acquire) {
-        return Instant::from_std(crate::sync::time::now());
-    }
-    context::with_current(|handle| handle.time().clock().now())
-        .unwrap_or_else(|_| Instant::from_std(crate::sync::time::now()))
-}
+pub(super) static EVER_PAUSED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
 
 struct Frozen {
     /// The clock's time when it was last paused, plus every advance since.
@@ -222,86 +213,3 @@ impl Clock {
 }
 
 use super::entry::MAX_TICK;
-
-/// Pauses the current runtime's clock: [`Instant::now`] stands still from here, and
-/// moves only by [`advance`] or by *auto-advance*: when every worker is idle, no
-/// `block_on` is polling, no blocking call ([`spawn_blocking`](crate::task::spawn_blocking),
-/// [`block_in_place`](crate::task::block_in_place)) is running and a timer is pending,
-/// the clock jumps to that timer's deadline and fires it. So a test of a 30 s timeout
-/// takes microseconds, and timers fire in deadline order every run. As tokio's, but
-/// with any number of worker threads (tokio allows its single-threaded runtime only).
-///
-/// Only heist's own clock pauses: `std::time::Instant` runs on.
-///
-/// ```
-/// use std::time::Duration;
-/// use heist::time::{self, Instant};
-///
-/// let rt = heist::Runtime::new().unwrap();
-/// rt.block_on(async {
-///     time::pause();
-///     let start = Instant::now();
-///     let slow = std::future::pending::<()>();
-///     assert!(time::timeout(Duration::from_secs(30), slow).await.is_err());
-///     // Paused mid-millisecond: the timer's tick rounds its deadline up by < 1 ms.
-///     let elapsed = start.elapsed();
-///     assert!(elapsed >= Duration::from_secs(30));
-///     assert!(elapsed < Duration::from_secs(30) + Duration::from_millis(1));
-/// });
-/// ```
-///
-/// # Panics
-/// If the clock is already paused, and outside a runtime.
-#[track_caller]
-pub fn pause() {
-    let driver = super::sleep::current("pause");
-    if let Err(e) = driver.clock().pause() {
-        panic!("heist::time::pause: {e}");
-    }
-}
-
-/// Starts the current runtime's paused clock running again, from the time it shows.
-///
-/// # Panics
-/// If the clock is not paused, and outside a runtime.
-#[track_caller]
-pub fn resume() {
-    let driver = super::sleep::current("resume");
-    if let Err(e) = driver.clock().resume() {
-        panic!("heist::time::resume: {e}");
-    }
-    // Keepers parked without a timeout while paused: wake them to time their parks.
-    driver.timer_moved_earlier();
-}
-
-/// Moves the current runtime's paused clock forward by `duration` at once, fires every
-/// timer due by then, and yields, so that tasks woken by those timers may run.
-///
-/// Every timer with a deadline up to the new time completes "at the same time", in no
-/// particular order; to have timers fire one deadline at a time, in order, `sleep` and
-/// let auto-advance move the clock (see [`pause`]).
-///
-/// ```
-/// use std::time::Duration;
-/// use heist::time::{self, Instant};
-///
-/// let rt = heist::Runtime::builder().start_paused(true).build().unwrap();
-/// rt.block_on(async {
-///     let start = Instant::now();
-///     time::advance(Duration::from_millis(1500)).await;
-///     assert_eq!(start.elapsed(), Duration::from_millis(1500));
-/// });
-/// ```
-///
-/// # Panics
-/// If the clock is not paused, outside a runtime, and if `duration` overflows the
-/// clock.
-pub async fn advance(duration: Duration) {
-    let driver = super::sleep::current("advance");
-    if let Err(e) = driver.clock().advance(duration) {
-        panic!("heist::time::advance: {e}");
-    }
-    driver.fire_due(true);
-    drop(driver);
-    crate::task::yield_now().await;
-}

@@ -102,7 +102,7 @@ pub(crate) const KEEPERS: usize = 2;
 /// Wakers collected under the lock and woken after releasing it, per batch.
 const BATCH: usize = 32;
 
-struct Inner {
+struct TimerInner {
     wheel: Wheel,
     /// Set once at shutdown: nothing may register after it.
     closed: bool,
@@ -113,7 +113,7 @@ struct Inner {
 /// One runtime's timers.
 pub(crate) struct Driver {
     clock: Clock,
-    inner: Mutex<Inner>,
+    inner: Mutex<TimerInner>,
     /// The tick at which the wheel next has work, or `NO_WAKE`. Written under the lock.
     next_wake: AtomicU64,
     keepers: Arc<Keepers>,
@@ -162,7 +162,7 @@ impl Driver {
     pub(crate) fn new(start_paused: bool) -> Driver {
         Driver {
             clock: Clock::new(start_paused),
-            inner: Mutex::new(Inner {
+            inner: Mutex::new(TimerInner {
                 wheel: Wheel::new(),
                 closed: false,
                 fired: 0,
@@ -354,7 +354,7 @@ impl Driver {
     /// freed (`Sleep`'s destructor calls `cancel`).
     unsafe fn insert_locked(
         &self,
-        inner: &mut Inner,
+        inner: &mut TimerInner,
         entry: &Entry,
         ptr: NonNull<Entry>,
         when: u64,

@@ -34,12 +34,6 @@ pub struct Instant {
 }
 
 impl Instant {
-    /// The current time on the current runtime's clock (std's clock outside a runtime,
-    /// or while the runtime's clock has never been paused).
-    pub fn now() -> Instant {
-        super::clock::now()
-    }
-
     /// The `heist` form of a std `Instant`.
     pub fn from_std(std: std::time::Instant) -> Instant {
         Instant { std }

@@ -1,7 +1,8 @@
 //! `Interval`: ticks at a fixed period, with a choice of what to do about missed ticks.
 
+use super::current::current;
 use super::instant::Instant;
-use super::sleep::{current, deadline_after, far_future, Sleep};
+use super::sleep::{deadline_after, far_future, Sleep};
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;

@@ -50,6 +50,7 @@
 //! fire). Timers still pending at shutdown are dropped with their tasks.
 
 mod clock;
+mod current;
 mod driver;
 mod entry;
 mod instant;
@@ -58,7 +59,7 @@ mod sleep;
 mod timeout;
 mod wheel;
 
-pub use clock::{advance, pause, resume};
+pub use current::{advance, pause, resume};
 pub(crate) use driver::{Driver, Keepers, KEEPERS};
 pub use instant::Instant;
 pub use interval::{interval, interval_at, Interval, MissedTickBehavior};

@@ -1,9 +1,9 @@
 //! `Sleep`: a future that completes at a deadline, and `sleep` / `sleep_until`.
 
+use super::current::current;
 use super::driver::{Driver, Polled};
 use super::entry::{Entry, FIRED};
 use super::instant::Instant;
-use crate::runtime::context;
 use crate::sync::Arc;
 use std::fmt;
 use std::future::Future;
@@ -60,15 +60,6 @@ pub fn sleep(duration: Duration) -> Sleep {
 #[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep::new(current("sleep_until"), deadline)
-}
-
-/// The current runtime's timer driver, for a timer created here.
-#[track_caller]
-pub(crate) fn current(what: &str) -> Arc<Driver> {
-    match context::with_current(|handle| handle.time().clone()) {
-        Ok(driver) => driver,
-        Err(e) => panic!("heist::time::{what}: {e}"),
-    }
 }
 
 /// About 30 years after `now`: the deadline of a sleep too long for `Instant`.

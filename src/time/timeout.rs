@@ -1,7 +1,8 @@
 //! `Timeout`: a future with a deadline, and `timeout` / `timeout_at`.
 
+use super::current::current;
 use super::instant::Instant;
-use super::sleep::{current, deadline_after, Sleep};
+use super::sleep::{deadline_after, Sleep};
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;

@@ -12,6 +12,15 @@ pub fn rt(n: usize) -> heist::Runtime {
     heist::Runtime::builder().worker_threads(n).build().unwrap()
 }
 
+/// A runtime with `n` workers whose clock starts paused (`Builder::start_paused`).
+pub fn paused(n: usize) -> heist::Runtime {
+    heist::Runtime::builder()
+        .worker_threads(n)
+        .start_paused(true)
+        .build()
+        .unwrap()
+}
+
 /// An upper bound for "this should happen": a failure bound, never a synchronisation.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 

@@ -9,7 +9,7 @@ use std::fmt;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
-use std::os::unix::io::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
+use std::os::unix::io::AsRawFd;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
@@ -63,7 +63,7 @@ impl TcpListener {
     }
 
     #[track_caller]
-    fn new(listener: mio::net::TcpListener) -> io::Result<TcpListener> {
+    pub(crate) fn new(listener: mio::net::TcpListener) -> io::Result<TcpListener> {
         Ok(TcpListener {
             io: PollEvented::new_with_interest(listener, Interest::READABLE)?,
             backoff: Mutex::new(None),
@@ -105,29 +105,6 @@ impl TcpListener {
         }
     }
 
-    /// Wraps a std listener (made non-blocking here).
-    ///
-    /// # Panics
-    /// Outside a heist runtime.
-    #[track_caller]
-    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
-        listener.set_nonblocking(true)?;
-        TcpListener::new(mio::net::TcpListener::from_std(listener))
-    }
-
-    /// The std listener (still non-blocking), out of the driver.
-    pub fn into_std(self) -> io::Result<std::net::TcpListener> {
-        let mio = self.io_into_inner()?;
-        // SAFETY: the fd comes from `into_raw_fd` of a listener we owned: open, owned by
-        // no one else, a TCP listener.
-        Ok(unsafe { std::net::TcpListener::from_raw_fd(mio.into_raw_fd()) })
-    }
-
-    fn io_into_inner(self) -> io::Result<mio::net::TcpListener> {
-        let TcpListener { io, .. } = self;
-        io.into_inner()
-    }
-
     /// The address this listener is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.get_ref().local_addr()
@@ -152,11 +129,12 @@ fn is_resource_exhaustion(e: &io::Error) -> bool {
     )
 }
 
-impl AsRawFd for TcpListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.get_ref().as_raw_fd()
-    }
-}
+crate::net::common::std_conversions!(
+    TcpListener,
+    mio::net::TcpListener,
+    std::net::TcpListener,
+    "listener"
+);
 
 impl fmt::Debug for TcpListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -1,13 +1,10 @@
 //! `TcpStream`.
 
-use super::split::{self, OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use crate::io::registration::PollEvented;
 use crate::io::scheduled::Direction;
-use crate::net::stream_io::{impl_read, impl_write};
 use std::fmt;
 use std::io;
-use std::net::{Shutdown, SocketAddr};
-use std::os::unix::io::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
+use std::net::SocketAddr;
 use std::task::{Context, Poll};
 
 /// A TCP connection.
@@ -33,11 +30,13 @@ impl TcpStream {
     }
 
     async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
-        let stream = TcpStream::new(mio::net::TcpStream::connect(addr)?)?;
-        stream
-            .io
-            .wait_connected(|s| crate::net::connect_done(s.take_error(), s.peer_addr()))
-            .await?;
+        TcpStream::connecting(mio::net::TcpStream::connect(addr)?).await
+    }
+
+    /// Registers a socket whose non-blocking connect was started, and waits for it.
+    pub(crate) async fn connecting(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
+        let stream = TcpStream::new(stream)?;
+        stream.io.wait_connected(crate::net::connect_done).await?;
         Ok(stream)
     }
 
@@ -46,34 +45,6 @@ impl TcpStream {
         Ok(TcpStream {
             io: PollEvented::new(stream)?,
         })
-    }
-
-    /// Wraps a connected std stream (made non-blocking here).
-    ///
-    /// # Panics
-    /// Outside a heist runtime.
-    #[track_caller]
-    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
-        stream.set_nonblocking(true)?;
-        TcpStream::new(mio::net::TcpStream::from_std(stream))
-    }
-
-    /// The std stream (still non-blocking), out of the driver.
-    pub fn into_std(self) -> io::Result<std::net::TcpStream> {
-        let mio = self.io.into_inner()?;
-        // SAFETY: the fd comes from `into_raw_fd` of a stream we owned: open, owned by
-        // no one else, a TCP stream.
-        Ok(unsafe { std::net::TcpStream::from_raw_fd(mio.into_raw_fd()) })
-    }
-
-    /// The remote address.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().peer_addr()
-    }
-
-    /// The local address.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().local_addr()
     }
 
     /// `TCP_NODELAY`.
@@ -96,24 +67,20 @@ impl TcpStream {
         self.io.get_ref().set_ttl(ttl)
     }
 
-    /// Polls read readiness (one task at a time).
-    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io.poll_read_ready(cx)
+    /// `SO_LINGER`.
+    pub fn linger(&self) -> io::Result<Option<std::time::Duration>> {
+        socket2::SockRef::from(self.io.get_ref()).linger()
     }
 
-    /// Polls write readiness (one task at a time).
-    pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io.poll_write_ready(cx)
+    /// Sets `SO_LINGER` (`Some(ZERO)`: closing resets the connection instead of a
+    /// graceful close).
+    pub fn set_linger(&self, dur: Option<std::time::Duration>) -> io::Result<()> {
+        socket2::SockRef::from(self.io.get_ref()).set_linger(dur)
     }
 
-    /// Reads what is there now; `WouldBlock` if nothing (readiness then cleared).
-    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.try_read(buf)
-    }
-
-    /// Writes what fits now; `WouldBlock` if nothing does (readiness then cleared).
-    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.try_write(buf)
+    /// Takes the pending socket error, if any.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.io.get_ref().take_error()
     }
 
     /// Reads without removing the data from the socket.
@@ -127,33 +94,16 @@ impl TcpStream {
             .registration()
             .poll_io(cx, Direction::Read, || self.io.get_ref().peek(buf))
     }
-
-    /// Borrowed halves, usable from two futures of one task (or with scoped tasks).
-    pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
-        split::split(self)
-    }
-
-    /// Owned halves, usable from two tasks; `reunite` puts them back together. Dropping
-    /// the write half shuts the write side down (the peer reads end of stream).
-    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
-        split::into_split(self)
-    }
-
-    pub(crate) fn shutdown_std(&self, how: Shutdown) -> io::Result<()> {
-        self.io.get_ref().shutdown(how)
-    }
 }
 
-crate::net::stream_io::stream_sides!(TcpStream);
+crate::net::stream_io::stream_sides!(TcpStream, SocketAddr);
 
-impl_read!([] TcpStream);
-impl_write!([] TcpStream);
-
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.get_ref().as_raw_fd()
-    }
-}
+crate::net::common::std_conversions!(
+    TcpStream,
+    mio::net::TcpStream,
+    std::net::TcpStream,
+    "stream"
+);
 
 impl fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -7,7 +7,6 @@ use crate::io::Interest;
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
-use std::os::unix::io::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
 use std::path::Path;
 use std::task::{ready, Context, Poll};
 
@@ -23,32 +22,14 @@ impl UnixListener {
     /// Outside a heist runtime.
     #[track_caller]
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
-        let listener = mio::net::UnixListener::bind(path)?;
+        UnixListener::new(mio::net::UnixListener::bind(path)?)
+    }
+
+    #[track_caller]
+    fn new(listener: mio::net::UnixListener) -> io::Result<UnixListener> {
         Ok(UnixListener {
             io: PollEvented::new_with_interest(listener, Interest::READABLE)?,
         })
-    }
-
-    /// Wraps a std listener (made non-blocking here).
-    ///
-    /// # Panics
-    /// Outside a heist runtime.
-    #[track_caller]
-    pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
-        listener.set_nonblocking(true)?;
-        Ok(UnixListener {
-            io: PollEvented::new_with_interest(
-                mio::net::UnixListener::from_std(listener),
-                Interest::READABLE,
-            )?,
-        })
-    }
-
-    /// The std listener (still non-blocking), out of the driver.
-    pub fn into_std(self) -> io::Result<std::os::unix::net::UnixListener> {
-        let mio = self.io.into_inner()?;
-        // SAFETY: the fd comes from `into_raw_fd` of a listener we owned.
-        Ok(unsafe { std::os::unix::net::UnixListener::from_raw_fd(mio.into_raw_fd()) })
     }
 
     /// Accepts a connection.
@@ -71,11 +52,12 @@ impl UnixListener {
     }
 }
 
-impl AsRawFd for UnixListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.get_ref().as_raw_fd()
-    }
-}
+crate::net::common::std_conversions!(
+    UnixListener,
+    mio::net::UnixListener,
+    std::os::unix::net::UnixListener,
+    "listener"
+);
 
 impl fmt::Debug for UnixListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

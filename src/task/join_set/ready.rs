@@ -35,10 +35,10 @@ use std::task::{Wake, Waker};
 
 /// The list of entries whose task may have finished, shared with the entries' wakers.
 pub(super) struct ReadyList {
-    state: Mutex<State>,
+    state: Mutex<ReadyState>,
 }
 
-struct State {
+struct ReadyState {
     ready: VecDeque<WakeArc<EntryWaker>>,
     /// The task waiting in `join_next`.
     waiter: Option<Waker>,
@@ -57,7 +57,7 @@ pub(super) struct EntryWaker {
 impl ReadyList {
     pub(super) fn new() -> WakeArc<ReadyList> {
         WakeArc::new(ReadyList {
-            state: Mutex::new(State {
+            state: Mutex::new(ReadyState {
                 ready: VecDeque::new(),
                 waiter: None,
                 closed: false,

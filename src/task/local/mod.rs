@@ -5,7 +5,7 @@
 //! [`Shared`](shared::Shared): the same state word, `JoinHandle`, abort and `JoinError`
 //! as any task. What keeps a `!Send` future on its thread is the scheduler:
 //!
-//! - only the thread driving the set runs its tasks (`Context::tick`; the `LocalSet` is
+//! - only the thread driving the set runs its tasks (`LocalContext::tick`; the `LocalSet` is
 //!   `!Send`, so that is the thread that created it);
 //! - a wake on that thread, while the set is being driven, pushes the task on the set's
 //!   local queue; a wake anywhere else goes through the remote queue and wakes the
@@ -23,10 +23,10 @@ mod shared;
 #[cfg(test)]
 mod loom_tests;
 
-use super::{new_local_task, Id, JoinHandle};
+use super::{new_local_task, Id, JoinHandle, Schedule, Task};
 use crate::sync::Arc;
 use crate::Runtime;
-use shared::Shared;
+use shared::{Notified, Shared};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
@@ -34,10 +34,7 @@ use std::future::{poll_fn, Future};
 use std::marker::PhantomData;
 use std::pin::{pin, Pin};
 use std::rc::Rc;
-use std::task::{Context as TaskContext, Poll};
-
-/// A queued local task.
-type Notified = super::Notified<Arc<Shared>>;
+use std::task::{Context, Poll};
 
 /// Tasks the set runs per poll before it yields to its caller (a wake of the driver
 /// brings it back at once), so that the future given to `run_until`, and other work of
@@ -80,13 +77,13 @@ const REMOTE_INTERVAL: usize = 16;
 /// assert_eq!(answer, 42);
 /// ```
 pub struct LocalSet {
-    context: Rc<Context>,
+    context: Rc<LocalContext>,
     /// `!Send` and `!Sync`: the set's tasks run on the thread that holds it.
     _not_send: PhantomData<*const ()>,
 }
 
 /// The driving thread's side of a set: its local queue and the shared part.
-struct Context {
+struct LocalContext {
     shared: Arc<Shared>,
     /// Tasks woken on the driving thread while the set was being driven. Only ever
     /// touched by that thread (this is behind an `Rc`, reached through the set or the
@@ -98,7 +95,7 @@ crate::sync::thread_local! {
     /// The set being driven (or entered) on this thread.
     // Not `const`: loom's `thread_local!` (the facade's other side) has no const form.
     #[allow(clippy::missing_const_for_thread_local)]
-    static CURRENT: RefCell<Option<Rc<Context>>> = RefCell::new(None);
+    static CURRENT: RefCell<Option<Rc<LocalContext>>> = RefCell::new(None);
 }
 
 /// Queues `task` on its set's local queue if that set is being driven on this thread;
@@ -117,12 +114,30 @@ fn schedule_if_current(shared: &Arc<Shared>, task: Notified) -> Option<Notified>
     task
 }
 
-/// Makes `context` current on this thread until dropped.
-struct Reset {
-    prev: Option<Rc<Context>>,
+/// A local task is queued on its set's local queue when woken on the driving thread,
+/// otherwise on the remote queue (which wakes the driver).
+impl Schedule for Arc<Shared> {
+    fn schedule(&self, task: Notified) {
+        if let Some(task) = schedule_if_current(self, task) {
+            self.schedule_remote(task);
+        }
+    }
+
+    fn register(&self, task: Task<Self>) -> Result<(), Task<Self>> {
+        self.owned().register(task)
+    }
+
+    fn release(&self, task: &Task<Self>) -> Option<Task<Self>> {
+        self.owned().release(task)
+    }
 }
 
-fn enter(context: &Rc<Context>) -> Reset {
+/// Makes `context` current on this thread until dropped.
+struct Reset {
+    prev: Option<Rc<LocalContext>>,
+}
+
+fn enter(context: &Rc<LocalContext>) -> Reset {
     let prev = CURRENT.with(|current| current.borrow_mut().replace(context.clone()));
     Reset { prev }
 }
@@ -134,7 +149,7 @@ impl Drop for Reset {
     }
 }
 
-impl Context {
+impl LocalContext {
     #[track_caller]
     fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
@@ -184,7 +199,7 @@ impl Context {
 
     /// One poll of the set: register the driver's waker, take the remote queue, run a
     /// batch. Returns true if tasks remain queued (the caller wakes itself).
-    fn poll_tasks(&self, cx: &mut TaskContext<'_>) -> bool {
+    fn poll_tasks(&self, cx: &mut Context<'_>) -> bool {
         self.append_remote(self.shared.register_and_take(cx.waker()));
         self.tick()
     }
@@ -204,7 +219,7 @@ impl LocalSet {
     /// An empty set.
     pub fn new() -> LocalSet {
         LocalSet {
-            context: Rc::new(Context {
+            context: Rc::new(LocalContext {
                 shared: Shared::new(),
                 local: RefCell::new(VecDeque::new()),
             }),
@@ -289,7 +304,7 @@ impl Future for LocalSet {
     type Output = ();
 
     /// Drives the set's tasks; ready once every task of the set has completed.
-    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<()> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let _reset = enter(&self.context);
         if self.context.poll_tasks(cx) {
             cx.waker().wake_by_ref();

@@ -28,14 +28,15 @@
 //! all on its own thread before it finishes dropping), so that never drops a future on
 //! the waking thread.
 
-use super::Notified;
 use crate::sync::{Arc, Mutex};
 use crate::task::list::OwnedTasks;
-use crate::task::{Schedule, Task};
 use std::collections::VecDeque;
 use std::mem;
 use std::panic::{self, AssertUnwindSafe};
 use std::task::Waker;
+
+/// A queued local task.
+pub(super) type Notified = crate::task::Notified<Arc<Shared>>;
 
 /// Shared by a `LocalSet` and every one of its tasks (the scheduler `S` of their cells).
 pub(crate) struct Shared {
@@ -119,24 +120,14 @@ impl Shared {
         self.owned.close_and_shutdown_all();
     }
 
+    /// The set's registry of live tasks (for its `Schedule` impl, beside the driving
+    /// thread's queue in `mod.rs`).
+    pub(super) fn owned(&self) -> &OwnedTasks<Arc<Shared>> {
+        &self.owned
+    }
+
     /// True when no task of the set waits (every one completed or is queued).
     pub(super) fn owned_is_empty(&self) -> bool {
         self.owned.is_empty()
-    }
-}
-
-impl Schedule for Arc<Shared> {
-    fn schedule(&self, task: Notified) {
-        if let Some(task) = super::schedule_if_current(self, task) {
-            self.schedule_remote(task);
-        }
-    }
-
-    fn register(&self, task: Task<Self>) -> Result<(), Task<Self>> {
-        self.owned.register(task)
-    }
-
-    fn release(&self, task: &Task<Self>) -> Option<Task<Self>> {
-        self.owned.release(task)
     }
 }

@@ -1,7 +1,8 @@
-//! `task::Builder`: spawn a task with a name.
+//! `task::Builder`: spawn a task with a name. It spawns onto a runtime, so it lives in
+//! the runtime's room; `heist::task::Builder` is its public path (a re-export).
 
-use super::{JoinHandle, Meta};
-use crate::runtime::context;
+use super::context;
+use crate::task::{JoinHandle, Meta};
 use crate::Handle;
 use std::future::Future;
 use std::io;
@@ -85,7 +86,7 @@ impl<'a> Builder<'a> {
     }
 
     /// Runs a blocking closure on the current runtime's blocking pool, as
-    /// [`spawn_blocking`](super::spawn_blocking).
+    /// [`spawn_blocking`](crate::task::spawn_blocking).
     ///
     /// # Errors
     /// None today (tokio's signature).

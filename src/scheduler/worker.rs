@@ -191,8 +191,23 @@ impl Drop for CurrentGuard {
     }
 }
 
-/// Park rounds a sleeper keeps watching after it last saw a peer awake.
+/// Park rounds a sleeper keeps watching after it last saw a peer awake (the watch's
+/// hysteresis, `docs/sleep-protocol.md`, "The next-task slot").
+///
+/// None under loom: there every timed park times out at once, so each round is a whole
+/// wake, search and park again that loom interleaves with everything else. 16 rounds
+/// after every stretch of work kept `remote_task_blocking_on_its_slotted_child` running
+/// for over 30 minutes; even one doubled it at one preemption (16,624 -> 31,360
+/// interleavings; `docs/testing.md`). No guarantee depends on the number: a round only
+/// adds a look at the slots, and the rule that lets a worker skip the "alone" wake
+/// holds at every park decision, hysteresis or not (the pair `Idle::unwatch` /
+/// `Shared::searcher_found_work`, loom model
+/// `a_worker_waking_alone_and_an_ending_watch_never_both_skip`). With none the runtime
+/// models still explore the skip: a watcher that parked while its peer was awake.
+#[cfg(not(heist_loom))]
 const WATCH_ROUNDS: u32 = 16;
+#[cfg(heist_loom)]
+const WATCH_ROUNDS: u32 = 0;
 
 impl Worker {
     /// The core, if this worker is inside a poll (`Core::in_poll`) and nobody borrows

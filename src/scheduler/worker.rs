@@ -203,7 +203,7 @@ impl Drop for CurrentGuard {
 /// holds at every park decision, hysteresis or not (the pair `Idle::unwatch` /
 /// `Shared::searcher_found_work`, loom model
 /// `a_worker_waking_alone_and_an_ending_watch_never_both_skip`). With none the runtime
-/// models still explore the skip: a watcher that parked while its peer was awake.
+/// models can still take the skip (a watcher that parked while its peer was awake).
 #[cfg(not(heist_loom))]
 const WATCH_ROUNDS: u32 = 16;
 #[cfg(heist_loom)]

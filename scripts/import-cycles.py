@@ -4,6 +4,10 @@
     python3 scripts/import-cycles.py            # cycles and layer rules; exit 1 if broken
     python3 scripts/import-cycles.py --edges    # also every edge, file by file
 
+CI runs it before the build (`.ci/run`, step `layers`; python3 only, about a second):
+it exits 1 on any cycle but the two in `ALLOWED` and on any edge a rule in `RULES`
+forbids, and prints each with the edges and lines that make it.
+
 What counts as an edge A -> B: file A names an item *defined* in file B, by a `use`
 (private, `pub(crate)` or `pub`), a `pub use` re-export, or a path in the code
 (`crate::..`, `super::..`, `self::..`, `child_module::..`). A path is followed through
@@ -14,7 +18,9 @@ an edge, and its re-exports of a higher layer's items (`task::spawn_blocking`) c
 cycle; a file that defines items *and* re-exports from above does. Comments (doc
 comments and their intra-doc links included) and string literals are ignored; `cfg`s
 are not evaluated (both sides of the `sync` facade count). A `#[cfg(test)]` inline
-module is a node of its own (`file#tests`): nothing imports a test, so it is a leaf.
+module is a node of its own (`file#tests`): nothing imports a test, so it is a leaf. A
+test module, inline or a file of its own (`#[cfg(test)] mod loom_tests;`), may name
+any layer: the rules skip it (being a leaf, it closes no cycle).
 
 It prints each strongly connected component of more than one file, with the edges that
 hold it together (file:line), and checks the layer rules in `RULES`. The two cycles
@@ -34,13 +40,54 @@ ALLOWED = [
     {"task/raw.rs", "task/harness.rs"},
     {"runtime/builder.rs", "runtime/mod.rs"},
 ]
-# (importer prefix, forbidden target prefix): a lower layer never names a higher one.
+# (importer prefix, forbidden target prefix, importers exempted): a lower layer never
+# names a higher one, and the siblings under runtime/ (scheduler/, time/, blocking/)
+# never name each other. The exemptions are the up-arrows docs/design.md lists under
+# its picture, each with its reason there.
+UP_TO_CONTEXT = "the current-runtime lookup in runtime/context.rs"
+TASK_API = ("task/join_set/", "task/local/", "task/mod.rs")  # public task API; facade
 RULES = [
-    ("time/", "scheduler/"),
-    ("task/", "scheduler/"),
-    ("sync/", "task/"),
-    ("sync/", "scheduler/"),
-    ("sync/", "runtime/"),
+    # sync/ names nothing of the crate but sync/.
+    *[("sync/", upper, ()) for upper in ("task/", "scheduler/", "runtime/", "time/")],
+    *[("sync/", upper, ()) for upper in ("blocking/", "io/", "net/", "debug/", "metrics/")],
+    ("task/", "scheduler/", ()),
+    ("task/", "time/", ()),
+    ("task/", "io/", ()),
+    ("task/", "net/", ()),
+    ("task/", "debug/", ()),
+    ("task/", "metrics/", ()),
+    ("task/", "blocking/", TASK_API),
+    ("task/", "runtime/", TASK_API),
+    ("time/", "scheduler/", ()),
+    ("time/", "blocking/", ()),
+    ("time/", "io/", ()),
+    ("time/", "net/", ()),
+    ("time/", "debug/", ()),
+    ("time/", "runtime/", ("time/current.rs",)),  # UP_TO_CONTEXT
+    ("blocking/", "scheduler/", ()),
+    ("blocking/", "time/", ()),
+    ("blocking/", "io/", ()),
+    ("blocking/", "runtime/", ("blocking/mod.rs",)),  # UP_TO_CONTEXT (spawn_blocking)
+    ("scheduler/", "runtime/", ()),
+    ("scheduler/", "time/", ()),
+    ("scheduler/", "blocking/", ()),
+    ("scheduler/", "io/", ()),
+    ("scheduler/", "net/", ()),
+    # debug/ and metrics/ straddle the scheduler: what the workers call and write sits
+    # below it, the readers above it.
+    ("scheduler/", "debug/dump.rs", ()),
+    ("scheduler/", "debug/watchdog.rs", ()),
+    ("scheduler/", "metrics/mod.rs", ()),
+    ("debug/observe.rs", "scheduler/", ()),
+    ("debug/observe.rs", "runtime/", ()),
+    ("debug/observe.rs", "debug/dump.rs", ()),
+    ("debug/observe.rs", "debug/watchdog.rs", ()),
+    ("metrics/stats.rs", "scheduler/", ()),
+    ("metrics/worker.rs", "scheduler/", ()),
+    ("metrics/stats.rs", "runtime/", ()),
+    ("metrics/worker.rs", "runtime/", ()),
+    ("io/", "net/", ()),
+    ("runtime/", "net/", ()),
 ]
 
 ITEM = re.compile(
@@ -148,22 +195,25 @@ class Crate:
         self.files = {}  # rel file -> stripped text
         self.macros = {}  # `#[macro_export]` macro name -> file
         self.nodes = set()  # files, and `#[cfg(test)]` inline modules as `file#name`
+        self.tests = set()  # the nodes that are test modules (and files under them)
         self.mods = {}  # module path tuple -> (rel file, start offset, end offset)
         self.defs = {}  # module path -> set of item names
         self.binds = {}  # module path -> {name: (module path, segs, file, line)}
         self.globs = {}  # module path -> [(module path, segs)]
         self.uses = []  # (module path, segs, file, line, is_pub)
         self.paths = []  # (module path, segs, file, line)
-        self.load((), root / "lib.rs")
+        self.load((), root / "lib.rs", False)
 
-    def load(self, modp, path):
+    def load(self, modp, path, test):
         rel = str(path.relative_to(self.root))
         text = strip(path.read_text())
         self.files[rel] = text
-        self.scan(modp, rel, text, 0, len(text), path)
+        self.scan(modp, rel, text, 0, len(text), path, test)
 
-    def scan(self, modp, rel, text, start, end, path):
+    def scan(self, modp, rel, text, start, end, path, test):
         self.nodes.add(rel)
+        if test:
+            self.tests.add(rel)
         self.mods[modp] = (rel, start, end)
         self.defs.setdefault(modp, set())
         self.binds.setdefault(modp, {})
@@ -178,9 +228,9 @@ class Crate:
                 m = MOD_INLINE.match(text, i)
                 if m:
                     close = match_brace(text, m.end() - 1)
-                    test = TEST_ATTR.search(text, max(start, i - 300), i)
-                    node = f"{rel}#{m.group(1)}" if test else rel
-                    inner.append((m.group(1), m.end(), close, node))
+                    is_test = TEST_ATTR.search(text, max(start, i - 300), i)
+                    node = f"{rel}#{m.group(1)}" if is_test else rel
+                    inner.append((m.group(1), m.end(), close, node, test or bool(is_test)))
                     top.append((i, m.end()))
                     i = close + 1
                     continue
@@ -207,12 +257,13 @@ class Crate:
         for m in MOD_DECL.finditer(top_text):
             name = m.group(1)
             base = path.parent if path.name in ("lib.rs", "mod.rs") else path.with_suffix("")
+            is_test = test or bool(TEST_ATTR.search(text, max(start, m.start() - 300), m.start()))
             for cand in (base / f"{name}.rs", base / name / "mod.rs"):
                 if cand.exists():
-                    self.load(modp + (name,), cand)
+                    self.load(modp + (name,), cand, is_test)
                     break
-        for name, s, e, node in inner:
-            self.scan(modp + (name,), node, text, s, e, path)
+        for name, s, e, node, is_test in inner:
+            self.scan(modp + (name,), node, text, s, e, path, is_test)
         for m in USE.finditer(top_text):
             ln = line(m.start())
             for segs, name in expand_use(m.group(2)):
@@ -223,7 +274,7 @@ class Crate:
                 self.uses.append((modp, segs, rel, ln, bool(m.group(1))))
         # Paths in code (everything in this module's span but its `use`s and inner mods).
         body = list(text[start:end])
-        for name, s, e, _ in inner:
+        for name, s, e, _, _ in inner:
             body[s - start : e - start] = " " * (e - s)
         for m in USE.finditer(top_text):
             body[m.start() - start : m.end() - start] = " " * (m.end() - m.start())
@@ -372,9 +423,11 @@ def main():
                     more = len(edges[src][dst]) - 1
                     extra = f" (+{more} more)" if more else ""
                     print(f"    {src}:{ln} -> {dst}  ({kind} {path}){extra}")
-    for lower, upper in RULES:
+    for lower, upper, exempt in RULES:
         for src in sorted(edges):
-            if not src.startswith(lower):
+            if not src.startswith(lower) or src in crate.tests:
+                continue
+            if any(src.startswith(e) for e in exempt):
                 continue
             for dst in sorted(edges[src]):
                 if dst.startswith(upper):

@@ -363,3 +363,122 @@ fn udp_and_unix_bad_input_are_errors() {
         assert!(client.send_to(b"x", &missing.0).await.is_err());
     });
 }
+
+/// The `poll_*` receives fill a `ReadBuf` after what it already holds, zero only its
+/// uninitialised part, cut a datagram longer than what remains, and (the peeks) leave
+/// the datagram queued.
+#[test]
+fn udp_poll_receives_fill_a_read_buf() {
+    use heist::io::ReadBuf;
+    use std::future::poll_fn;
+    use std::mem::MaybeUninit;
+    use std::task::Poll;
+
+    rt(2).block_on(async {
+        let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+
+        // Nothing queued yet: the poll says Pending (and registers the task).
+        let mut storage = [MaybeUninit::<u8>::uninit(); 8];
+        let mut buf = ReadBuf::uninit(&mut storage);
+        buf.put_slice(b"ab");
+        let first = poll_fn(|cx| Poll::Ready(b.poll_recv_from(cx, &mut buf))).await;
+        assert!(first.is_pending());
+        assert_eq!(buf.filled(), b"ab");
+
+        a.send_to(b"cde", b_addr).await.unwrap();
+        let from = poll_fn(|cx| b.poll_peek_from(cx, &mut buf)).await.unwrap();
+        assert_eq!((buf.filled(), from), (&b"abcde"[..], a_addr));
+        assert_eq!(
+            buf.initialized().len(),
+            8,
+            "the unfilled part was zeroed once"
+        );
+        // The peek left it queued: the receive finds it again, after the peeked bytes.
+        buf.set_filled(2);
+        let from = poll_fn(|cx| b.poll_recv_from(cx, &mut buf)).await.unwrap();
+        assert_eq!((buf.filled(), from), (&b"abcde"[..], a_addr));
+
+        // A datagram longer than what remains (3 bytes) is cut short.
+        a.send_to(b"0123456789", b_addr).await.unwrap();
+        poll_fn(|cx| b.poll_recv_from(cx, &mut buf)).await.unwrap();
+        assert_eq!(buf.filled(), b"abcde012");
+        let mut rest = [0; 16];
+        assert_eq!(
+            b.try_recv_from(&mut rest).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock,
+            "the cut datagram's tail is gone"
+        );
+
+        // Connected: poll_recv / poll_peek / poll_send, and peek_sender reads no payload.
+        b.connect(a_addr).await.unwrap();
+        a.connect(b_addr).await.unwrap();
+        poll_fn(|cx| a.poll_send_ready(cx)).await.unwrap();
+        assert_eq!(poll_fn(|cx| a.poll_send(cx, b"xyz")).await.unwrap(), 3);
+        assert_eq!(b.peek_sender().await.unwrap(), a_addr);
+        assert_eq!(b.try_peek_sender().unwrap(), a_addr);
+        poll_fn(|cx| b.poll_recv_ready(cx)).await.unwrap();
+        let mut storage = [0u8; 4];
+        let mut buf = ReadBuf::new(&mut storage);
+        poll_fn(|cx| b.poll_peek(cx, &mut buf)).await.unwrap();
+        assert_eq!(buf.filled(), b"xyz");
+        buf.clear();
+        poll_fn(|cx| b.poll_recv(cx, &mut buf)).await.unwrap();
+        assert_eq!(buf.filled(), b"xyz");
+        assert_eq!(
+            b.try_peek(&mut [0; 4]).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+
+        // async_io: the caller's own syscall, retried on WouldBlock until a datagram comes.
+        let reader = heist::spawn(async move {
+            let got = b
+                .async_io(Interest::READABLE, || {
+                    let mut byte = [0; 4];
+                    let n = Read::read(&mut &*socket2::SockRef::from(&b), &mut byte)?;
+                    Ok((byte[0], n))
+                })
+                .await
+                .unwrap();
+            assert_eq!(got, (b'q', 1));
+        });
+        a.send(b"q").await.unwrap();
+        reader.await.unwrap();
+    });
+}
+
+/// `UnixDatagram`'s `poll_recv` / `poll_recv_from` / `poll_send_to` / `try_send_to`, and
+/// `shutdown`.
+#[test]
+fn unix_datagram_poll_receives_and_shutdown() {
+    use heist::io::ReadBuf;
+    use std::future::poll_fn;
+
+    let path = TempPath::new("poll-dgram.sock");
+    let target = path.0.clone();
+    rt(2).block_on(async move {
+        let server = UnixDatagram::bind(&target).unwrap();
+        let client = UnixDatagram::unbound().unwrap();
+        assert_eq!(
+            poll_fn(|cx| client.poll_send_to(cx, b"one", &target))
+                .await
+                .unwrap(),
+            3
+        );
+        assert_eq!(client.try_send_to(b"two", &target).unwrap(), 3);
+        let mut storage = [0u8; 16];
+        let mut buf = ReadBuf::new(&mut storage);
+        let from = poll_fn(|cx| server.poll_recv_from(cx, &mut buf))
+            .await
+            .unwrap();
+        assert!(from.is_unnamed());
+        poll_fn(|cx| server.poll_recv(cx, &mut buf)).await.unwrap();
+        assert_eq!(buf.filled(), b"onetwo");
+
+        let (a, b) = UnixDatagram::pair().unwrap();
+        a.shutdown(std::net::Shutdown::Write).unwrap();
+        assert!(a.send(b"late").await.is_err());
+        assert!(b.take_error().unwrap().is_none());
+    });
+}

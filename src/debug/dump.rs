@@ -275,7 +275,7 @@ pub(crate) fn take(shared: &Arc<Shared>) -> Dump {
                 }
                 None => rows.add(TaskDump {
                     id: poll.id,
-                    name: super::name_for(shared, index, poll.seq),
+                    name: shared.debug.name_for(index, poll.seq),
                     spawned_at: poll.location,
                     state: TaskState::Running,
                     polls: 1,

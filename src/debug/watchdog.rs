@@ -12,20 +12,17 @@
 //!
 //! Durations are measured from the first sample that saw the poll, so a report can be
 //! up to one period (a quarter threshold) late and its elapsed time that much short.
+//!
+//! A reader above the scheduler (`docs/design.md`, "Layers"): it holds the runtime's
+//! `Shared`. Its stop signal (`WatchdogStop`, which shutdown sets) and the name slots it
+//! reads are in `observe.rs`, below the scheduler, which holds them.
 
-use super::{Observe, SlowPoll};
+use super::observe::{Observe, SlowPoll};
 use crate::metrics::worker::CurrentPoll;
 use crate::scheduler::Shared;
-use crate::sync::{thread, wait_timeout, Arc, Condvar, Mutex};
+use crate::sync::{thread, Arc};
 use std::io;
 use std::time::{Duration, Instant};
-
-/// The watchdog's stop signal, kept in `Shared`.
-#[derive(Default)]
-pub(crate) struct Watchdog {
-    stopped: Mutex<bool>,
-    wake: Condvar,
-}
 
 /// What the watchdog remembers about one worker's current poll.
 struct Seen {
@@ -36,29 +33,17 @@ struct Seen {
     name: Option<String>,
 }
 
-impl Watchdog {
-    /// Starts the watchdog thread, named `{thread_name}-watchdog`, if `observe` asks for
-    /// one.
-    pub(crate) fn start(
-        shared: &Arc<Shared>,
-        observe: &Observe,
-        thread_name: &str,
-    ) -> io::Result<()> {
-        let Some(threshold) = observe.slow_poll_threshold else {
-            return Ok(());
-        };
-        let shared = shared.clone();
-        thread::Builder::new()
-            .name(format!("{thread_name}-watchdog"))
-            .spawn(move || run(&shared, threshold))
-            .map(drop)
-    }
-
-    /// Stops the thread (at shutdown); it exits within one period.
-    pub(crate) fn stop(&self) {
-        *self.stopped.lock() = true;
-        self.wake.notify_all();
-    }
+/// Starts the watchdog thread, named `{thread_name}-watchdog`, if `observe` asks for
+/// one. Shutdown stops it (`WatchdogStop::stop`).
+pub(crate) fn start(shared: &Arc<Shared>, observe: &Observe, thread_name: &str) -> io::Result<()> {
+    let Some(threshold) = observe.slow_poll_threshold else {
+        return Ok(());
+    };
+    let shared = shared.clone();
+    thread::Builder::new()
+        .name(format!("{thread_name}-watchdog"))
+        .spawn(move || run(&shared, threshold))
+        .map(drop)
 }
 
 fn run(shared: &Shared, threshold: Duration) {
@@ -66,16 +51,8 @@ fn run(shared: &Shared, threshold: Duration) {
     let observe = &shared.config.observe;
     let mut seen: Vec<Option<Seen>> = (0..shared.num_workers()).map(|_| None).collect();
     loop {
-        {
-            let watchdog = &shared.debug.watchdog;
-            let mut stopped = watchdog.stopped.lock();
-            if *stopped {
-                return;
-            }
-            wait_timeout(&watchdog.wake, &mut stopped, Some(period));
-            if *stopped {
-                return;
-            }
+        if shared.debug.watchdog.wait(period) {
+            return;
         }
         let now = Instant::now();
         let mut reports = Vec::new();
@@ -86,7 +63,7 @@ fn run(shared: &Shared, threshold: Duration) {
                     let elapsed = now - s.first_seen;
                     if !s.reported && elapsed >= threshold {
                         s.reported = true;
-                        s.name = super::name_for(shared, index, s.poll.seq);
+                        s.name = shared.debug.name_for(index, s.poll.seq);
                         reports.push(report(index, s, elapsed, threshold, true));
                     }
                 }

@@ -9,6 +9,7 @@
 //! - `registration.rs`: a resource's tie to the driver, the I/O loop with its
 //!   cooperative budget, and `PollEvented` (what `heist::net` wraps).
 //! - `unix.rs`: `AsyncFd`.
+//! - `read_buf.rs`: [`ReadBuf`] (tokio's), what the datagram sockets' `poll_recv*` fill.
 //! - `hyper.rs` (feature `hyper`): hyper's `Executor` and `Timer` on heist.
 //!
 //! The streams in [`net`](crate::net) implement `futures::io::{AsyncRead, AsyncWrite}`
@@ -18,6 +19,7 @@ pub(crate) mod driver;
 #[cfg(feature = "hyper")]
 pub mod hyper;
 mod interest;
+mod read_buf;
 pub(crate) mod registration;
 pub(crate) mod scheduled;
 mod seat;
@@ -28,3 +30,4 @@ mod loom_tests;
 
 pub use futures::io::{AsyncRead, AsyncWrite};
 pub use interest::{Interest, Ready};
+pub use read_buf::ReadBuf;

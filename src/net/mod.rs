@@ -34,6 +34,14 @@
 //!
 //! Creating a socket outside a runtime panics (as tokio does); a socket whose runtime
 //! shut down fails every operation with an error.
+//!
+//! Where heist still differs from tokio 1.x: no `bytes::BufMut` methods
+//! (`try_read_buf`, on the streams and [`unix::pipe::Receiver`] alike, `recv_buf`,
+//! `recv_buf_from` and their `try_` forms: heist does not depend on `bytes`);
+//! `unix::SocketAddr` is std's (the same `is_unnamed` and `as_pathname`; on Linux
+//! `as_abstract_name` needs `std::os::linux::net::SocketAddrExt` in scope); and the
+//! `poll_*` receives take heist's [`ReadBuf`](crate::io::ReadBuf), not tokio's, even
+//! with the `tokio-io` feature.
 
 mod addr;
 mod common;
@@ -50,4 +58,4 @@ pub(crate) use connect::connect_done;
 pub use std::net::ToSocketAddrs;
 pub use tcp::{TcpListener, TcpSocket, TcpStream};
 pub use udp::UdpSocket;
-pub use unix::{UnixDatagram, UnixListener, UnixStream};
+pub use unix::{UnixDatagram, UnixListener, UnixSocket, UnixStream};

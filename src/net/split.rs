@@ -10,11 +10,17 @@
 //! registration, with one waiter each, so one task may read while another writes.
 //!
 //! The stream type must have `peer_addr`/`local_addr` returning `$addr`, `ready`,
-//! `readable`, `writable`, `try_read`, `try_write`, and implement `ReadSide` and
+//! `readable`, `writable`, `try_read`, `try_write`, their `_vectored` forms, and implement `ReadSide` and
 //! `WriteSide` (`stream_io.rs`).
 
 macro_rules! stream_halves {
     ($stream:ident, $addr:ty) => {
+        impl AsRef<$stream> for $stream {
+            fn as_ref(&self) -> &$stream {
+                self
+            }
+        }
+
         impl $stream {
             /// Borrowed halves, usable from two futures of one task (or with scoped
             /// tasks).
@@ -130,6 +136,12 @@ macro_rules! stream_halves {
 /// What every half has, through its stream (`field`: `0` or `inner`).
 macro_rules! half_common {
     ($stream:ident, $addr:ty; [$($g:tt)*] $half:ty, $field:tt) => {
+        impl<$($g)*> AsRef<$stream> for $half {
+            fn as_ref(&self) -> &$stream {
+                &self.$field
+            }
+        }
+
         impl<$($g)*> $half {
             /// The remote address.
             pub fn peer_addr(&self) -> std::io::Result<$addr> {
@@ -168,6 +180,14 @@ macro_rules! read_half {
             pub fn try_read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
                 self.$field.try_read(buf)
             }
+
+            #[doc = concat!("Reads what is there now into several buffers; see [`", stringify!($stream), "::try_read_vectored`].")]
+            pub fn try_read_vectored(
+                &self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                self.$field.try_read_vectored(bufs)
+            }
         }
 
         impl<$($g)*> $crate::net::stream_io::ReadSide for $half {
@@ -199,6 +219,14 @@ macro_rules! write_half {
             #[doc = concat!("Writes what fits now; see [`", stringify!($stream), "::try_write`].")]
             pub fn try_write(&self, buf: &[u8]) -> std::io::Result<usize> {
                 self.$field.try_write(buf)
+            }
+
+            #[doc = concat!("Writes what fits now from several buffers; see [`", stringify!($stream), "::try_write_vectored`].")]
+            pub fn try_write_vectored(
+                &self,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::io::Result<usize> {
+                self.$field.try_write_vectored(bufs)
             }
         }
 

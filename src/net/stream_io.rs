@@ -199,6 +199,26 @@ macro_rules! readiness_methods {
         ) -> std::io::Result<R> {
             self.io.try_io(interest, f)
         }
+
+        /// Runs `f` each time the socket is ready for `interest`, until it returns
+        /// something other than `WouldBlock` (the readiness it saw is cleared after each
+        /// `WouldBlock`). `f` does the I/O itself, on the socket's fd or through
+        /// `std`/`socket2` (tokio's `async_io`).
+        pub async fn async_io<R>(
+            &self,
+            interest: $crate::io::Interest,
+            mut f: impl FnMut() -> std::io::Result<R>,
+        ) -> std::io::Result<R> {
+            loop {
+                let event = self.io.registration().readiness(interest).await?;
+                match f() {
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        self.io.registration().clear_readiness(event);
+                    }
+                    result => return result,
+                }
+            }
+        }
     };
 }
 
@@ -243,6 +263,28 @@ macro_rules! stream_sides {
             /// cleared).
             pub fn try_write(&self, buf: &[u8]) -> std::io::Result<usize> {
                 self.io.try_write(buf)
+            }
+
+            /// Reads what is there now into `bufs`, in order (`readv`); `WouldBlock` if
+            /// nothing (readiness then cleared).
+            pub fn try_read_vectored(
+                &self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                self.io.try_io($crate::io::Interest::READABLE, || {
+                    std::io::Read::read_vectored(&mut self.io.get_ref(), bufs)
+                })
+            }
+
+            /// Writes what fits now from `bufs`, in order (`writev`); `WouldBlock` if
+            /// nothing does (readiness then cleared).
+            pub fn try_write_vectored(
+                &self,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::io::Result<usize> {
+                self.io.try_io($crate::io::Interest::WRITABLE, || {
+                    std::io::Write::write_vectored(&mut self.io.get_ref(), bufs)
+                })
             }
         }
 

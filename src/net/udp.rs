@@ -3,9 +3,10 @@
 use crate::io::registration::PollEvented;
 use crate::io::scheduled::Direction;
 use crate::io::Interest;
+use crate::io::ReadBuf;
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::task::{Context, Poll};
 
 /// A UDP socket.
@@ -20,6 +21,27 @@ use std::task::{Context, Poll};
 ///     let mut buf = [0; 8];
 ///     let (n, from) = b.recv_from(&mut buf).await.unwrap();
 ///     assert_eq!((&buf[..n], from), (&b"hi"[..], a.local_addr().unwrap()));
+/// });
+/// ```
+///
+/// The `poll_*` receives fill a [`ReadBuf`] (heist's copy of tokio's), after what it
+/// already holds:
+///
+/// ```
+/// use heist::io::ReadBuf;
+/// use heist::net::UdpSocket;
+/// use std::future::poll_fn;
+///
+/// let rt = heist::Runtime::new().unwrap();
+/// rt.block_on(async {
+///     let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+///     let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+///     a.send_to(b"there", b.local_addr().unwrap()).await.unwrap();
+///     let mut storage = [0; 16];
+///     let mut buf = ReadBuf::new(&mut storage);
+///     buf.put_slice(b"hi ");
+///     let from = poll_fn(|cx| b.poll_recv_from(cx, &mut buf)).await.unwrap();
+///     assert_eq!((buf.filled(), from), (&b"hi there"[..], a.local_addr().unwrap()));
 /// });
 /// ```
 pub struct UdpSocket {
@@ -67,24 +89,6 @@ impl UdpSocket {
         .await
     }
 
-    /// Receives a datagram without removing it from the queue.
-    pub async fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.io
-            .async_io(Direction::Read, |s| s.peek_from(buf))
-            .await
-    }
-
-    /// Polls a `recv_from` (one task at a time).
-    pub fn poll_recv_from(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<(usize, SocketAddr)>> {
-        self.io
-            .registration()
-            .poll_io(cx, Direction::Read, || self.io.get_ref().recv_from(buf))
-    }
-
     /// Polls a `send_to` (one task at a time).
     pub fn poll_send_to(
         &self,
@@ -104,7 +108,78 @@ impl UdpSocket {
         })
     }
 
-    /// `SO_BROADCAST`.
+    /// Receives from the connected peer without removing the datagram from the queue.
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.async_io(Direction::Read, |s| s.peek(buf)).await
+    }
+
+    /// Polls a [`peek`](Self::peek) into `buf`'s unfilled part, which it advances (one
+    /// task at a time; the first poll with a `ReadBuf` zeroes its uninitialised part).
+    pub fn poll_peek(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        crate::net::common::poll_fill(buf, |unfilled| {
+            self.io.registration().poll_io(cx, Direction::Read, || {
+                self.io.get_ref().peek(unfilled).map(|n| (n, ()))
+            })
+        })
+    }
+
+    /// Peeks now from the connected peer, or `WouldBlock`.
+    pub fn try_peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io
+            .try_io(Interest::READABLE, || self.io.get_ref().peek(buf))
+    }
+
+    /// Receives a datagram and its source without removing it from the queue.
+    pub async fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.io
+            .async_io(Direction::Read, |s| s.peek_from(buf))
+            .await
+    }
+
+    /// Polls a [`peek_from`](Self::peek_from) into `buf`'s unfilled part, which it
+    /// advances; returns the source. As [`poll_peek`](Self::poll_peek) otherwise.
+    pub fn poll_peek_from(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<SocketAddr>> {
+        crate::net::common::poll_fill(buf, |unfilled| {
+            self.io.registration().poll_io(cx, Direction::Read, || {
+                self.io.get_ref().peek_from(unfilled)
+            })
+        })
+    }
+
+    /// Peeks now at a datagram and its source, or `WouldBlock`.
+    pub fn try_peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.io
+            .try_io(Interest::READABLE, || self.io.get_ref().peek_from(buf))
+    }
+
+    /// The source of the next datagram, which stays queued (whatever its length: unlike
+    /// `peek_from` with a short buffer, this reads no payload).
+    pub async fn peek_sender(&self) -> io::Result<SocketAddr> {
+        self.io.async_io(Direction::Read, peek_sender).await
+    }
+
+    /// Polls a [`peek_sender`](Self::peek_sender) (one task at a time).
+    pub fn poll_peek_sender(&self, cx: &mut Context<'_>) -> Poll<io::Result<SocketAddr>> {
+        self.io
+            .registration()
+            .poll_io(cx, Direction::Read, || peek_sender(self.io.get_ref()))
+    }
+
+    /// The next datagram's source now, or `WouldBlock`.
+    pub fn try_peek_sender(&self) -> io::Result<SocketAddr> {
+        self.io
+            .try_io(Interest::READABLE, || peek_sender(self.io.get_ref()))
+    }
+}
+
+/// Socket options (tokio's names; the `IP_*` options apply to IPv4 sockets, the
+/// `IPV6_*` ones to IPv6 sockets, and the wrong family gives the system's error).
+impl UdpSocket {
+    /// `SO_BROADCAST`: whether this socket may send to a broadcast address.
     pub fn broadcast(&self) -> io::Result<bool> {
         self.io.get_ref().broadcast()
     }
@@ -114,7 +189,80 @@ impl UdpSocket {
         self.io.get_ref().set_broadcast(on)
     }
 
-    /// `IP_TTL`.
+    /// `IP_MULTICAST_LOOP`: whether multicast datagrams this socket sends are looped
+    /// back to this host's own members of the group.
+    pub fn multicast_loop_v4(&self) -> io::Result<bool> {
+        self.io.get_ref().multicast_loop_v4()
+    }
+
+    /// Sets `IP_MULTICAST_LOOP` (the system's default is on).
+    pub fn set_multicast_loop_v4(&self, on: bool) -> io::Result<()> {
+        self.io.get_ref().set_multicast_loop_v4(on)
+    }
+
+    /// `IP_MULTICAST_TTL`: the time-to-live of the multicast datagrams this socket
+    /// sends (1, the default, keeps them on the local network).
+    pub fn multicast_ttl_v4(&self) -> io::Result<u32> {
+        self.io.get_ref().multicast_ttl_v4()
+    }
+
+    /// Sets `IP_MULTICAST_TTL`.
+    pub fn set_multicast_ttl_v4(&self, ttl: u32) -> io::Result<()> {
+        self.io.get_ref().set_multicast_ttl_v4(ttl)
+    }
+
+    /// `IPV6_MULTICAST_LOOP`: as [`multicast_loop_v4`](Self::multicast_loop_v4), for
+    /// IPv6.
+    pub fn multicast_loop_v6(&self) -> io::Result<bool> {
+        self.io.get_ref().multicast_loop_v6()
+    }
+
+    /// Sets `IPV6_MULTICAST_LOOP`.
+    pub fn set_multicast_loop_v6(&self, on: bool) -> io::Result<()> {
+        self.io.get_ref().set_multicast_loop_v6(on)
+    }
+
+    /// Joins the IPv4 multicast group `multiaddr` on the interface with address
+    /// `interface` (`Ipv4Addr::UNSPECIFIED`: the system picks one)
+    /// (`IP_ADD_MEMBERSHIP`). An address that is not multicast is an error.
+    ///
+    /// ```
+    /// use heist::net::UdpSocket;
+    /// use std::net::Ipv4Addr;
+    ///
+    /// let rt = heist::Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let socket = UdpSocket::bind("0.0.0.0:0").await.unwrap();
+    ///     let group = Ipv4Addr::new(239, 255, 0, 1);
+    ///     socket.join_multicast_v4(group, Ipv4Addr::LOCALHOST).unwrap();
+    ///     socket.leave_multicast_v4(group, Ipv4Addr::LOCALHOST).unwrap();
+    ///     // Not a multicast address: the system says no.
+    ///     assert!(socket.join_multicast_v4(Ipv4Addr::LOCALHOST, Ipv4Addr::LOCALHOST).is_err());
+    /// });
+    /// ```
+    pub fn join_multicast_v4(&self, multiaddr: Ipv4Addr, interface: Ipv4Addr) -> io::Result<()> {
+        self.io.get_ref().join_multicast_v4(&multiaddr, &interface)
+    }
+
+    /// Joins the IPv6 multicast group `multiaddr` on the interface with index
+    /// `interface` (0: the system picks one) (`IPV6_ADD_MEMBERSHIP`).
+    pub fn join_multicast_v6(&self, multiaddr: &Ipv6Addr, interface: u32) -> io::Result<()> {
+        self.io.get_ref().join_multicast_v6(multiaddr, interface)
+    }
+
+    /// Leaves a group joined with [`join_multicast_v4`](Self::join_multicast_v4)
+    /// (`IP_DROP_MEMBERSHIP`); leaving a group not joined is an error.
+    pub fn leave_multicast_v4(&self, multiaddr: Ipv4Addr, interface: Ipv4Addr) -> io::Result<()> {
+        self.io.get_ref().leave_multicast_v4(&multiaddr, &interface)
+    }
+
+    /// Leaves a group joined with [`join_multicast_v6`](Self::join_multicast_v6)
+    /// (`IPV6_DROP_MEMBERSHIP`).
+    pub fn leave_multicast_v6(&self, multiaddr: &Ipv6Addr, interface: u32) -> io::Result<()> {
+        self.io.get_ref().leave_multicast_v6(multiaddr, interface)
+    }
+
+    /// `IP_TTL`: the time-to-live of the unicast datagrams this socket sends.
     pub fn ttl(&self) -> io::Result<u32> {
         self.io.get_ref().ttl()
     }
@@ -124,10 +272,19 @@ impl UdpSocket {
         self.io.get_ref().set_ttl(ttl)
     }
 
-    /// Takes the pending socket error, if any.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.io.get_ref().take_error()
+    crate::net::common::ip_options!();
+
+    fn sock_ref(&self) -> socket2::SockRef<'_> {
+        socket2::SockRef::from(self.io.get_ref())
     }
+}
+
+/// `recvfrom(MSG_PEEK)` into an empty buffer, through socket2.
+fn peek_sender(socket: &mio::net::UdpSocket) -> io::Result<SocketAddr> {
+    socket2::SockRef::from(socket)
+        .peek_sender()?
+        .as_socket()
+        .ok_or_else(|| io::Error::other("the sender's address is not an IP address"))
 }
 
 crate::net::common::std_conversions!(

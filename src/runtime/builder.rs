@@ -4,8 +4,8 @@
 use super::driver::Driver;
 use super::{context, Handle, Runtime};
 use crate::blocking::{run_hook, Hook, Pool, PoolConfig};
-use crate::scheduler::queue::LocalQueue;
 use crate::scheduler::worker::{CountOut, Worker};
+use crate::scheduler::LocalQueue;
 use crate::scheduler::{Config, Shared};
 use crate::sync::{thread, Arc};
 use std::fmt;
@@ -278,7 +278,7 @@ impl Builder {
             }
         }
         let observe = &handle.scheduler.config.observe;
-        if let Err(e) = crate::debug::Watchdog::start(&handle.scheduler, observe, &self.thread_name)
+        if let Err(e) = crate::debug::watchdog::start(&handle.scheduler, observe, &self.thread_name)
         {
             drop(Runtime::from_parts(handle, threads));
             return Err(e);

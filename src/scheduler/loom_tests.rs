@@ -9,8 +9,8 @@
 //! including the sleep protocol, are in `tests/loom_runtime.rs`.
 
 use super::park::{Seat, Unpark};
-use super::queue::{LocalQueue, Steal};
-use super::{Config, Notified, Shared};
+use super::queue::Steal;
+use super::{Config, LocalQueue, Notified, Shared};
 use crate::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use crate::sync::{model, thread, Arc};
 use crate::task::{self, Id, JoinHandle};

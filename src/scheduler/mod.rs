@@ -3,10 +3,14 @@
 //!
 //! - `Shared` (this file): the injector, one `Remote` per worker (what peers may touch:
 //!   its stealer, its next-task slot, its parker), the idle accounting, the owned-tasks
-//!   registry, the configuration and the shutdown flag.
+//!   registry, the configuration and the shutdown flag; queueing into the injector
+//!   (`schedule_remote`) and waking a sleeper for it; shutdown.
+//! - `schedule.rs`: how a task enters: `Shared::spawn`, and the `Schedule` impl that
+//!   queues a spawned, woken or yielding task on the current worker or in the injector.
 //! - `worker.rs`: the run loop, the `Core` each worker thread owns, and the thread-local
 //!   naming the worker a thread runs.
-//! - `queue.rs`: the run queues (the local deque, the next-task slot, the injector).
+//! - `queue.rs`: the run queues (the local deque, the next-task slot, the injector),
+//!   generic over the task type; this file names them with its own (`LocalQueue`, ...).
 //! - `idle.rs`: searching/sleeping accounting.
 //! - `park.rs`: how a worker sleeps, and the interface of the driver (timers, I/O) it
 //!   may wait in. The scheduler knows no driver by name: the runtime
@@ -17,6 +21,7 @@ pub(crate) mod idle;
 pub(crate) mod lend;
 pub(crate) mod park;
 pub(crate) mod queue;
+mod schedule;
 pub(crate) mod worker;
 
 // Models of the run queues: explored by loom under `--cfg heist_loom`, run on real
@@ -26,11 +31,10 @@ mod loom_tests;
 
 use crate::sync::atomic::{fence, AtomicBool, AtomicU32, Ordering::SeqCst};
 use crate::sync::{Arc, Condvar, Mutex};
-use crate::task::{self, list::OwnedTasks, Id, JoinHandle, Schedule};
+use crate::task::{self, list::OwnedTasks, Id, JoinHandle};
 use crossbeam_utils::CachePadded;
 use driver::{Parker, Unpark};
 use idle::Idle;
-use queue::{Injector, NextSlot, Stealer};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -38,6 +42,15 @@ use std::time::{Duration, Instant};
 pub(crate) type Notified = task::Notified<Arc<Shared>>;
 /// A registered task of this scheduler.
 pub(crate) type Task = task::Task<Arc<Shared>>;
+
+/// The owner's end of a worker's deque (`queue.rs`).
+pub(crate) type LocalQueue = queue::RawWorker<Notified>;
+/// A thief's end of a worker's deque.
+pub(crate) type Stealer = queue::RawStealer<Notified>;
+/// The global queue.
+pub(crate) type Injector = queue::RawInjector<Notified>;
+/// A worker's next-task slot.
+pub(crate) type NextSlot = queue::NextSlot<Arc<Shared>>;
 
 /// The scheduler's tunables (from `Builder`).
 #[derive(Clone)]
@@ -94,6 +107,23 @@ struct LiveWorkers {
     live: usize,
 }
 
+impl crate::debug::Observed for Shared {
+    #[inline]
+    fn observe(&self) -> &crate::debug::Observe {
+        &self.config.observe
+    }
+
+    #[inline]
+    fn debug(&self) -> &crate::debug::DebugState {
+        &self.debug
+    }
+
+    #[inline]
+    fn stats(&self) -> &crate::metrics::RuntimeStats {
+        &self.stats
+    }
+}
+
 impl Shared {
     /// `unpark` wakes a worker waiting in the runtime's driver (`park.rs`).
     pub(crate) fn new(stealers: Vec<Stealer>, config: Config, unpark: Box<dyn Unpark>) -> Shared {
@@ -133,39 +163,6 @@ impl Shared {
         self.remotes.len()
     }
 
-    /// Spawns a task. After shutdown the task is cancelled at once: its handle resolves to
-    /// a cancelled `JoinError`.
-    ///
-    /// An associated function rather than a `self: &Arc<Self>` method: under
-    /// `--cfg heist_loom` the `Arc` is loom's, which cannot be a method receiver.
-    pub(crate) fn spawn<F>(this: &Arc<Self>, future: F, meta: task::Meta) -> JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        Shared::spawn_with(this, future, meta, |shared, task| {
-            shared.schedule_task(task, false, true)
-        })
-    }
-
-    /// `spawn` from a thread known to run no worker (`heist::spawn` after its own
-    /// thread-local lookup found none): straight into the injector.
-    pub(crate) fn spawn_remote<F>(
-        this: &Arc<Self>,
-        future: F,
-        meta: task::Meta,
-    ) -> JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        Shared::spawn_with(this, future, meta, |shared, task| {
-            shared.stats.spawned_remotely();
-            crate::debug::queued(shared, &task);
-            shared.schedule_remote(task)
-        })
-    }
-
     /// Allocates the task and hands it to `queue`, or cancels it after shutdown.
     #[inline]
     pub(super) fn spawn_with<F>(
@@ -190,25 +187,6 @@ impl Shared {
             queue(this, notified);
         }
         join
-    }
-
-    /// Queues a task: on this runtime's worker thread, into its next-task slot (or, for
-    /// a yield, the back of its queue); anywhere else, into the injector. `is_spawn`
-    /// counts it as spawned (`RuntimeMetrics::spawned_tasks_count`).
-    #[inline]
-    fn schedule_task(&self, task: Notified, is_yield: bool, is_spawn: bool) {
-        crate::debug::queued(self, &task);
-        worker::with_current(|worker| match worker {
-            Some(worker) if std::ptr::eq(&*worker.shared, self) => {
-                worker.schedule_local(task, is_yield, is_spawn)
-            }
-            _ => {
-                if is_spawn {
-                    self.stats.spawned_remotely();
-                }
-                self.schedule_remote(task)
-            }
-        })
     }
 
     /// Queues a task from off the workers (or from a worker that is busy draining).
@@ -355,23 +333,5 @@ impl Shared {
     pub(crate) fn finish_shutdown(&self) {
         self.owned.close_and_shutdown_all();
         queue::drain_injector(&self.injector);
-    }
-}
-
-impl Schedule for Arc<Shared> {
-    fn schedule(&self, task: Notified) {
-        self.schedule_task(task, false, false);
-    }
-
-    fn yield_now(&self, task: Notified) {
-        self.schedule_task(task, true, false);
-    }
-
-    fn register(&self, task: Task) -> Result<(), Task> {
-        self.owned.register(task)
-    }
-
-    fn release(&self, task: &Task) -> Option<Task> {
-        self.owned.release(task)
     }
 }

@@ -1,6 +1,6 @@
 //! How a worker sleeps: the one place it does (`Worker::park`), its parker, and the
-//! interface of the *driver* a parked worker may wait in (timers now, I/O over timers
-//! next). `docs/design.md`, "How a worker sleeps", has the same contract with a picture;
+//! interface of the *driver* a parked worker may wait in (the runtime's: the I/O reactor
+//! over the timers, `runtime/driver.rs`). `docs/design.md`, "How a worker sleeps", has the same contract with a picture;
 //! `docs/sleep-protocol.md` the proof that no wake-up is lost.
 //!
 //! # The park loop
@@ -17,8 +17,8 @@
 //!    meanwhile as a *watcher* (`Idle::watch`/`unwatch`, `docs/sleep-protocol.md`, "The
 //!    next-task slot"). The parker first tries to take a *seat*
 //!    in the driver ([`Driver::try_enter`]): with one, the worker waits *in* the driver
-//!    ([`Driver::park`]: a timed condvar wait to the next timer deadline today,
-//!    `epoll_wait` tomorrow); without one, on its own condition variable. Either way it
+//!    ([`Driver::park`]: a keeper's timed wait to the next timer deadline, or the
+//!    reactor's `epoll_wait`); without one, on its own condition variable. Either way it
 //!    gives the seat up as soon as it wakes ([`Driver::leave`]): a seat is held for one
 //!    park, never owned by a worker;
 //! 4. turns the driver again (`wait = true`), which fires what became due;
@@ -88,12 +88,14 @@
 //!   call ends), it summons a sleeper, which wakes here and looks
 //!   (`docs/sleep-protocol.md`, "Auto-advance", has why none is missed).
 //!
-//! An I/O driver over the timers (issue: network I/O) plugs in without touching this
-//! file: one seat, a try-lock on the `mio::Poll`; `park` polls with the timer driver's
-//! time to its next deadline (shortened to `timeout`) and dispatches the events;
-//! `Unpark::unpark` is `mio::Waker::wake`; `turn` polls with a zero timeout under a
-//! `try_lock`, then turns the timer driver; an earlier timer deadline wakes the seated
-//! poller through the same `Unpark`, or summons one when nobody is seated.
+//! The I/O driver over the timers (`io/driver.rs`, stacked by `runtime/driver.rs`)
+//! plugged in without touching this file: one seat, a try-lock on the `mio::Poll`;
+//! `park` polls with the time to the timers' next deadline (shortened to `timeout`) and
+//! leaves the events to the `turn` right after; `Unpark::unpark` is
+//! `mio::Waker::wake`; `turn`, under a `try_lock`, dispatches that batch (or, for a
+//! busy worker, `wait = false`, polls with a zero timeout and dispatches), then turns
+//! the timer driver; an earlier timer deadline wakes the seated poller through the same
+//! `Unpark`, or summons one when nobody is seated (`docs/design.md`, "Hosting").
 
 // The interface this file documents lives in `driver.rs`, which the run loop
 // (`worker.rs`) and the runtime's driver stack import without importing the park loop.

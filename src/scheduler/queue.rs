@@ -10,37 +10,37 @@
 //! - `Injector`: tasks spawned or woken off the workers.
 //!
 //! The search order lives in `scheduler/worker.rs` and is explained in `docs/design.md`.
+//!
+//! The queues hold tasks of any scheduler (`task::Notified<S>`): this file names nothing
+//! of the scheduler that uses it, whose `mod.rs` names the queue types with its own
+//! task type (`scheduler::LocalQueue`, `Stealer`, `Injector`, `NextSlot`).
 
-use super::Notified;
 use crate::sync::atomic::{AtomicPtr, Ordering::AcqRel, Ordering::Relaxed};
-use crate::task::Header;
+use crate::task::{Header, Notified};
+use std::marker::PhantomData;
 use std::ptr;
 
 pub(crate) use crate::sync::deque::{
     Injector as RawInjector, Steal, Stealer as RawStealer, Worker as RawWorker,
 };
 
-/// The owner's end of a worker's deque.
-pub(crate) type LocalQueue = RawWorker<Notified>;
-/// A thief's end of a worker's deque.
-pub(crate) type Stealer = RawStealer<Notified>;
-/// The global queue.
-pub(crate) type Injector = RawInjector<Notified>;
-
 /// A single-task slot that its owner fills and empties, and that any thread may empty.
-pub(crate) struct NextSlot {
+pub(crate) struct NextSlot<S: 'static> {
     task: AtomicPtr<Header>,
+    /// The slot owns the `Notified` its pointer stands for.
+    _task: PhantomData<Notified<S>>,
 }
 
-impl NextSlot {
-    pub(crate) fn new() -> NextSlot {
+impl<S: 'static> NextSlot<S> {
+    pub(crate) fn new() -> NextSlot<S> {
         NextSlot {
             task: AtomicPtr::new(ptr::null_mut()),
+            _task: PhantomData,
         }
     }
 
     /// Puts `task` in the slot, returning the task it displaced.
-    pub(crate) fn put(&self, task: Notified) -> Option<Notified> {
+    pub(crate) fn put(&self, task: Notified<S>) -> Option<Notified<S>> {
         // AcqRel: releases the new task to whoever takes it; acquires the displaced one.
         let old = self.task.swap(task.into_raw().as_ptr(), AcqRel);
         // SAFETY: the slot owns the `Notified` it points to; the swap moved it to us.
@@ -48,7 +48,7 @@ impl NextSlot {
     }
 
     /// Empties the slot.
-    pub(crate) fn take(&self) -> Option<Notified> {
+    pub(crate) fn take(&self) -> Option<Notified<S>> {
         if self.task.load(Relaxed).is_null() {
             return None;
         }
@@ -63,7 +63,7 @@ impl NextSlot {
     }
 }
 
-impl Drop for NextSlot {
+impl<S: 'static> Drop for NextSlot<S> {
     fn drop(&mut self) {
         drop(self.take());
     }
@@ -72,7 +72,7 @@ impl Drop for NextSlot {
 /// Drains the injector at shutdown, cancelling what it holds: a task that was never
 /// polled is not in the owned-tasks registry, so its queue entry is the only way to reach
 /// it.
-pub(crate) fn drain_injector(injector: &Injector) {
+pub(crate) fn drain_injector<S: 'static>(injector: &RawInjector<Notified<S>>) {
     loop {
         match injector.steal() {
             Steal::Success(task) => task.shutdown(),

@@ -25,8 +25,8 @@
 //! every `DRIVER_INTERVAL` tasks in the run loop, and around parking.
 
 use super::park::{Driver, DRIVER_INTERVAL};
-use super::queue::{LocalQueue, Steal};
-use super::{Notified, Remote, Shared};
+use super::queue::Steal;
+use super::{LocalQueue, Notified, Remote, Shared};
 use crate::metrics::worker::{CurrentPoll, WorkerStats};
 use crate::sync::atomic::{fence, Ordering::Relaxed, Ordering::SeqCst};
 use crate::sync::Arc;
@@ -427,7 +427,7 @@ impl Worker {
             let stats = self.stats();
             stats.begin_poll(task.header());
             let completed = if self.shared.config.observe.instrumented() {
-                crate::debug::poll_instrumented(&self.shared, self.index, stats, task)
+                crate::debug::poll_instrumented(&*self.shared, self.index, stats, task)
             } else {
                 stats.run(task)
             };

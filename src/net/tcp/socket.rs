@@ -129,6 +129,18 @@ impl TcpSocket {
         self.inner.set_tcp_nodelay(nodelay)
     }
 
+    /// Sets `SO_LINGER` to zero: closing the socket resets the connection (the peer
+    /// sees `ECONNRESET`) and drops unsent data instead of a graceful close.
+    pub fn set_zero_linger(&self) -> io::Result<()> {
+        self.inner.set_linger(Some(Duration::ZERO))
+    }
+
+    crate::net::common::ip_options!();
+
+    fn sock_ref(&self) -> socket2::SockRef<'_> {
+        socket2::SockRef::from(&self.inner)
+    }
+
     /// The local address (after `bind`).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         as_inet(self.inner.local_addr()?)
@@ -192,6 +204,12 @@ fn as_inet(addr: SockAddr) -> io::Result<SocketAddr> {
 impl AsRawFd for TcpSocket {
     fn as_raw_fd(&self) -> RawFd {
         self.inner.as_raw_fd()
+    }
+}
+
+impl std::os::unix::io::AsFd for TcpSocket {
+    fn as_fd(&self) -> std::os::unix::io::BorrowedFd<'_> {
+        self.inner.as_fd()
     }
 }
 

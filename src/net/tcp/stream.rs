@@ -2,6 +2,7 @@
 
 use crate::io::registration::PollEvented;
 use crate::io::scheduled::Direction;
+use crate::io::ReadBuf;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
@@ -88,11 +89,48 @@ impl TcpStream {
         self.io.async_io(Direction::Read, |s| s.peek(buf)).await
     }
 
-    /// Polls a peek.
-    pub fn poll_peek(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.io
-            .registration()
-            .poll_io(cx, Direction::Read, || self.io.get_ref().peek(buf))
+    /// Polls a [`peek`](Self::peek) into `buf`'s unfilled part, which it advances;
+    /// returns how many bytes it peeked (0: end of stream, or `buf` full). One task at
+    /// a time; the first poll with a `ReadBuf` zeroes its uninitialised part.
+    pub fn poll_peek(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<usize>> {
+        crate::net::common::poll_fill(buf, |unfilled| {
+            self.io.registration().poll_io(cx, Direction::Read, || {
+                self.io.get_ref().peek(unfilled).map(|n| (n, n))
+            })
+        })
+    }
+
+    /// Sets `SO_LINGER` to zero: dropping the stream resets the connection (the peer
+    /// sees `ECONNRESET`) and discards unsent data instead of a graceful close.
+    pub fn set_zero_linger(&self) -> io::Result<()> {
+        self.set_linger(Some(std::time::Duration::ZERO))
+    }
+
+    /// `TCP_QUICKACK`: whether acknowledgements are sent at once rather than delayed.
+    /// The kernel may turn it off again by itself (see `tcp(7)`).
+    #[cfg(any(
+        target_os = "android",
+        target_os = "fuchsia",
+        target_os = "linux",
+        target_os = "cygwin"
+    ))]
+    pub fn quickack(&self) -> io::Result<bool> {
+        socket2::SockRef::from(self.io.get_ref()).tcp_quickack()
+    }
+
+    /// Sets `TCP_QUICKACK`.
+    #[cfg(any(
+        target_os = "android",
+        target_os = "fuchsia",
+        target_os = "linux",
+        target_os = "cygwin"
+    ))]
+    pub fn set_quickack(&self, quickack: bool) -> io::Result<()> {
+        socket2::SockRef::from(self.io.get_ref()).set_tcp_quickack(quickack)
     }
 }
 

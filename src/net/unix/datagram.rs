@@ -73,6 +73,33 @@ impl UnixDatagram {
             .async_io(Direction::Write, |s| s.send_to(buf, path))
             .await
     }
+
+    /// Polls a [`send_to`](Self::send_to) (one task at a time).
+    pub fn poll_send_to(
+        &self,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+        target: impl AsRef<Path>,
+    ) -> std::task::Poll<io::Result<usize>> {
+        let target = target.as_ref();
+        self.io.registration().poll_io(cx, Direction::Write, || {
+            self.io.get_ref().send_to(buf, target)
+        })
+    }
+
+    /// Sends now to the socket at `target`, or `WouldBlock`.
+    pub fn try_send_to(&self, buf: &[u8], target: impl AsRef<Path>) -> io::Result<usize> {
+        let target = target.as_ref();
+        self.io.try_io(crate::io::Interest::WRITABLE, || {
+            self.io.get_ref().send_to(buf, target)
+        })
+    }
+
+    /// Shuts down the read side, the write side or both (`shutdown(2)`): a shut-down
+    /// side fails or reads end of data from then on.
+    pub fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        self.io.get_ref().shutdown(how)
+    }
 }
 
 crate::net::common::std_conversions!(

@@ -25,6 +25,15 @@ impl UnixListener {
         UnixListener::new(mio::net::UnixListener::bind(path)?)
     }
 
+    /// Binds to `addr` (a path or, on Linux, an abstract name).
+    ///
+    /// # Panics
+    /// Outside a heist runtime.
+    #[track_caller]
+    pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixListener> {
+        UnixListener::new(mio::net::UnixListener::bind_addr(addr)?)
+    }
+
     #[track_caller]
     fn new(listener: mio::net::UnixListener) -> io::Result<UnixListener> {
         Ok(UnixListener {
@@ -49,6 +58,11 @@ impl UnixListener {
     /// The address this listener is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.get_ref().local_addr()
+    }
+
+    /// Takes the pending socket error (`SO_ERROR`), if any.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.io.get_ref().take_error()
     }
 }
 

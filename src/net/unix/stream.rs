@@ -32,9 +32,38 @@ impl UnixStream {
     /// # Panics
     /// Outside a heist runtime.
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
-        let stream = UnixStream::new(mio::net::UnixStream::connect(path)?)?;
-        stream.io.wait_connected(crate::net::connect_done).await?;
-        Ok(stream)
+        UnixStream::connecting(mio::net::UnixStream::connect(path)?).await
+    }
+
+    /// Connects to the socket at `addr` (a path or, on Linux, an abstract name).
+    ///
+    /// # Panics
+    /// Outside a heist runtime.
+    pub async fn connect_addr(addr: &SocketAddr) -> io::Result<UnixStream> {
+        UnixStream::connecting(mio::net::UnixStream::connect_addr(addr)?).await
+    }
+
+    /// The credentials of the peer process, as recorded when the connection was made.
+    ///
+    /// ```
+    /// let rt = heist::Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let (a, b) = heist::net::UnixStream::pair().unwrap();
+    ///     let cred = a.peer_cred().unwrap();
+    ///     // Both ends belong to this process.
+    ///     assert_eq!(cred, b.peer_cred().unwrap());
+    ///     if let Some(pid) = cred.pid() {
+    ///         assert_eq!(pid as u32, std::process::id());
+    ///     }
+    /// });
+    /// ```
+    pub fn peer_cred(&self) -> io::Result<super::UCred> {
+        super::ucred::peer_cred(self.io.get_ref())
+    }
+
+    /// Takes the pending socket error (`SO_ERROR`), if any.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.io.get_ref().take_error()
     }
 
     /// A connected pair.
@@ -45,6 +74,13 @@ impl UnixStream {
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = mio::net::UnixStream::pair()?;
         Ok((UnixStream::new(a)?, UnixStream::new(b)?))
+    }
+
+    /// Registers a socket whose non-blocking connect was started, and waits for it.
+    pub(crate) async fn connecting(stream: mio::net::UnixStream) -> io::Result<UnixStream> {
+        let stream = UnixStream::new(stream)?;
+        stream.io.wait_connected(crate::net::connect_done).await?;
+        Ok(stream)
     }
 
     #[track_caller]

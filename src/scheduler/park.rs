@@ -151,7 +151,8 @@ impl Worker {
             // While any peer is awake it may fill its next-task slot and then stay in a
             // long poll, and filling the slot wakes nobody (that would cost a wake-up per
             // message in ping-pong). So a sleeper with an awake peer looks again after a
-            // while; when the whole runtime is idle, sleepers wait for new work only.
+            // while, and keeps doing so for `WATCH_ROUNDS` rounds after it last saw one
+            // awake (`keeps_watching`); then, the runtime idle, it waits for new work only.
             let timeout = shared
                 .config
                 .stalled_slot_check

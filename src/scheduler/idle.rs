@@ -26,6 +26,9 @@ pub(crate) struct Idle {
     state: AtomicUsize,
     sleepers: Mutex<Vec<usize>>,
     num_workers: usize,
+    /// Sleepers parked on the stalled-slot timeout (watchers): each looks at the
+    /// peers' slots and the driver's seats within one period.
+    watchers: AtomicUsize,
 }
 
 fn searching(state: usize) -> usize {
@@ -43,6 +46,7 @@ impl Idle {
             state: AtomicUsize::new(num_workers * UNPARK_ONE),
             sleepers: Mutex::new(Vec::with_capacity(num_workers)),
             num_workers,
+            watchers: AtomicUsize::new(0),
         }
     }
 
@@ -154,6 +158,28 @@ impl Idle {
             .iter()
             .copied()
             .find(|&i| Some(i) != except)
+    }
+
+    /// A sleeper parks on the stalled-slot timeout: it counts as a watcher until
+    /// `unwatch`.
+    pub(crate) fn watch(&self) {
+        self.watchers.fetch_add(1, SeqCst);
+    }
+
+    /// The watcher's timed park ended; its next decision to watch or not reads
+    /// `unparked` after this. Pairs with the fence in `work_found`, after which a
+    /// worker that woke alone reads `watchers` (`Shared::searcher_found_work`): either
+    /// that worker sees this watcher (and this one, reading `unparked` next, sees the
+    /// worker awake and watches again), or it sees none and wakes a sleeper. Never both
+    /// blind (`scheduler::loom_tests`, "the watch").
+    pub(crate) fn unwatch(&self) {
+        self.watchers.fetch_sub(1, SeqCst);
+        fence(SeqCst);
+    }
+
+    /// Sleepers parked on the stalled-slot timeout.
+    pub(crate) fn watchers(&self) -> usize {
+        self.watchers.load(SeqCst)
     }
 
     /// Workers not asleep.

@@ -226,6 +226,63 @@ fn the_last_searcher_alone_awake_wakes_a_slot_watcher() {
     );
 }
 
+/// The watcher rule, without threads: the last searcher alone awake skips rule 3's
+/// "alone" wake while a sleeper watches (parks on the stalled-slot timeout), and wakes
+/// one again once no sleeper watches. The 2-worker echo at 1 connection paid one wake
+/// of the idle peer per request without the skip (`docs/benchmarks/echo.md`).
+#[cfg(not(heist_loom))]
+#[test]
+fn the_last_searcher_alone_awake_skips_the_wake_while_a_sleeper_watches() {
+    let (shared, _queues) = shared_with(2, Some(Duration::from_millis(1)));
+    shared.idle.about_to_park(0, false);
+    shared.idle.about_to_park(1, false);
+    shared.idle.watch();
+    shared.idle.wake_self(0);
+    shared.searcher_found_work();
+    assert!(
+        !shared.idle.was_notified(1),
+        "worker 1 watches (it wakes within a period): nobody needs waking"
+    );
+    shared.idle.unwatch();
+    shared.idle.about_to_park(0, false);
+    shared.idle.wake_self(0);
+    shared.searcher_found_work();
+    assert!(
+        shared.idle.was_notified(1),
+        "nobody watches: the last searcher, alone awake, wakes a sleeper"
+    );
+}
+
+/// The watch: a worker that wakes alone (an I/O event) skips waking a sleeper while one
+/// watches (parks on the stalled-slot timeout), and a watcher whose timed park ends
+/// decides whether to watch again from `unparked`. Worker 1 watches; worker 0 wakes by
+/// itself and finds work (rule 3 with the watcher rule) while worker 1's watch ends.
+/// Either worker 0 wakes worker 1, or worker 1 sees worker 0 awake and keeps watching:
+/// never a busy worker with nobody bound to look at it.
+#[test]
+fn a_worker_waking_alone_and_an_ending_watch_never_both_skip() {
+    model(ITERATIONS, || {
+        let (shared, _queues) = shared_with(2, Some(Duration::from_millis(1)));
+        shared.idle.about_to_park(0, false);
+        shared.idle.about_to_park(1, false);
+        shared.idle.watch();
+        let woke_alone = {
+            let shared = shared.clone();
+            thread::spawn(move || {
+                shared.idle.wake_self(0);
+                shared.searcher_found_work();
+            })
+        };
+        shared.idle.unwatch();
+        let watches_again = shared.idle.unparked() > 0;
+        woke_alone.join().unwrap();
+        assert!(
+            watches_again || shared.idle.was_notified(1),
+            "worker 0 is awake with nobody watching it"
+        );
+    });
+}
+
 /// A future that waits once: its first poll leaves its waker in `slot` and returns
 /// `Pending`, its second completes.
 struct WaitOnce {

@@ -276,7 +276,9 @@ impl Shared {
         if !self.idle.work_found() {
             return;
         }
-        let alone = self.config.stalled_slot_check.is_some() && self.idle.unparked() == 1;
+        let alone = self.config.stalled_slot_check.is_some()
+            && self.idle.unparked() == 1
+            && self.idle.watchers() == 0;
         if alone || self.has_queued_work() {
             self.notify_parked();
         }

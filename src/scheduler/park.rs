@@ -11,8 +11,11 @@
 //!    in this worker's queue), it runs them instead of parking;
 //! 2. announces its sleep (`Idle::about_to_park`: joins the sleepers, `SeqCst` fence) and
 //!    re-checks every queue (rule 4 of the sleep protocol);
-//! 3. parks on its [`Parker`](super::driver::Parker), with the stalled-slot timeout while a peer is awake
-//!    (recomputed at every round of the loop). The parker first tries to take a *seat*
+//! 3. parks on its [`Parker`](super::driver::Parker), with the stalled-slot timeout
+//!    while a peer is awake or was awake within the last `WATCH_ROUNDS` rounds
+//!    (recomputed at every round of the loop; `Worker::keeps_watching`), counted
+//!    meanwhile as a *watcher* (`Idle::watch`/`unwatch`, `docs/sleep-protocol.md`, "The
+//!    next-task slot"). The parker first tries to take a *seat*
 //!    in the driver ([`Driver::try_enter`]): with one, the worker waits *in* the driver
 //!    ([`Driver::park`]: a keeper's timed wait to the next timer deadline, or the
 //!    reactor's `epoll_wait`); without one, on its own condition variable. Either way it
@@ -148,14 +151,21 @@ impl Worker {
             // While any peer is awake it may fill its next-task slot and then stay in a
             // long poll, and filling the slot wakes nobody (that would cost a wake-up per
             // message in ping-pong). So a sleeper with an awake peer looks again after a
-            // while; when the whole runtime is idle, sleepers wait for new work only.
+            // while, and keeps doing so for `WATCH_ROUNDS` rounds after it last saw one
+            // awake (`keeps_watching`); then, the runtime idle, it waits for new work only.
             let timeout = shared
                 .config
                 .stalled_slot_check
-                .filter(|_| shared.idle.unparked() > 0);
+                .filter(|_| self.keeps_watching(shared.idle.unparked() > 0));
+            if timeout.is_some() {
+                shared.idle.watch();
+            }
             self.before_park();
             self.remote().parker.park(driver, self.index, timeout);
             self.after_unpark();
+            if timeout.is_some() {
+                shared.idle.unwatch();
+            }
             let fired = driver.turn(true) > 0;
             if shared.is_shutdown() {
                 return;

@@ -65,6 +65,9 @@ pub(crate) struct Core {
     /// displaces nothing and need not announce a move (`Remote::moving`), without an
     /// atomic load (which would also add a switch point to every loom model).
     slot_filled: bool,
+    /// Park rounds left in which this worker keeps watching (parks on the stalled-slot
+    /// timeout) although no peer is awake (`park.rs`, the watch's hysteresis).
+    pub(super) watch_left: u32,
     /// Bookkeeping for this worker's statistics (`metrics/worker.rs`).
     stats: crate::metrics::worker::WorkerLocal,
 }
@@ -195,6 +198,27 @@ impl Drop for CurrentGuard {
     }
 }
 
+/// Park rounds a sleeper keeps watching after it last saw a peer awake (the watch's
+/// hysteresis, `docs/sleep-protocol.md`, "The next-task slot"). Two: a busy
+/// connection keeps nearly all of the skip's gain, and a server answering a request
+/// every 20 ms wakes about 2 extra times per request instead of 13 with 16 rounds
+/// (`docs/benchmarks/echo.md`).
+///
+/// None under loom: there every timed park times out at once, so each round is a whole
+/// wake, search and park again that loom interleaves with everything else. 16 rounds
+/// after every stretch of work kept `remote_task_blocking_on_its_slotted_child` running
+/// for over 30 minutes; even one doubled it at one preemption (16,624 -> 31,360
+/// interleavings; `docs/testing.md`). No guarantee depends on the number: a round only
+/// adds a look at the slots, and the rule that lets a worker skip the "alone" wake
+/// holds at every park decision, hysteresis or not (the pair `Idle::unwatch` /
+/// `Shared::searcher_found_work`, loom model
+/// `a_worker_waking_alone_and_an_ending_watch_never_both_skip`). With none the runtime
+/// models can still take the skip (a watcher that parked while its peer was awake).
+#[cfg(not(heist_loom))]
+const WATCH_ROUNDS: u32 = 2;
+#[cfg(heist_loom)]
+const WATCH_ROUNDS: u32 = 0;
+
 impl Worker {
     /// The core, if this worker is inside a poll (`Core::in_poll`) and nobody borrows
     /// the core: when it may be lent (`lend.rs`).
@@ -207,6 +231,23 @@ impl Worker {
     pub(super) fn remote(&self) -> &Remote {
         // SAFETY: see the field: it points into `self.shared`, alive as long as `self`.
         unsafe { self.remote.as_ref() }
+    }
+
+    /// Whether this round's park watches (uses the stalled-slot timeout): while a peer
+    /// is awake, and for `WATCH_ROUNDS` rounds after, so that a runtime going busy and
+    /// idle many times a period (a server answering one request at a time) keeps one
+    /// watcher instead of waking one on every turn from idle.
+    pub(super) fn keeps_watching(&self, peer_awake: bool) -> bool {
+        let mut core = self.core.borrow_mut();
+        if peer_awake {
+            core.watch_left = WATCH_ROUNDS;
+            return true;
+        }
+        if core.watch_left > 0 {
+            core.watch_left -= 1;
+            return true;
+        }
+        false
     }
 
     /// Leaves the searching state without the chain wake-up (the worker goes to sleep):
@@ -353,6 +394,7 @@ impl Worker {
                 rng: 0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1,
                 slot_seen: vec![None; n],
                 slot_filled: false,
+                watch_left: 0,
                 stats: Default::default(),
             }),
         }

@@ -446,7 +446,16 @@ fn dump_racing_with_moves_of_never_polled_tasks() {
                 join.id()
             );
         }
+        // On real threads (plain `cargo test`) a preempted worker may outlast the dump's
+        // bounded wait, which the dump then reports as incomplete (CI saw it once); under
+        // loom every interleaving settles, so completeness is asserted there.
+        #[cfg(heist_loom)]
         assert!(dump.is_complete(), "{dump}");
+        #[cfg(not(heist_loom))]
+        assert!(
+            dump.is_complete() || dump.to_string().contains("incomplete: worker"),
+            "{dump}"
+        );
         if let Some(task) = worker.join().unwrap() {
             task.run();
         }
@@ -497,7 +506,16 @@ fn dump_racing_with_a_steal_of_a_never_polled_task() {
         let dump = crate::debug::dump::take(&shared);
         let listed = dump.tasks.iter().filter(|t| t.id == join.id()).count();
         assert_eq!(listed, 1, "{dump}");
+        // On real threads (plain `cargo test`) a preempted worker may outlast the dump's
+        // bounded wait, which the dump then reports as incomplete (CI saw it once); under
+        // loom every interleaving settles, so completeness is asserted there.
+        #[cfg(heist_loom)]
         assert!(dump.is_complete(), "{dump}");
+        #[cfg(not(heist_loom))]
+        assert!(
+            dump.is_complete() || dump.to_string().contains("incomplete: worker"),
+            "{dump}"
+        );
         if let Some(task) = worker.join().unwrap() {
             task.run();
         }

@@ -89,6 +89,33 @@ fn run_all(queue: &LocalQueue) {
     }
 }
 
+/// Runs every task `steal` yields until it reports the source empty.
+fn run_stolen(steal: impl Fn() -> Steal<Notified>) {
+    loop {
+        match steal() {
+            Steal::Success(task) => {
+                task.run();
+            }
+            Steal::Retry => crate::sync::spin_loop(),
+            Steal::Empty => break,
+        }
+    }
+}
+
+/// The dump models' completeness check. Under loom every interleaving settles, so the
+/// dump must be complete; on real threads (plain `cargo test`) a preempted worker may
+/// outlast the dump's bounded wait, which the dump then reports as incomplete (CI saw
+/// it once), and that honest report is accepted.
+fn assert_complete(dump: &crate::debug::Dump) {
+    #[cfg(heist_loom)]
+    assert!(dump.is_complete(), "{dump}");
+    #[cfg(not(heist_loom))]
+    assert!(
+        dump.is_complete() || dump.to_string().contains("incomplete: worker"),
+        "{dump}"
+    );
+}
+
 /// Model 6: worker 0 (this thread) fills its next-task slot twice (the displaced task
 /// goes to its queue, as `schedule_local` does) and runs what it finds, while worker 1
 /// steals from its queue and takes its slot (as `steal_stalled_slot` does), and a third
@@ -141,15 +168,7 @@ fn local_queue_slot_thief_and_injector() {
         thief.join().unwrap();
         let join_c = feeder.join().unwrap();
         // Whatever is left: the injector and this worker's queue.
-        loop {
-            match shared.injector.steal() {
-                Steal::Success(task) => {
-                    task.run();
-                }
-                Steal::Retry => crate::sync::spin_loop(),
-                Steal::Empty => break,
-            }
-        }
+        run_stolen(|| shared.injector.steal());
         run_all(&q0);
 
         runs.assert_each_ran_once(3);
@@ -446,36 +465,13 @@ fn dump_racing_with_moves_of_never_polled_tasks() {
                 join.id()
             );
         }
-        // On real threads (plain `cargo test`) a preempted worker may outlast the dump's
-        // bounded wait, which the dump then reports as incomplete (CI saw it once); under
-        // loom every interleaving settles, so completeness is asserted there.
-        #[cfg(heist_loom)]
-        assert!(dump.is_complete(), "{dump}");
-        #[cfg(not(heist_loom))]
-        assert!(
-            dump.is_complete() || dump.to_string().contains("incomplete: worker"),
-            "{dump}"
-        );
+        assert_complete(&dump);
         if let Some(task) = worker.join().unwrap() {
             task.run();
         }
         // The rest: from worker 0's deque (the worker is gone) and the injector.
-        for source in 0..2 {
-            loop {
-                let stolen = if source == 0 {
-                    shared.remotes[0].stealer.steal()
-                } else {
-                    shared.injector.steal()
-                };
-                match stolen {
-                    Steal::Success(task) => {
-                        task.run();
-                    }
-                    Steal::Retry => crate::sync::spin_loop(),
-                    Steal::Empty => break,
-                }
-            }
-        }
+        run_stolen(|| shared.remotes[0].stealer.steal());
+        run_stolen(|| shared.injector.steal());
         runs.assert_each_ran_once(3);
         assert!(joins.iter().all(JoinHandle::is_finished));
     });
@@ -506,29 +502,12 @@ fn dump_racing_with_a_steal_of_a_never_polled_task() {
         let dump = crate::debug::dump::take(&shared);
         let listed = dump.tasks.iter().filter(|t| t.id == join.id()).count();
         assert_eq!(listed, 1, "{dump}");
-        // On real threads (plain `cargo test`) a preempted worker may outlast the dump's
-        // bounded wait, which the dump then reports as incomplete (CI saw it once); under
-        // loom every interleaving settles, so completeness is asserted there.
-        #[cfg(heist_loom)]
-        assert!(dump.is_complete(), "{dump}");
-        #[cfg(not(heist_loom))]
-        assert!(
-            dump.is_complete() || dump.to_string().contains("incomplete: worker"),
-            "{dump}"
-        );
+        assert_complete(&dump);
         if let Some(task) = worker.join().unwrap() {
             task.run();
         }
         // Or the dump put it back in the injector, where the worker did not look again.
-        loop {
-            match shared.injector.steal() {
-                Steal::Success(task) => {
-                    task.run();
-                }
-                Steal::Retry => crate::sync::spin_loop(),
-                Steal::Empty => break,
-            }
-        }
+        run_stolen(|| shared.injector.steal());
         drop(q1);
         runs.assert_each_ran_once(1);
         assert!(join.is_finished());

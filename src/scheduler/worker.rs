@@ -530,8 +530,7 @@ impl Worker {
         }
         if shared.config.lifo_slot_limit > 0 {
             if core.next_slot_polls < shared.config.lifo_slot_limit {
-                core.slot_filled = false;
-                if let Some(task) = self.remote().next_slot.take() {
+                if let Some(task) = take_own_slot(&mut core, self.remote()) {
                     core.next_slot_polls += 1;
                     return Some(task);
                 }

@@ -234,24 +234,24 @@ fn histograms_count_every_poll_when_on() {
         "each poll's delay, the probe's included"
     );
     assert!(polls.percentile(0.5).unwrap() > Duration::ZERO);
-    // Debug mode samples: one poll in 64 timed, one wake-up in 64 per task stamped
+    // Debug mode samples: one poll in 256 timed, one wake-up in 256 per task stamped
     // (each task's first queueing, at spawn, is one).
     let debug = Runtime::builder()
         .worker_threads(1)
         .debug(true)
         .build()
         .unwrap();
-    for _ in 0..200 {
+    for _ in 0..800 {
         debug.block_on(debug.spawn(async {})).unwrap();
     }
     let (polls, delays) = probe(&debug, |h| {
         let m = h.metrics();
         (m.poll_time_histogram(), m.scheduling_delay_histogram())
     });
-    // The worker's polls number 1 to 201 (the probe's): 64, 128 and 192 were timed,
+    // The worker's polls number 1 to 801 (the probe's): 256, 512 and 768 were timed,
     // the probe's not yet recorded.
     assert_eq!(polls.count(), 3, "sampled polls");
-    assert_eq!(delays.count(), 201, "every task's first poll");
+    assert_eq!(delays.count(), 801, "every task's first poll");
     // Off by default.
     let plain = one_worker();
     assert!(!plain.handle().metrics().poll_time_histogram_enabled());

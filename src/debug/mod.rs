@@ -13,8 +13,8 @@
 //! - with the scheduling-delay histogram on, each queued task carries a timestamp and
 //!   each poll records how long its task waited in a queue;
 //! - debug mode (`Builder::debug`, `HEIST_DEBUG=1`) turns on the watchdog (100 ms) and
-//!   both histograms *sampled*: one poll in 64 is timed, one wake-up in 64 per task is
-//!   stamped. A clock read costs about as much as a whole poll of a small task (25-80 ns
+//!   both histograms *sampled*: one poll in 256 is timed, one wake-up in 256 per task
+//!   is stamped. A clock read costs about as much as a whole poll of a small task (25-80 ns
 //!   on the VMs measured), so timing every poll would make debug mode several times
 //!   slower on a yield-heavy load. Sampled, it adds about 49 instructions per poll of
 //!   `yield_many` (+12.5%, callgrind; `docs/observability.md`, Costs): the unsampled

@@ -46,8 +46,12 @@ pub(crate) struct Observe {
     instrumented: bool,
 }
 
-/// Debug mode times one poll (and stamps one wake-up per task) in this many.
-const DEBUG_SAMPLE_MASK: u64 = 63;
+/// Debug mode times one poll (and stamps one wake-up per task) in this many. 256, not
+/// 64: at 64 the clock reads (two per timed poll, two per stamped wake-up, 35 ns each
+/// on the loaded 2-core VM) were about 8 of debug mode's 20% on `yield_many`
+/// (`docs/observability.md`, Costs); a busy worker still times thousands of polls a
+/// second.
+const DEBUG_SAMPLE_MASK: u64 = 255;
 
 impl Observe {
     /// The settings as the runtime will use them: `HEIST_DEBUG=1` or `debug(true)` turn
@@ -302,7 +306,7 @@ pub(crate) fn record_wait_sites() {
 
 /// A recorded wait site, decoded.
 pub(crate) fn wait_site_of(header: &Header) -> Option<(WaitKind, &'static Location<'static>)> {
-    let (kind, location) = header.meta.wait_site()?;
+    let (kind, location) = header.meta.wait_site(header.polls.load(Relaxed))?;
     Some((WaitKind::from_u8(kind)?, location))
 }
 
@@ -372,16 +376,18 @@ pub(crate) fn poll_instrumented<S: 'static>(
             copy_name(rt.debug(), index, seq, name);
         }
     }
+    // This poll's number (`begin_poll` already counted it).
+    let poll = header.polls.load(Relaxed);
     // The queueing before this poll was stamped if the task's polls before this one
-    // (`begin_poll` already counted this one) matched the mask.
+    // matched the mask.
     let stamped = observe
         .delay_mask
-        .is_some_and(|mask| u64::from(header.polls.load(Relaxed).wrapping_sub(1)) & mask == 0);
+        .is_some_and(|mask| u64::from(poll.wrapping_sub(1)) & mask == 0);
     let timed = observe.poll_mask.is_some_and(|mask| seq & mask == 0);
-    // Wait sites (tasks boxed for timestamps have room for one): forget the last, and
-    // let this poll's leaf futures record theirs.
+    // Wait sites (tasks boxed for timestamps have room for one): let this poll's leaf
+    // futures record theirs (the last one turns stale by itself).
     if observe.stamps_tasks() {
-        meta::polling(header);
+        meta::polling(header, poll);
     }
     if stamped || timed {
         poll_measured(rt, index, worker, task, seq, stamped, timed)

@@ -11,7 +11,7 @@
 //! Fixed at spawn and never changed, so any holder of a reference to the task may read
 //! it.
 
-use crate::sync::stat::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering::Relaxed};
+use crate::sync::stat::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::cell::Cell;
 use std::panic::Location;
 use std::ptr::NonNull;
@@ -33,8 +33,13 @@ struct Named {
     /// When the task was spawned (same clock; set with the first `queued_at`).
     spawned_at: AtomicU64,
     /// Where the task last started waiting (`debug::waiting_at`), null if unknown, and
-    /// on what (a `debug::WaitKind` as a number). A statistic: the two may tear.
+    /// on what (a `debug::WaitKind` as a number), recorded in its poll number
+    /// `wait_poll` (the header's poll count during that poll). Valid only while the
+    /// task's poll count still equals `wait_poll`: a later poll makes it stale without
+    /// a store here, so a poll writes nothing into this box (the box may share a cache
+    /// line with another worker's task). A statistic: the three may tear.
     wait_site: AtomicPtr<Location<'static>>,
+    wait_poll: AtomicU32,
     wait_kind: AtomicU8,
 }
 
@@ -78,6 +83,7 @@ impl Meta {
             queued_at: AtomicU64::new(0),
             spawned_at: AtomicU64::new(0),
             wait_site: AtomicPtr::new(std::ptr::null_mut()),
+            wait_poll: AtomicU32::new(0),
             wait_kind: AtomicU8::new(0),
         });
         let ptr = NonNull::from(Box::leak(named)).cast::<()>();
@@ -117,22 +123,26 @@ impl Meta {
             .filter(|&t| t > 0)
     }
 
-    /// Records where the task starts waiting (`kind`: what on), or forgets it (`None`),
-    /// if it has room for it (see `timed`).
-    pub(crate) fn set_wait_site(&self, site: Option<(u8, &'static Location<'static>)>) {
+    /// Records where the task starts waiting (`kind`: what on) in its poll number
+    /// `poll` (the header's poll count during the poll), if it has room for it (see
+    /// `timed`).
+    pub(crate) fn set_wait_site(&self, poll: u32, kind: u8, location: &'static Location<'static>) {
         if let Some(named) = self.named() {
-            let (kind, location) = match site {
-                Some((kind, location)) => (kind, std::ptr::from_ref(location).cast_mut()),
-                None => (0, std::ptr::null_mut()),
-            };
             named.wait_kind.store(kind, Relaxed);
-            named.wait_site.store(location, Relaxed);
+            named.wait_poll.store(poll, Relaxed);
+            named
+                .wait_site
+                .store(std::ptr::from_ref(location).cast_mut(), Relaxed);
         }
     }
 
-    /// Where the task last started waiting, if recorded.
-    pub(crate) fn wait_site(&self) -> Option<(u8, &'static Location<'static>)> {
+    /// Where the task started waiting, if recorded in its poll number `polls` (the
+    /// header's poll count now: a site recorded in an earlier poll is stale).
+    pub(crate) fn wait_site(&self, polls: u32) -> Option<(u8, &'static Location<'static>)> {
         let named = self.named()?;
+        if named.wait_poll.load(Relaxed) != polls {
+            return None;
+        }
         let location = named.wait_site.load(Relaxed);
         // SAFETY: only `set_wait_site` stores here: null or a `&'static Location`.
         let location = unsafe { location.as_ref() }?;
@@ -208,17 +218,17 @@ pub(crate) const WAIT_JOIN: u8 = 2;
 static RECORD_WAIT_SITES: AtomicBool = AtomicBool::new(false);
 
 // The `Meta` (in its header) of the task this thread's worker last started to poll with
-// wait sites recorded (set by `polling`, never cleared per poll: `record_wait_site`
-// trusts it only while the worker's published poll is still running, see there), else
-// null.
+// wait sites recorded, and that poll's number (the header's poll count), set by
+// `polling`, never cleared per poll: `record_wait_site` trusts it only while the
+// worker's published poll is still running, see there; else null.
 #[cfg(not(heist_loom))]
 std::thread_local! {
-    static POLLING: Cell<*const Meta> = const { Cell::new(std::ptr::null()) };
+    static POLLING: Cell<(*const Meta, u32)> = const { Cell::new((std::ptr::null(), 0)) };
 }
 #[cfg(heist_loom)]
 crate::sync::thread_local! {
     #[allow(clippy::missing_const_for_thread_local)]
-    static POLLING: Cell<*const Meta> = Cell::new(std::ptr::null());
+    static POLLING: Cell<(*const Meta, u32)> = Cell::new((std::ptr::null(), 0));
 }
 
 /// Turns wait-site recording on for the whole process (it stays on).
@@ -253,26 +263,28 @@ fn record_wait_site(kind: u8, location: &'static Location<'static>) {
     if super::id::worker_polling_id().is_none() {
         return;
     }
-    let meta = POLLING.try_with(Cell::get).unwrap_or(std::ptr::null());
+    let (meta, poll) = POLLING
+        .try_with(Cell::get)
+        .unwrap_or((std::ptr::null(), 0));
     // SAFETY: the worker's poll of this task is running (checked above), and the worker
     // set POLLING to the `Meta` in its header before running it (`polling`); the task is
     // freed, if at all, only after that poll withdrew its id.
     if let Some(meta) = unsafe { meta.as_ref() } {
-        meta.set_wait_site(Some((kind, location)));
+        meta.set_wait_site(poll, kind, location);
     }
 }
 
-/// The worker is about to run the task of `header` (its header: `raw.rs` gives it
-/// `AsRef<Meta>`, so this file need not name it) with wait sites recorded: forgets
-/// its last wait site, and lets this poll's leaf futures record theirs into it. No guard
-/// and no clearing afterwards: `record_wait_site` trusts the pointer only while the
-/// worker's published poll runs. A thread-local store, the same cost as the worker's
-/// own publish, but kept out of the plain (uninstrumented) poll path.
+/// The worker is about to run poll number `poll` (the header's poll count, this poll
+/// counted) of the task of `header` (its header: `raw.rs` gives it `AsRef<Meta>`, so
+/// this file need not name it) with wait sites recorded: lets this poll's leaf futures
+/// record theirs into it. Nothing is written into the task: the last wait site turns
+/// stale as the poll count moves past it (`Meta::wait_site`). No guard and no clearing
+/// afterwards: `record_wait_site` trusts the pointer only while the worker's published
+/// poll runs. A thread-local store, kept out of the plain (uninstrumented) poll path.
 #[inline]
-pub(crate) fn polling(header: &impl AsRef<Meta>) {
+pub(crate) fn polling(header: &impl AsRef<Meta>, poll: u32) {
     let meta = header.as_ref();
-    meta.set_wait_site(None);
-    let _ = POLLING.try_with(|p| p.set(std::ptr::from_ref(meta)));
+    let _ = POLLING.try_with(|p| p.set((std::ptr::from_ref(meta), poll)));
 }
 
 #[cfg(all(test, not(heist_loom)))]
@@ -304,10 +316,10 @@ mod tests {
         assert_eq!(named.name(), Some("conn-handler"));
         plain.set_queued_at(7);
         assert_eq!(plain.queued_at(), None);
-        assert_eq!(timed.wait_site(), None);
-        timed.set_wait_site(Some((1, here)));
-        assert_eq!(timed.wait_site(), Some((1, here)));
-        timed.set_wait_site(None);
-        assert_eq!(timed.wait_site(), None);
+        assert_eq!(timed.wait_site(0), None);
+        timed.set_wait_site(3, 1, here);
+        assert_eq!(timed.wait_site(3), Some((1, here)));
+        // Polled again since: stale, with no store into the box.
+        assert_eq!(timed.wait_site(4), None);
     }
 }

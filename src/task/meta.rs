@@ -24,24 +24,44 @@ pub(crate) struct Meta {
 }
 
 /// The out-of-line part of a named (or timed) task's `Meta`.
+///
+/// 128 bytes, with the field read on every poll (`location`, which the worker
+/// publishes) and the sampled `queued_at` at offset 64: the cache line holding offset 64
+/// of a 16-byte-aligned 128-byte block lies inside the block, so no other allocation
+/// shares it. Packed into 56 bytes, each box shared its lines with its neighbours in
+/// the heap, other tasks' boxes and cells, often polled by another worker: with two
+/// workers every poll's read of `location` then missed the cache as the other worker
+/// wrote its own task (debug mode was +48% on `yield_many` with two workers against
+/// +20% with one; `docs/observability.md`, Costs). The price: a named task's box is a
+/// 144-byte heap chunk instead of 64.
+#[repr(C)]
 struct Named {
-    location: &'static Location<'static>,
     name: Option<Box<str>>,
-    /// When the task was last queued, in nanoseconds of the runtime's clock (only used
-    /// when the scheduling-delay histogram is on: `debug/`).
-    queued_at: AtomicU64,
-    /// When the task was spawned (same clock; set with the first `queued_at`).
+    /// When the task was spawned (same clock as `queued_at`; set with the first one).
     spawned_at: AtomicU64,
     /// Where the task last started waiting (`debug::waiting_at`), null if unknown, and
     /// on what (a `debug::WaitKind` as a number), recorded in its poll number
     /// `wait_poll` (the header's poll count during that poll). Valid only while the
     /// task's poll count still equals `wait_poll`: a later poll makes it stale without
-    /// a store here, so a poll writes nothing into this box (the box may share a cache
-    /// line with another worker's task). A statistic: the three may tear.
+    /// a store here, so a poll writes nothing into this box. A statistic: the three may
+    /// tear.
     wait_site: AtomicPtr<Location<'static>>,
     wait_poll: AtomicU32,
     wait_kind: AtomicU8,
+    _cold_end: [u8; NAMED_HOT - 37],
+    location: &'static Location<'static>,
+    /// When the task was last queued, in nanoseconds of the runtime's clock (only used
+    /// when the scheduling-delay histogram is on: `debug/`).
+    queued_at: AtomicU64,
+    _hot_end: [u8; NAMED_SIZE - NAMED_HOT - 16],
 }
+
+/// Where `Named`'s per-poll fields start, and its size (see there).
+const NAMED_HOT: usize = 64;
+const NAMED_SIZE: usize = 128;
+const _: () = assert!(std::mem::offset_of!(Named, _cold_end) == 37);
+const _: () = assert!(std::mem::offset_of!(Named, location) == NAMED_HOT);
+const _: () = assert!(std::mem::size_of::<Named>() == NAMED_SIZE);
 
 /// Tag bit: the pointer is a `Box<Named>`.
 const NAMED: usize = 1;
@@ -78,13 +98,15 @@ impl Meta {
             NAMED
         };
         let named = Box::new(Named {
-            location,
             name,
-            queued_at: AtomicU64::new(0),
             spawned_at: AtomicU64::new(0),
             wait_site: AtomicPtr::new(std::ptr::null_mut()),
             wait_poll: AtomicU32::new(0),
             wait_kind: AtomicU8::new(0),
+            _cold_end: [0; NAMED_HOT - 37],
+            location,
+            queued_at: AtomicU64::new(0),
+            _hot_end: [0; NAMED_SIZE - NAMED_HOT - 16],
         });
         let ptr = NonNull::from(Box::leak(named)).cast::<()>();
         Meta {
@@ -294,6 +316,21 @@ pub(crate) fn polling(header: &impl AsRef<Meta>, poll: u32) {
 #[cfg(all(test, not(heist_loom)))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_box_owns_the_cache_line_read_on_every_poll() {
+        // Whatever address the allocator returns, the 64-byte line holding `location`
+        // (and `queued_at`) lies inside the box: no other allocation shares it.
+        let metas: Vec<Meta> = (0..64).map(|_| Meta::here().timed()).collect();
+        for meta in &metas {
+            let named = meta.named_ptr().expect("boxed").as_ptr() as usize;
+            let location = std::ptr::from_ref(&meta.named().expect("boxed").location) as usize;
+            let line = location & !63;
+            assert!(line >= named && line + 64 <= named + std::mem::size_of::<Named>());
+            let queued = std::ptr::from_ref(&meta.named().expect("boxed").queued_at) as usize;
+            assert_eq!(queued & !63, line);
+        }
+    }
 
     #[test]
     fn unnamed_and_named_keep_their_location() {

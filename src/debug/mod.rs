@@ -16,8 +16,8 @@
 //!   both histograms *sampled*: one poll in 256 is timed, one wake-up in 256 per task
 //!   is stamped. A clock read costs about as much as a whole poll of a small task (25-80 ns
 //!   on the VMs measured), so timing every poll would make debug mode several times
-//!   slower on a yield-heavy load. Sampled, it adds about 49 instructions per poll of
-//!   `yield_many` (+12.5%, callgrind; `docs/observability.md`, Costs): the unsampled
+//!   slower on a yield-heavy load. Sampled, it adds about 38 instructions per poll of
+//!   `yield_many` (+10.0%, callgrind; `docs/observability.md`, Costs): the unsampled
 //!   poll is inlined into the run loop (a few loads and branches, and the wait-site
 //!   pointer stored in a thread-local), the sampled one goes out of line, and a
 //!   queueing pays one inline sample test. Turning a histogram on explicitly as well makes it exact again.

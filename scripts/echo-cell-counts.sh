@@ -6,6 +6,7 @@
 #
 #   scripts/echo-cell-counts.sh RT SETUP CONNS SIZE MODE N
 #   scripts/echo-cell-counts.sh heist pinned 100 64 pipe 400000
+#   CLIENT_ARGS=--batch scripts/echo-cell-counts.sh heist pinned 100 64 pipe 2000000
 #
 # SETUP as in echo-bench.sh (pinned: client CPU 0, 1-worker server CPU 1; shared:
 # 2 workers, unpinned). The client stops after N echoes (`--count`). Prints one line:
@@ -38,7 +39,7 @@ nstat -n >/dev/null # resets nstat's history: the next call reports from here
 T=$(getconf CLK_TCK)
 b=$(awk '{print $14+$15}' /proc/$S/stat)
 line=$(perf stat -x, -e raw_syscalls:sys_enter,syscalls:sys_enter_sendto,syscalls:sys_enter_recvfrom,context-switches,task-clock \
-    -o "$cstats" $cp $BIN client --addr 127.0.0.1:7000 --conns "$CONNS" --size "$SIZE" --mode "$MODE" --count "$N")
+    -o "$cstats" $cp $BIN client --addr 127.0.0.1:7000 --conns "$CONNS" --size "$SIZE" --mode "$MODE" --count "$N" ${CLIENT_ARGS:-})
 a=$(awk '{print $14+$15}' /proc/$S/stat)
 net=$(nstat -z TcpOutSegs TcpExtTCPPureAcks TcpExtDelayedACKs TcpExtTCPBacklogCoalesce TcpExtTCPRcvCoalesce | awk 'NR>1 && $1 !~ /^#/ {printf " %s=%s", $1, $2}')
 kill -INT $ST; wait $ST 2>/dev/null || true

@@ -9,7 +9,8 @@
 //! The servers share one logic: a task per connection, a 64 KiB buffer, write back
 //! what was read, `TCP_NODELAY`. The client is one thread on a mio event loop (no async
 //! runtime, the same for every server): `rr` keeps one message in flight per
-//! connection, `pipe` keeps `max(1, 256 KiB / size)` (at most 64). It connects every
+//! connection, `pipe` keeps `max(1, 256 KiB / size)` (at most 64), one `write` per
+//! message, or with `--batch` one `write` for all the window allows. It connects every
 //! connection first, warms up, then measures: the echoes completed in the measured
 //! window, and for each its latency (from the first byte of the message written to
 //! the last byte of its echo read). It prints one JSON line with requests per second
@@ -46,6 +47,7 @@ fn main() {
                 conns: get("--conns", "100").parse().unwrap(),
                 size: get("--size", "64").parse().unwrap(),
                 pipelined: get("--mode", "rr") == "pipe",
+                batch: args.iter().any(|a| a == "--batch"),
                 warmup: Duration::from_secs_f64(get("--warmup", "1").parse().unwrap()),
                 measure: Duration::from_secs_f64(get("--secs", "5").parse().unwrap()),
                 count: match get("--count", "0").parse().unwrap() {
@@ -58,7 +60,7 @@ fn main() {
         _ => {
             eprintln!("usage: echo server --rt heist|tokio|smol --workers N --addr A");
             eprintln!(
-                "       echo client --addr A --conns C --size S --mode rr|pipe --secs T --warmup W [--count N]"
+                "       echo client --addr A --conns C --size S --mode rr|pipe --secs T --warmup W [--count N] [--batch]"
             );
             std::process::exit(2);
         }
@@ -187,6 +189,10 @@ struct ClientConfig {
     conns: usize,
     size: usize,
     pipelined: bool,
+    /// `--batch` (pipe mode): write all the messages the window allows in one `write`
+    /// instead of one `write` per message, so that the client, not the server, stops
+    /// being the bottleneck (`docs/benchmarks/echo.md`, "Where heist does not win").
+    batch: bool,
     warmup: Duration,
     measure: Duration,
     /// Stop after this many echoes instead of after `measure` (no warm-up): for
@@ -234,7 +240,9 @@ fn client(config: &ClientConfig) -> io::Result<()> {
             writing_since: None,
         });
     }
-    let msg = vec![0x5a; config.size];
+    // The bytes one `write` may send: one message, or with `--batch` up to `depth`.
+    let per_write = if config.batch { depth } else { 1 };
+    let msg = vec![0x5a; config.size * per_write];
     let mut buf = vec![0; 64 * 1024];
     let mut events = mio::Events::with_capacity(1024);
     let start = Instant::now();
@@ -280,7 +288,14 @@ fn client(config: &ClientConfig) -> io::Result<()> {
                     latencies.push(u32::try_from(ns).unwrap_or(u32::MAX));
                 }
             };
-            match pump(&mut conns[i], &msg, depth, &mut buf, &mut record) {
+            match pump(
+                &mut conns[i],
+                &msg,
+                config.size,
+                depth,
+                &mut buf,
+                &mut record,
+            ) {
                 Ok(true) => pending.push_back(i),
                 Ok(false) => queued[i] = false,
                 Err(_) => {
@@ -323,10 +338,13 @@ const PUMP_ROUNDS: usize = 8;
 /// Reads what has arrived and writes while fewer than `depth` messages are in flight,
 /// until both would block (mio is edge-triggered: the next event comes only after a
 /// `WouldBlock`), or `PUMP_ROUNDS` rounds made progress: then it returns true and the
-/// caller pumps it again after the others.
+/// caller pumps it again after the others. `msgs` holds one or more messages of `size`
+/// bytes: one `write` sends as many whole messages as the window allows and `msgs`
+/// holds (`conn.written` bytes of the first already went).
 fn pump(
     conn: &mut Conn,
-    msg: &[u8],
+    msgs: &[u8],
+    size: usize,
     depth: usize,
     buf: &mut [u8],
     record: &mut dyn FnMut(Instant),
@@ -339,8 +357,8 @@ fn pump(
             Ok(n) => {
                 progressed = true;
                 conn.received += n;
-                while conn.received >= msg.len() && !conn.in_flight.is_empty() {
-                    conn.received -= msg.len();
+                while conn.received >= size && !conn.in_flight.is_empty() {
+                    conn.received -= size;
                     record(conn.in_flight.pop_front().unwrap());
                 }
             }
@@ -350,15 +368,17 @@ fn pump(
         // Write new messages.
         while conn.in_flight.len() < depth {
             let since = *conn.writing_since.get_or_insert_with(Instant::now);
-            match conn.stream.write(&msg[conn.written..]) {
+            let whole = (depth - conn.in_flight.len()).min(msgs.len() / size);
+            match conn.stream.write(&msgs[conn.written..whole * size]) {
                 Ok(n) => {
                     progressed = true;
-                    conn.written += n;
-                    if conn.written == msg.len() {
-                        conn.written = 0;
-                        conn.writing_since = None;
+                    let sent = conn.written + n;
+                    for _ in 0..sent / size {
                         conn.in_flight.push_back(since);
                     }
+                    // A message cut short starts its clock now (the batch's did).
+                    conn.written = sent % size;
+                    conn.writing_since = (conn.written > 0).then_some(since);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => return Err(e),

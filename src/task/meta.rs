@@ -33,8 +33,11 @@ pub(crate) struct Meta {
 /// workers every poll's read of `location` then missed the cache as the other worker
 /// wrote its own task (debug mode was +48% on `yield_many` with two workers against
 /// +20% with one; `docs/observability.md`, Costs). The price: a named task's box is a
-/// 144-byte heap chunk instead of 64.
-#[repr(C)]
+/// 144-byte heap chunk instead of 64. The block's 16-byte alignment is the type's own
+/// (`align(16)`), not the allocator's habit: within malloc's guarantee, so it costs no
+/// aligned allocation, and an allocator that aligns to 8 only (miri's) cannot split
+/// `location` and `queued_at` across two lines.
+#[repr(C, align(16))]
 struct Named {
     name: Option<Box<str>>,
     /// When the task was spawned (same clock as `queued_at`; set with the first one).
@@ -62,6 +65,7 @@ const NAMED_SIZE: usize = 128;
 const _: () = assert!(std::mem::offset_of!(Named, _cold_end) == 37);
 const _: () = assert!(std::mem::offset_of!(Named, location) == NAMED_HOT);
 const _: () = assert!(std::mem::size_of::<Named>() == NAMED_SIZE);
+const _: () = assert!(std::mem::align_of::<Named>() == 16);
 
 /// Tag bit: the pointer is a `Box<Named>`.
 const NAMED: usize = 1;

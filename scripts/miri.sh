@@ -14,10 +14,14 @@ cargo +nightly miri setup
 # 1. heist's own unsafe code: the task allocation, vtable, wakers, join hand-off, abort
 #    (task::, which includes the LocalSet models in task::local::), plus the idle
 #    accounting and the timer entry models (firing against cancel-and-free and against
-#    a new waker) and the I/O readiness models (io::loom_tests). Strict provenance, Stacked Borrows (the default), leak check on,
-#    eight schedules.
-echo "== miri: task module, strict provenance, Stacked Borrows"
-MIRIFLAGS="-Zmiri-strict-provenance -Zmiri-many-seeds=0..8" \
+#    a new waker) and the I/O readiness models (io::loom_tests). Stacked Borrows (the
+#    default), leak check on, eight schedules. Permissive provenance: on some schedules
+#    two threads queue on one parking_lot lock, and parking_lot_core's word lock keeps
+#    its queue head as an integer (`word_lock.rs:320`, an integer-to-pointer cast that
+#    strict provenance rejects as unsupported: seed 6 of the timer models at `9e90586`).
+#    Run 2 checks the task module under strict provenance.
+echo "== miri: task module, permissive provenance, Stacked Borrows"
+MIRIFLAGS="-Zmiri-permissive-provenance -Zmiri-many-seeds=0..8" \
     cargo +nightly miri test -p heist --lib -- task:: scheduler::idle time::driver::loom_tests io::loom_tests
 
 # 2. The same under Tree Borrows.

@@ -341,8 +341,9 @@ impl Builder {
     /// slow polls and stuck tasks (threshold 100 ms unless set; a watchdog thread) and
     /// records the poll-time and scheduling-delay histograms, sampled: one poll in 256 is
     /// timed and one wake-up in 256 per task stamped, each task's first included (a
-    /// clock read costs about as much as a small task's whole poll). Turn a histogram on explicitly as well to record
-    /// every poll. Costs one small allocation per task (the stamp).
+    /// clock read costs about as much as a small task's whole poll). Turn a histogram on
+    /// explicitly as well to record every poll. Costs one small allocation per task (the
+    /// stamp).
     pub fn debug(&mut self, on: bool) -> &mut Self {
         self.observe.debug = on;
         self

@@ -56,9 +56,12 @@ where
     }
 
     /// Runs a `Notified`, consuming its reference. Returns true if the task completed
-    /// (or was cancelled) here. `running`: where the polling worker published this
-    /// task's id (`metrics/worker.rs`); see `withdraw`.
-    pub(super) fn poll(self, running: Option<&AtomicU64>) -> bool {
+    /// (or was cancelled) here. `running`: where the poller published this task's id
+    /// (`metrics/worker.rs`; `Notified::run` passes a cell of its own, having entered
+    /// the id for `task::try_id` itself); see `withdraw`. Not an `Option`: its tests were
+    /// 4 instructions per poll, and a second copy of the poll per task type (one per
+    /// case) stopped the future's poll from being inlined into it.
+    pub(super) fn poll(self, running: &AtomicU64) -> bool {
         let transition = self.state().transition_to_running();
         if !matches!(transition, TransitionToRunning::Success) {
             withdraw(running);
@@ -80,13 +83,8 @@ where
 
     /// Holding `RUNNING`: poll once and act on the result. Returns true if the task
     /// completed.
-    fn poll_future(self, running: Option<&AtomicU64>) -> bool {
-        // A worker published the id (`running`), where `task::try_id` finds it; only a
-        // poll elsewhere pays for the thread-local.
-        let _id = match running {
-            None => Some(IdGuard::enter(self.cell().header.id)),
-            Some(_) => None,
-        };
+    fn poll_future(self, running: &AtomicU64) -> bool {
+        // The poller published the id, where `task::try_id` finds it (`poll`).
         // SAFETY: we are the poller, holding the task's reference for the whole poll,
         // longer than the borrowed waker lives.
         let waker = unsafe { waker_ref(self.header_ptr()) };
@@ -102,16 +100,15 @@ where
         // The id stays published while the future is dropped (its destructor is still
         // this task's code, and `try_id` finds it there), and is withdrawn before
         // `complete` or `transition_to_idle` can let the task be seen done or moved on.
-        let published = running.is_some();
         match res {
             Ok(Poll::Ready(output)) => {
-                let failed = self.finish(Ok(output), published);
+                let failed = self.finish(Ok(output), true);
                 withdraw(running);
                 self.complete(failed);
                 true
             }
             Err(payload) => {
-                let failed = self.finish(Err(Failure::panic(payload)), published);
+                let failed = self.finish(Err(Failure::panic(payload)), true);
                 withdraw(running);
                 self.complete(failed);
                 true
@@ -483,12 +480,10 @@ where
 /// other thread run or complete it: shutdown only marks a running task cancelled), so
 /// the task is never in neither place (`debug/dump.rs`).
 #[inline]
-fn withdraw(running: Option<&AtomicU64>) {
-    if let Some(running) = running {
-        // `Release`: a dump that reads the id withdrawn then sees the registration that
-        // came before (`debug/dump.rs`). A plain store on x86.
-        running.store(0, Release);
-    }
+fn withdraw(running: &AtomicU64) {
+    // `Release`: a dump that reads the id withdrawn then sees the registration that
+    // came before (`debug/dump.rs`). A plain store on x86.
+    running.store(0, Release);
 }
 
 /// Drops a join waker (user code) behind a panic guard. A panic is dropped: the caller
@@ -597,10 +592,14 @@ impl<S: 'static> Notified<S> {
     /// Returns true if the task completed (or was cancelled) in this run.
     pub(crate) fn run(self) -> bool {
         let raw = self.0.raw;
+        // No worker publishes the id: this thread's `task::try_id` answers it for the
+        // whole run, and the poll withdraws it from a cell nobody reads.
+        let _id = IdGuard::enter(raw.header().id);
+        let unpublished = AtomicU64::new(0);
         mem::forget(self);
         // SAFETY: this `Notified` owned one reference and the NOTIFIED token; forgotten
         // above, so both are given up to the poll.
-        unsafe { raw.poll(None) }
+        unsafe { raw.poll(&unpublished) }
     }
 
     /// As `run`, on a worker that published this task's id in `running`
@@ -610,7 +609,7 @@ impl<S: 'static> Notified<S> {
         let raw = self.0.raw;
         mem::forget(self);
         // SAFETY: as in `run`.
-        unsafe { raw.poll(Some(running)) }
+        unsafe { raw.poll(running) }
     }
 
     /// The task's header (id, spawn location, name, state).

@@ -90,9 +90,9 @@ pub(crate) struct Cell<F: Future, S> {
 /// Typed entry points, one static table per `(F, S)`.
 pub(crate) struct Vtable {
     /// Run a `Notified`: consumes its reference. Returns true if the task completed.
-    /// The cell, if any, holds the id the poller published; it is zeroed before the
-    /// task completes.
-    pub(crate) poll: unsafe fn(NonNull<Header>, Option<&AtomicU64>) -> bool,
+    /// The cell holds the id the poller published; it is zeroed before the task
+    /// completes.
+    pub(crate) poll: unsafe fn(NonNull<Header>, &AtomicU64) -> bool,
     /// Hand a `Notified` (one reference) to the scheduler.
     pub(crate) schedule: unsafe fn(NonNull<Header>),
     /// Free the allocation (the last reference is gone).
@@ -230,7 +230,7 @@ impl RawTask {
     /// # Safety
     /// The caller owns the `Notified`'s reference (and its `NOTIFIED` token) and gives it
     /// up: no copy of this `RawTask` uses that reference afterwards.
-    pub(crate) unsafe fn poll(self, running: Option<&AtomicU64>) -> bool {
+    pub(crate) unsafe fn poll(self, running: &AtomicU64) -> bool {
         // SAFETY: the vtable was built for this cell's F and S; the caller gives up the
         // Notified reference, which `poll` consumes.
         unsafe { (self.header().vtable.poll)(self.ptr, running) }
@@ -373,10 +373,7 @@ impl RawTask {
 // vtable is only installed by `vtable::<F, S>()` into a `Cell<F, S>`, so the cast is to
 // the real type; reference ownership is as documented on `Vtable`.
 
-unsafe fn poll<F: Future + 'static, S: Schedule>(
-    ptr: NonNull<Header>,
-    running: Option<&AtomicU64>,
-) -> bool
+unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>, running: &AtomicU64) -> bool
 where
     F::Output: 'static,
 {

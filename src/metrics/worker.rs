@@ -172,9 +172,12 @@ impl WorkerStats {
     pub(crate) fn begin_poll(&self, header: &Header) {
         let polls = &header.polls;
         polls.store(polls.load(Relaxed).wrapping_add(1), Relaxed);
+        self.write_fields(header.id, header.meta.location());
+        // Loaded after the fields' stores (only this thread writes it, so any place
+        // reads the same value): next to its store, the load, add and store fold into
+        // one instruction (2 instructions per poll less than loading it first).
         let seq = self.seq.load(Relaxed);
         debug_assert_eq!(seq % 2, 1, "begin_poll without begin_take");
-        self.write_fields(header.id, header.meta.location());
         self.seq.store(seq + 1, Release);
     }
 

@@ -84,6 +84,9 @@ pub(crate) struct Worker {
     /// of `shared`, which are never resized and which `shared` keeps alive.
     remote: NonNull<Remote>,
     stats: NonNull<WorkerStats>,
+    /// `shared.config.observe.instrumented()`, copied: the run loop tests it on every
+    /// poll, one load less than through `shared` (a local copy made the loop spill).
+    instrumented: bool,
 }
 
 /// This thread's worker, if it runs one.
@@ -380,6 +383,7 @@ impl Worker {
         let remote = NonNull::from(&*shared.remotes[index]);
         let stats = NonNull::from(&*shared.stats.workers[index]);
         Worker {
+            instrumented: shared.config.observe.instrumented(),
             shared,
             index,
             remote,
@@ -464,7 +468,7 @@ impl Worker {
                 continue;
             };
             let stats = self.stats();
-            let completed = if self.shared.config.observe.instrumented() {
+            let completed = if self.instrumented {
                 crate::debug::poll_instrumented(&*self.shared, self.index, stats, task)
             } else {
                 stats.run(task)

@@ -496,11 +496,29 @@ impl Worker {
     pub(super) fn find_task(&self) -> Option<Notified> {
         let stats = self.stats();
         stats.begin_take();
-        let Some(task) = self.next_task().or_else(|| self.search()) else {
-            stats.took_nothing();
-            return None;
+        let mut core = self.core.borrow_mut();
+        let task = match self.next_task(&mut core) {
+            // Found in steps 1-4: `found_work` under the same borrow (a second borrow
+            // was 4-5 instructions per poll).
+            Some(task) => {
+                core.in_poll = true;
+                let searching = std::mem::take(&mut core.is_searching);
+                drop(core);
+                if searching {
+                    self.shared.searcher_found_work();
+                }
+                task
+            }
+            None => {
+                drop(core);
+                let Some(task) = self.search() else {
+                    stats.took_nothing();
+                    return None;
+                };
+                self.found_work();
+                task
+            }
         };
-        self.found_work();
         stats.begin_poll(task.header());
         Some(task)
     }
@@ -509,8 +527,7 @@ impl Worker {
     /// line, its prologue and epilogue (callee-saved registers) were 16 instructions per
     /// poll, 11 per `yield_now` and 22 per spawn + await (callgrind, `examples/per_op.rs`).
     #[inline(always)]
-    fn next_task(&self) -> Option<Notified> {
-        let mut core = self.core.borrow_mut();
+    fn next_task(&self, core: &mut Core) -> Option<Notified> {
         let shared = &*self.shared;
         core.in_poll = false;
         core.tick = core.tick.wrapping_add(1);
@@ -548,7 +565,7 @@ impl Worker {
         }
         if shared.config.lifo_slot_limit > 0 {
             if core.next_slot_polls < shared.config.lifo_slot_limit {
-                if let Some(task) = take_own_slot(&mut core, self.remote()) {
+                if let Some(task) = take_own_slot(core, self.remote()) {
                     core.next_slot_polls += 1;
                     return Some(task);
                 }
@@ -558,11 +575,11 @@ impl Worker {
                 // instant and `made_stealable` would wake a sleeper that finds nothing
                 // (every fourth hop of a token ring: `docs/benchmarks/worker-counts.md`,
                 // section 9). Nothing becomes stealable, so rule 2 notifies nobody.
-                if let Some(task) = take_own_slot(&mut core, self.remote()) {
+                if let Some(task) = take_own_slot(core, self.remote()) {
                     core.next_slot_polls = 0;
                     return Some(task);
                 }
-            } else if self.moving(|| match take_own_slot(&mut core, self.remote()) {
+            } else if self.moving(|| match take_own_slot(core, self.remote()) {
                 Some(task) => {
                     core.queue.push(task);
                     true

@@ -128,33 +128,10 @@ fn yield_many<R: Rt>(rt: &R, g: &mut Group) {
     });
 }
 
-/// `ping_pong`: a task spawned from outside spawns `NUM_PINGS` rounds; each round
-/// spawns a partner, sends it a ping over a oneshot and awaits the pong on a second
-/// one. `futures::channel::oneshot` for all three runtimes.
+/// `ping_pong`: `workloads::ping_pong` with `NUM_PINGS` rounds.
 fn ping_pong<R: Rt>(rt: &R, g: &mut Group) {
     let sp = rt.spawner();
-    measure::<R>(g, || {
-        let (count, rx) = Countdown::new(NUM_PINGS);
-        let outer = sp.clone();
-        R::spawn_detached(&sp, async move {
-            for _ in 0..NUM_PINGS {
-                let count = count.clone();
-                let inner = outer.clone();
-                R::spawn_detached(&outer, async move {
-                    let (ping_tx, ping_rx) = oneshot::channel::<()>();
-                    let (pong_tx, pong_rx) = oneshot::channel::<()>();
-                    R::spawn_detached(&inner, async move {
-                        ping_rx.await.unwrap();
-                        pong_tx.send(()).unwrap();
-                    });
-                    ping_tx.send(()).unwrap();
-                    pong_rx.await.unwrap();
-                    count.tick();
-                });
-            }
-        });
-        rx.recv().unwrap();
-    });
+    measure::<R>(g, || body::ping_pong::<R>(&sp, NUM_PINGS));
 }
 
 /// One link of `chained_spawn`: spawn the next link from inside the worker, or finish.

@@ -37,7 +37,11 @@ fn main() {
     let cpus: Vec<usize> = std::env::var("HEIST_PLACEMENT_CPUS")
         .unwrap_or_else(|_| "0,1".into())
         .split(',')
-        .map(|c| c.trim().parse().expect("HEIST_PLACEMENT_CPUS: two CPU numbers"))
+        .map(|c| {
+            c.trim()
+                .parse()
+                .expect("HEIST_PLACEMENT_CPUS: two CPU numbers")
+        })
         .collect();
     let [a, b] = cpus[..] else {
         panic!("HEIST_PLACEMENT_CPUS: two CPU numbers");

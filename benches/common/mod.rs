@@ -13,8 +13,9 @@
 //!
 //! Shared by `benches/*.rs`, `examples/memory.rs` and `examples/workload.rs` through
 //! `#[path]`; `workloads.rs` holds the bodies of the scheduler workloads that the
-//! example runs too.
+//! example runs too; `placement.rs` the probe of how far apart the two CPUs are.
 
+pub mod placement;
 pub mod workloads;
 
 use std::future::Future;

@@ -8,11 +8,11 @@
 //! A worker that found no work (`worker.rs`, search order step 7):
 //!
 //! 1. turns the driver ([`Driver::turn`], `wait = true`); if that woke tasks (they land
-//!    in this worker's queue), it runs them instead of parking;
-//! 1a. if it is searching and the driver needs no waiter ([`Driver::needs_waiter`]),
-//!    keeps looking at the queues for up to `Config::spin_before_park`, still counted
-//!    as searching, and leaves the loop as a searcher if work arrives (rule 4a of the
-//!    sleep protocol, `Worker::spin_for_work`);
+//!    in this worker's queue), it runs them instead of parking. If it is searching
+//!    and the driver needs no waiter ([`Driver::needs_waiter`]), it then keeps looking
+//!    at the queues for up to `Config::spin_before_park`, still counted as searching,
+//!    and leaves as a searcher if work arrives (rule 4a of the sleep protocol,
+//!    `Worker::spin_for_work`);
 //! 2. announces its sleep (`Idle::about_to_park`: joins the sleepers, `SeqCst` fence) and
 //!    re-checks every queue (rule 4 of the sleep protocol);
 //! 3. parks on its [`Parker`](super::driver::Parker), with the stalled-slot timeout

@@ -539,6 +539,16 @@ impl Worker {
                     core.next_slot_polls += 1;
                     return Some(task);
                 }
+            } else if core.queue.is_empty() {
+                // The limit sends the slot's task behind the deque, and the deque is empty:
+                // it runs next anyway. Pushed and popped, it would be stealable for an
+                // instant and `made_stealable` would wake a sleeper that finds nothing
+                // (every fourth hop of a token ring: `docs/benchmarks/worker-counts.md`,
+                // section 9). Nothing becomes stealable, so rule 2 notifies nobody.
+                if let Some(task) = take_own_slot(&mut core, self.remote()) {
+                    core.next_slot_polls = 0;
+                    return Some(task);
+                }
             } else if self.moving(|| match take_own_slot(&mut core, self.remote()) {
                 Some(task) => {
                     core.queue.push(task);

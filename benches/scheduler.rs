@@ -128,33 +128,10 @@ fn yield_many<R: Rt>(rt: &R, g: &mut Group) {
     });
 }
 
-/// `ping_pong`: a task spawned from outside spawns `NUM_PINGS` rounds; each round
-/// spawns a partner, sends it a ping over a oneshot and awaits the pong on a second
-/// one. `futures::channel::oneshot` for all three runtimes.
+/// `ping_pong`: `workloads::ping_pong` with `NUM_PINGS` rounds.
 fn ping_pong<R: Rt>(rt: &R, g: &mut Group) {
     let sp = rt.spawner();
-    measure::<R>(g, || {
-        let (count, rx) = Countdown::new(NUM_PINGS);
-        let outer = sp.clone();
-        R::spawn_detached(&sp, async move {
-            for _ in 0..NUM_PINGS {
-                let count = count.clone();
-                let inner = outer.clone();
-                R::spawn_detached(&outer, async move {
-                    let (ping_tx, ping_rx) = oneshot::channel::<()>();
-                    let (pong_tx, pong_rx) = oneshot::channel::<()>();
-                    R::spawn_detached(&inner, async move {
-                        ping_rx.await.unwrap();
-                        pong_tx.send(()).unwrap();
-                    });
-                    ping_tx.send(()).unwrap();
-                    pong_rx.await.unwrap();
-                    count.tick();
-                });
-            }
-        });
-        rx.recv().unwrap();
-    });
+    measure::<R>(g, || body::ping_pong::<R>(&sp, NUM_PINGS));
 }
 
 /// One link of `chained_spawn`: spawn the next link from inside the worker, or finish.
@@ -242,17 +219,62 @@ macro_rules! workload {
 }
 
 /// One workload: a criterion group with one function per runtime. Each runtime is
-/// built once here and dropped before the next is built.
+/// built once here and dropped before the next is built; each measurement is
+/// bracketed by the placement probe ([`placed`]).
 fn compare(c: &mut Criterion, name: &str, w: Workload) {
     let mut g = c.benchmark_group(name);
     let n = workers();
-    (w.heist)(&Heist::build(n), &mut g);
-    (w.tokio)(&Tokio::build(n), &mut g);
-    (w.async_executor)(&AsyncExecutor::build(n), &mut g);
+    placed(name, "heist", || (w.heist)(&Heist::build(n), &mut g));
+    placed(name, "tokio", || (w.tokio)(&Tokio::build(n), &mut g));
+    placed(name, "async-executor", || {
+        (w.async_executor)(&AsyncExecutor::build(n), &mut g)
+    });
     if let Some(f) = w.futures_pool {
-        f(&FuturesPool::build(n), &mut g);
+        placed(name, "futures-pool", || f(&FuturesPool::build(n), &mut g));
     }
     g.finish();
+}
+
+/// Runs one runtime's measurement between two placement probes
+/// (`common/placement.rs`: on a 2-vCPU VM the host moves the vCPUs between a near and
+/// a far placement, and a measurement taken in the far one is up to 2.5 x slower on
+/// cross-worker workloads) and appends both to `target/heist-bench/placement.jsonl`
+/// for `scripts/bench-compare.sh`. A runtime that criterion's filter skipped (under
+/// half a second, since a measurement is at least its warm-up) is not recorded.
+fn placed(group: &str, runtime: &str, measure: impl FnOnce()) {
+    use std::io::Write;
+    let before = common::placement::probe();
+    let start = std::time::Instant::now();
+    measure();
+    if start.elapsed() < Duration::from_millis(500) {
+        return;
+    }
+    let after = common::placement::probe();
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let dir = std::path::Path::new(&target).join("heist-bench");
+    let ns = |p: Option<f64>| p.map_or("null".to_string(), |ns| format!("{ns:.0}"));
+    let line = format!(
+        "{{\"workers\": {}, \"group\": \"{group}\", \"runtime\": \"{runtime}\", \
+         \"before_ns\": {}, \"after_ns\": {}}}",
+        workers(),
+        ns(before),
+        ns(after)
+    );
+    let written = std::fs::create_dir_all(&dir).and_then(|()| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("placement.jsonl"))?
+            .write_all(format!("{line}\n").as_bytes())
+    });
+    if let Err(e) = written {
+        eprintln!("placement record not written: {e}");
+    }
+    eprintln!(
+        "placement {group}/{runtime}: {} before, {} after",
+        common::placement::label(before),
+        common::placement::label(after)
+    );
 }
 
 fn scheduler(c: &mut Criterion) {

@@ -13,7 +13,10 @@
 //! ```
 //!
 //! `HEIST_WORKLOAD_SIZE=a,b` overrides the sizes: receivers and messages, ring length
-//! and laps, tasks and yields, or spawns.
+//! and laps, tasks and yields, spawns, or rounds. `HEIST_WORKLOAD_CHUNK=k` (with
+//! `HEIST_WORKLOAD_METRICS=1`) also prints, every `k` iterations, the chunk's time per
+//! iteration and heist's counters per worker over the chunk (whether a run's mode holds
+//! for the whole process).
 
 #[path = "../benches/common/mod.rs"]
 #[allow(dead_code)]
@@ -35,11 +38,18 @@ fn size(i: usize, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn run<R: Rt>(workload: &str, iterations: usize, report: impl Fn(&R::Spawner)) {
+fn run<R: Rt>(workload: &str, iterations: usize, report: impl Fn(&R::Spawner, Option<usize>)) {
     let rt = R::build(workers());
     let sp = rt.spawner();
+    let chunk = std::env::var("HEIST_WORKLOAD_CHUNK")
+        .ok()
+        .map(|v| v.trim().parse::<usize>().expect("a number").max(1));
     let start = Instant::now();
-    for _ in 0..iterations {
+    let mut chunk_start = Instant::now();
+    if chunk.is_some() {
+        report(&sp, Some(0));
+    }
+    for it in 0..iterations {
         match workload {
             "foreign_wake_storm" => body::foreign_wake_storm::<R>(
                 &sp,
@@ -55,8 +65,20 @@ fn run<R: Rt>(workload: &str, iterations: usize, report: impl Fn(&R::Spawner)) {
                 size(1, body::NUM_YIELDS),
             ),
             "spawn_many_remote_idle" => body::spawn_remote_and_await(&rt, &sp, size(0, 10_000)),
+            "ping_pong" => body::ping_pong::<R>(&sp, size(0, 1_000)),
             "yield_switches" => yield_switches::<R>(&sp, size(0, 200), size(1, 1_000)),
             other => panic!("unknown workload {other}"),
+        }
+        if let Some(k) = chunk {
+            if (it + 1) % k == 0 {
+                eprint!(
+                    "chunk {:>5}: {:>9.1?} per iteration; ",
+                    it + 1,
+                    chunk_start.elapsed() / k as u32
+                );
+                report(&sp, Some(k));
+                chunk_start = Instant::now();
+            }
         }
     }
     eprintln!(
@@ -65,7 +87,7 @@ fn run<R: Rt>(workload: &str, iterations: usize, report: impl Fn(&R::Spawner)) {
         workers(),
         start.elapsed() / iterations.max(1) as u32
     );
-    report(&sp);
+    report(&sp, None);
 }
 
 /// `yield_many`'s shape (`tasks` tasks, `yields` yields each, the runtime's own
@@ -101,12 +123,49 @@ fn yield_switches<R: Rt>(sp: &R::Spawner, tasks: usize, yields: usize) {
 }
 
 /// With `HEIST_WORKLOAD_METRICS=1`, heist's scheduler counters after the run, per worker
-/// (exact, unlike times: `docs/benchmarks.md`, issue 13).
-fn heist_counters(handle: &heist::Handle) {
+/// (exact, unlike times: `docs/benchmarks.md`, issue 13). `chunk: Some(k)`: one line,
+/// each worker's counters since the last chunk divided by `k` iterations (`Some(0)`
+/// only records the starting point).
+fn heist_counters(handle: &heist::Handle, chunk: Option<usize>) {
     if std::env::var_os("HEIST_WORKLOAD_METRICS").is_none() {
         return;
     }
     let m = handle.metrics();
+    if let Some(k) = chunk {
+        use std::sync::Mutex;
+        static LAST: Mutex<Vec<[u64; 4]>> = Mutex::new(Vec::new());
+        let now: Vec<[u64; 4]> = (0..m.num_workers())
+            .map(|w| {
+                [
+                    m.worker_poll_count(w),
+                    m.worker_park_count(w),
+                    m.worker_steal_count(w),
+                    m.worker_local_schedule_count(w),
+                ]
+            })
+            .collect();
+        let mut last = LAST.lock().unwrap();
+        if k > 0 {
+            let per = |n: u64, l: u64| (n - l) as f64 / k as f64;
+            let line: Vec<String> = now
+                .iter()
+                .zip(last.iter())
+                .enumerate()
+                .map(|(w, (n, l))| {
+                    format!(
+                        "w{w} polls {:.0} parks {:.1} steals {:.1} local {:.0}",
+                        per(n[0], l[0]),
+                        per(n[1], l[1]),
+                        per(n[2], l[2]),
+                        per(n[3], l[3])
+                    )
+                })
+                .collect();
+            eprintln!("{}", line.join(" | "));
+        }
+        *last = now;
+        return;
+    }
     for w in 0..m.num_workers() {
         eprintln!(
             "worker {w}: polls {} parks {} noops {} steals {} steal_ops {} local_schedules {} overflows {}",
@@ -129,9 +188,9 @@ fn main() {
     let iterations = iterations.parse().expect("iterations: a number");
     match runtime.as_str() {
         "heist" => run::<Heist>(workload, iterations, heist_counters),
-        "tokio" => run::<Tokio>(workload, iterations, |_| {}),
-        "async-executor" => run::<AsyncExecutor>(workload, iterations, |_| {}),
-        "futures-pool" => run::<FuturesPool>(workload, iterations, |_| {}),
+        "tokio" => run::<Tokio>(workload, iterations, |_, _| {}),
+        "async-executor" => run::<AsyncExecutor>(workload, iterations, |_, _| {}),
+        "futures-pool" => run::<FuturesPool>(workload, iterations, |_, _| {}),
         other => panic!("unknown runtime {other}"),
     }
 }

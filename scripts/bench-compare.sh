@@ -23,7 +23,9 @@
 #
 # Medians are criterion's median point estimates (target/criterion/<group>/<fn>/new/
 # estimates.json); wake percentiles come from target/heist-bench/wake.json and memory
-# from target/heist-bench/memory-*.json.
+# from target/heist-bench/memory-*.json; the placement column (near or far vCPUs around
+# each runtime's measurement, docs/benchmarks/worker-counts.md section 10) from
+# target/heist-bench/placement.jsonl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -116,6 +118,28 @@ def loses_to(h, others):
     lost = [p for p, m in others.items() if m is not None and m < h]
     return ", ".join(lost) if lost else "none"
 
+# Placement of each runtime's measurement (benches/scheduler.rs, `placed`): the last
+# record per worker count, workload and runtime. n = near before and after, f = far,
+# x = it changed during the measurement (so its median mixes both), ? = no record.
+placement = {}
+try:
+    with open(os.path.join(target, "heist-bench", "placement.jsonl")) as f:
+        for line in f:
+            try:
+                r = json.loads(line)
+            except ValueError:
+                continue
+            def near(ns):
+                return None if ns is None else ns < 150
+            b, a = near(r["before_ns"]), near(r["after_ns"])
+            mark = "?" if b is None or a is None else ("x" if b != a else ("n" if b else "f"))
+            placement[(str(r["workers"]), r["group"], r["runtime"])] = mark
+except OSError:
+    pass
+
+def placements(n, w):
+    return "/".join(placement.get((n, w, p), "?") for p in sched_peers)
+
 workloads = ["spawn_many_local", "spawn_many_remote_idle", "spawn_many_remote_busy1",
              "spawn_many_remote_busy2", "yield_many", "ping_pong", "chained_spawn",
              "foreign_wake_storm", "token_ring"]
@@ -125,13 +149,19 @@ for baseline, title in ([(f"workers-{n}", f"{n} workers") for n in worker_counts
           "<= async-executor; and heist <= every peer)")
     print()
     print("| workload | heist | tokio | async-executor | futures-pool | heist/tokio | "
-          "heist/async-executor | bar | heist loses to |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "heist/async-executor | bar | heist loses to | placement h/t/a/f |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    n = baseline[len("workers-"):] if baseline.startswith("workers-") else \
+        os.environ.get("HEIST_BENCH_WORKERS", str(os.cpu_count()))
     for w in workloads:
         h, t, a, f = (median_ns(w, p, baseline) for p in sched_peers)
         print(f"| {w} | {fmt_time(h)} | {fmt_time(t)} | {fmt_time(a)} | {fmt_time(f)} | "
               f"{ratio(h, t)} | {ratio(h, a)} | {verdict(h, t, a)} | "
-              f"{loses_to(h, {'tokio': t, 'async-executor': a, 'futures-pool': f})} |")
+              f"{loses_to(h, {'tokio': t, 'async-executor': a, 'futures-pool': f})} | "
+              f"{placements(n, w)} |")
+    print()
+    print("placement: the CPUs' distance before and after each runtime's measurement "
+          "(benches/common/placement.rs): n near, f far, x changed during it, ? no record")
     print()
 
 print("## spawn + await of a trivial task, one worker (bar: heist <= 10 x floor)")

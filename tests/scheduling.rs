@@ -350,3 +350,22 @@ fn a_child_spawned_after_a_timer_wake_is_rescued_from_its_blocked_parent() {
         "the child stayed stranded in the next-task slot of its blocked parent's worker"
     );
 }
+
+/// Rule 4a of `docs/sleep-protocol.md`: a searcher that runs out of work keeps looking
+/// before it parks, so tasks spawned from outside while it looks are taken without a
+/// wake-up. With a spin far longer than the test (shutdown ends it), the only worker
+/// never parks between 100 spawns from outside, each awaited before the next; without
+/// the spin it parks after each task and the spawn that follows wakes it.
+#[test]
+fn a_spinning_searcher_takes_spawns_from_outside_without_parking() {
+    let rt = heist::Runtime::builder()
+        .worker_threads(1)
+        .stalled_slot_check(None)
+        .spin_before_park(std::time::Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    for i in 0..100 {
+        assert_eq!(rt.block_on(rt.spawn(async move { i })).unwrap(), i);
+    }
+    assert_eq!(rt.handle().metrics().worker_park_count(0), 0);
+}

@@ -13,8 +13,9 @@
 //!
 //! Shared by `benches/*.rs`, `examples/memory.rs` and `examples/workload.rs` through
 //! `#[path]`; `workloads.rs` holds the bodies of the scheduler workloads that the
-//! example runs too.
+//! example runs too; `placement.rs` the probe of how far apart the two CPUs are.
 
+pub mod placement;
 pub mod workloads;
 
 use std::future::Future;
@@ -106,7 +107,9 @@ impl Rt for Heist {
     type Join<T: Send + 'static> = Unwrap<heist::task::JoinHandle<T>>;
 
     /// Diagnostic knobs for experiments (never set in the recorded runs):
-    /// `HEIST_BENCH_GLOBAL_QUEUE_INTERVAL`, `HEIST_BENCH_LIFO_LIMIT`.
+    /// `HEIST_BENCH_GLOBAL_QUEUE_INTERVAL`, `HEIST_BENCH_LIFO_LIMIT`,
+    /// `HEIST_BENCH_SPIN_US` (`Builder::spin_before_park`, in microseconds),
+    /// `HEIST_BENCH_SLOT_CHECK_US` (`Builder::stalled_slot_check`, in microseconds, 0: off).
     fn build(workers: usize) -> Self {
         let mut b = heist::Runtime::builder();
         b.worker_threads(workers);
@@ -115,6 +118,12 @@ impl Rt for Heist {
         }
         if let Some(n) = env_u32("HEIST_BENCH_LIFO_LIMIT") {
             b.lifo_slot_limit(n);
+        }
+        if let Some(n) = env_u32("HEIST_BENCH_SLOT_CHECK_US") {
+            b.stalled_slot_check((n > 0).then(|| std::time::Duration::from_micros(n.into())));
+        }
+        if let Some(n) = env_u32("HEIST_BENCH_SPIN_US") {
+            b.spin_before_park(std::time::Duration::from_micros(n.into()));
         }
         Heist(b.build().expect("heist runtime"))
     }

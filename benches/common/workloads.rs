@@ -71,6 +71,32 @@ pub fn yield_many<R: Rt>(sp: &R::Spawner, tasks: usize, yields: usize) {
     rx.recv().unwrap();
 }
 
+/// `ping_pong`: a task spawned from outside spawns `rounds` rounds; each round spawns a
+/// partner, sends it a ping over a oneshot and awaits the pong on a second one.
+/// `futures::channel::oneshot` for every runtime.
+pub fn ping_pong<R: Rt>(sp: &R::Spawner, rounds: usize) {
+    let (count, rx) = Countdown::new(rounds);
+    let outer = sp.clone();
+    R::spawn_detached(sp, async move {
+        for _ in 0..rounds {
+            let count = count.clone();
+            let inner = outer.clone();
+            R::spawn_detached(&outer, async move {
+                let (ping_tx, ping_rx) = oneshot::channel::<()>();
+                let (pong_tx, pong_rx) = oneshot::channel::<()>();
+                R::spawn_detached(&inner, async move {
+                    ping_rx.await.unwrap();
+                    pong_tx.send(()).unwrap();
+                });
+                ping_tx.send(()).unwrap();
+                pong_rx.await.unwrap();
+                count.tick();
+            });
+        }
+    });
+    rx.recv().unwrap();
+}
+
 /// `foreign_wake_storm`: `receivers` tasks each loop on an unbounded channel's `next()`;
 /// the calling thread (outside the runtime) sends `messages` to each, one receiver after
 /// the other in turn, so the sends wake tasks from a thread the runtime does not own (a

@@ -12,6 +12,9 @@ use std::fmt;
 use std::io;
 use std::time::Duration;
 
+/// `Builder::spin_before_park`'s default (`docs/sleep-protocol.md`, rule 4a).
+const SPIN_BEFORE_PARK: Duration = Duration::from_micros(50);
+
 /// Configures a [`Runtime`].
 ///
 /// ```
@@ -31,6 +34,7 @@ pub struct Builder {
     global_queue_interval: u32,
     lifo_slot_limit: u32,
     stalled_slot_check: Option<Duration>,
+    spin_before_park: Duration,
     max_blocking_threads: usize,
     thread_keep_alive: Duration,
     start_paused: bool,
@@ -58,6 +62,7 @@ impl Builder {
             global_queue_interval: 61,
             lifo_slot_limit: 3,
             stalled_slot_check: Some(Duration::from_millis(1)),
+            spin_before_park: SPIN_BEFORE_PARK,
             max_blocking_threads: 512,
             thread_keep_alive: Duration::from_secs(10),
             start_paused: false,
@@ -172,6 +177,18 @@ impl Builder {
         self
     }
 
+    /// How long an idle worker that was looking for work to steal keeps looking before
+    /// it goes to sleep (default 50 us). Work queued meanwhile (a task woken from a thread
+    /// outside the runtime, a peer's spill) is then taken without a wake-up: the thread
+    /// that queued it makes no system call, and the worker none either. The price is up
+    /// to this much CPU time each time a worker runs out of work, spent only by the
+    /// workers counted as searching (at most half of them) and only while no timer or
+    /// I/O source needs a worker to wait in the driver. `Duration::ZERO` turns it off.
+    pub fn spin_before_park(&mut self, period: Duration) -> &mut Self {
+        self.spin_before_park = period;
+        self
+    }
+
     /// Starts the runtime with its clock paused (default `false`), as if
     /// [`time::pause`](crate::time::pause) were its first call: for tests, where timers
     /// then take no real time and fire in deadline order every run, whatever the number
@@ -214,6 +231,7 @@ impl Builder {
             global_queue_interval: self.global_queue_interval,
             lifo_slot_limit: self.lifo_slot_limit,
             stalled_slot_check: self.stalled_slot_check,
+            spin_before_park: self.spin_before_park,
             observe: self.observe.resolved(),
         };
         let blocking = Pool::new(PoolConfig {

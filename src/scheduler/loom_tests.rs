@@ -33,6 +33,8 @@ fn shared_with(n: usize, stalled_slot_check: Option<Duration>) -> (Arc<Shared>, 
         global_queue_interval: 61,
         lifo_slot_limit: 3,
         stalled_slot_check,
+        // Under loom the spin is one more look at the queues, whatever its length.
+        spin_before_park: Duration::from_micros(1),
         observe: Default::default(),
     };
     (

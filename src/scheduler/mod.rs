@@ -65,6 +65,9 @@ pub(crate) struct Config {
     /// peers' next-task slots again (a peer may be stuck in a long poll).
     /// `None`: sleepers wait for new work only (the rescue is off).
     pub(crate) stalled_slot_check: Option<Duration>,
+    /// How long a searcher that found nothing keeps looking at the queues before it
+    /// parks (rule 4a of `docs/sleep-protocol.md`). Zero: it parks at once.
+    pub(crate) spin_before_park: Duration,
     /// Slow polls, debug mode, histograms (`src/debug/`).
     pub(crate) observe: crate::debug::Observe,
 }

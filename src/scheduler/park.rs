@@ -8,7 +8,11 @@
 //! A worker that found no work (`worker.rs`, search order step 7):
 //!
 //! 1. turns the driver ([`Driver::turn`], `wait = true`); if that woke tasks (they land
-//!    in this worker's queue), it runs them instead of parking;
+//!    in this worker's queue), it runs them instead of parking. If it is searching
+//!    and the driver needs no waiter ([`Driver::needs_waiter`]), it then keeps looking
+//!    at the queues for up to `Config::spin_before_park`, still counted as searching,
+//!    and leaves as a searcher if work arrives (rule 4a of the sleep protocol,
+//!    `Worker::spin_for_work`);
 //! 2. announces its sleep (`Idle::about_to_park`: joins the sleepers, `SeqCst` fence) and
 //!    re-checks every queue (rule 4 of the sleep protocol);
 //! 3. parks on its [`Parker`](super::driver::Parker), with the stalled-slot timeout
@@ -114,6 +118,11 @@ impl Worker {
         if driver.turn(true) > 0 {
             return;
         }
+        // Rule 4a: a searcher looks a while longer before it sleeps, unless something in
+        // the driver needs a waiter that nobody else is.
+        if self.is_searching() && !driver.needs_waiter() && self.spin_for_work() {
+            return;
+        }
         let was_searching = self.stop_searching();
         shared.idle.about_to_park(self.index, was_searching);
         // `about_to_park` ended with a SeqCst fence: a push that our re-check misses saw
@@ -185,6 +194,45 @@ impl Worker {
             }
             // Spurious: a driver event for nobody here, a deadline the other keeper
             // fired, a hand-off. Still on the sleepers list; park again.
+        }
+    }
+
+    /// Rule 4a of the sleep protocol: a searcher that found nothing keeps looking at the
+    /// injector and the peers' deques for up to `Config::spin_before_park` before it
+    /// parks. Returns true if it saw work (or shutdown): the caller then leaves `park`
+    /// still searching, and the run loop searches again. While it spins it still counts
+    /// as searching, so a push meanwhile wakes nobody (rule 2): it is a searcher that
+    /// looks longer, and leaves the searching state as any searcher does, by finding
+    /// work (rule 3) or by parking (rule 4), each with its re-check.
+    fn spin_for_work(&self) -> bool {
+        let shared = &*self.shared;
+        let budget = shared.config.spin_before_park;
+        if budget.is_zero() {
+            return false;
+        }
+        // A model explores one more look; a spin bounded by the clock would make the
+        // number of looks, and so the execution, differ between loom's replays.
+        #[cfg(heist_loom)]
+        {
+            shared.has_queued_work()
+        }
+        #[cfg(not(heist_loom))]
+        {
+            /// Looks between two readings of the clock (a look is a few loads of lines
+            /// that change only when work is queued).
+            const LOOKS_PER_CLOCK: u32 = 16;
+            let start = std::time::Instant::now();
+            loop {
+                for _ in 0..LOOKS_PER_CLOCK {
+                    if shared.has_queued_work() || shared.is_shutdown() {
+                        return true;
+                    }
+                    crate::sync::spin_loop();
+                }
+                if start.elapsed() >= budget {
+                    return false;
+                }
+            }
         }
     }
 }

@@ -259,6 +259,11 @@ impl Worker {
         std::mem::take(&mut self.core.borrow_mut().is_searching)
     }
 
+    /// Whether this worker counts as searching.
+    pub(super) fn is_searching(&self) -> bool {
+        self.core.borrow().is_searching
+    }
+
     /// The worker leaves its park loop as a searcher (`Idle` already counts it).
     pub(super) fn start_searching(&self) {
         self.core.borrow_mut().is_searching = true;

@@ -15,8 +15,8 @@
 //! - debug mode (`Builder::debug`, `HEIST_DEBUG=1`) turns on the watchdog (100 ms) and
 //!   both histograms *sampled*: one poll in 256 is timed, one wake-up in 256 per task
 //!   is stamped. A clock read costs about as much as a whole poll of a small task
-//!   (25-80 ns on the VMs measured), so timing every poll would make debug mode several times
-//!   slower on a yield-heavy load. Sampled, it adds about 38 instructions per poll of
+//!   (25-80 ns on the VMs measured), so timing every poll would make debug mode several
+//!   times slower on a yield-heavy load. Sampled, it adds about 38 instructions per poll of
 //!   `yield_many` (+10.0%, callgrind; `docs/observability.md`, Costs): the unsampled
 //!   poll is inlined into the run loop (a few loads and branches, and the wait-site
 //!   pointer stored in a thread-local), the sampled one goes out of line, and a

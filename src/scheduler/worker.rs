@@ -506,12 +506,9 @@ impl Worker {
             // Found in steps 1-4: `found_work` under the same borrow (a second borrow
             // was 4-5 instructions per poll).
             Some(task) => {
-                core.in_poll = true;
-                let searching = std::mem::take(&mut core.is_searching);
+                let was_searching = found_work(&mut core);
                 drop(core);
-                if searching {
-                    self.shared.searcher_found_work();
-                }
+                self.stopped_searching(was_searching);
                 task
             }
             None => {
@@ -520,7 +517,8 @@ impl Worker {
                     stats.took_nothing();
                     return None;
                 };
-                self.found_work();
+                let was_searching = found_work(&mut self.core.borrow_mut());
+                self.stopped_searching(was_searching);
                 task
             }
         };
@@ -686,13 +684,11 @@ impl Worker {
         None
     }
 
-    /// A task was found: stop searching, and if this was the last searcher and work is
-    /// still queued, wake another worker (`Shared::searcher_found_work`).
-    fn found_work(&self) {
-        let mut core = self.core.borrow_mut();
-        core.in_poll = true;
-        if std::mem::take(&mut core.is_searching) {
-            drop(core);
+    /// After [`found_work`]: if this worker was the last searcher and work is still
+    /// queued, wake another worker (`Shared::searcher_found_work`).
+    #[inline(always)]
+    fn stopped_searching(&self, was_searching: bool) {
+        if was_searching {
             self.shared.searcher_found_work();
         }
     }
@@ -744,4 +740,12 @@ fn steal_retrying(mut steal: impl FnMut() -> Steal<Notified>) -> Option<Notified
             Steal::Retry => crate::sync::spin_loop(),
         }
     }
+}
+
+/// A task was found: the worker is polling and no longer searching. Returns whether it
+/// was searching (the caller, with `core` released, then calls `stopped_searching`).
+#[inline(always)]
+fn found_work(core: &mut Core) -> bool {
+    core.in_poll = true;
+    std::mem::take(&mut core.is_searching)
 }

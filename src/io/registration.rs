@@ -39,7 +39,7 @@ use super::interest::{Interest, Ready};
 use super::scheduled::{Direction, ReadyEvent, ScheduledIo, READER, WRITER};
 use crate::runtime::context::with_poll_budget;
 use crate::sync::Arc;
-use crate::task::coop::Check;
+use crate::task::coop::{Check, PollBudget};
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -142,40 +142,55 @@ impl Registration {
         &self,
         cx: &mut Context<'_>,
         dir: Direction,
+        op: impl FnMut() -> io::Result<R>,
+        drained: impl Fn(&R) -> bool,
+    ) -> Poll<io::Result<R>> {
+        // `with_poll_budget` calls the closure once, so the loop is inlined into each
+        // caller (`poll_read`, ...): out of line it cost about 50 instructions per
+        // operation more (callgrind, echo, `docs/benchmarks/echo.md`).
+        with_poll_budget(|budget| self.poll_io_budgeted(budget, cx, dir, op, drained))
+    }
+
+    /// `poll_io_drain` within `budget`, the poll's (none outside a worker or
+    /// `block_on`).
+    #[inline(always)]
+    fn poll_io_budgeted<R>(
+        &self,
+        budget: Option<PollBudget<'_>>,
+        cx: &mut Context<'_>,
+        dir: Direction,
         mut op: impl FnMut() -> io::Result<R>,
         drained: impl Fn(&R) -> bool,
     ) -> Poll<io::Result<R>> {
-        with_poll_budget(|budget| -> Poll<io::Result<R>> {
-            if let Some(budget) = budget {
-                match budget.check() {
-                    Check::Proceed => {}
-                    check => {
-                        if check == Check::Yield {
-                            self.driver.stats.budget_forced_yield();
-                        }
-                        cx.waker().wake_by_ref();
-                        return Poll::Pending;
+        if let Some(budget) = budget {
+            match budget.check() {
+                Check::Proceed => {}
+                check => {
+                    if check == Check::Yield {
+                        self.driver.stats.budget_forced_yield();
                     }
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
                 }
             }
-            let result = loop {
-                let event = ready!(self.poll_ready(cx, dir))?;
-                match op() {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        self.shared.clear_readiness(event);
-                    }
-                    Ok(r) if EDGE_TRIGGERED && drained(&r) => {
-                        self.shared.clear_readiness(event);
-                        break Ok(r);
-                    }
-                    result => break result,
+        }
+        let result = loop {
+            let event = ready!(self.poll_ready(cx, dir))?;
+            match op() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.shared.clear_readiness(event);
                 }
-            };
-            if let Some(budget) = budget {
-                budget.spend();
+                Ok(r) if EDGE_TRIGGERED && drained(&r) => {
+                    self.shared.clear_readiness(event);
+                    break Ok(r);
+                }
+                result => break result,
             }
-            Poll::Ready(result)
-        })
+        };
+        if let Some(budget) = budget {
+            budget.spend();
+        }
+        Poll::Ready(result)
     }
 
     /// tokio's `try_io`: runs `op` if the resource is ready for `interest`, clearing the

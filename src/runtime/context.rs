@@ -222,16 +222,17 @@ impl Drop for BlockingGuard {
 /// thread-local read on the workers, where servers run.
 #[inline]
 pub(crate) fn with_poll_budget<R>(f: impl FnOnce(Option<PollBudget<'_>>) -> R) -> R {
-    worker::poll_budget(|budget| match budget {
-        Some(budget) => f(Some(budget)),
-        None => {
+    worker::poll_budget(|budget| {
+        let budget = budget.or_else(|| {
             let ptr = CONTEXT
                 .try_with(|ctx| ctx.budget.get())
                 .unwrap_or(std::ptr::null());
             // SAFETY: set by `enter_budget` to a budget that outlives the guard which
             // clears it, and only read on this thread.
-            f(unsafe { ptr.as_ref() }.map(Budget::current))
-        }
+            unsafe { ptr.as_ref() }.map(Budget::current)
+        });
+        // One call of `f`, so that it can be inlined (the I/O loop is its body).
+        f(budget)
     })
 }
 

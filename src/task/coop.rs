@@ -19,7 +19,8 @@
 //!   worker's tick (`Remote::tick`, one more for every task the run loop takes). The
 //!   budget remembers the tick of the poll it counts for, and an operation that finds
 //!   another tick finds the budget full: the reset costs the run loop nothing (no store
-//!   per poll, no thread-local), only the I/O operation compares two numbers.
+//!   per poll, no thread-local); the I/O operation reads the thread's worker and its
+//!   tick, compares, and stores its count.
 //! - **`block_on`**: its poll loop owns a [`Budget`] on its stack, made current on the
 //!   thread once per `block_on`, and starts a new poll with [`Budget::new_poll`] (a
 //!   store to its own frame).

@@ -73,7 +73,8 @@ fn ready(addr: SocketAddr) {
 }
 
 /// `--stats`: each time the last connection closes, heist's server prints its workers'
-/// counters (parks, parks without a poll, steals, polls) as a JSON line to stderr.
+/// counters (parks, parks without a poll, steals, polls) and the runtime's forced yields
+/// (`budget_forced_yield_count`) as a JSON line to stderr.
 fn heist_server(addr: SocketAddr, workers: usize, stats: bool) {
     use futures::io::{AsyncReadExt, AsyncWriteExt};
     use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
@@ -115,12 +116,13 @@ fn print_heist_stats() {
         format!("[{}]", v.join(","))
     };
     eprintln!(
-        "{{\"parks\":{},\"noops\":{},\"steals\":{},\"steal_ops\":{},\"polls\":{}}}",
+        "{{\"parks\":{},\"noops\":{},\"steals\":{},\"steal_ops\":{},\"polls\":{},\"forced_yields\":{}}}",
         per(&|w| m.worker_park_count(w)),
         per(&|w| m.worker_noop_count(w)),
         per(&|w| m.worker_steal_count(w)),
         per(&|w| m.worker_steal_operations(w)),
         per(&|w| m.worker_poll_count(w)),
+        m.budget_forced_yield_count(),
     );
 }
 

@@ -6,8 +6,9 @@
 //!   waiters; no system calls, so loom and miri check it (`loom_tests.rs`).
 //! - `driver.rs`: the mio `Poll`, the slab of registrations, the turn.
 //! - `seat.rs`: which parked worker waits in the poll, and the hand-off (loom-checked).
-//! - `registration.rs`: a resource's tie to the driver, the I/O loop with its
-//!   cooperative budget, and `PollEvented` (what `heist::net` wraps).
+//! - `registration.rs`: a resource's tie to the driver, the I/O loop (which spends
+//!   the poll's cooperative budget, `task/coop.rs`), and `PollEvented` (what
+//!   `heist::net` wraps).
 //! - `unix.rs`: `AsyncFd`.
 //! - `read_buf.rs`: [`ReadBuf`] (tokio's), what the datagram sockets' `poll_recv*` fill.
 //! - `hyper.rs` (feature `hyper`): hyper's `Executor` and `Timer` on heist.

@@ -1,17 +1,26 @@
-//! `Registration`: a resource's tie to its driver (readiness, token, cooperative budget),
-//! and `PollEvented`, a mio source with one, which the `net` types wrap.
+//! `Registration`: a resource's tie to its driver (readiness, token), the I/O loop that
+//! spends the poll's cooperative budget, and `PollEvented`, a mio source with one, which
+//! the `net` types wrap.
 //!
 //! # The I/O loop
 //!
 //! Every operation is "wait until the direction is ready, try the syscall; on
 //! `WouldBlock` clear the readiness seen (only if unchanged, `scheduled.rs`) and wait
-//! again". An operation that completes counts against the direction's *budget*: after
-//! `BUDGET` operations in a row without a `WouldBlock`, the next poll returns `Pending`
-//! once and wakes its own task, which heist queues at the back of its worker's queue (a
-//! wake during a task's own poll is a yield). So a connection whose socket is always
-//! ready (a client flooding it) cannot keep its worker from the other tasks queued
-//! there. tokio counts a budget per task poll; heist counts per resource and direction,
-//! which needs no hook in the task harness and bounds the same loop.
+//! again". An operation that completes spends one unit of the poll's cooperative
+//! *budget* (`task/coop.rs`, tokio's coop budget): after `BUDGET` (128) operations in
+//! one poll of the task, on whatever resources, the next one returns `Pending` and
+//! wakes its own task, which heist queues at the back of its worker's queue (a wake
+//! during a task's own poll is a yield), and so does every later one in that poll. So
+//! a connection whose socket is always ready (a client flooding it) cannot keep its
+//! worker from the other tasks queued there. The budget is full again when the task is
+//! polled again: a connection that waits for its reads between writes (one request per
+//! poll) never reaches it and stays on its worker. Each forced yield is counted in
+//! `RuntimeMetrics::budget_forced_yield_count`.
+//!
+//! (heist used to count per resource and direction instead: 128 operations in a row
+//! without a `WouldBlock`. An echo server's write direction never says `WouldBlock`, so
+//! every 128th request was forced to yield and the other worker stole the connection:
+//! `docs/benchmarks/echo.md`, "p99 against tokio".)
 //!
 //! # Short reads and writes
 //!
@@ -28,15 +37,13 @@
 use super::driver::{shut_down_error, Inner};
 use super::interest::{Interest, Ready};
 use super::scheduled::{Direction, ReadyEvent, ScheduledIo, READER, WRITER};
-use crate::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use crate::runtime::context::with_poll_budget;
 use crate::sync::Arc;
+use crate::task::coop::{Check, PollBudget};
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
-
-/// Operations that complete in a row, per direction, before one forced yield.
-pub(crate) const BUDGET: u32 = 128;
 
 /// mio's selector here is edge-triggered (epoll, kqueue): a short read or write on a
 /// stream proves the direction drained (module doc, "Short reads and writes"). Not so
@@ -64,8 +71,6 @@ pub(crate) struct Registration {
     driver: Arc<Inner>,
     shared: Arc<ScheduledIo>,
     token: mio::Token,
-    /// Per direction: operations completed since the last `WouldBlock` or yield.
-    streak: [AtomicU32; 2],
 }
 
 /// The driver of the runtime this thread runs in.
@@ -96,7 +101,6 @@ impl Registration {
             driver,
             shared,
             token,
-            streak: [AtomicU32::new(0), AtomicU32::new(0)],
         })
     }
 
@@ -120,7 +124,7 @@ impl Registration {
     }
 
     /// Runs `op` once `dir` is ready, retrying after each `WouldBlock`, within the
-    /// budget (module doc).
+    /// poll's budget (module doc).
     pub(crate) fn poll_io<R>(
         &self,
         cx: &mut Context<'_>,
@@ -138,33 +142,55 @@ impl Registration {
         &self,
         cx: &mut Context<'_>,
         dir: Direction,
+        op: impl FnMut() -> io::Result<R>,
+        drained: impl Fn(&R) -> bool,
+    ) -> Poll<io::Result<R>> {
+        // `with_poll_budget` calls the closure once, so the loop is inlined into each
+        // caller (`poll_read`, ...): out of line it cost about 50 instructions per
+        // operation more (callgrind, echo, `docs/benchmarks/echo.md`).
+        with_poll_budget(|budget| self.poll_io_budgeted(budget, cx, dir, op, drained))
+    }
+
+    /// `poll_io_drain` within `budget`, the poll's (none outside a worker or
+    /// `block_on`).
+    #[inline(always)]
+    fn poll_io_budgeted<R>(
+        &self,
+        budget: Option<PollBudget<'_>>,
+        cx: &mut Context<'_>,
+        dir: Direction,
         mut op: impl FnMut() -> io::Result<R>,
         drained: impl Fn(&R) -> bool,
     ) -> Poll<io::Result<R>> {
-        let streak = &self.streak[dir as usize];
-        if streak.load(Relaxed) >= BUDGET {
-            streak.store(0, Relaxed);
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
+        if let Some(budget) = budget {
+            match budget.check() {
+                Check::Proceed => {}
+                check => {
+                    if check == Check::Yield {
+                        self.driver.stats.budget_forced_yield();
+                    }
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+            }
         }
-        loop {
+        let result = loop {
             let event = ready!(self.poll_ready(cx, dir))?;
             match op() {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.shared.clear_readiness(event);
-                    streak.store(0, Relaxed);
                 }
                 Ok(r) if EDGE_TRIGGERED && drained(&r) => {
                     self.shared.clear_readiness(event);
-                    streak.store(0, Relaxed);
-                    return Poll::Ready(Ok(r));
+                    break Ok(r);
                 }
-                result => {
-                    streak.fetch_add(1, Relaxed);
-                    return Poll::Ready(result);
-                }
+                result => break result,
             }
+        };
+        if let Some(budget) = budget {
+            budget.spend();
         }
+        Poll::Ready(result)
     }
 
     /// tokio's `try_io`: runs `op` if the resource is ready for `interest`, clearing the

@@ -158,6 +158,13 @@ impl RuntimeMetrics {
         self.io(|io| io.polls.get())
     }
 
+    /// Times a task was forced to yield back to the scheduler after spending its
+    /// cooperative budget: 128 I/O operations in one poll (tokio's name and meaning;
+    /// counted once per poll; heist's budget counts I/O operations only).
+    pub fn budget_forced_yield_count(&self) -> u64 {
+        self.io(|io| io.budget_forced_yields.load(Relaxed))
+    }
+
     fn io(&self, read: impl FnOnce(&io::IoDriverStats) -> u64) -> u64 {
         self.handle.driver.io.get().map_or(0, |d| read(&d.stats))
     }

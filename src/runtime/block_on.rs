@@ -6,8 +6,9 @@
 //! task that wakes `block_on` and then goes idle leaves no gap in which the runtime
 //! looks idle (`docs/sleep-protocol.md`, "Auto-advance").
 
-use super::Handle;
+use super::{context, Handle};
 use crate::sync::Parker;
+use crate::task::coop::Budget;
 // A std atomic, on purpose: as the clock's counts (`time/clock.rs`), what orders the
 // auto-advance protocol is the clock's and the sleepers' locks; this word only decides,
 // by read-modify-writes, which of the waker and the woken thread counts the thread busy.
@@ -28,7 +29,7 @@ impl Handle {
     /// On a worker thread of any heist runtime, and inside another `block_on`.
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        let _blocking = super::context::enter_blocking();
+        let _blocking = context::enter_blocking();
         let _enter = self.enter();
         block_on(self.time().clone(), future)
     }
@@ -115,7 +116,11 @@ pub(crate) fn block_on<F: Future>(time: crate::sync::Arc<time::Driver>, future: 
     let waker = Waker::from(thread.clone());
     let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);
+    // The I/O budget of each poll (`task/coop.rs`): made current once, refilled per poll.
+    let budget = Budget::new();
+    let _budget = context::enter_budget(&budget);
     loop {
+        budget.new_poll();
         if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
             return output;
         }

@@ -1,10 +1,12 @@
 //! The thread-local runtime context: which runtime is current on this thread (inside
-//! its workers, `block_on` and `Runtime::enter`), and whether the thread is inside
-//! `block_on`. Which *worker* a thread runs is the scheduler's own thread-local
-//! (`scheduler/worker.rs`).
+//! its workers, `block_on` and `Runtime::enter`), whether the thread is inside
+//! `block_on`, and that `block_on`'s cooperative budget (`with_poll_budget` finds the
+//! budget of the poll running on this thread, `task/coop.rs`). Which *worker* a thread
+//! runs is the scheduler's own thread-local (`scheduler/worker.rs`).
 
 use super::handle::Handle;
 use crate::scheduler::worker;
+use crate::task::coop::{Budget, PollBudget};
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::marker::PhantomData;
@@ -17,6 +19,9 @@ struct RuntimeContext {
     depth: Cell<usize>,
     /// Inside `block_on`.
     blocking: Cell<bool>,
+    /// The cooperative budget of `block_on`'s polls (`task/coop.rs`), while one runs on
+    /// this thread; null otherwise.
+    budget: Cell<*const Budget>,
 }
 
 crate::sync::thread_local! {
@@ -26,6 +31,7 @@ crate::sync::thread_local! {
         handle: RefCell::new(None),
         depth: Cell::new(0),
         blocking: Cell::new(false),
+        budget: Cell::new(std::ptr::null()),
     };
 }
 
@@ -207,5 +213,47 @@ pub(crate) fn enter_blocking() -> BlockingGuard {
 impl Drop for BlockingGuard {
     fn drop(&mut self) {
         let _ = CONTEXT.try_with(|ctx| ctx.blocking.set(false));
+    }
+}
+
+/// The cooperative budget the poll running on this thread spends (`task/coop.rs`): its
+/// worker's, else the one of the `block_on` it runs in, else none (a thread that polls
+/// with its own executor: no budget, as in tokio). The worker's is looked up first: one
+/// thread-local read on the workers, where servers run.
+#[inline]
+pub(crate) fn with_poll_budget<R>(f: impl FnOnce(Option<PollBudget<'_>>) -> R) -> R {
+    worker::poll_budget(|budget| {
+        let budget = budget.or_else(|| {
+            let ptr = CONTEXT
+                .try_with(|ctx| ctx.budget.get())
+                .unwrap_or(std::ptr::null());
+            // SAFETY: set by `enter_budget` to a budget that outlives the guard which
+            // clears it, and only read on this thread.
+            unsafe { ptr.as_ref() }.map(Budget::current)
+        });
+        // One call of `f`, so that it can be inlined (the I/O loop is its body).
+        f(budget)
+    })
+}
+
+/// Makes `budget` the one this thread's polls spend until the guard drops
+/// (`block_on`'s; it starts each poll with `Budget::new_poll`).
+pub(crate) fn enter_budget(budget: &Budget) -> BudgetGuard<'_> {
+    let prev = CONTEXT.with(|ctx| ctx.budget.replace(budget));
+    BudgetGuard {
+        prev,
+        _budget: PhantomData,
+    }
+}
+
+/// Restores the budget `enter_budget` replaced.
+pub(crate) struct BudgetGuard<'a> {
+    prev: *const Budget,
+    _budget: PhantomData<&'a Budget>,
+}
+
+impl Drop for BudgetGuard<'_> {
+    fn drop(&mut self) {
+        let _ = CONTEXT.try_with(|ctx| ctx.budget.set(self.prev));
     }
 }

@@ -30,6 +30,7 @@ use super::{LocalQueue, Notified, Remote, Shared};
 use crate::metrics::worker::{CurrentPoll, WorkerStats};
 use crate::sync::atomic::{fence, Ordering::Relaxed, Ordering::SeqCst};
 use crate::sync::Arc;
+use crate::task::coop::{Budget, PollBudget};
 use crate::task::JoinHandle;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -87,6 +88,9 @@ pub(crate) struct Worker {
     /// `shared.config.observe.instrumented()`, copied: the run loop tests it on every
     /// poll, one load less than through `shared` (a local copy made the loop spill).
     instrumented: bool,
+    /// The cooperative budget of this worker's polls (`task/coop.rs`), told apart by
+    /// the tick: nothing in the run loop resets it ([`poll_budget`]).
+    budget: Budget,
 }
 
 /// This thread's worker, if it runs one.
@@ -140,6 +144,21 @@ pub(crate) fn polling_task_id() -> Option<crate::task::Id> {
     // SAFETY: as in `with_current`: set by `CurrentGuard::set`, alive while set.
     let worker = unsafe { thread_worker().as_ref() }?;
     worker.stats().polling_id()
+}
+
+/// The cooperative budget of the poll this thread's worker runs (`task/coop.rs`), or
+/// `None` off the workers. The poll's number is the worker's tick, which the run loop
+/// advances for every task it takes anyway: a new poll finds the budget full without a
+/// store per poll. Read through the worker this thread runs even while it stands aside
+/// for another runtime (its task still runs in this poll); a thread that lent its
+/// worker (`block_in_place`) has none.
+#[inline]
+pub(crate) fn poll_budget<R>(f: impl FnOnce(Option<PollBudget<'_>>) -> R) -> R {
+    // SAFETY: as in `with_current`: set by `CurrentGuard::set`, alive while set, and
+    // used only on this thread (`budget` is touched by no other: a stand-in uses the
+    // worker only while the lender's thread runs none, `lend.rs`).
+    let worker = unsafe { thread_worker().as_ref() };
+    f(worker.map(|w| w.budget.in_poll(w.remote().tick.load(Relaxed))))
 }
 
 /// True on a worker thread of the runtime whose shared state is at `shared`.
@@ -389,6 +408,7 @@ impl Worker {
         let stats = NonNull::from(&*shared.stats.workers[index]);
         Worker {
             instrumented: shared.config.observe.instrumented(),
+            budget: Budget::new(),
             shared,
             index,
             remote,

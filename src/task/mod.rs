@@ -112,6 +112,7 @@
 //! once, on the thread that holds `RUNNING`.
 
 mod cache;
+pub(crate) mod coop;
 mod error;
 mod harness;
 mod id;

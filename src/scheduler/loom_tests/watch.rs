@@ -10,7 +10,7 @@ use super::super::park::{Driver, Seat, Unpark};
 use super::super::worker::Worker;
 use super::super::{Config, LocalQueue, Shared};
 use crate::sync::atomic::{AtomicBool, Ordering::SeqCst};
-use crate::sync::{model, thread, Arc, Parker};
+use crate::sync::{model, thread, Arc, Mutex, Parker};
 use std::time::Duration;
 
 /// Runs of each model on real threads (without loom).
@@ -23,10 +23,10 @@ const REACTOR: Seat = 1;
 /// The driver's state, shared by the workers' `ModelDriver` and the scheduler's
 /// `Unpark`.
 struct Reactor {
-    /// The client's data arrived: an edge the kernel holds for the next poll.
-    edge: AtomicBool,
-    /// A seated wait took the edge: the next `turn` dispatches it.
-    collected: AtomicBool,
+    /// The edge and the batch, under a lock as the real poll state is (the poll lock):
+    /// loom may let a read-modify-write read a value older than one that
+    /// happens-before it (`io::loom_tests`), so a `swap` would lose the edge.
+    kernel: Mutex<Kernel>,
     /// A turn dispatched the edge (the connection's task ran).
     served: AtomicBool,
     reactor_held: AtomicBool,
@@ -46,8 +46,7 @@ struct Reactor {
 impl Reactor {
     fn new(peer_stuck: bool) -> Arc<Reactor> {
         Arc::new(Reactor {
-            edge: AtomicBool::new(false),
-            collected: AtomicBool::new(false),
+            kernel: Mutex::new(Kernel::default()),
             served: AtomicBool::new(false),
             reactor_held: AtomicBool::new(false),
             keeper_held: AtomicBool::new(false),
@@ -62,7 +61,7 @@ impl Reactor {
     /// The client sends: an edge, which wakes a poller in `epoll_wait` (a token if it is
     /// not there yet: the edge is level for its next wait, as epoll's ready list is).
     fn send(&self) {
-        self.edge.store(true, SeqCst);
+        self.kernel.lock().edge = true;
         self.poll.unpark();
     }
 
@@ -73,8 +72,16 @@ impl Reactor {
     }
 
     fn take_edge(&self) -> bool {
-        self.edge.swap(false, SeqCst)
+        std::mem::take(&mut self.kernel.lock().edge)
     }
+}
+
+#[derive(Default)]
+struct Kernel {
+    /// The client's data arrived: an edge the kernel holds for the next poll.
+    edge: bool,
+    /// A seated wait took the edge: the next `turn` dispatches it.
+    collected: bool,
 }
 
 struct ModelDriver(Arc<Reactor>);
@@ -84,7 +91,10 @@ impl Driver for ModelDriver {
         let r = &*self.0;
         // As `io::driver::Inner::turn`: a parking worker (`wait`) dispatches what a
         // seated wait left; a busy worker's turn also polls without blocking.
-        let got = r.collected.swap(false, SeqCst) || (!wait && r.take_edge());
+        let got = {
+            let mut kernel = r.kernel.lock();
+            std::mem::take(&mut kernel.collected) || (!wait && std::mem::take(&mut kernel.edge))
+        };
         if !got {
             return 0;
         }
@@ -95,7 +105,8 @@ impl Driver for ModelDriver {
 
     fn try_enter(&self, _worker: usize, events: bool) -> Option<Seat> {
         let r = &*self.0;
-        r.edge_before_sleep.store(r.edge.load(SeqCst), SeqCst);
+        let edge = r.kernel.lock().edge;
+        r.edge_before_sleep.store(edge, SeqCst);
         if events
             && r.reactor_held
                 .compare_exchange(false, true, SeqCst, SeqCst)
@@ -130,7 +141,7 @@ impl Driver for ModelDriver {
                 return;
             }
         }
-        r.collected.store(true, SeqCst);
+        r.kernel.lock().collected = true;
     }
 
     fn leave(&self, seat: Seat) {

@@ -96,7 +96,7 @@ impl Parker {
     /// Where the worker waits right now: `None` if it does not (running, or a token
     /// pending), `Some(None)` on its condvar, `Some(Some(seat))` in a driver seat. A
     /// snapshot, for tests that wait until a worker is parked.
-    #[cfg(test)]
+    #[cfg(all(test, not(heist_loom)))]
     pub(crate) fn waiting(&self) -> Option<Option<Seat>> {
         self.0.waiting()
     }

@@ -87,7 +87,7 @@ impl Parker {
     /// Where the parked thread waits: `None` if it does not (not parked, or a token
     /// pending), `Some(None)` on the condvar, `Some(Some(seat))` in a seat. A snapshot,
     /// for tests.
-    #[cfg(test)]
+    #[cfg(all(test, not(heist_loom)))]
     pub(crate) fn waiting(&self) -> Option<Option<usize>> {
         match self.state.load(SeqCst) {
             EMPTY | TOKEN => None,

@@ -62,7 +62,9 @@
 //! - **Seats.** [`Driver::try_enter`] is a try-lock: it returns a seat number, or `None`
 //!   if every seat is taken (the worker then waits on its condvar). The timer driver has
 //!   two seats (its two *keepers*: two threads' timed waits are late together far less
-//!   often than one's); an I/O driver has one (the `mio::Poll`).
+//!   often than one's); an I/O driver has one (the `mio::Poll`). With `events ==
+//!   false` it offers only seats that wait for no events on others' behalf (the
+//!   keepers'): what a watcher whose peer is awake asks for (step 3).
 //! - **Waiting.** [`Driver::park`] blocks the calling thread on its seat until
 //!   [`Unpark::unpark`] of that seat, an event, the driver's own next deadline (the timer
 //!   wheel's next tick) or `timeout` (the stalled-slot check), whichever comes first. It

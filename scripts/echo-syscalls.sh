@@ -7,6 +7,7 @@
 #   scripts/echo-syscalls.sh                      # default cells, heist tokio smol
 #   RTS="heist tokio" CELLS="100:64:rr" N=100000 scripts/echo-syscalls.sh
 #   TOOL=strace scripts/echo-syscalls.sh          # strace -c -f instead of perf
+#   BIN=/tmp/echo-main scripts/echo-syscalls.sh   # another build's echo example
 #   RTS="heist tokio smol asyncio uvloop" ...     # with the article's Python servers
 #
 # TOOL=perf (default): `perf stat` on syscall tracepoints, attached to the server
@@ -26,8 +27,12 @@ RTS="${RTS:-heist tokio smol}"
 CELLS="${CELLS:-1:64:rr 100:64:rr 100:1024:rr 1000:64:pipe}"
 PORT="${PORT:-7600}"
 
-cargo build --release --example echo >&2
-BIN=target/release/examples/echo
+# BIN=path: run that build of the echo example (server and client) instead of this tree's,
+# e.g. to compare two commits' servers under the same load.
+if [ -z "${BIN:-}" ]; then
+    cargo build --release --example echo >&2
+    BIN=target/release/examples/echo
+fi
 OUT=target/echo-syscalls.jsonl
 : > "$OUT"
 EVENTS=raw_syscalls:sys_enter

@@ -290,3 +290,88 @@ fn block_on_has_a_budget_per_poll() {
         assert_eq!(reads_per_poll(4, 300, false), (vec![128, 128, 44], 2));
     });
 }
+
+/// Tighter than `echo_beside_a_blocked_worker`: there the echo is served within the
+/// bound even with the watcher's poll on waking removed, because a searching worker's
+/// run loop polls the reactor every `DRIVER_INTERVAL` (32) loop turns, failed searches
+/// included, so each echo took ~32 periods instead of one. Here each byte the client
+/// sends while one worker spins must be read before the other worker (the watcher, out
+/// of the reactor's seat while its peer is awake) has begun two more park rounds: the
+/// round that ends after the byte arrived polls the reactor and runs the reader.
+/// Counted in park rounds (`worker_park_count`), not time. Ten bytes: with the poll
+/// removed, a byte passes only when the run loop's periodic poll falls in that window
+/// (about 2 rounds in 32), so ten in a row do not.
+#[test]
+fn a_watcher_serves_io_within_its_period_while_its_peer_is_stuck() {
+    use std::sync::atomic::AtomicUsize;
+    bounded("bytes beside a spinning worker", || {
+        let rt = Runtime::builder().worker_threads(2).build().unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        client.set_nodelay(true).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        // A second descriptor of the server's socket: the test peeks at it to know the
+        // byte has arrived (the kernel marks the socket ready as it queues the data).
+        let peek = server.try_clone().unwrap();
+        let read = Arc::new(AtomicUsize::new(0));
+        let reader = {
+            let _enter = rt.enter();
+            let mut socket = heist::net::TcpStream::from_std(server).unwrap();
+            let read = read.clone();
+            rt.spawn(async move {
+                let mut buf = [0; 16];
+                while let Ok(n) = socket.read(&mut buf).await {
+                    if n == 0 {
+                        return;
+                    }
+                    read.fetch_add(n, SeqCst);
+                }
+            })
+        };
+        let (started, release) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let spinner = {
+            let (started, release) = (started.clone(), release.clone());
+            rt.spawn(async move {
+                started.store(true, SeqCst);
+                while !release.load(SeqCst) {
+                    std::hint::spin_loop();
+                }
+            })
+        };
+        while !started.load(SeqCst) {
+            std::thread::yield_now();
+        }
+        let metrics = rt.handle().metrics();
+        let parks = || (0..2).map(|i| metrics.worker_park_count(i)).sum::<u64>();
+        let mut late = Vec::new();
+        for i in 0..10 {
+            client.write_all(&[i]).unwrap();
+            // Arrived: in the socket, or already read.
+            while read.load(SeqCst) <= i as usize && peek.peek(&mut [0; 1]).is_err() {
+                std::thread::yield_now();
+            }
+            let p0 = parks();
+            while read.load(SeqCst) <= i as usize && parks() < p0 + 3 {
+                std::thread::yield_now();
+            }
+            if read.load(SeqCst) <= i as usize {
+                late.push(i);
+                // Let it be read before the next byte, whatever serves it.
+                while read.load(SeqCst) <= i as usize {
+                    std::thread::yield_now();
+                }
+            }
+        }
+        release.store(true, SeqCst);
+        rt.block_on(spinner).unwrap();
+        drop(client);
+        rt.block_on(reader).unwrap();
+        assert!(
+            late.is_empty(),
+            "bytes {late:?} waited two park rounds of the watcher beside a spinning worker"
+        );
+    });
+}

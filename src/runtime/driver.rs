@@ -5,7 +5,9 @@
 //! Seats: the timers' two keeper roles are seats `0..KEEPERS`; the reactor's one seat
 //! is `IO_SEAT`. A parking worker takes the reactor's seat first (once the runtime has
 //! done any I/O) and waits in `epoll_wait` with the time to the timers' next deadline as
-//! its timeout; otherwise a keeper role, as before. The reactor's holder keeps no timer
+//! its timeout; otherwise a keeper role, as before. A watcher whose peer is awake asks
+//! for no seat that waits for events (`try_enter(.., false)`): only a keeper role, and
+//! it polls the reactor without blocking when its period ends (`scheduler/park.rs`). The reactor's holder keeps no timer
 //! role: a timer that moves earlier while no keeper is seated summons a sleeper, which
 //! may be the holder (woken through mio's `Waker`, it polls again with the new deadline).
 
@@ -17,7 +19,7 @@ use crate::time;
 use std::time::Duration;
 
 /// The reactor's seat (after the timers' keeper roles).
-const IO_SEAT: Seat = time::KEEPERS;
+pub(crate) const IO_SEAT: Seat = time::KEEPERS;
 
 /// The runtime's driver: its I/O reactor and its timers.
 pub(crate) struct Driver {
@@ -41,7 +43,8 @@ impl Driver {
     /// The scheduler's stalled-slot check is on (`Builder::stalled_slot_check`): while
     /// any worker is awake, a sleeper waits with that period as its timeout
     /// (`scheduler/park.rs`, the chain wake-up's "alone" rule keeps one), and on waking
-    /// with nothing to do it parks again, taking the reactor's seat if it is free. So a
+    /// polls the reactor without blocking (it stays out of the reactor's seat while a
+    /// peer is awake; the last worker to park takes the seat). So a
     /// worker that leaves the seat and then blocks in a long poll stalls I/O for at most
     /// that period, without the eager hand-off, which cost a sleeper's wake-up (and
     /// often a `mio::Waker` write on top of the "alone" rule's own wake) on every event
@@ -83,10 +86,12 @@ impl park::Driver for Driver {
         io + self.time.fire_due(wait)
     }
 
-    fn try_enter(&self, worker: usize) -> Option<Seat> {
-        if let Some(io) = self.io.get() {
-            if io.try_enter() {
-                return Some(IO_SEAT);
+    fn try_enter(&self, worker: usize, events: bool) -> Option<Seat> {
+        if events {
+            if let Some(io) = self.io.get() {
+                if io.try_enter() {
+                    return Some(IO_SEAT);
+                }
             }
         }
         self.time.try_keep(worker)

@@ -16,6 +16,8 @@ pub(crate) mod driver;
 mod handle;
 mod scope;
 pub(crate) mod task_builder;
+#[cfg(all(test, not(heist_loom)))]
+mod watch_tests;
 
 pub use block_in_place::block_in_place;
 pub use builder::Builder;

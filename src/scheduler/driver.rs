@@ -24,8 +24,11 @@ pub(crate) trait Driver: Send + Sync + 'static {
     /// Returns how many tasks it woke.
     fn turn(&self, wait: bool) -> usize;
 
-    /// Worker `worker` is about to block: takes a free seat, if any (a try-lock).
-    fn try_enter(&self, worker: usize) -> Option<Seat>;
+    /// Worker `worker` is about to block: takes a free seat, if any (a try-lock). With
+    /// `events == false`, only a seat that waits for no events on others' behalf (a
+    /// timer keeper's, not the I/O reactor's): a watcher whose peer is awake stays out
+    /// of the reactor (`park.rs`, "The park loop", step 3).
+    fn try_enter(&self, worker: usize, events: bool) -> Option<Seat>;
 
     /// Blocks on `seat` (held) until it is unparked, an event arrives, the driver's own
     /// next deadline passes or `timeout` passes. May return spuriously.
@@ -72,10 +75,30 @@ impl Parker {
     }
 
     /// Blocks worker `worker` until `unpark` is called (or was called since the last
-    /// park), or `timeout` passes: in `driver` if a seat is free, else on the condvar.
-    /// May return spuriously; the caller re-checks its condition.
-    pub(crate) fn park<D: Driver>(&self, driver: &D, worker: usize, timeout: Option<Duration>) {
-        self.0.park_seated(&Seated { driver, worker }, timeout);
+    /// park), or `timeout` passes: in `driver` if a seat is free (with `events ==
+    /// false`, only a seat that waits for no events, [`Driver::try_enter`]), else on the
+    /// condvar. May return spuriously; the caller re-checks its condition.
+    pub(crate) fn park<D: Driver>(
+        &self,
+        driver: &D,
+        worker: usize,
+        timeout: Option<Duration>,
+        events: bool,
+    ) {
+        let seats = Seated {
+            driver,
+            worker,
+            events,
+        };
+        self.0.park_seated(&seats, timeout);
+    }
+
+    /// Where the worker waits right now: `None` if it does not (running, or a token
+    /// pending), `Some(None)` on its condvar, `Some(Some(seat))` in a driver seat. A
+    /// snapshot, for tests that wait until a worker is parked.
+    #[cfg(all(test, not(heist_loom)))]
+    pub(crate) fn waiting(&self) -> Option<Option<Seat>> {
+        self.0.waiting()
     }
 
     /// Wakes the parked worker (on its condvar, or in the driver through `driver`), or
@@ -85,15 +108,17 @@ impl Parker {
     }
 }
 
-/// The driver's seats, as worker `worker` takes them.
+/// The driver's seats, as worker `worker` takes them (only those that wait for no
+/// events unless `events`).
 struct Seated<'a, D> {
     driver: &'a D,
     worker: usize,
+    events: bool,
 }
 
 impl<D: Driver> sync::Seats for Seated<'_, D> {
     fn try_enter(&self) -> Option<Seat> {
-        self.driver.try_enter(self.worker)
+        self.driver.try_enter(self.worker, self.events)
     }
 
     fn park(&self, seat: Seat, timeout: Option<Duration>) {

@@ -16,6 +16,9 @@ use crate::sync::{model, thread, Arc};
 use crate::task::{self, Id, JoinHandle};
 use std::time::Duration;
 
+// The watcher rule's models, over a model of the runtime's driver.
+mod watch;
+
 /// Runs of each model on real threads (without loom).
 const ITERATIONS: usize = if cfg!(miri) { 3 } else { 300 };
 

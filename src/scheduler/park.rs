@@ -24,8 +24,21 @@
 //!    ([`Driver::park`]: a keeper's timed wait to the next timer deadline, or the
 //!    reactor's `epoll_wait`); without one, on its own condition variable. Either way it
 //!    gives the seat up as soon as it wakes ([`Driver::leave`]): a seat is held for one
-//!    park, never owned by a worker;
-//! 4. turns the driver again (`wait = true`), which fires what became due;
+//!    park, never owned by a worker. **A watcher whose peer is awake** (it read
+//!    `unparked > 0` for this round's decision) takes no seat that waits for events
+//!    (`events == false`: a keeper's seat or its condvar, never the reactor's): in
+//!    `epoll_wait` it would return at the first edge and run that connection itself,
+//!    which halved the messages per read of a pipelined echo its busy peer serves
+//!    (`docs/benchmarks/echo.md`). It polls the reactor without blocking instead when
+//!    its period ends (step 4), so I/O waits at most one period behind a peer stuck in
+//!    a task, as it did with the watcher seated. The last worker to park reads
+//!    `unparked == 0` (each `about_to_park` is a `SeqCst` RMW under the sleepers' lock,
+//!    so of two workers parking the later one sees the other asleep), so it may take
+//!    the reactor's seat: when every worker sleeps, one tries the seat, as before;
+//! 4. turns the driver again: `wait = true`, which fires what became due and dispatches
+//!    what a seated wait left, or, for a watcher that stayed out of the reactor,
+//!    `wait = false`, a busy worker's turn, which also polls the reactor without
+//!    blocking;
 //! 5. leaves the loop, **always as a searcher** (`Idle::wake_self` counts a worker that
 //!    woke by itself as searching, as a notifier counts the worker it wakes), if it was
 //!    notified, if its timeout elapsed or if the turn woke tasks; a wake-up with none of
@@ -49,7 +62,9 @@
 //! - **Seats.** [`Driver::try_enter`] is a try-lock: it returns a seat number, or `None`
 //!   if every seat is taken (the worker then waits on its condvar). The timer driver has
 //!   two seats (its two *keepers*: two threads' timed waits are late together far less
-//!   often than one's); an I/O driver has one (the `mio::Poll`).
+//!   often than one's); an I/O driver has one (the `mio::Poll`). With `events ==
+//!   false` it offers only seats that wait for no events on others' behalf (the
+//!   keepers'): what a watcher whose peer is awake asks for (step 3).
 //! - **Waiting.** [`Driver::park`] blocks the calling thread on its seat until
 //!   [`Unpark::unpark`] of that seat, an event, the driver's own next deadline (the timer
 //!   wheel's next tick) or `timeout` (the stalled-slot check), whichever comes first. It
@@ -167,20 +182,30 @@ impl Worker {
             // message in ping-pong). So a sleeper with an awake peer looks again after a
             // while, and keeps doing so for `WATCH_ROUNDS` rounds after it last saw one
             // awake (`keeps_watching`); then, the runtime idle, it waits for new work only.
+            let peer_awake = shared.idle.unparked() > 0;
             let timeout = shared
                 .config
                 .stalled_slot_check
-                .filter(|_| self.keeps_watching(shared.idle.unparked() > 0));
+                .filter(|_| self.keeps_watching(peer_awake));
+            // A watcher whose peer is awake stays out of the driver's event seat (the
+            // reactor) and polls it without blocking when its period ends (module doc,
+            // "The park loop", step 3): seated, it would return at the first edge and
+            // take that connection from the busy peer.
+            let events = !(timeout.is_some() && peer_awake);
             if timeout.is_some() {
                 shared.idle.watch();
             }
             self.before_park();
-            self.remote().parker.park(driver, self.index, timeout);
+            self.remote()
+                .parker
+                .park(driver, self.index, timeout, events);
             self.after_unpark();
             if timeout.is_some() {
                 shared.idle.unwatch();
             }
-            let fired = driver.turn(true) > 0;
+            // `turn(false)`, a busy worker's turn, polls the reactor without blocking:
+            // the watcher that stayed out of it serves what arrived meanwhile.
+            let fired = driver.turn(events) > 0;
             if shared.is_shutdown() {
                 return;
             }

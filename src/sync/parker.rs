@@ -84,6 +84,18 @@ impl Parker {
         seats.leave(seat);
     }
 
+    /// Where the parked thread waits: `None` if it does not (not parked, or a token
+    /// pending), `Some(None)` on the condvar, `Some(Some(seat))` in a seat. A snapshot,
+    /// for tests.
+    #[cfg(all(test, not(heist_loom)))]
+    pub(crate) fn waiting(&self) -> Option<Option<usize>> {
+        match self.state.load(SeqCst) {
+            EMPTY | TOKEN => None,
+            ON_CONDVAR => Some(None),
+            in_seat => Some(Some(in_seat - IN_SEAT)),
+        }
+    }
+
     /// Fast path: consumes a pending token without touching the lock (or a seat).
     fn take_token(&self) -> bool {
         self.state

@@ -9,6 +9,9 @@
 //!     runtime:  heist | tokio | async-executor | futures-pool
 //!     workload: foreign_wake_storm | token_ring | yield_many | spawn_many_remote_idle
 //!               | yield_switches (yield_many's shape, counting task switches per yield)
+//!               | storm_phases (foreign_wake_storm's shape, timed in phases on the
+//!                 sending thread, with its CPU time and run-queue wait, and the
+//!                 receivers' polls; any runtime)
 //! HEIST_BENCH_WORKERS=1 cargo run --release --example workload -- heist yield_many 5
 //! ```
 //!
@@ -67,6 +70,11 @@ fn run<R: Rt>(workload: &str, iterations: usize, report: impl Fn(&R::Spawner, Op
             "spawn_many_remote_idle" => body::spawn_remote_and_await(&rt, &sp, size(0, 10_000)),
             "ping_pong" => body::ping_pong::<R>(&sp, size(0, 1_000)),
             "yield_switches" => yield_switches::<R>(&sp, size(0, 200), size(1, 1_000)),
+            "storm_phases" => storm_phases::<R>(
+                &sp,
+                size(0, body::NUM_RECEIVERS),
+                size(1, body::NUM_MESSAGES),
+            ),
             other => panic!("unknown workload {other}"),
         }
         if let Some(k) = chunk {
@@ -88,6 +96,9 @@ fn run<R: Rt>(workload: &str, iterations: usize, report: impl Fn(&R::Spawner, Op
         start.elapsed() / iterations.max(1) as u32
     );
     report(&sp, None);
+    if workload == "storm_phases" {
+        phases_report(iterations);
+    }
 }
 
 /// `yield_many`'s shape (`tasks` tasks, `yields` yields each, the runtime's own
@@ -119,6 +130,178 @@ fn yield_switches<R: Rt>(sp: &R::Spawner, tasks: usize, yields: usize) {
         R::NAME,
         tasks * yields,
         switches as f64 / (tasks * yields) as f64
+    );
+}
+
+/// `storm_phases`'s totals over the run (`phases_report` divides by the iterations).
+mod phases {
+    use std::sync::atomic::AtomicU64;
+    pub static SPAWN_NS: AtomicU64 = AtomicU64::new(0);
+    pub static SEND_NS: AtomicU64 = AtomicU64::new(0);
+    pub static TAIL_NS: AtomicU64 = AtomicU64::new(0);
+    pub static SEND_CPU_NS: AtomicU64 = AtomicU64::new(0);
+    pub static SEND_RUNQ_NS: AtomicU64 = AtomicU64::new(0);
+    pub static SPAWN_RUNQ_NS: AtomicU64 = AtomicU64::new(0);
+    pub static SEND_NIVCSW: AtomicU64 = AtomicU64::new(0);
+    pub static POLLS: AtomicU64 = AtomicU64::new(0);
+    pub static PENDINGS: AtomicU64 = AtomicU64::new(0);
+    pub static DRAINED_AT_SEND_END: AtomicU64 = AtomicU64::new(0);
+}
+
+/// This thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), in nanoseconds.
+fn thread_cpu_ns() -> u64 {
+    // SAFETY: `ts` is a plain struct owned by this frame, which the call fills.
+    unsafe {
+        let mut ts: libc::timespec = std::mem::zeroed();
+        libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts);
+        ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    }
+}
+
+/// This thread's time waiting on a run queue (`/proc/thread-self/schedstat`, second
+/// field), in nanoseconds, and its involuntary context switches (`getrusage`).
+fn thread_runq_ns_and_nivcsw() -> (u64, u64) {
+    let runq = std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).map(|w| w.parse().unwrap_or(0)))
+        .unwrap_or(0);
+    // SAFETY: `ru` is a plain struct owned by this frame, which the call fills.
+    let nivcsw = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_THREAD, &mut ru);
+        ru.ru_nivcsw as u64
+    };
+    (runq, nivcsw)
+}
+
+/// One receiver of `storm_phases`: drains its channel in each poll, as
+/// `foreign_wake_storm`'s `while inbox.next().await` does, counting its polls and the
+/// polls that ended waiting (each a registration that the next send wakes), and
+/// publishing how many messages it has received so far in its own line.
+struct CountedReceiver {
+    inbox: futures::channel::mpsc::UnboundedReceiver<u32>,
+    received: usize,
+    messages: usize,
+    polls: u64,
+    pendings: u64,
+    seen: std::sync::Arc<[crossbeam_utils::CachePadded<std::sync::atomic::AtomicUsize>]>,
+    index: usize,
+}
+
+impl std::future::Future for CountedReceiver {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        use futures::StreamExt;
+        use std::sync::atomic::Ordering::Relaxed;
+        use std::task::Poll;
+        let this = &mut *self;
+        this.polls += 1;
+        loop {
+            match this.inbox.poll_next_unpin(cx) {
+                Poll::Ready(Some(_)) => {
+                    this.received += 1;
+                    if this.received == this.messages {
+                        break;
+                    }
+                }
+                Poll::Ready(None) => break,
+                Poll::Pending => {
+                    this.pendings += 1;
+                    this.seen[this.index].store(this.received, Relaxed);
+                    return Poll::Pending;
+                }
+            }
+        }
+        this.seen[this.index].store(this.received, Relaxed);
+        phases::POLLS.fetch_add(this.polls, Relaxed);
+        phases::PENDINGS.fetch_add(this.pendings, Relaxed);
+        Poll::Ready(())
+    }
+}
+
+/// `foreign_wake_storm`'s shape (same channels, same order of sends), timed in phases
+/// on the sending thread: spawning the receivers, sending, and the tail from the last
+/// send to the last receiver done; with the sender's CPU time, run-queue wait and
+/// involuntary switches during the sends, the receivers' polls and waits, and how many
+/// messages were drained when the last send returned.
+fn storm_phases<R: Rt>(sp: &R::Spawner, receivers: usize, messages: usize) {
+    use crossbeam_utils::CachePadded;
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    let seen: std::sync::Arc<[CachePadded<AtomicUsize>]> = (0..receivers)
+        .map(|_| CachePadded::new(AtomicUsize::new(0)))
+        .collect();
+    let (count, rx) = common::workloads::Countdown::new(receivers);
+    let (runq_spawn, _) = thread_runq_ns_and_nivcsw();
+    let t0 = Instant::now();
+    let senders: Vec<_> = (0..receivers)
+        .map(|index| {
+            let (tx, inbox) = futures::channel::mpsc::unbounded::<u32>();
+            let count = count.clone();
+            let recv = CountedReceiver {
+                inbox,
+                received: 0,
+                messages,
+                polls: 0,
+                pendings: 0,
+                seen: seen.clone(),
+                index,
+            };
+            R::spawn_detached(sp, async move {
+                recv.await;
+                count.tick();
+            });
+            tx
+        })
+        .collect();
+    let (runq0, niv0) = thread_runq_ns_and_nivcsw();
+    let cpu0 = thread_cpu_ns();
+    let t1 = Instant::now();
+    for i in 0..messages as u32 {
+        for tx in &senders {
+            tx.unbounded_send(i).expect("receiver waits");
+        }
+    }
+    let t2 = Instant::now();
+    let cpu1 = thread_cpu_ns();
+    let drained: usize = seen.iter().map(|s| s.load(Relaxed)).sum();
+    let (runq1, niv1) = thread_runq_ns_and_nivcsw();
+    rx.recv().unwrap();
+    let t3 = Instant::now();
+    let add = |a: &std::sync::atomic::AtomicU64, v: u64| {
+        a.fetch_add(v, Relaxed);
+    };
+    add(&phases::SPAWN_NS, (t1 - t0).as_nanos() as u64);
+    add(&phases::SEND_NS, (t2 - t1).as_nanos() as u64);
+    add(&phases::TAIL_NS, (t3 - t2).as_nanos() as u64);
+    add(&phases::SEND_CPU_NS, cpu1 - cpu0);
+    add(&phases::SEND_RUNQ_NS, runq1.saturating_sub(runq0));
+    add(&phases::SPAWN_RUNQ_NS, runq0.saturating_sub(runq_spawn));
+    add(&phases::SEND_NIVCSW, niv1.saturating_sub(niv0));
+    add(&phases::DRAINED_AT_SEND_END, drained as u64);
+}
+
+/// Prints `storm_phases`'s totals per iteration.
+fn phases_report(iterations: usize) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let per = |a: &std::sync::atomic::AtomicU64| a.load(Relaxed) as f64 / iterations.max(1) as f64;
+    eprintln!(
+        "phases per iteration: spawn {:.1} us (runq wait {:.1} us), send {:.1} us, tail {:.1} us; sender during sends: \
+         cpu {:.1} us, runq wait {:.1} us, involuntary switches {:.2}; receiver polls {:.0}, \
+         waits {:.0}; messages drained when the sends ended {:.0}",
+        per(&phases::SPAWN_NS) / 1e3,
+        per(&phases::SPAWN_RUNQ_NS) / 1e3,
+        per(&phases::SEND_NS) / 1e3,
+        per(&phases::TAIL_NS) / 1e3,
+        per(&phases::SEND_CPU_NS) / 1e3,
+        per(&phases::SEND_RUNQ_NS) / 1e3,
+        per(&phases::SEND_NIVCSW),
+        per(&phases::POLLS),
+        per(&phases::PENDINGS),
+        per(&phases::DRAINED_AT_SEND_END),
     );
 }
 

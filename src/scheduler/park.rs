@@ -262,6 +262,13 @@ impl Worker {
                 if start.elapsed() >= budget {
                     return false;
                 }
+                // Give the CPU to any thread waiting for it (the spin is for an idle
+                // core): with more runnable threads than cores (two workers and a thread
+                // outside the runtime feeding them, on 2 cores) a spinner held its CPU for
+                // the whole spin while that thread waited to run
+                // (`docs/benchmarks/worker-counts.md`, section 11). Returns at once when
+                // nothing else is runnable here.
+                std::thread::yield_now();
             }
         }
     }

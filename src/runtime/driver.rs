@@ -7,9 +7,10 @@
 //! done any I/O) and waits in `epoll_wait` with the time to the timers' next deadline as
 //! its timeout; otherwise a keeper role, as before. A watcher whose peer is awake asks
 //! for no seat that waits for events (`try_enter(.., false)`): only a keeper role, and
-//! it polls the reactor without blocking when its period ends (`scheduler/park.rs`). The reactor's holder keeps no timer
-//! role: a timer that moves earlier while no keeper is seated summons a sleeper, which
-//! may be the holder (woken through mio's `Waker`, it polls again with the new deadline).
+//! it polls the reactor without blocking when its period ends (`scheduler/park.rs`).
+//! The reactor's holder keeps no timer role: a timer that moves earlier while no keeper
+//! is seated summons a sleeper, which may be the holder (woken through mio's `Waker`,
+//! it polls again with the new deadline).
 
 use crate::io::driver::{Driver as IoDriver, Summon};
 use crate::scheduler::park::{self, Seat};

@@ -17,12 +17,15 @@ use std::time::{Duration, Instant};
 /// Spins (yielding) until `f` returns something; a bound only so that a broken runtime
 /// fails the test instead of hanging it (not a synchronisation: nothing waits for it).
 fn spin_until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let bound = Instant::now() + Duration::from_secs(60);
+    let start = Instant::now();
     loop {
         if let Some(t) = f() {
             return t;
         }
-        assert!(Instant::now() < bound, "{what}: not within 60 s");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{what}: not within 60 s"
+        );
         std::thread::yield_now();
     }
 }

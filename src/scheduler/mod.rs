@@ -287,6 +287,13 @@ impl Shared {
         }
     }
 
+    /// Tasks queued in the injector and the workers' deques (next-task slots not
+    /// counted): a snapshot, for the spin before parking.
+    #[cfg(not(heist_loom))]
+    pub(crate) fn queued_len(&self) -> usize {
+        self.injector.len() + self.remotes.iter().map(|r| r.stealer.len()).sum::<usize>()
+    }
+
     /// True if any queue a searcher looks at holds a task.
     pub(crate) fn has_queued_work(&self) -> bool {
         !self.injector.is_empty() || self.remotes.iter().any(|r| !r.stealer.is_empty())

@@ -39,7 +39,7 @@ use std::ptr::NonNull;
 /// Most tasks moved by one steal from a peer.
 const STEAL_LIMIT: usize = 128;
 /// Most tasks moved by one pull from the injector.
-const INJECTOR_LIMIT: usize = 64;
+pub(super) const INJECTOR_LIMIT: usize = 64;
 
 /// What the worker thread owns: touched only by its own thread.
 pub(crate) struct Core {

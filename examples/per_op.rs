@@ -6,13 +6,15 @@
 //! ```text
 //! cargo build --release --example per_op
 //! valgrind --tool=callgrind target/release/examples/per_op <op> <n>
-//!     op: spawn_await | yield | ping_pong
+//!     op: spawn_await | yield | ping_pong | chained
 //! ```
 //!
 //! - `spawn_await`: spawn a trivial task and await it, `n` times.
 //! - `yield`: `yield_now`, `n` times.
 //! - `ping_pong`: `n` rounds of: spawn a partner, send it a ping over a oneshot, await
 //!   its pong on another (the scheduler suite's `ping_pong`, from one task).
+//! - `chained`: a chain of `n` tasks, each spawning the next (the scheduler suite's
+//!   `chained_spawn`); the probe task awaits the last link.
 
 use std::hint::black_box;
 
@@ -20,10 +22,22 @@ async fn trivial() -> u64 {
     black_box(1u64)
 }
 
+/// One link of `chained`: spawns the next link, or tells the probe task the chain ended.
+fn chain_link(handle: heist::Handle, left: u64, done: futures::channel::oneshot::Sender<u64>) {
+    let next = handle.clone();
+    drop(handle.spawn(async move {
+        if left == 0 {
+            let _ = done.send(black_box(1));
+        } else {
+            chain_link(next, left - 1, done);
+        }
+    }));
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let [_, op, n] = &args[..] else {
-        panic!("usage: per_op <spawn_await|yield|ping_pong> <n>");
+        panic!("usage: per_op <spawn_await|yield|ping_pong|chained> <n>");
     };
     let (op, n): (String, u64) = (op.clone(), n.parse().expect("n: a number"));
     let workers = std::env::var("HEIST_BENCH_WORKERS").map_or(1, |v| v.parse().expect("a number"));
@@ -59,6 +73,14 @@ fn main() {
                     ping_tx.send(()).expect("ping receiver");
                     pong_rx.await.expect("pong");
                     done += 1;
+                }
+            }
+            "chained" => {
+                let (tx, rx) = futures::channel::oneshot::channel();
+                if n > 0 {
+                    chain_link(handle.clone(), n - 1, tx);
+                    rx.await.expect("the chain's end");
+                    done = n;
                 }
             }
             other => panic!("unknown op {other}"),

@@ -13,12 +13,8 @@ pub(crate) struct RuntimeStats {
     pub(crate) workers: Box<[CachePadded<WorkerStats>]>,
     /// Tasks spawned from threads that are not this runtime's workers: the one shared
     /// counter, bumped on the remote-spawn path, which already pushes to the shared
-    /// injector with read-modify-writes and a `SeqCst` fence. On a cache line of its
-    /// own: unpadded, it shared one with `workers`, `histograms` and the start of
-    /// `Shared::config`'s observe switches, which every worker reads on every poll and
-    /// spawn, so each spawn from outside took that line from the workers
-    /// (`spawn_many_remote_idle` 10-13% slower, `docs/observability.md`, "Costs").
-    pub(crate) remote_spawned: CachePadded<AtomicU64>,
+    /// injector with read-modify-writes and a `SeqCst` fence.
+    pub(crate) remote_spawned: AtomicU64,
     /// Latency histograms, if turned on (`Builder::enable_metrics_poll_time_histogram`,
     /// `Builder::debug`).
     pub(crate) histograms: Option<histogram::Histograms>,
@@ -31,7 +27,7 @@ impl RuntimeStats {
             workers: (0..num_workers)
                 .map(|_| CachePadded::new(WorkerStats::default()))
                 .collect(),
-            remote_spawned: CachePadded::new(AtomicU64::new(0)),
+            remote_spawned: AtomicU64::new(0),
             histograms: histograms.then(|| histogram::Histograms::new(num_workers)),
             started: Instant::now(),
         }

@@ -91,12 +91,12 @@ impl RuntimeMetrics {
         let stats = self.stats();
         // Read completions first: a task counted as completed was spawned before.
         let completed = stats.completed();
-        usize::try_from(stats.spawned().saturating_sub(completed)).unwrap_or(usize::MAX)
+        usize::try_from(self.spawned_tasks_count().saturating_sub(completed)).unwrap_or(usize::MAX)
     }
 
     /// Tasks spawned on this runtime since it started (blocking calls not included).
     pub fn spawned_tasks_count(&self) -> u64 {
-        self.stats().spawned()
+        self.stats().spawned_on_workers() + self.shared().injector.counted()
     }
 
     /// Tasks in the global queue (the injector): spawned or woken from outside the

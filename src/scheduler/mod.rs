@@ -226,7 +226,22 @@ impl Shared {
 
     /// Queues a task from off the workers (or from a worker that is busy draining).
     pub(crate) fn schedule_remote(&self, task: Notified) {
-        self.injector.push(task);
+        self.schedule_remote_with(task, false);
+    }
+
+    /// `schedule_remote` for a task's first queueing, its spawn: the injector counts it
+    /// (`RuntimeMetrics::spawned_tasks_count`) under the lock the push holds anyway.
+    pub(crate) fn schedule_remote_spawn(&self, task: Notified) {
+        self.schedule_remote_with(task, true);
+    }
+
+    #[inline]
+    fn schedule_remote_with(&self, task: Notified, is_spawn: bool) {
+        if is_spawn {
+            self.injector.push_counted(task);
+        } else {
+            self.injector.push(task);
+        }
         // Pairs with the fences in `begin_shutdown` and `Idle::about_to_park`: either
         // they see the push, or we see their flag / their announcement.
         fence(SeqCst);

@@ -45,9 +45,8 @@ impl Shared {
         F::Output: Send + 'static,
     {
         Shared::spawn_with(this, future, meta, |shared, task| {
-            shared.stats.spawned_remotely();
             crate::debug::queued(shared, &task);
-            shared.schedule_remote(task)
+            shared.schedule_remote_spawn(task)
         })
     }
 
@@ -61,12 +60,8 @@ impl Shared {
             Some(worker) if std::ptr::eq(&*worker.shared, self) => {
                 worker.schedule_local(task, is_yield, is_spawn)
             }
-            _ => {
-                if is_spawn {
-                    self.stats.spawned_remotely();
-                }
-                self.schedule_remote(task)
-            }
+            _ if is_spawn => self.schedule_remote_spawn(task),
+            _ => self.schedule_remote(task),
         })
     }
 }

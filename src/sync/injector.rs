@@ -42,7 +42,10 @@ use parking_lot::Mutex;
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
 // std's atomics: this file is the real side of the facade only (`real.rs` re-exports it).
-use std::sync::atomic::{AtomicUsize, Ordering::Acquire, Ordering::Release, Ordering::SeqCst};
+use std::sync::atomic::{
+    AtomicU64, AtomicUsize, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
+    Ordering::SeqCst,
+};
 
 /// Most tasks one batch take moves into the taker's deque besides the one it returns
 /// (the scheduler asks for at most `INJECTOR_LIMIT`, 64, in all).
@@ -61,7 +64,7 @@ pub(crate) struct Injector<T> {
     /// Held by a pusher. Guards the pushers' copy of `head`: a lower bound of it, read
     /// again only when the ring looks full, so that a push does not read the line the
     /// takers write on every take.
-    tail_lock: CachePadded<Mutex<usize>>,
+    tail_lock: CachePadded<TailSide>,
     /// Held by a taker, and by a pusher that grows the ring (after the tail lock).
     head_lock: CachePadded<Mutex<()>>,
     /// Next slot to take. Written under the head lock (`Release`), read anywhere.
@@ -76,6 +79,15 @@ pub(crate) struct Injector<T> {
     tail: CachePadded<AtomicUsize>,
     /// The ring. Read under either lock; replaced only under both.
     buf: UnsafeCell<Box<[UnsafeCell<MaybeUninit<T>>]>>,
+}
+
+/// The pushers' line: their lock, and the count of `push_counted` calls, bumped under
+/// the lock, so with a plain load and store (the lock orders the writers), on the line
+/// the push holds already. A counter of its own beside the queue cost the scheduler a
+/// locked read-modify-write per spawn from outside (`RuntimeMetrics::spawned_tasks_count`).
+struct TailSide {
+    lock: Mutex<usize>,
+    counted: AtomicU64,
 }
 
 // SAFETY: the queue owns the `T`s it holds and hands each to exactly one taker, so it
@@ -95,7 +107,10 @@ fn new_buf<T>(capacity: usize) -> Box<[UnsafeCell<MaybeUninit<T>>]> {
 impl<T> Injector<T> {
     pub(crate) fn new() -> Self {
         Injector {
-            tail_lock: CachePadded::new(Mutex::new(0)),
+            tail_lock: CachePadded::new(TailSide {
+                lock: Mutex::new(0),
+                counted: AtomicU64::new(0),
+            }),
             head_lock: CachePadded::new(Mutex::new(())),
             head: CachePadded::new(AtomicUsize::new(0)),
             tail: CachePadded::new(AtomicUsize::new(0)),
@@ -114,8 +129,30 @@ impl<T> Injector<T> {
     }
 
     /// Queues `task` at the back.
+    #[inline]
     pub(crate) fn push(&self, task: T) {
-        let mut head = self.tail_lock.lock();
+        self.push_with(task, false);
+    }
+
+    /// Queues `task` at the back and counts it (`counted`).
+    #[inline]
+    pub(crate) fn push_counted(&self, task: T) {
+        self.push_with(task, true);
+    }
+
+    /// The pushes made with `push_counted` (a hint: one in progress may be missing).
+    pub(crate) fn counted(&self) -> u64 {
+        self.tail_lock.counted.load(Relaxed)
+    }
+
+    #[inline]
+    fn push_with(&self, task: T, count: bool) {
+        let mut head = self.tail_lock.lock.lock();
+        if count {
+            // Under the tail lock: the lock orders the writers, so nothing is lost.
+            let counted = &self.tail_lock.counted;
+            counted.store(counted.load(Relaxed).wrapping_add(1), Relaxed);
+        }
         // Only pushers (holding the tail lock) write `tail`.
         let tail = self.tail.load(SeqCst);
         // SAFETY: we hold the tail lock.
@@ -396,7 +433,12 @@ mod tests {
                 let q = q.clone();
                 std::thread::spawn(move || {
                     for i in 0..PER_PUSHER {
-                        q.push((p, i));
+                        // Every other push counted: the count loses none of them.
+                        if i % 2 == 0 {
+                            q.push_counted((p, i));
+                        } else {
+                            q.push((p, i));
+                        }
                     }
                 })
             })
@@ -424,6 +466,7 @@ mod tests {
         for p in pushers {
             p.join().unwrap();
         }
+        assert_eq!(q.counted(), u64::from(PUSHERS * PER_PUSHER / 2));
         let mut all = vec![Vec::new(); PUSHERS as usize];
         for t in takers {
             for (p, seen) in t.join().unwrap().into_iter().enumerate() {

@@ -255,6 +255,8 @@ pub(crate) mod deque {
     /// atomics and heist's fences, not by this stand-in's lock.
     pub(crate) struct Injector<T> {
         inner: Locked<T>,
+        /// `push_counted` calls (a statistic: std's atomic, which loom does not see).
+        counted: crate::sync::stat::AtomicU64,
     }
 
     impl<T> Worker<T> {
@@ -339,10 +341,19 @@ pub(crate) mod deque {
         pub(crate) fn new() -> Self {
             Injector {
                 inner: Locked::new(),
+                counted: crate::sync::stat::AtomicU64::new(0),
             }
         }
         pub(crate) fn push(&self, task: T) {
             self.inner.with(|q| q.push_back(task))
+        }
+        pub(crate) fn push_counted(&self, task: T) {
+            self.counted
+                .fetch_add(1, crate::sync::stat::Ordering::Relaxed);
+            self.push(task);
+        }
+        pub(crate) fn counted(&self) -> u64 {
+            self.counted.load(crate::sync::stat::Ordering::Relaxed)
         }
         pub(crate) fn steal(&self) -> Steal<T> {
             match self.inner.queue.try_lock() {

@@ -7,11 +7,15 @@
 //! so a worker that spawns and completes tasks reuses the same few blocks. Larger or
 //! over-aligned tasks go straight to the global allocator.
 //!
-//! A block freed on another thread lands in that thread's list; lists are capped, so a
-//! thread that only frees returns the surplus to the global allocator. A thread's lists
-//! are freed when it exits. Under loom (`sync::RECYCLE_TASK_ALLOCATIONS` is false) every
+//! A block freed on another thread lands in that thread's list; lists are capped. A
+//! thread whose list is full hands the whole list to the class's depot (`depot.rs`),
+//! and a thread whose list is empty takes one from there before it asks the global
+//! allocator, so a thread that only frees (a worker completing tasks spawned from
+//! outside) feeds one that only allocates (the spawner) without a cross-thread free in
+//! the system allocator. A thread's lists are freed when it exits. Under loom (`sync::RECYCLE_TASK_ALLOCATIONS` is false) every
 //! block goes to the global allocator, so loom's and miri's views stay simple.
 
+use super::depot::{Batch, Depot, Free, DEPOT_BYTES};
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::cell::UnsafeCell;
 use std::ptr::{self, NonNull};
@@ -24,12 +28,46 @@ const CLASS_SIZE: usize = 16;
 const CLASS_OFFSET: usize = 8;
 const CLASSES: usize = 32;
 const CLASS_ALIGN: usize = 16;
-/// Blocks kept per class and thread (at most 32 KiB per class).
-const MAX_CACHED: usize = 64;
+/// Blocks kept per class and thread (at most 32 KiB per class), and so per batch handed
+/// to the depot.
+pub(super) const MAX_CACHED: usize = 64;
 
-/// A free block, linked through its first word.
-struct Free {
-    next: *mut Free,
+/// One depot per class.
+#[cfg(not(heist_loom))]
+static DEPOTS: [Depot; CLASSES] = [const { Depot::new() }; CLASSES];
+
+/// Batches a class's depot keeps: `DEPOT_BYTES` of blocks, and at least one batch.
+fn depot_cap(class: usize) -> usize {
+    (DEPOT_BYTES / (MAX_CACHED * (class * CLASS_SIZE + CLASS_OFFSET))).max(1)
+}
+
+/// The depot of `class`.
+#[cfg(not(heist_loom))]
+fn depot(class: usize) -> Option<&'static Depot> {
+    Some(&DEPOTS[class])
+}
+
+/// None under loom, where blocks are not recycled at all (`class_of` is always `None`).
+#[cfg(heist_loom)]
+fn depot(_class: usize) -> Option<&'static Depot> {
+    None
+}
+
+/// Frees every block of `batch` to the global allocator.
+///
+/// # Safety
+/// `batch` holds free blocks of `class_layout(class)` that nothing else references.
+unsafe fn free_batch(batch: Batch, class: usize) {
+    let mut block = batch.head.as_ptr();
+    while !block.is_null() {
+        // SAFETY: the batch owns its blocks (the caller's contract); each is read once
+        // and freed with the layout it was allocated with.
+        unsafe {
+            let next = (*block).next;
+            dealloc(block.cast(), class_layout(class));
+            block = next;
+        }
+    }
 }
 
 struct Lists {
@@ -45,16 +83,11 @@ std::thread_local! {
 
 impl Drop for Lists {
     fn drop(&mut self) {
-        for (class, head) in self.heads.iter().enumerate() {
-            let mut block = *head;
-            while !block.is_null() {
-                // SAFETY: every block on a list is a live allocation of `class_layout`
+        for (class, (head, len)) in self.heads.iter().zip(self.lens).enumerate() {
+            if let Some(head) = NonNull::new(*head) {
+                // SAFETY: every block on a list is a free block of `class_layout(class)`
                 // that nobody else references (it was freed into the list).
-                unsafe {
-                    let next = (*block).next;
-                    dealloc(block.cast(), class_layout(class));
-                    block = next;
-                }
+                unsafe { free_batch(Batch { head, len }, class) };
             }
         }
     }
@@ -89,9 +122,12 @@ pub(super) fn allocate(layout: Layout) -> NonNull<u8> {
                     // SAFETY: the lists are only touched by this thread, and no code runs
                     // between taking this reference and dropping it (no re-entrancy).
                     let lists = unsafe { &mut *lists.get() };
-                    let head = lists.heads[class];
+                    let mut head = lists.heads[class];
                     if head.is_null() {
-                        return None;
+                        // Empty: take a list another thread filled, if the depot has one.
+                        let batch = depot(class)?.take()?;
+                        head = batch.head.as_ptr();
+                        lists.lens[class] = batch.len;
                     }
                     // SAFETY: `head` is a free block of this class (see `Lists::drop`).
                     lists.heads[class] = unsafe { (*head).next };
@@ -127,7 +163,22 @@ pub(super) unsafe fn deallocate(block: NonNull<u8>, layout: Layout) {
             // SAFETY: as in `allocate`: this thread's lists, no re-entrancy.
             let lists = unsafe { &mut *lists.get() };
             if lists.lens[class] >= MAX_CACHED {
-                return false;
+                // Full: hand the whole list to the depot (or, if that is full too, to
+                // the global allocator) and start a new one with this block.
+                let Some(depot) = depot(class) else {
+                    return false;
+                };
+                let full = Batch {
+                    head: NonNull::new(lists.heads[class]).expect("a full list has a head"),
+                    len: lists.lens[class],
+                };
+                lists.heads[class] = ptr::null_mut();
+                lists.lens[class] = 0;
+                if let Err(full) = depot.put(full, depot_cap(class)) {
+                    // SAFETY: the list's blocks are free blocks of this class, and the
+                    // list no longer refers to them.
+                    unsafe { free_batch(full, class) };
+                }
             }
             let free = block.as_ptr().cast::<Free>();
             // SAFETY: the block is at least 24 bytes, 16-aligned, and ours now.
@@ -193,6 +244,45 @@ mod tests {
         }
         // SAFETY: this thread's lists; nothing else runs during the read.
         let len = LISTS.with(|l| unsafe { (*l.get()).lens[class_of(layout).unwrap()] });
-        assert_eq!(len, MAX_CACHED);
+        assert_eq!(
+            len, 10,
+            "the full list went to the depot, 10 blocks came after"
+        );
+    }
+
+    /// A thread that only frees feeds a thread that only allocates: the blocks freed on
+    /// one thread, past a full list, are the next ones allocated on another.
+    #[test]
+    fn a_full_list_freed_on_one_thread_is_allocated_on_another() {
+        // A class no other test uses, so the depot's batches of it are this test's.
+        let layout = Layout::from_size_align(472, 8).unwrap();
+        let blocks: Vec<usize> = (0..=MAX_CACHED)
+            .map(|_| allocate(layout).as_ptr() as usize)
+            .collect();
+        let freed = blocks.clone();
+        std::thread::spawn(move || {
+            for b in freed {
+                // SAFETY: from `allocate(layout)` on the spawning thread, not used again.
+                unsafe { deallocate(NonNull::new(b as *mut u8).unwrap(), layout) };
+            }
+        })
+        .join()
+        .unwrap();
+        // The freeing thread's first 64 went to the depot as one batch; its 65th was in
+        // its own list, freed when it exited. This thread's list of the class is empty.
+        let depot = &DEPOTS[class_of(layout).unwrap()];
+        assert_eq!(depot.len(), 1, "the full list was handed over whole");
+        let again: Vec<usize> = (0..MAX_CACHED)
+            .map(|_| allocate(layout).as_ptr() as usize)
+            .collect();
+        assert!(
+            again.iter().all(|b| blocks.contains(b)),
+            "every block came back from the depot"
+        );
+        assert_eq!(depot.len(), 0);
+        for b in again {
+            // SAFETY: from `allocate(layout)`, not used again.
+            unsafe { deallocate(NonNull::new(b as *mut u8).unwrap(), layout) };
+        }
     }
 }

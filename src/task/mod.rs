@@ -113,6 +113,7 @@
 
 mod cache;
 pub(crate) mod coop;
+mod depot;
 mod error;
 mod harness;
 mod id;

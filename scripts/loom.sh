@@ -28,7 +28,7 @@ run() {
 }
 
 case "$slice" in
-    task) run --lib -- task::loom_tests task::depot "$@" ;;
+    task) run --lib -- task::loom_tests task::depot::loom_tests "$@" ;;
     local) run --lib -- task::local::loom_tests "$@" ;;
     queue) run --lib -- scheduler::loom_tests "$@" ;;
     time) run --lib -- time::driver::loom_tests "$@" ;;

@@ -254,16 +254,17 @@ mod tests {
     /// one thread, past a full list, are the next ones allocated on another.
     #[test]
     fn a_full_list_freed_on_one_thread_is_allocated_on_another() {
+        struct Block(NonNull<u8>);
+        // SAFETY: a test block is a plain allocation, owned by one thread at a time.
+        unsafe impl Send for Block {}
         // A class no other test uses, so the depot's batches of it are this test's.
         let layout = Layout::from_size_align(472, 8).unwrap();
-        let blocks: Vec<usize> = (0..=MAX_CACHED)
-            .map(|_| allocate(layout).as_ptr() as usize)
-            .collect();
-        let freed = blocks.clone();
+        let blocks: Vec<Block> = (0..=MAX_CACHED).map(|_| Block(allocate(layout))).collect();
+        let addresses: Vec<*mut u8> = blocks.iter().map(|b| b.0.as_ptr()).collect();
         std::thread::spawn(move || {
-            for b in freed {
+            for b in blocks {
                 // SAFETY: from `allocate(layout)` on the spawning thread, not used again.
-                unsafe { deallocate(NonNull::new(b as *mut u8).unwrap(), layout) };
+                unsafe { deallocate(b.0, layout) };
             }
         })
         .join()
@@ -272,17 +273,15 @@ mod tests {
         // its own list, freed when it exited. This thread's list of the class is empty.
         let depot = &DEPOTS[class_of(layout).unwrap()];
         assert_eq!(depot.len(), 1, "the full list was handed over whole");
-        let again: Vec<usize> = (0..MAX_CACHED)
-            .map(|_| allocate(layout).as_ptr() as usize)
-            .collect();
+        let again: Vec<NonNull<u8>> = (0..MAX_CACHED).map(|_| allocate(layout)).collect();
         assert!(
-            again.iter().all(|b| blocks.contains(b)),
+            again.iter().all(|b| addresses.contains(&b.as_ptr())),
             "every block came back from the depot"
         );
         assert_eq!(depot.len(), 0);
         for b in again {
             // SAFETY: from `allocate(layout)`, not used again.
-            unsafe { deallocate(NonNull::new(b as *mut u8).unwrap(), layout) };
+            unsafe { deallocate(b, layout) };
         }
     }
 }

@@ -119,8 +119,9 @@ pub(super) fn allocate(layout: Layout) -> NonNull<u8> {
         Some(class) => {
             let reused = LISTS
                 .try_with(|lists| {
-                    // SAFETY: the lists are only touched by this thread, and no code runs
-                    // between taking this reference and dropping it (no re-entrancy).
+                    // SAFETY: the lists are only touched by this thread, and nothing that
+                    // runs while this reference lives (the depot's lock, the global
+                    // allocator) calls back into this module (no re-entrancy).
                     let lists = unsafe { &mut *lists.get() };
                     let mut head = lists.heads[class];
                     if head.is_null() {

@@ -123,6 +123,15 @@ impl park::Driver for Driver {
             || (self.io_handoff.load(Relaxed) && self.io.get().is_some_and(|io| io.needs_waiter()))
     }
 
+    fn unwatched(&self) -> bool {
+        // Not gated by the hand-off: without it (the stalled-slot check on, the default)
+        // a worker that left the reactor to run a task spun before sleeping while the
+        // next request's edge waited in the kernel (up to 50 us per request on a
+        // one-connection request/response server with two workers;
+        // `tests/net_scheduling.rs`, `a_spinning_worker_serves_io_that_nobody_waits_for`).
+        self.time.needs_keeper() || self.io.get().is_some_and(|io| io.needs_waiter())
+    }
+
     fn may_auto_advance(&self) -> bool {
         self.time.may_auto_advance()
     }

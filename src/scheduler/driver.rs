@@ -41,6 +41,15 @@ pub(crate) trait Driver: Send + Sync + 'static {
     /// seat is held (a worker leaving the park loop then hands the seat off).
     fn needs_waiter(&self) -> bool;
 
+    /// Like [`needs_waiter`](Driver::needs_waiter) but whatever the hand-off setting:
+    /// true if I/O sources are registered (or a timer needs a keeper) and nobody waits
+    /// in the driver. A spinning searcher (sleep-protocol rule 4a) then polls the driver
+    /// without blocking between its looks at the queues, since an edge that arrived
+    /// while it spun would otherwise wait for the spin to end.
+    fn unwatched(&self) -> bool {
+        self.needs_waiter()
+    }
+
     /// Paused time: true if the clock is paused, nothing holds it (a `block_on` that
     /// polls, a blocking call) and a timer is pending. A hint: `auto_advance` decides.
     fn may_auto_advance(&self) -> bool;

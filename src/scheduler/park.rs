@@ -139,8 +139,12 @@ impl Worker {
             return;
         }
         // Rule 4a: a searcher looks a while longer before it sleeps, unless something in
-        // the driver needs a waiter that nobody else is.
-        if self.is_searching() && !driver.needs_waiter() && self.spin_for_work() {
+        // the driver needs a waiter that nobody else is; while nobody waits in the
+        // reactor it polls the driver between its looks.
+        if self.is_searching()
+            && !driver.needs_waiter()
+            && self.spin_for_work(|| driver.unwatched() && driver.turn(false) > 0)
+        {
             return;
         }
         let was_searching = self.stop_searching();
@@ -233,8 +237,10 @@ impl Worker {
     /// still searching, and the run loop searches again. While it spins it still counts
     /// as searching, so a push meanwhile wakes nobody (rule 2): it is a searcher that
     /// looks longer, and leaves the searching state as any searcher does, by finding
-    /// work (rule 3) or by parking (rule 4), each with its re-check.
-    fn spin_for_work(&self) -> bool {
+    /// work (rule 3) or by parking (rule 4), each with its re-check. At each reading of
+    /// the clock it calls `poll_driver` (the caller's: poll the reactor without blocking
+    /// if nobody waits in it); true means that woke tasks here, and counts as work seen.
+    fn spin_for_work(&self, poll_driver: impl Fn() -> bool) -> bool {
         let shared = &*self.shared;
         let budget = shared.config.spin_before_park;
         if budget.is_zero() {
@@ -244,6 +250,7 @@ impl Worker {
         // number of looks, and so the execution, differ between loom's replays.
         #[cfg(heist_loom)]
         {
+            let _ = poll_driver;
             shared.has_queued_work()
         }
         #[cfg(not(heist_loom))]
@@ -268,6 +275,9 @@ impl Worker {
                 }
                 if start.elapsed() >= budget {
                     return false;
+                }
+                if poll_driver() {
+                    return true;
                 }
                 // Give the CPU to any thread waiting for it (the spin is for an idle
                 // core): with more runnable threads than cores (two workers and a thread

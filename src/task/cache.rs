@@ -113,6 +113,31 @@ fn class_layout(class: usize) -> Layout {
         .expect("valid class layout")
 }
 
+/// Frees the blocks kept for reuse in the depots and in the calling thread's lists (other
+/// threads' lists are freed when those threads exit).
+pub(crate) fn release_cached() {
+    let _ = LISTS.try_with(|lists| {
+        // SAFETY: as in `allocate`: this thread's lists, no re-entrancy.
+        let lists = unsafe { &mut *lists.get() };
+        for class in 0..CLASSES {
+            let head = std::mem::replace(&mut lists.heads[class], ptr::null_mut());
+            let len = std::mem::take(&mut lists.lens[class]);
+            if let Some(head) = NonNull::new(head) {
+                // SAFETY: the list's blocks are free blocks of this class, no longer
+                // referred to by the list.
+                unsafe { free_batch(Batch { head, len }, class) };
+            }
+        }
+    });
+    #[cfg(not(heist_loom))]
+    for (class, depot) in DEPOTS.iter().enumerate() {
+        while let Some(batch) = depot.take() {
+            // SAFETY: a batch owns its free blocks of this class.
+            unsafe { free_batch(batch, class) };
+        }
+    }
+}
+
 /// Allocates a block for `layout` (non-zero size).
 pub(super) fn allocate(layout: Layout) -> NonNull<u8> {
     let real = match class_of(layout) {

@@ -182,8 +182,11 @@ impl Builder {
     /// outside the runtime, a peer's spill) is then taken without a wake-up: the thread
     /// that queued it makes no system call, and the worker none either. The price is up
     /// to this much CPU time each time a worker runs out of work, spent only by the
-    /// workers counted as searching (at most half of them) and only while no timer or
-    /// I/O source needs a worker to wait in the driver. `Duration::ZERO` turns it off.
+    /// workers counted as searching (at most half of them) and only while no timer
+    /// needs a worker to wait in the driver. While I/O sources are registered and no
+    /// worker waits in the reactor, a spinning worker polls the reactor without blocking
+    /// about every microsecond, so I/O never waits for the spin. `Duration::ZERO` turns
+    /// it off.
     pub fn spin_before_park(&mut self, period: Duration) -> &mut Self {
         self.spin_before_park = period;
         self

@@ -12,8 +12,9 @@
 //! and a thread whose list is empty takes one from there before it asks the global
 //! allocator, so a thread that only frees (a worker completing tasks spawned from
 //! outside) feeds one that only allocates (the spawner) without a cross-thread free in
-//! the system allocator. A thread's lists are freed when it exits. Under loom (`sync::RECYCLE_TASK_ALLOCATIONS` is false) every
-//! block goes to the global allocator, so loom's and miri's views stay simple.
+//! the system allocator. A thread's lists are freed when it exits. Under loom
+//! (`sync::RECYCLE_TASK_ALLOCATIONS` is false) every block goes to the global allocator,
+//! so loom's and miri's views stay simple.
 
 use super::depot::{Batch, Depot, Free, DEPOT_BYTES};
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
@@ -81,15 +82,25 @@ std::thread_local! {
     };
 }
 
-impl Drop for Lists {
-    fn drop(&mut self) {
-        for (class, (head, len)) in self.heads.iter().zip(self.lens).enumerate() {
-            if let Some(head) = NonNull::new(*head) {
+impl Lists {
+    /// Frees every list's blocks to the global allocator and empties the lists.
+    fn free_all(&mut self) {
+        for class in 0..CLASSES {
+            let head = std::mem::replace(&mut self.heads[class], ptr::null_mut());
+            let len = std::mem::take(&mut self.lens[class]);
+            if let Some(head) = NonNull::new(head) {
                 // SAFETY: every block on a list is a free block of `class_layout(class)`
-                // that nobody else references (it was freed into the list).
+                // that nobody else references (it was freed into the list, which no
+                // longer refers to it).
                 unsafe { free_batch(Batch { head, len }, class) };
             }
         }
+    }
+}
+
+impl Drop for Lists {
+    fn drop(&mut self) {
+        self.free_all();
     }
 }
 
@@ -116,19 +127,8 @@ fn class_layout(class: usize) -> Layout {
 /// Frees the blocks kept for reuse in the depots and in the calling thread's lists (other
 /// threads' lists are freed when those threads exit).
 pub(crate) fn release_cached() {
-    let _ = LISTS.try_with(|lists| {
-        // SAFETY: as in `allocate`: this thread's lists, no re-entrancy.
-        let lists = unsafe { &mut *lists.get() };
-        for class in 0..CLASSES {
-            let head = std::mem::replace(&mut lists.heads[class], ptr::null_mut());
-            let len = std::mem::take(&mut lists.lens[class]);
-            if let Some(head) = NonNull::new(head) {
-                // SAFETY: the list's blocks are free blocks of this class, no longer
-                // referred to by the list.
-                unsafe { free_batch(Batch { head, len }, class) };
-            }
-        }
-    });
+    // SAFETY: as in `allocate`: this thread's lists, no re-entrancy.
+    let _ = LISTS.try_with(|lists| unsafe { &mut *lists.get() }.free_all());
     #[cfg(not(heist_loom))]
     for (class, depot) in DEPOTS.iter().enumerate() {
         while let Some(batch) = depot.take() {

@@ -15,8 +15,9 @@
 //! `cache::MAX_CACHED` blocks) to the depot as one batch, and a thread whose list is
 //! empty takes a batch back: one lock per 64 blocks each way. The depot holds at most
 //! `DEPOT_BYTES` (1 MiB) per class, enough for a burst of about 10,000 small tasks;
-//! beyond that a full list goes back to the system allocator block by block, as before. Batches in the depot stay there until a thread takes
-//! them (the depot is process-wide and never freed).
+//! beyond that a full list goes back to the system allocator block by block, as before.
+//! Batches in the depot stay there until a thread takes them (the depot is process-wide
+//! and never freed; `task::release_cached_task_memory` empties it).
 
 use crate::sync::Mutex;
 use std::ptr::NonNull;

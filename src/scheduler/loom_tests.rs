@@ -141,7 +141,6 @@ fn local_queue_slot_thief_and_injector() {
         let (shared, mut queues) = shared(2);
         let runs = Runs::new();
         let (q1, q0) = (queues.pop().unwrap(), queues.pop().unwrap());
-        let ((a, join_a), (b, join_b)) = (runs.task(&shared, 0), runs.task(&shared, 1));
 
         let thief = {
             let shared = shared.clone();
@@ -170,7 +169,10 @@ fn local_queue_slot_thief_and_injector() {
             })
         };
 
-        assert!(shared.remotes[0].next_slot.put(a).is_none());
+        // Made after the thief started: only the slot's store (release) and the thief's
+        // swap (acquire) order the new tasks' cells before the thief polls them.
+        let ((a, join_a), (b, join_b)) = (runs.task(&shared, 0), runs.task(&shared, 1));
+        shared.remotes[0].next_slot.put_into_empty(a);
         if let Some(displaced) = shared.remotes[0].next_slot.put(b) {
             q0.push(displaced);
         }

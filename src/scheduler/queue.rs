@@ -15,7 +15,9 @@
 //! of the scheduler that uses it, whose `mod.rs` names the queue types with its own
 //! task type (`scheduler::LocalQueue`, `Stealer`, `Injector`, `NextSlot`).
 
-use crate::sync::atomic::{AtomicPtr, Ordering::AcqRel, Ordering::Acquire, Ordering::Relaxed};
+use crate::sync::atomic::{
+    AtomicPtr, Ordering::AcqRel, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
+};
 use crate::task::{Header, Notified};
 use std::marker::PhantomData;
 use std::ptr;
@@ -45,6 +47,17 @@ impl<S: 'static> NextSlot<S> {
         let old = self.task.swap(task.into_raw().as_ptr(), AcqRel);
         // SAFETY: the slot owns the `Notified` it points to; the swap moved it to us.
         ptr::NonNull::new(old).map(|p| unsafe { Notified::from_raw(p) })
+    }
+
+    /// Puts `task` in a slot its owner knows to be empty (`Core::slot_filled`): a plain
+    /// store, where `put` must swap. Only the owner fills the slot and thieves only empty
+    /// it, so an empty slot stays empty until this store; the previous occupant, if the
+    /// caller were wrong, would be leaked (never run), which the debug assertion catches.
+    pub(crate) fn put_into_empty(&self, task: Notified<S>) {
+        debug_assert!(self.is_empty(), "put_into_empty on a full slot");
+        // Release: the task's cells, written before, are visible to whoever takes it
+        // (its `swap` acquires).
+        self.task.store(task.into_raw().as_ptr(), Release);
     }
 
     /// Empties the slot.

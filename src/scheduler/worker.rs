@@ -368,10 +368,9 @@ impl Worker {
             if core.slot_filled {
                 return self.displace_into_slot(core, task);
             }
-            // Empty (see `Core::slot_filled`): nothing is displaced.
+            // Empty (see `Core::slot_filled`): nothing is displaced, and a store fills it.
             core.slot_filled = true;
-            let none = self.remote().next_slot.put(task);
-            debug_assert!(none.is_none(), "Core::slot_filled was false on a full slot");
+            self.remote().next_slot.put_into_empty(task);
             return;
         }
         drop(core);

@@ -228,3 +228,31 @@ fn block_in_place_inhibits_auto_advance() {
     }))
     .unwrap();
 }
+
+/// A yield asked for and a `block_in_place` in the same poll: the worker marks the
+/// yield in the poll it publishes, the stand-in's polls publish their own, and the
+/// poll published again afterwards still carries the request, so the task is requeued
+/// (it has no other wake; without the request it would wait forever).
+#[test]
+fn a_yield_asked_before_block_in_place_in_the_same_poll_still_requeues() {
+    for workers in [1, 2] {
+        let rt = rt(workers);
+        let (tx, rx) = mpsc::channel();
+        drop(rt.spawn(async move {
+            let mut yielding = std::pin::pin!(yield_now());
+            std::future::poll_fn(|cx| {
+                if std::future::Future::poll(yielding.as_mut(), cx).is_ready() {
+                    return std::task::Poll::Ready(());
+                }
+                // The stand-in runs a task of its own meanwhile, which publishes its id.
+                block_in_place(|| heist::Handle::current().block_on(heist::spawn(async {})))
+                    .unwrap();
+                std::task::Poll::Pending
+            })
+            .await;
+            tx.send(()).unwrap();
+        }));
+        rx.recv_timeout(common::PATIENCE)
+            .expect("the task that yielded was never polled again");
+    }
+}

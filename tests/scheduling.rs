@@ -230,6 +230,48 @@ fn wakes_during_a_poll_reschedule_once_after_it() {
     assert_eq!(polls.load(SeqCst), 2);
 }
 
+/// `yield_now` puts the task at the back of its worker's queue: every task queued
+/// before it (here its children, in the deque and the next-task slot) runs first.
+#[test]
+fn a_yield_lets_every_task_queued_before_it_run_first() {
+    const CHILDREN: usize = 50;
+    let rt = rt(1);
+    let ran = rt
+        .block_on(rt.spawn(async {
+            let ran = Arc::new(AtomicUsize::new(0));
+            for _ in 0..CHILDREN {
+                let ran = ran.clone();
+                drop(heist::spawn(async move { ran.fetch_add(1, SeqCst) }));
+            }
+            heist::task::yield_now().await;
+            ran.load(SeqCst)
+        }))
+        .unwrap();
+    assert_eq!(ran, CHILDREN);
+}
+
+/// A yield goes through the worker only when polled with its own task's waker; two
+/// yields in one poll (`join`, which passes the task's waker on), and yields under a
+/// combinator with wakers of its own (`FuturesUnordered`, which must learn which of its
+/// futures to poll again) all finish.
+#[test]
+fn yields_in_one_poll_and_under_a_combinators_waker_all_finish() {
+    for workers in [1, 2] {
+        let rt = rt(workers);
+        let (tx, rx) = mpsc::channel();
+        drop(rt.spawn(async move {
+            for _ in 0..100 {
+                futures::join!(heist::task::yield_now(), heist::task::yield_now());
+                let mut each: futures::stream::FuturesUnordered<_> =
+                    (0..3).map(|_| heist::task::yield_now()).collect();
+                while each.next().await.is_some() {}
+            }
+            tx.send(()).unwrap();
+        }));
+        rx.recv_timeout(PATIENCE).expect("a yield was never woken");
+    }
+}
+
 #[test]
 fn waking_a_finished_task_does_nothing() {
     let rt = rt(1);

@@ -69,14 +69,27 @@ impl Counter {
     }
 }
 
-/// The task a worker is polling, as published for the dump and the watchdog.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The task a worker is polling, as published for the dump and the watchdog. Two are
+/// the same poll when their number, task and location are (a yield requested during
+/// the poll does not make it another).
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct CurrentPoll {
     /// Which poll of this worker (the number of polls it started before this one).
     pub(crate) seq: u64,
     pub(crate) id: Id,
     pub(crate) location: &'static Location<'static>,
+    /// The task asked to yield in this poll (`request_yield`): carried through
+    /// `block_in_place` by `resume_poll`, so the request is not lost.
+    yield_requested: bool,
 }
+
+impl PartialEq for CurrentPoll {
+    fn eq(&self, other: &CurrentPoll) -> bool {
+        (self.seq, self.id, self.location) == (other.seq, other.id, other.location)
+    }
+}
+
+impl Eq for CurrentPoll {}
 
 /// One worker's published statistics.
 #[derive(Default)]
@@ -208,6 +221,27 @@ impl WorkerStats {
     pub(crate) fn resume_poll(&self, poll: CurrentPoll) {
         self.resumed.incr();
         self.publish(poll.id, poll.location);
+        if poll.yield_requested {
+            let published = self.request_yield(poll.id);
+            debug_assert!(published, "the resumed poll is published");
+        }
+    }
+
+    /// `yield_now` on this worker's thread, with the waker of the task `id`: if that is
+    /// the task this worker is polling, marks the poll (`task::YIELD_REQUESTED` in the
+    /// published id) and returns true; the task then goes to the back of the queue when
+    /// its poll returns `Pending` (`task/harness.rs`, `withdraw_pending`), as a wake
+    /// during the poll would do, without the wake's read-modify-write of the task's
+    /// state. Only this thread writes the id between polls (the dump's `fetch_or(0)`
+    /// writes back what it read), so a load and a store suffice.
+    #[inline]
+    pub(crate) fn request_yield(&self, id: Id) -> bool {
+        if self.current_id.load(Relaxed) & !crate::task::YIELD_REQUESTED != id.as_u64() {
+            return false;
+        }
+        self.current_id
+            .store(id.as_u64() | crate::task::YIELD_REQUESTED, Relaxed);
+        true
     }
 
     /// Runs `task`, the one `begin_poll` published; returns whether it completed. The
@@ -230,7 +264,7 @@ impl WorkerStats {
     /// `task::try_id`): the id `begin_poll` published, until the task withdraws it.
     #[inline]
     pub(crate) fn polling_id(&self) -> Option<Id> {
-        Id::from_u64(self.current_id.load(Relaxed))
+        Id::from_u64(self.current_id.load(Relaxed) & !crate::task::YIELD_REQUESTED)
     }
 
     /// For the dump: the task this worker is polling, as `current`, once any task in
@@ -277,7 +311,8 @@ impl WorkerStats {
         if before % 2 == 1 {
             return None;
         }
-        let id = read_id(&self.current_id);
+        let raw = read_id(&self.current_id);
+        let id = raw & !crate::task::YIELD_REQUESTED;
         let location = self.current_location.load(Relaxed);
         fence(Acquire);
         if self.seq.load(Relaxed) != before || id == 0 || location.is_null() {
@@ -286,6 +321,7 @@ impl WorkerStats {
         Some(CurrentPoll {
             seq: before / 2,
             id: Id::from_u64(id)?,
+            yield_requested: raw & crate::task::YIELD_REQUESTED != 0,
             // SAFETY: only `begin_poll` stores here, always a `&'static Location`.
             location: unsafe { &*location },
         })

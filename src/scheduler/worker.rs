@@ -168,6 +168,15 @@ pub(crate) fn is_worker_of(shared: *const Shared) -> bool {
     unsafe { worker.as_ref() }.is_some_and(|w| std::ptr::eq(&*w.shared, shared))
 }
 
+/// `yield_now` with the waker of task `id` (registered through
+/// `task::register_worker_yield`): if this thread's worker is polling that task, marks
+/// the poll so the task is requeued when it returns `Pending`
+/// (`WorkerStats::request_yield`).
+fn request_yield(id: crate::task::Id) -> bool {
+    // SAFETY: as in `with_current`: set by `CurrentGuard::set`, alive while set.
+    unsafe { thread_worker().as_ref() }.is_some_and(|worker| worker.stats().request_yield(id))
+}
+
 /// True on a worker thread of any runtime.
 pub(crate) fn is_worker() -> bool {
     !thread_worker().is_null()
@@ -182,6 +191,7 @@ pub(crate) struct CurrentGuard {
 impl CurrentGuard {
     pub(super) fn set(worker: &Worker) -> CurrentGuard {
         crate::task::register_worker_source(polling_task_id);
+        crate::task::register_worker_yield(request_yield);
         CurrentGuard::replace(worker, worker)
     }
 

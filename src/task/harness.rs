@@ -16,7 +16,7 @@ use super::error::{Failure, JoinError};
 use super::id::IdGuard;
 use super::raw::{waker_ref, Cell, Header, RawTask, Stage};
 use super::state::{Snapshot, TransitionToIdle, TransitionToRunning};
-use crate::sync::atomic::{AtomicU64, Ordering::Release};
+use crate::sync::atomic::{AtomicU64, Ordering::Relaxed, Ordering::Release};
 use std::future::Future;
 use std::marker::PhantomData;
 use std::mem::{self, ManuallyDrop};
@@ -118,23 +118,24 @@ where
                 // reads the published ids before the registry, so it finds the task in
                 // one or the other.
                 let registered = self.register_once();
-                withdraw(running);
-                self.after_pending(registered)
+                let yielded = withdraw_pending(running);
+                self.after_pending(registered, yielded)
             }
         }
     }
 
     /// Holding `RUNNING`, the future returned `Pending` (its id withdrawn; `registered`:
-    /// the registry took it): wait, or run again at once if woken meanwhile. Returns
-    /// true if the task was cancelled here.
-    fn after_pending(self, registered: bool) -> bool {
+    /// the registry took it; `yielded`: it asked its worker to requeue it): wait, or go
+    /// to the back of the queue if woken meanwhile or yielded. Returns true if the task
+    /// was cancelled here.
+    fn after_pending(self, registered: bool, yielded: bool) -> bool {
         if !registered {
             // The scheduler is shutting down: do not start waiting.
             self.cancel_future();
             self.complete(true);
             return true;
         }
-        match self.state().transition_to_idle() {
+        match self.state().transition_to_idle(yielded) {
             TransitionToIdle::Ok => false,
             TransitionToIdle::OkNotified => {
                 // SAFETY: transition_to_idle moved our reference into this Notified.
@@ -484,6 +485,17 @@ fn withdraw(running: &AtomicU64) {
     // `Release`: a dump that reads the id withdrawn then sees the registration that
     // came before (`debug/dump.rs`). A plain store on x86.
     running.store(0, Release);
+}
+
+/// `withdraw` after a poll that returned `Pending`, reading first whether the task asked
+/// its worker to requeue it in that poll (`task::YIELD_REQUESTED`, set by `yield_now`
+/// through the worker that published the id). Only this thread writes the cell between
+/// polls, so a load before the store reads the last value (a plain load on x86).
+#[inline]
+fn withdraw_pending(running: &AtomicU64) -> bool {
+    let published = running.load(Relaxed);
+    withdraw(running);
+    published & super::YIELD_REQUESTED != 0
 }
 
 /// Drops a join waker (user code) behind a panic guard. A panic is dropped: the caller

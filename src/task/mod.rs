@@ -151,6 +151,7 @@ pub use join_set::JoinSet;
 pub use local::{spawn_local, LocalEnterGuard, LocalSet};
 pub use task_local::{AccessError, LocalKey, TaskLocalFuture};
 pub use yield_now::yield_now;
+pub(crate) use yield_now::{register_worker_yield, YIELD_REQUESTED};
 /// Futures returned by this module's functions (tokio's path for them).
 pub mod futures {
     pub use super::task_local::TaskLocalFuture;

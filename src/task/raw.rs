@@ -461,6 +461,18 @@ pub(super) unsafe fn waker_ref(ptr: NonNull<Header>) -> WakerRef {
     }
 }
 
+/// The id of the task `waker` wakes, if it is a heist task's waker (any runtime's, local
+/// tasks' too).
+pub(super) fn waker_task_id(waker: &Waker) -> Option<Id> {
+    if !std::ptr::eq(waker.vtable(), &WAKER_VTABLE) {
+        return None;
+    }
+    // SAFETY: a waker with this vtable was made by `waker_ref` or `waker_clone` from a
+    // live task header, and holds (or borrows the poller's) reference to the task for as
+    // long as it lives, so the header is live; its id is immutable.
+    Some(unsafe { (*waker.data().cast::<Header>()).id })
+}
+
 /// # Safety
 /// `data` is a task header pointer whose reference the calling waker owns.
 unsafe fn waker_task(data: *const ()) -> RawTask {

@@ -256,7 +256,9 @@ impl State {
     }
 
     /// The poll returned `Pending`: release the `RUNNING` lock (unless cancelled).
-    pub(crate) fn transition_to_idle(&self) -> TransitionToIdle {
+    /// `yielded`: the task asked its worker to requeue it (`yield_now`), which counts as
+    /// a wake during the poll (it sets `NOTIFIED` here, in the same read-modify-write).
+    pub(crate) fn transition_to_idle(&self, yielded: bool) -> TransitionToIdle {
         self.fetch_update_action(|mut s| {
             assert!(
                 s.is_running() && !s.is_complete(),
@@ -266,6 +268,9 @@ impl State {
                 return (TransitionToIdle::Cancelled, None);
             }
             s.unset(RUNNING);
+            if yielded {
+                s.set(NOTIFIED);
+            }
             if s.is_notified() {
                 // The poller's reference moves into the new `Notified`.
                 return (TransitionToIdle::OkNotified, Some(s));
@@ -508,9 +513,23 @@ mod tests {
         let s = State::new();
         assert_eq!(s.transition_to_running(), TransitionToRunning::Success);
         assert!(s.load().is_running() && !s.load().is_notified());
-        assert_eq!(s.transition_to_idle(), TransitionToIdle::Ok);
+        assert_eq!(s.transition_to_idle(false), TransitionToIdle::Ok);
         assert_eq!(s.load().ref_count(), 2);
         assert!(s.load().is_idle());
+    }
+
+    #[test]
+    fn a_yield_requested_in_the_poll_requeues_with_the_pollers_reference() {
+        let s = State::new();
+        let _ = s.transition_to_running();
+        assert_eq!(s.transition_to_idle(true), TransitionToIdle::OkNotified);
+        let after = s.load();
+        assert!(after.is_idle() && after.is_notified(), "{after:?}");
+        assert_eq!(
+            after.ref_count(),
+            3,
+            "the poller's reference became the Notified's"
+        );
     }
 
     #[test]
@@ -530,7 +549,7 @@ mod tests {
             s.transition_to_notified_by_ref(),
             TransitionToNotified::DoNothing
         );
-        assert_eq!(s.transition_to_idle(), TransitionToIdle::OkNotified);
+        assert_eq!(s.transition_to_idle(false), TransitionToIdle::OkNotified);
         assert_eq!(s.load().ref_count(), 3);
         assert!(s.load().is_notified() && s.load().is_idle());
     }
@@ -584,7 +603,7 @@ mod tests {
             s.transition_to_notified_and_cancel(),
             TransitionToNotified::DoNothing
         );
-        assert_eq!(s.transition_to_idle(), TransitionToIdle::Cancelled);
+        assert_eq!(s.transition_to_idle(false), TransitionToIdle::Cancelled);
         assert!(s.load().is_running());
     }
 

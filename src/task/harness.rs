@@ -264,6 +264,10 @@ where
     /// completion, hand the output to whoever owns it, leave the owned-tasks registry and release
     /// the runner's reference.
     fn complete(self, failed: bool) {
+        let now = self.state().load();
+        if !now.is_join_interested() {
+            return self.complete_detached(failed, now.is_registered());
+        }
         let snapshot = self.state().transition_to_complete(failed);
         let _ = panic::catch_unwind(AssertUnwindSafe(|| {
             if !snapshot.is_join_interested() {
@@ -282,24 +286,50 @@ where
                 });
             }
         }));
-        let count = if snapshot.is_registered() {
-            // SAFETY: borrowed view of our own reference; ManuallyDrop keeps it from
-            // being released twice.
-            let me = ManuallyDrop::new(unsafe { Task::<S>::from_raw(self.header_ptr()) });
-            match self.cell().scheduler.release(&me) {
-                Some(list_ref) => {
-                    mem::forget(list_ref);
-                    2
-                }
-                // Shutdown popped it and holds the registry's reference.
-                None => 1,
-            }
-        } else {
-            // Our reference and the one still reserved for the registry.
-            2
-        };
+        let count = self.leave_registry(snapshot.is_registered());
         if self.state().transition_to_terminal(count) {
             self.dealloc();
+        }
+    }
+
+    /// `complete` for a task whose `JoinHandle` is gone (`JOIN_INTEREST` was clear when
+    /// the completer looked, and is never set again), the common end of a detached
+    /// spawn: nobody but the completer will read the result, so it drops it before
+    /// publishing completion, leaves the registry, and publishes `COMPLETE` and releases
+    /// its references in one read-modify-write, where a task with a handle needs two
+    /// (the handle must see `COMPLETE` before the completer lets go of the cell).
+    fn complete_detached(self, failed: bool, registered: bool) {
+        // SAFETY: no JoinHandle: the result is ours (state.rs, JOIN_INTEREST; we still
+        // hold RUNNING), and `failed` says which it is.
+        unsafe { self.drop_output(failed) };
+        let count = self.leave_registry(registered);
+        if self
+            .state()
+            .transition_to_complete_and_terminal(failed, count)
+        {
+            self.dealloc();
+        }
+    }
+
+    /// The completer takes the task out of the owned-tasks registry if it is there
+    /// (`registered`); returns how many references it then releases: its own and the
+    /// registry's (still reserved, or handed back by the registry), or only its own
+    /// when shutdown already took the task out and holds the registry's.
+    fn leave_registry(&self, registered: bool) -> usize {
+        if !registered {
+            // Our reference and the one still reserved for the registry.
+            return 2;
+        }
+        // SAFETY: borrowed view of our own reference; ManuallyDrop keeps it from being
+        // released twice.
+        let me = ManuallyDrop::new(unsafe { Task::<S>::from_raw(self.header_ptr()) });
+        match self.cell().scheduler.release(&me) {
+            Some(list_ref) => {
+                mem::forget(list_ref);
+                2
+            }
+            // Shutdown popped it and holds the registry's reference.
+            None => 1,
         }
     }
 
@@ -317,6 +347,13 @@ where
     /// a panic is dropped, as no `JoinHandle` is left to report it to (the panic hook
     /// has reported it). The allocation is freed whatever panicked.
     pub(super) fn dealloc(self) {
+        // Freeing counts as a write to the cell's fields (the allocator may hand the
+        // memory out again): every access made through another reference must happen
+        // before it, through the reference releases' `AcqRel`. These touch nothing; they
+        // let loom check that ordering (its `UnsafeCell` records them; the real one
+        // compiles them away).
+        self.cell().stage.with_mut(|_| ());
+        self.cell().join_waker.with_mut(|_| ());
         if !self.state().load().is_complete() {
             let _ = panic::catch_unwind(AssertUnwindSafe(|| {
                 self.cell().stage.with_mut(|stage| {

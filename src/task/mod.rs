@@ -65,6 +65,7 @@
 //! | worker pops a `Notified`     | `transition_to_running`             | poll / cancel / drop ref / free      |
 //! | poll returns `Pending`       | `transition_to_idle`                | wait / requeue at back / cancel      |
 //! | poll returns `Ready`, panics | `transition_to_complete`            | hand output over, leave list         |
+//! | same, no `JoinHandle` left   | `transition_to_complete_and_terminal` | (output dropped, list left, before) free if last |
 //! | runner leaves                | `transition_to_terminal`            | free if last                         |
 //! | `Waker::wake(_by_ref)`       | `transition_to_notified_by_(val|ref)` | queue once / nothing / free        |
 //! | `abort()`                    | `transition_to_notified_and_cancel` | queue so a worker drops it           |

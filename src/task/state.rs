@@ -309,6 +309,28 @@ impl State {
         prev.ref_count() == count
     }
 
+    /// `transition_to_complete` and `transition_to_terminal(count)` in one
+    /// read-modify-write, for a completer with no `JoinHandle` to hand the result to
+    /// (`JOIN_INTEREST` clear, which it never becomes again): it dropped the result
+    /// first, so the task is of no more use to it once the state says `COMPLETE`.
+    /// `RUNNING` is set and `COMPLETE`, `FAILED` are clear (asserted), so adding the
+    /// flags' difference flips exactly them, and `count` references are there to take.
+    /// Returns true when the task must be freed.
+    pub(crate) fn transition_to_complete_and_terminal(&self, failed: bool, count: usize) -> bool {
+        let set = COMPLETE | if failed { FAILED } else { 0 };
+        let delta = set.wrapping_sub(RUNNING).wrapping_sub(count * REF_ONE);
+        let prev = Snapshot(self.val.fetch_add(delta, AcqRel));
+        assert!(
+            prev.is_running()
+                && !prev.is_complete()
+                && !prev.is_failed()
+                && !prev.is_join_interested()
+                && prev.ref_count() >= count,
+            "complete and release {count} from {prev:?}"
+        );
+        prev.ref_count() == count
+    }
+
     /// `Waker::wake`: the waker's reference is consumed (it becomes the `Notified`'s, or is
     /// released).
     pub(crate) fn transition_to_notified_by_val(&self) -> TransitionToNotified {

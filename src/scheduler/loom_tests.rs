@@ -10,6 +10,7 @@
 
 use super::park::{Seat, Unpark};
 use super::queue::Steal;
+use super::shared_ref::SharedRef;
 use super::{Config, LocalQueue, Notified, Shared};
 use crate::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use crate::sync::{model, thread, Arc};
@@ -18,6 +19,8 @@ use std::time::Duration;
 
 // The watcher rule's models, over a model of the runtime's driver.
 mod watch;
+// A worker's stock of scheduler counts (`shared_ref.rs`).
+mod stock;
 
 /// Runs of each model on real threads (without loom).
 const ITERATIONS: usize = if cfg!(miri) { 3 } else { 300 };
@@ -72,7 +75,12 @@ impl Runs {
         let future = async move {
             runs.0[i].fetch_add(1, SeqCst);
         };
-        task::new_task(future, shared.clone(), Id::next(), task::Meta::here())
+        task::new_task(
+            future,
+            SharedRef::clone_of(shared),
+            Id::next(),
+            task::Meta::here(),
+        )
     }
 
     fn assert_each_ran_once(&self, n: usize) {
@@ -366,7 +374,8 @@ fn dump_racing_with_completion() {
         let (shared, _queues) = shared(1);
         let (future, slot) = WaitOnce::new();
         let meta = task::Meta::new(std::panic::Location::caller(), Some("waits-once"));
-        let (notified, join) = task::new_task(future, shared.clone(), Id::next(), meta);
+        let (notified, join) =
+            task::new_task(future, SharedRef::clone_of(&shared), Id::next(), meta);
         assert!(!notified.run(), "the first poll waits");
 
         let completer = {
@@ -413,8 +422,12 @@ fn dump_racing_with_a_first_poll_that_waits() {
     model(ITERATIONS, || {
         let (shared, _queues) = shared(1);
         let (future, slot) = WaitOnce::new();
-        let (notified, join) =
-            task::new_task(future, shared.clone(), Id::next(), task::Meta::here());
+        let (notified, join) = task::new_task(
+            future,
+            SharedRef::clone_of(&shared),
+            Id::next(),
+            task::Meta::here(),
+        );
         let id = join.id();
         // The worker popped the task (it is in no queue) and published it.
         shared.stats.workers[0].begin_take();

@@ -22,6 +22,7 @@ pub(crate) mod lend;
 pub(crate) mod park;
 pub(crate) mod queue;
 mod schedule;
+pub(crate) mod shared_ref;
 pub(crate) mod worker;
 
 // Models of the run queues: explored by loom under `--cfg heist_loom`, run on real
@@ -36,13 +37,14 @@ use crate::task::{self, list::OwnedTasks, Id, JoinHandle};
 use crossbeam_utils::CachePadded;
 use driver::{Parker, Unpark};
 use idle::Idle;
+use shared_ref::SharedRef;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 /// A queued task of this scheduler.
-pub(crate) type Notified = task::Notified<Arc<Shared>>;
+pub(crate) type Notified = task::Notified<SharedRef>;
 /// A registered task of this scheduler.
-pub(crate) type Task = task::Task<Arc<Shared>>;
+pub(crate) type Task = task::Task<SharedRef>;
 
 /// The owner's end of a worker's deque (`queue.rs`).
 pub(crate) type LocalQueue = queue::RawWorker<Notified>;
@@ -51,7 +53,7 @@ pub(crate) type Stealer = queue::RawStealer<Notified>;
 /// The global queue.
 pub(crate) type Injector = queue::RawInjector<Notified>;
 /// A worker's next-task slot.
-pub(crate) type NextSlot = queue::NextSlot<Arc<Shared>>;
+pub(crate) type NextSlot = queue::NextSlot<SharedRef>;
 
 /// The scheduler's tunables (from `Builder`).
 #[derive(Clone)]
@@ -116,7 +118,7 @@ pub(crate) struct Shared {
     pub(crate) injector: Injector,
     pub(crate) remotes: Box<[CachePadded<Remote>]>,
     pub(crate) idle: Idle,
-    pub(crate) owned: OwnedTasks<Arc<Shared>>,
+    pub(crate) owned: OwnedTasks<SharedRef>,
     pub(crate) config: Config,
     /// Wakes a worker that waits in the driver (`park.rs`).
     unpark: Box<dyn Unpark>,
@@ -198,12 +200,14 @@ impl Shared {
         self.remotes.len()
     }
 
-    /// Allocates the task and hands it to `queue`, or cancels it after shutdown.
+    /// Allocates the task, holding `scheduler` (a count of `this`), and hands it to
+    /// `queue`, or cancels it after shutdown.
     #[inline]
     pub(super) fn spawn_with<F>(
         this: &Arc<Self>,
         future: F,
         meta: task::Meta,
+        scheduler: SharedRef,
         queue: impl FnOnce(&Shared, Notified),
     ) -> JoinHandle<F::Output>
     where
@@ -215,7 +219,7 @@ impl Shared {
         } else {
             meta
         };
-        let (notified, join) = task::new_task(future, this.clone(), Id::next(), meta);
+        let (notified, join) = task::new_task(future, scheduler, Id::next(), meta);
         if this.is_shutdown() {
             notified.shutdown();
         } else {

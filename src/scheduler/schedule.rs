@@ -11,6 +11,7 @@
 //! every spawn shares (allocate, or cancel after shutdown) is `Shared::spawn_with`, in
 //! `mod.rs`; `Worker::spawn` (`worker.rs`) uses it too.
 
+use super::shared_ref::SharedRef;
 use super::worker;
 use super::{Notified, Shared, Task};
 use crate::sync::Arc;
@@ -28,8 +29,11 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        Shared::spawn_with(this, future, meta, |shared, task| {
-            shared.schedule_task(task, false, true)
+        // One thread-local lookup decides both where the task goes and where its count
+        // of `this` comes from (`shared_ref.rs`).
+        worker::with_current(move |worker| match worker {
+            Some(worker) if std::ptr::eq(&*worker.shared, &**this) => worker.spawn(future, meta),
+            _ => Shared::spawn_remote(this, future, meta),
         })
     }
 
@@ -44,10 +48,16 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        Shared::spawn_with(this, future, meta, |shared, task| {
-            crate::debug::queued(shared, &task);
-            shared.schedule_remote_spawn(task)
-        })
+        Shared::spawn_with(
+            this,
+            future,
+            meta,
+            SharedRef::clone_of(this),
+            |shared, task| {
+                crate::debug::queued(shared, &task);
+                shared.schedule_remote_spawn(task)
+            },
+        )
     }
 
     /// Queues a task: on this runtime's worker thread, into its next-task slot (or, for
@@ -66,7 +76,7 @@ impl Shared {
     }
 }
 
-impl Schedule for Arc<Shared> {
+impl Schedule for SharedRef {
     fn schedule(&self, task: Notified) {
         self.schedule_task(task, false, false);
     }

@@ -406,8 +406,8 @@ where
         let output = self.cell().stage.with_mut(|stage| {
             // SAFETY: COMPLETE with JOIN_INTEREST: the result is in the stage and the
             // JoinHandle (the caller) owns it; FAILED (published with COMPLETE, which our
-            // Acquire load saw) says which field. Moved out once: `take_output` below
-            // clears JOIN_INTEREST so that nobody reads or drops it again.
+            // Acquire load saw) says which field. Moved out once: the handle marks
+            // itself (`task/join.rs`) and neither reads nor drops it again.
             unsafe {
                 if snapshot.is_failed() {
                     let failure = ManuallyDrop::take(&mut (*stage).failure);
@@ -417,7 +417,6 @@ where
                 }
             }
         });
-        self.state().take_output();
         // SAFETY: the caller guarantees `dst`'s type; the old value is `Pending`, which has
         // nothing to drop.
         unsafe { *dst = Poll::Ready(output) };
@@ -492,7 +491,9 @@ where
                 // the handle, own it; FAILED says which field it is.
                 unsafe { self.drop_output(snapshot.is_failed()) };
             }
-            // Complete, and the handle already took the output.
+            // Complete without interest: not reached, as the interest is cleared only
+            // here before completion and a handle that took the output is marked and
+            // releases its reference without coming here (`task/join.rs`).
             Err(_) => {}
             // Not complete: the runtime will drop the output, and the waker slot is ours.
             Ok(_) => {

@@ -21,6 +21,10 @@ use std::task::{Context, Poll};
 /// assert_eq!(rt.block_on(handle).unwrap(), 42);
 /// ```
 pub struct JoinHandle<T> {
+    /// The task, `marked` (`raw.rs`) once this handle has returned the output: the
+    /// handle then owns no result, only its reference. The task's `JOIN_INTEREST` stays
+    /// set (after completion only the handle reads it), so taking the output costs no
+    /// read-modify-write of the state word, and the drop releases the reference alone.
     raw: RawTask,
     _output: PhantomData<T>,
 }
@@ -51,18 +55,31 @@ impl<T> JoinHandle<T> {
         }
     }
 
+    /// The task, without the mark.
+    #[inline]
+    fn task(&self) -> RawTask {
+        self.raw.unmarked()
+    }
+
+    /// The task's header, for as long as the handle lives.
+    fn header(&self) -> &super::Header {
+        // SAFETY: the handle holds a reference to the task (marked or not), so the
+        // allocation outlives `&self`; the header's fields are shared-safe.
+        unsafe { self.task().header_ptr().as_ref() }
+    }
+
     /// Cancels the task.
     ///
     /// A waiting or queued task is dropped by a worker soon after; a running task is
     /// dropped right after its current poll; a finished task is left as it is. Awaiting
     /// the handle of a task cancelled before it finished yields a cancelled `JoinError`.
     pub fn abort(&self) {
-        self.raw.remote_abort();
+        self.task().remote_abort();
     }
 
     /// True once the task has completed, been cancelled, or panicked.
     pub fn is_finished(&self) -> bool {
-        self.raw.state().load().is_complete()
+        self.task().state().load().is_complete()
     }
 
     /// The task's name, if it was spawned with one ([`Builder::name`](super::Builder::name)).
@@ -75,23 +92,23 @@ impl<T> JoinHandle<T> {
     /// assert_eq!(rt.spawn(async {}).name(), None);
     /// ```
     pub fn name(&self) -> Option<&str> {
-        self.raw.header().meta.name()
+        self.header().meta.name()
     }
 
     /// Where the task was spawned (the caller of `spawn`, through `#[track_caller]`).
     pub fn spawned_at(&self) -> &'static std::panic::Location<'static> {
-        self.raw.header().meta.location()
+        self.header().meta.location()
     }
 
     /// A handle that can abort the task but not await it.
     pub fn abort_handle(&self) -> AbortHandle {
-        self.raw.ref_inc();
-        AbortHandle { raw: self.raw }
+        self.task().ref_inc();
+        AbortHandle { raw: self.task() }
     }
 
     /// The task's id.
     pub fn id(&self) -> Id {
-        self.raw.header().id
+        self.header().id
     }
 }
 
@@ -99,16 +116,24 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        assert!(
+            !this.raw.is_marked(),
+            "JoinHandle polled after it returned the output"
+        );
         let mut ret: Poll<Result<T, JoinError>> = Poll::Pending;
-        // SAFETY: `ret` has the task's output type (`from_raw` contract) and we are the
-        // JoinHandle.
+        // SAFETY: `ret` has the task's output type (`from_raw` contract), we are the
+        // JoinHandle, and we have not taken the output (not marked).
         unsafe {
-            self.raw
+            this.raw
                 .try_read_output(&mut ret as *mut _ as *mut (), cx.waker())
         };
         if ret.is_pending() {
-            let raw = self.raw;
+            let raw = this.raw;
             super::meta::waiting_at_lazy(super::meta::WAIT_JOIN, || raw.header().meta.location());
+        } else {
+            // The output is the caller's now: remember it here, not in the task.
+            this.raw = this.raw.marked();
         }
         ret
     }
@@ -116,8 +141,14 @@ impl<T> Future for JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        // SAFETY: this is the task's `JoinHandle`, dropped once.
-        unsafe { self.raw.drop_join_handle() };
+        if self.raw.is_marked() {
+            // SAFETY: the output was taken; the handle holds one reference, released
+            // once, here.
+            unsafe { self.task().drop_reference() };
+        } else {
+            // SAFETY: this is the task's `JoinHandle`, dropped once.
+            unsafe { self.raw.drop_join_handle() };
+        }
     }
 }
 

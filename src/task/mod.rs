@@ -48,9 +48,9 @@
 //!
 //! - `stage` (future, then output or failure; an untagged union, raw.rs `Stage`): the
 //!   thread holding `RUNNING` until `COMPLETE`; after `COMPLETE`, the `JoinHandle` if
-//!   `JOIN_INTEREST` was set at completion (it takes or drops the result once, clearing
-//!   `JOIN_INTEREST` when it takes it), otherwise the completing thread (which drops the
-//!   result at once). `FAILED` says whether the result is the output or a `Failure`. A
+//!   `JOIN_INTEREST` was set at completion (it takes or drops the result once, and marks
+//!   itself when it takes it, `join.rs`), otherwise the completing thread (which drops
+//!   the result at once). `FAILED` says whether the result is the output or a `Failure`. A
 //!   cell is freed with its future still inside only if it never completed.
 //! - `join_waker`: the `JoinHandle` while `JOIN_WAKER` is clear and the task is not
 //!   complete; the runtime (read only) when `JOIN_WAKER` was set at completion; the
@@ -71,7 +71,7 @@
 //! | `abort()`                    | `transition_to_notified_and_cancel` | queue so a worker drops it           |
 //! | shutdown                     | `transition_to_shutdown`            | drop the future now, or let the poller |
 //! | `JoinHandle` poll            | `set_join_waker` / `unset_join_waker` | read output if complete            |
-//! | `JoinHandle` reads output    | `take_output`                       | (none: the output is now the user's) |
+//! | `JoinHandle` reads output    | (none: the handle marks itself)     | its drop only releases its reference |
 //! | `JoinHandle` drop            | `unset_join_interest`               | drop output if complete              |
 //!
 //! # Freeing

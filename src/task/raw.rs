@@ -26,6 +26,7 @@ use crate::sync::UnsafeCell;
 use std::alloc::Layout;
 use std::future::Future;
 use std::mem::ManuallyDrop;
+use std::num::NonZeroUsize;
 use std::ops::Deref;
 use std::ptr::NonNull;
 use std::task::{RawWaker, RawWakerVTable, Waker};
@@ -273,6 +274,34 @@ impl RawTask {
 
     pub(crate) fn ref_inc(self) {
         self.state().ref_inc();
+    }
+
+    /// This pointer with its lowest bit set: the mark a `JoinHandle` keeps once it has
+    /// returned the output (`task/join.rs`). A header is aligned to at least 8, so the
+    /// bit is free; a marked `RawTask` is never dereferenced, only `unmarked`.
+    #[inline]
+    pub(super) fn marked(self) -> RawTask {
+        RawTask {
+            ptr: self.ptr.map_addr(|addr| addr | 1),
+        }
+    }
+
+    /// Whether `marked` made this pointer.
+    #[inline]
+    pub(super) fn is_marked(self) -> bool {
+        self.ptr.addr().get() & 1 != 0
+    }
+
+    /// The pointer without the mark.
+    #[inline]
+    pub(super) fn unmarked(self) -> RawTask {
+        RawTask {
+            // SAFETY: a header's address with its lowest bit cleared is still its
+            // address (aligned to 8), never zero.
+            ptr: self
+                .ptr
+                .map_addr(|addr| unsafe { NonZeroUsize::new_unchecked(addr.get() & !1) }),
+        }
     }
 
     /// Releases one reference, freeing the task if it was the last.

@@ -39,11 +39,12 @@ pub(crate) const NOTIFIED: usize = 1 << 2;
 /// thread that holds `RUNNING` sees it and drops the future instead of polling again.
 pub(crate) const CANCELLED: usize = 1 << 3;
 
-/// The `JoinHandle` is alive and has not taken the output. Set at creation; cleared
-/// once, when the handle is dropped before completion (`unset_join_interest`) or when it
-/// takes the output after completion (`take_output`). While set at completion, the
-/// `JoinHandle` (not the runtime) owns the output; `COMPLETE` with `JOIN_INTEREST` is
-/// exactly "the output is in the cell".
+/// The `JoinHandle` is alive. Set at creation; cleared once, when the handle is dropped
+/// before completion (`unset_join_interest`). While set at completion, the `JoinHandle`
+/// (not the runtime) owns the result, and after completion only the handle reads the
+/// flag: a handle that moved the output out remembers it in its own pointer
+/// (`task/join.rs`, marked) rather than here, and at its drop only releases its
+/// reference.
 pub(crate) const JOIN_INTEREST: usize = 1 << 4;
 
 /// The join waker slot holds a waker that the runtime may read. The `JoinHandle` writes
@@ -451,18 +452,6 @@ impl State {
         })
     }
 
-    /// The `JoinHandle` moved the output out of the completed task: clear `JOIN_INTEREST`
-    /// (and `JOIN_WAKER`, which may not outlive it), so that nobody drops the output
-    /// again. `Relaxed`: only the handle reads the flag after completion, and its later
-    /// reference release orders the read of the output before the cell is freed.
-    pub(crate) fn take_output(&self) {
-        let prev = Snapshot(self.val.fetch_and(!(JOIN_INTEREST | JOIN_WAKER), Relaxed));
-        assert!(
-            prev.is_complete() && prev.is_join_interested(),
-            "output taken from {prev:?}"
-        );
-    }
-
     /// The `JoinHandle` is dropped before the task was ever polled (the common case for a
     /// detached spawn): one compare-exchange from the initial state drops both the
     /// interest and the handle's reference. Fails if anything else happened; the caller
@@ -660,21 +649,12 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_completion_is_marked_and_the_taken_output_is_never_dropped_again() {
+    fn a_failed_completion_is_marked_and_keeps_the_interest_for_the_handle() {
         let s = state(RUNNING | JOIN_INTEREST | JOIN_WAKER, 2);
         assert!(s.transition_to_complete(true).is_failed());
-        s.take_output();
-        let after = s.load();
-        assert!(!after.is_join_interested() && !after.is_join_waker_set());
-        // The handle's drop now finds nothing to drop.
-        assert!(!s.unset_join_interest().unwrap_err().is_join_interested());
-    }
-
-    #[test]
-    #[should_panic(expected = "output taken from")]
-    fn taking_the_output_twice_is_a_bug() {
-        let s = state(COMPLETE, 1);
-        s.take_output();
+        // The handle (not the state) records whether it took the result; a handle that
+        // did not finds it still to drop.
+        assert!(s.unset_join_interest().unwrap_err().is_join_interested());
     }
 
     #[test]

@@ -235,10 +235,8 @@ fn block_in_place_inhibits_auto_advance() {
 /// (it has no other wake; without the request it would wait forever).
 #[test]
 fn a_yield_asked_before_block_in_place_in_the_same_poll_still_requeues() {
-    for workers in [1, 2] {
-        let rt = rt(workers);
-        let (tx, rx) = mpsc::channel();
-        drop(rt.spawn(async move {
+    common::finishes_on_one_and_two_workers(
+        || async {
             let mut yielding = std::pin::pin!(yield_now());
             std::future::poll_fn(|cx| {
                 if std::future::Future::poll(yielding.as_mut(), cx).is_ready() {
@@ -250,9 +248,7 @@ fn a_yield_asked_before_block_in_place_in_the_same_poll_still_requeues() {
                 std::task::Poll::Pending
             })
             .await;
-            tx.send(()).unwrap();
-        }));
-        rx.recv_timeout(common::PATIENCE)
-            .expect("the task that yielded was never polled again");
-    }
+        },
+        "the task that yielded was never polled again",
+    );
 }

@@ -256,20 +256,17 @@ fn a_yield_lets_every_task_queued_before_it_run_first() {
 /// futures to poll again) all finish.
 #[test]
 fn yields_in_one_poll_and_under_a_combinators_waker_all_finish() {
-    for workers in [1, 2] {
-        let rt = rt(workers);
-        let (tx, rx) = mpsc::channel();
-        drop(rt.spawn(async move {
+    finishes_on_one_and_two_workers(
+        || async {
             for _ in 0..100 {
                 futures::join!(heist::task::yield_now(), heist::task::yield_now());
                 let mut each: futures::stream::FuturesUnordered<_> =
                     (0..3).map(|_| heist::task::yield_now()).collect();
                 while each.next().await.is_some() {}
             }
-            tx.send(()).unwrap();
-        }));
-        rx.recv_timeout(PATIENCE).expect("a yield was never woken");
-    }
+        },
+        "a yield was never woken",
+    );
 }
 
 #[test]

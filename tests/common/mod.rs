@@ -24,6 +24,27 @@ pub fn paused(n: usize) -> heist::Runtime {
 /// An upper bound for "this should happen": a failure bound, never a synchronisation.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
+/// Runs the future `make` returns as a detached task on a runtime with 1 worker, then
+/// on one with 2, and fails with `what` if either does not finish within [`PATIENCE`]
+/// (for code whose failure is a hang: a lost wake-up).
+pub fn finishes_on_one_and_two_workers<F>(make: impl Fn() -> F, what: &str)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    for workers in [1, 2] {
+        let rt = rt(workers);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let fut = make();
+        drop(rt.spawn(async move {
+            fut.await;
+            tx.send(()).unwrap();
+        }));
+        if rx.recv_timeout(PATIENCE).is_err() {
+            panic!("{what} ({workers} workers)");
+        }
+    }
+}
+
 /// Counts events across threads: drops of the `DropToken`s it makes, and `inc` calls.
 /// Under `--cfg heist_loom` (the loom runtime models) its atomics are loom's, so loom
 /// sees every count.

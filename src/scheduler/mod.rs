@@ -42,9 +42,9 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 /// A queued task of this scheduler.
-pub(crate) type Notified = task::Notified<SharedRef>;
+pub(crate) type Notified = task::Notified<SharedRef<Shared>>;
 /// A registered task of this scheduler.
-pub(crate) type Task = task::Task<SharedRef>;
+pub(crate) type Task = task::Task<SharedRef<Shared>>;
 
 /// The owner's end of a worker's deque (`queue.rs`).
 pub(crate) type LocalQueue = queue::RawWorker<Notified>;
@@ -53,7 +53,7 @@ pub(crate) type Stealer = queue::RawStealer<Notified>;
 /// The global queue.
 pub(crate) type Injector = queue::RawInjector<Notified>;
 /// A worker's next-task slot.
-pub(crate) type NextSlot = queue::NextSlot<SharedRef>;
+pub(crate) type NextSlot = queue::NextSlot<SharedRef<Shared>>;
 
 /// The scheduler's tunables (from `Builder`).
 #[derive(Clone)]
@@ -118,7 +118,7 @@ pub(crate) struct Shared {
     pub(crate) injector: Injector,
     pub(crate) remotes: Box<[CachePadded<Remote>]>,
     pub(crate) idle: Idle,
-    pub(crate) owned: OwnedTasks<SharedRef>,
+    pub(crate) owned: OwnedTasks<SharedRef<Shared>>,
     pub(crate) config: Config,
     /// Wakes a worker that waits in the driver (`park.rs`).
     unpark: Box<dyn Unpark>,
@@ -207,7 +207,7 @@ impl Shared {
         this: &Arc<Self>,
         future: F,
         meta: task::Meta,
-        scheduler: SharedRef,
+        scheduler: SharedRef<Shared>,
         queue: impl FnOnce(&Shared, Notified),
     ) -> JoinHandle<F::Output>
     where

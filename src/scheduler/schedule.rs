@@ -11,7 +11,7 @@
 //! every spawn shares (allocate, or cancel after shutdown) is `Shared::spawn_with`, in
 //! `mod.rs`; `Worker::spawn` (`worker.rs`) uses it too.
 
-use super::shared_ref::SharedRef;
+use super::shared_ref::{SharedRef, Stock, Stocked};
 use super::worker;
 use super::{Notified, Shared, Task};
 use crate::sync::Arc;
@@ -76,7 +76,20 @@ impl Shared {
     }
 }
 
-impl Schedule for SharedRef {
+/// A task's count of `Shared` finds the stock of the worker this thread runs, if it is
+/// one of this scheduler's (`shared_ref.rs`).
+impl Stocked for Shared {
+    #[inline]
+    fn with_stock<R>(this: &Shared, f: impl FnOnce(Option<&Stock>) -> R) -> R {
+        worker::with_current(|worker| {
+            f(worker
+                .filter(|worker| std::ptr::eq(&*worker.shared, this))
+                .map(|worker| &worker.stock))
+        })
+    }
+}
+
+impl Schedule for SharedRef<Shared> {
     fn schedule(&self, task: Notified) {
         self.schedule_task(task, false, false);
     }

@@ -26,7 +26,7 @@
 
 use super::park::{Driver, DRIVER_INTERVAL};
 use super::queue::Steal;
-use super::shared_ref::{SharedRef, STOCK_MAX};
+use super::shared_ref::{SharedRef, Stock};
 use super::{LocalQueue, Notified, Remote, Shared};
 use crate::metrics::worker::{CurrentPoll, WorkerStats};
 use crate::sync::atomic::{fence, Ordering::Relaxed, Ordering::SeqCst};
@@ -93,9 +93,8 @@ pub(crate) struct Worker {
     /// the tick: nothing in the run loop resets it ([`poll_budget`]).
     budget: Budget,
     /// Strong counts of `shared` this worker owns, for the tasks spawned on its thread
-    /// (`shared_ref.rs`); released when the worker is dropped. Touched only on the
-    /// thread that runs the worker (a stand-in's, while it is lent).
-    stock: Cell<u32>,
+    /// (`shared_ref.rs`); released when the worker is dropped.
+    pub(super) stock: Stock,
 }
 
 /// This thread's worker, if it runs one.
@@ -331,35 +330,11 @@ impl Worker {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let scheduler = SharedRef::from_worker(self);
+        let scheduler = SharedRef::from_stock(&self.stock, &self.shared);
         Shared::spawn_with(&self.shared, future, meta, scheduler, |shared, task| {
             crate::debug::queued(shared, &task);
             self.schedule_local(task, false, true)
         })
-    }
-
-    /// Takes one strong count of `shared` from the stock (`shared_ref.rs`); false if
-    /// it is empty.
-    #[inline]
-    pub(super) fn take_stock(&self) -> bool {
-        let n = self.stock.get();
-        if n == 0 {
-            return false;
-        }
-        self.stock.set(n - 1);
-        true
-    }
-
-    /// Gives one strong count of `shared` to the stock; false if it is full (the caller
-    /// then releases it).
-    #[inline]
-    pub(super) fn give_stock(&self) -> bool {
-        let n = self.stock.get();
-        if n == STOCK_MAX {
-            return false;
-        }
-        self.stock.set(n + 1);
-        true
     }
 
     /// This worker's counters (`metrics/worker.rs`).
@@ -448,7 +423,7 @@ impl Worker {
         Worker {
             instrumented: shared.config.observe.instrumented(),
             budget: Budget::new(),
-            stock: Cell::new(0),
+            stock: Stock::new(),
             shared,
             index,
             remote,
@@ -489,12 +464,8 @@ impl Drop for Worker {
     /// Releases the counts left in the stock (`shared_ref.rs`). Nothing can add to it
     /// any more: only a thread running this worker does, and the worker is gone.
     fn drop(&mut self) {
-        for _ in 0..self.stock.get() {
-            // SAFETY: the stock owns these counts of `shared` (each one given by a
-            // task's `SharedRef` that was not dropped), and `self.shared` keeps another
-            // until after this loop.
-            unsafe { Arc::decrement_strong_count(Arc::as_ptr(&self.shared)) };
-        }
+        // SAFETY: the stock holds counts of `shared` only (`schedule.rs`, `Stocked`).
+        unsafe { self.stock.release_all(&self.shared) };
     }
 }
 

@@ -525,6 +525,12 @@ fn withdraw(running: &AtomicU64) {
     running.store(0, Release);
 }
 
+/// Set in the task id a worker publishes for its poll (`metrics/worker.rs`) when the
+/// task asked, in that poll, to be requeued: read back as the poll returns `Pending`
+/// (`task/harness.rs`, `withdraw_pending`). Ids never reach it (they are counted up from
+/// 1 in blocks of 1,024); every reader of a published id masks it off.
+pub(crate) const YIELD_REQUESTED: u64 = 1 << 63;
+
 /// `withdraw` after a poll that returned `Pending`, reading first whether the task asked
 /// its worker to requeue it in that poll (`task::YIELD_REQUESTED`, set by `yield_now`
 /// through the worker that published the id). Only this thread writes the cell between
@@ -533,7 +539,7 @@ fn withdraw(running: &AtomicU64) {
 fn withdraw_pending(running: &AtomicU64) -> bool {
     let published = running.load(Relaxed);
     withdraw(running);
-    published & super::YIELD_REQUESTED != 0
+    published & YIELD_REQUESTED != 0
 }
 
 /// Drops a join waker (user code) behind a panic guard. A panic is dropped: the caller

@@ -145,14 +145,15 @@ pub use error::JoinError;
 pub fn release_cached_task_memory() {
     cache::release_cached();
 }
+pub(crate) use harness::YIELD_REQUESTED;
 pub use id::{id, try_id, Id};
 pub(crate) use id::{register_worker_source, IdGuard};
 pub use join::{AbortHandle, JoinHandle};
 pub use join_set::JoinSet;
 pub use local::{spawn_local, LocalEnterGuard, LocalSet};
 pub use task_local::{AccessError, LocalKey, TaskLocalFuture};
+pub(crate) use yield_now::register_worker_yield;
 pub use yield_now::yield_now;
-pub(crate) use yield_now::{register_worker_yield, YIELD_REQUESTED};
 /// Futures returned by this module's functions (tokio's path for them).
 pub mod futures {
     pub use super::task_local::TaskLocalFuture;

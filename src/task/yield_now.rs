@@ -43,12 +43,6 @@ impl Future for YieldNow {
     }
 }
 
-/// Set in the task id a worker publishes for its poll (`metrics/worker.rs`) when the
-/// task asked, in that poll, to be requeued: read back as the poll returns `Pending`
-/// (`task/harness.rs`, `withdraw_pending`). Ids never reach it (they are counted up from
-/// 1 in blocks of 1,024); every reader of a published id masks it off.
-pub(crate) const YIELD_REQUESTED: u64 = 1 << 63;
-
 /// The scheduler's `request_yield` for this thread's worker (registered when a worker
 /// starts, as `register_worker_source` is): marks the poll of the task `id` if this
 /// thread's worker is polling it, else returns false.

@@ -31,6 +31,16 @@ fn bounded(what: &str, f: impl FnOnce() + Send + 'static) {
     }
 }
 
+/// An echo server on `rt`, on a loopback port: returns its address.
+fn echo_server(rt: &Runtime) -> std::net::SocketAddr {
+    rt.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        spawn_echo(listener);
+        addr
+    })
+}
+
 /// Accepts connections on `listener` and echoes each in its own task.
 fn spawn_echo(listener: TcpListener) {
     heist::spawn(async move {
@@ -196,12 +206,7 @@ fn timers_fire_while_the_only_worker_waits_in_the_reactor() {
 fn request_response_never_forces_a_yield() {
     bounded("the request/response connection", || {
         let rt = Runtime::builder().worker_threads(1).build().unwrap();
-        let addr = rt.block_on(async {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            spawn_echo(listener);
-            addr
-        });
+        let addr = echo_server(&rt);
         trickle(addr, 300);
         assert_eq!(rt.handle().metrics().budget_forced_yield_count(), 0);
     });
@@ -391,12 +396,7 @@ fn a_spinning_worker_serves_io_that_nobody_waits_for() {
                 .spin_before_park(Duration::from_secs(3600))
                 .build()
                 .unwrap();
-            let addr = rt.block_on(async {
-                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let addr = listener.local_addr().unwrap();
-                spawn_echo(listener);
-                addr
-            });
+            let addr = echo_server(&rt);
             trickle(addr, 20);
         });
     }

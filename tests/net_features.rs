@@ -38,6 +38,44 @@ fn tokio_traits_echo() {
     });
 }
 
+/// tokio's `ReadBuf` may hand a read uninitialised memory; heist reads into it as it is
+/// (no zeroing first), so only the bytes the read filled become initialised, and end of
+/// stream fills none.
+#[cfg(feature = "tokio-io")]
+#[test]
+fn a_tokio_read_into_uninitialised_memory_initialises_only_what_it_filled() {
+    use std::mem::MaybeUninit;
+    use tokio::io::{AsyncRead, ReadBuf};
+    rt(1).block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        futures::io::AsyncWriteExt::write_all(&mut client, b"seven b")
+            .await
+            .unwrap();
+        let mut storage = [MaybeUninit::<u8>::uninit(); 4096];
+        let mut buf = ReadBuf::uninit(&mut storage);
+        while buf.filled().len() < 7 {
+            std::future::poll_fn(|cx| std::pin::Pin::new(&mut server).poll_read(cx, &mut buf))
+                .await
+                .unwrap();
+            assert_eq!(
+                buf.initialized().len(),
+                buf.filled().len(),
+                "the read initialised more than it filled"
+            );
+        }
+        assert_eq!(buf.filled(), b"seven b");
+        drop(client);
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut server).poll_read(cx, &mut buf))
+            .await
+            .unwrap();
+        assert_eq!(buf.filled(), b"seven b", "end of stream fills nothing");
+        assert_eq!(buf.initialized().len(), 7);
+    });
+}
+
 #[cfg(feature = "hyper")]
 #[test]
 fn hyper_http1_round_trip_on_heist() {

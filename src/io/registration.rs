@@ -347,6 +347,41 @@ impl<E: mio::event::Source> PollEvented<E> {
         )
     }
 
+    /// Reads into possibly uninitialised memory (hyper's and tokio's read buffers),
+    /// within the I/O loop: `read(2)` on the source's descriptor, through a raw pointer,
+    /// so no `&mut [u8]` over uninitialised bytes is made and nothing is zeroed first
+    /// (zeroing hyper's 8 KiB buffer before every read was 5% of an HTTP server's CPU
+    /// at 1,000 connections, `docs/benchmarks/echo.md`, "HTTP"). On a socket `read(2)`
+    /// is `recv(2)` with no flags. Returns how many bytes, from the front of `buf`, the
+    /// read initialised.
+    #[cfg(any(feature = "tokio-io", feature = "hyper"))]
+    pub(crate) fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>>
+    where
+        E: std::os::fd::AsRawFd,
+    {
+        let fd = self.get_ref().as_raw_fd();
+        // At most what one `read(2)` may be asked for portably (std's limit on macOS).
+        let len = buf.len().min(i32::MAX as usize - 1);
+        let ptr = buf.as_mut_ptr().cast::<libc::c_void>();
+        self.registration.poll_io_drain(
+            cx,
+            Direction::Read,
+            || {
+                // SAFETY: `ptr` points to `len` bytes of `buf`, which we borrow mutably
+                // for this whole call; `read(2)` writes at most `len` bytes there and
+                // reads none of them, so their being uninitialised does not matter.
+                let n = unsafe { libc::read(fd, ptr, len) };
+                // A negative return is an error, reported in errno.
+                usize::try_from(n).map_err(|_| io::Error::last_os_error())
+            },
+            |&n| short(n, len),
+        )
+    }
+
     /// Writes through `&E`'s `Write`, within the I/O loop.
     pub(crate) fn poll_write<'a>(
         &'a self,

@@ -203,6 +203,15 @@ macro_rules! read_half {
             ) -> std::task::Poll<std::io::Result<usize>> {
                 $crate::net::stream_io::ReadSide::poll_read_bytes(&*self.$field, cx, buf)
             }
+
+            #[cfg(any(feature = "tokio-io", feature = "hyper"))]
+            fn poll_read_uninit(
+                &self,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [std::mem::MaybeUninit<u8>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                $crate::net::stream_io::ReadSide::poll_read_uninit(&*self.$field, cx, buf)
+            }
         }
 
         $crate::net::stream_io::impl_read!([$($g)*] $half);

@@ -8,6 +8,15 @@ use std::task::{Context, Poll};
 /// A type that reads bytes through the I/O loop.
 pub(crate) trait ReadSide {
     fn poll_read_bytes(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
+
+    /// Reads into possibly uninitialised memory (`PollEvented::poll_read_uninit`):
+    /// returns `n`, and the first `n` bytes of `buf` are then initialised.
+    #[cfg(any(feature = "tokio-io", feature = "hyper"))]
+    fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>>;
 }
 
 /// A type that writes bytes through the I/O loop and can shut its write side down.
@@ -20,23 +29,6 @@ pub(crate) trait WriteSide {
     ) -> Poll<io::Result<usize>>;
     /// `shutdown(SHUT_WR)`: the peer reads end of stream.
     fn shutdown_write(&self) -> io::Result<()>;
-}
-
-/// Reads into hyper's or tokio's possibly uninitialised buffer: zeroes the unfilled
-/// part first (a memset is cheap beside the syscall) and reads into it as bytes.
-#[cfg(any(feature = "tokio-io", feature = "hyper"))]
-pub(crate) fn read_uninit(
-    side: &impl ReadSide,
-    cx: &mut Context<'_>,
-    unfilled: &mut [std::mem::MaybeUninit<u8>],
-) -> Poll<io::Result<usize>> {
-    for byte in unfilled.iter_mut() {
-        byte.write(0);
-    }
-    // SAFETY: every element was just initialised, and `MaybeUninit<u8>` has the layout
-    // of `u8`, so the slice is a valid `[u8]` of the same length.
-    let bytes = unsafe { &mut *(unfilled as *mut [std::mem::MaybeUninit<u8>] as *mut [u8]) };
-    side.poll_read_bytes(cx, bytes)
 }
 
 macro_rules! impl_read {
@@ -58,13 +50,15 @@ macro_rules! impl_read {
                 cx: &mut std::task::Context<'_>,
                 buf: &mut tokio::io::ReadBuf<'_>,
             ) -> std::task::Poll<std::io::Result<()>> {
-                let filled = buf.filled().len();
-                let n = std::task::ready!($crate::net::stream_io::ReadSide::poll_read_bytes(
-                    &*self,
-                    cx,
-                    buf.initialize_unfilled(),
+                // SAFETY: `poll_read_uninit` only writes bytes of the slice, never
+                // de-initialises any (tokio's rule for `unfilled_mut`).
+                let unfilled = unsafe { buf.unfilled_mut() };
+                let n = std::task::ready!($crate::net::stream_io::ReadSide::poll_read_uninit(
+                    &*self, cx, unfilled
                 ))?;
-                buf.set_filled(filled + n);
+                // SAFETY: the read initialised the first `n` unfilled bytes.
+                unsafe { buf.assume_init(n) };
+                buf.advance(n);
                 std::task::Poll::Ready(Ok(()))
             }
         }
@@ -76,13 +70,13 @@ macro_rules! impl_read {
                 cx: &mut std::task::Context<'_>,
                 mut buf: hyper::rt::ReadBufCursor<'_>,
             ) -> std::task::Poll<std::io::Result<()>> {
-                // SAFETY: `read_uninit` only initialises bytes of the slice, never
+                // SAFETY: `poll_read_uninit` only writes bytes of the slice, never
                 // de-initialises any (hyper's rule for `as_mut`).
                 let unfilled = unsafe { buf.as_mut() };
-                let n = std::task::ready!($crate::net::stream_io::read_uninit(
+                let n = std::task::ready!($crate::net::stream_io::ReadSide::poll_read_uninit(
                     &*self, cx, unfilled
                 ))?;
-                // SAFETY: the read initialised (zeroed, then filled) the first `n` bytes.
+                // SAFETY: the read initialised the first `n` bytes.
                 unsafe { buf.advance(n) };
                 std::task::Poll::Ready(Ok(()))
             }
@@ -336,6 +330,15 @@ macro_rules! stream_sides {
                 buf: &mut [u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
                 self.io.poll_read(cx, buf)
+            }
+
+            #[cfg(any(feature = "tokio-io", feature = "hyper"))]
+            fn poll_read_uninit(
+                &self,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [std::mem::MaybeUninit<u8>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.io.poll_read_uninit(cx, buf)
             }
         }
 

@@ -540,6 +540,15 @@ impl crate::net::stream_io::ReadSide for Receiver {
     fn poll_read_bytes(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         self.io.poll_read(cx, buf)
     }
+
+    #[cfg(any(feature = "tokio-io", feature = "hyper"))]
+    fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_read_uninit(cx, buf)
+    }
 }
 
 crate::net::stream_io::impl_read!([] Receiver);

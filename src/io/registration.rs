@@ -351,7 +351,7 @@ impl<E: mio::event::Source> PollEvented<E> {
     /// within the I/O loop: `read(2)` on the source's descriptor, through a raw pointer,
     /// so no `&mut [u8]` over uninitialised bytes is made and nothing is zeroed first
     /// (zeroing hyper's 8 KiB buffer before every read was 5% of an HTTP server's CPU
-    /// at 1,000 connections, `docs/benchmarks/echo.md`, "HTTP"). On a socket `read(2)`
+    /// at 1,000 connections, `docs/benchmarks/http.md`). On a socket `read(2)`
     /// is `recv(2)` with no flags. Returns how many bytes, from the front of `buf`, the
     /// read initialised.
     #[cfg(any(feature = "tokio-io", feature = "hyper"))]

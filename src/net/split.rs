@@ -196,21 +196,10 @@ macro_rules! read_half {
         }
 
         impl<$($g)*> $crate::net::stream_io::ReadSide for $half {
-            fn poll_read_bytes(
-                &self,
-                cx: &mut std::task::Context<'_>,
-                buf: &mut [u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                $crate::net::stream_io::ReadSide::poll_read_bytes(&*self.$field, cx, buf)
-            }
+            type Source = <$stream as $crate::net::stream_io::ReadSide>::Source;
 
-            #[cfg(any(feature = "tokio-io", feature = "hyper"))]
-            fn poll_read_uninit(
-                &self,
-                cx: &mut std::task::Context<'_>,
-                buf: &mut [std::mem::MaybeUninit<u8>],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                $crate::net::stream_io::ReadSide::poll_read_uninit(&*self.$field, cx, buf)
+            fn read_source(&self) -> &$crate::io::registration::PollEvented<Self::Source> {
+                $crate::net::stream_io::ReadSide::read_source(&*self.$field)
             }
         }
 

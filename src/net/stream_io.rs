@@ -5,9 +5,22 @@
 use std::io;
 use std::task::{Context, Poll};
 
-/// A type that reads bytes through the I/O loop.
+/// A type that reads bytes through the I/O loop: it names its registered source, and
+/// the reads, into initialised bytes or into hyper's and tokio's possibly uninitialised
+/// buffers, are the source's `PollEvented` reads.
 pub(crate) trait ReadSide {
-    fn poll_read_bytes(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
+    /// The mio source the bytes come from.
+    type Source: mio::event::Source + std::os::fd::AsRawFd;
+
+    /// The registered source.
+    fn read_source(&self) -> &crate::io::registration::PollEvented<Self::Source>;
+
+    fn poll_read_bytes(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>
+    where
+        for<'a> &'a Self::Source: io::Read,
+    {
+        self.read_source().poll_read(cx, buf)
+    }
 
     /// Reads into possibly uninitialised memory (`PollEvented::poll_read_uninit`):
     /// returns `n`, and the first `n` bytes of `buf` are then initialised.
@@ -16,7 +29,9 @@ pub(crate) trait ReadSide {
         &self,
         cx: &mut Context<'_>,
         buf: &mut [std::mem::MaybeUninit<u8>],
-    ) -> Poll<io::Result<usize>>;
+    ) -> Poll<io::Result<usize>> {
+        self.read_source().poll_read_uninit(cx, buf)
+    }
 }
 
 /// A type that writes bytes through the I/O loop and can shut its write side down.
@@ -221,7 +236,7 @@ macro_rules! readiness_methods {
 /// through them the stream traits (`pair`: doc-test lines that make two connected
 /// streams, `a` and `mut b`).
 macro_rules! stream_sides {
-    ($ty:ty, $addr:ty, $pair:literal) => {
+    ($ty:ty, $source:ty, $addr:ty, $pair:literal) => {
         impl $ty {
             /// The remote address.
             pub fn peer_addr(&self) -> std::io::Result<$addr> {
@@ -324,21 +339,10 @@ macro_rules! stream_sides {
         $crate::net::stream_io::impl_write!([] $ty);
 
         impl $crate::net::stream_io::ReadSide for $ty {
-            fn poll_read_bytes(
-                &self,
-                cx: &mut std::task::Context<'_>,
-                buf: &mut [u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                self.io.poll_read(cx, buf)
-            }
+            type Source = $source;
 
-            #[cfg(any(feature = "tokio-io", feature = "hyper"))]
-            fn poll_read_uninit(
-                &self,
-                cx: &mut std::task::Context<'_>,
-                buf: &mut [std::mem::MaybeUninit<u8>],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                self.io.poll_read_uninit(cx, buf)
+            fn read_source(&self) -> &$crate::io::registration::PollEvented<$source> {
+                &self.io
             }
         }
 

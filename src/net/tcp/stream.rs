@@ -136,6 +136,7 @@ impl TcpStream {
 
 crate::net::stream_io::stream_sides!(
     TcpStream,
+    mio::net::TcpStream,
     SocketAddr,
     "    let listener = heist::net::TcpListener::bind(\"127.0.0.1:0\").await.unwrap();
     let mut b = heist::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();

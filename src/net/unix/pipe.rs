@@ -537,17 +537,10 @@ impl Receiver {
 }
 
 impl crate::net::stream_io::ReadSide for Receiver {
-    fn poll_read_bytes(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_read(cx, buf)
-    }
+    type Source = mio_pipe::Receiver;
 
-    #[cfg(any(feature = "tokio-io", feature = "hyper"))]
-    fn poll_read_uninit(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &mut [std::mem::MaybeUninit<u8>],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_read_uninit(cx, buf)
+    fn read_source(&self) -> &PollEvented<mio_pipe::Receiver> {
+        &self.io
     }
 }
 

@@ -98,6 +98,7 @@ impl UnixStream {
 
 crate::net::stream_io::stream_sides!(
     UnixStream,
+    mio::net::UnixStream,
     SocketAddr,
     "    let (a, mut b) = heist::net::UnixStream::pair().unwrap();"
 );
